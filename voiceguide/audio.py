@@ -1,0 +1,155 @@
+"""Audio in and out: decode engine output, assemble the track, encode and tag the MP3.
+
+The only module that touches pydub, ffmpeg and mutagen. The track is built from
+absolute sample offsets and streamed to one ffmpeg process in bounded chunks, so
+no time is lost to per-segment rounding and memory does not grow with length.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from .engines import EncodedAudio
+from .errors import EncoderError, OutputError
+from .model import Routine
+from .timeline import Timeline, Utterance
+
+Samples = npt.NDArray[np.int16]
+
+AUDIBLE = 16  # int16 amplitude (about -66 dBFS); engines pad speech with exact zeros
+CHUNK_SECONDS = 10
+FFMPEG_HINT = "reinstall with `pip install imageio-ffmpeg`, or install ffmpeg (`sudo apt-get install ffmpeg`)"
+
+
+@cache
+def ffmpeg() -> str:
+    """The system ffmpeg if there is one, else the binary shipped in the imageio-ffmpeg wheel."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise EncoderError("ffmpeg is not installed", FFMPEG_HINT) from None
+    try:
+        return str(imageio_ffmpeg.get_ffmpeg_exe())
+    except RuntimeError as err:
+        raise EncoderError(f"ffmpeg is not usable: {err}", FFMPEG_HINT) from None
+
+
+def decode_clip(audio: EncodedAudio, sample_rate: int) -> Samples:
+    """An engine's output as mono 16-bit samples at ``sample_rate``."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns at import when ffmpeg is not on PATH
+        from pydub import AudioSegment
+    AudioSegment.converter = ffmpeg()
+    try:
+        segment = AudioSegment.from_file(io.BytesIO(audio.data), format=audio.format)
+    except Exception as err:  # pydub raises bare exceptions on malformed audio
+        raise EncoderError(f"could not read the speech engine's audio: {err}", FFMPEG_HINT) from None
+    segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(sample_rate)
+    return np.frombuffer(segment.raw_data, dtype=np.int16)
+
+
+def trim(samples: Samples) -> Samples:
+    """Drop the silence an engine puts before and after speech."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) >= AUDIBLE)
+    if loud.size == 0:
+        return samples[:0]
+    return samples[loud[0] : loud[-1] + 1]
+
+
+def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterator[bytes]:
+    """The whole track as 16-bit little-endian PCM, in chunks of a few seconds."""
+    speech = [e for e in timeline.events if e.utterance is not None]
+    chunk = timeline.sample_rate * CHUNK_SECONDS
+    upcoming = 0
+    active: list[tuple[int, Samples]] = []
+    for start in range(0, timeline.duration, chunk):
+        end = min(start + chunk, timeline.duration)
+        while upcoming < len(speech) and speech[upcoming].start < end:
+            event = speech[upcoming]
+            assert event.utterance is not None
+            active.append((event.start, clips[event.utterance]))
+            upcoming += 1
+        buffer = np.zeros(end - start, dtype=np.int32)
+        for offset, clip in active:
+            lo, hi = max(start, offset), min(end, offset + len(clip))
+            if lo < hi:
+                buffer[lo - start : hi - start] += clip[lo - offset : hi - offset]
+        active = [(offset, clip) for offset, clip in active if offset + len(clip) > end]
+        yield np.clip(buffer, -32768, 32767).astype("<i2").tobytes()
+
+
+def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int) -> None:
+    """Encode mono PCM to ``path`` with ffmpeg/LAME, whose Info header makes it gapless."""
+    command = [
+        ffmpeg(),
+        *("-hide_banner", "-loglevel", "error", "-y"),
+        *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
+        *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-map_metadata", "-1"),
+        *("-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(path)),
+    ]
+    try:
+        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as err:
+        raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None
+    assert process.stdin is not None
+    assert process.stderr is not None
+    try:
+        for chunk in chunks:
+            process.stdin.write(chunk)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass  # ffmpeg stopped early; its exit status and message follow
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    message = process.stderr.read().decode("utf-8", "replace").strip()
+    if process.wait() != 0:
+        if "No space left" in message:
+            raise OutputError(f"the disk is full while writing {path.name}", "free some space and render again")
+        raise EncoderError(f"ffmpeg could not encode the MP3: {message or 'no message'}", FFMPEG_HINT)
+
+
+def write_tags(path: Path, routine: Routine) -> None:
+    """ID3v2.4 title, artist and album, as phones show them."""
+    from mutagen.id3 import COMM, ID3, TALB, TIT2, TPE1
+
+    tags = ID3()
+    tags.add(TIT2(encoding=3, text=routine.title))
+    tags.add(TPE1(encoding=3, text=routine.author or "voiceguide"))
+    tags.add(TALB(encoding=3, text=routine.album or routine.title))
+    if routine.description:
+        tags.add(COMM(encoding=3, lang="eng", desc="", text=routine.description))
+    try:
+        tags.save(path, v2_version=4)
+    except OSError as err:
+        raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
+
+
+def decode_file(path: Path) -> tuple[Samples, int]:
+    """Decode any audio file to mono 16-bit samples; returns them with the sample rate."""
+    from mutagen import File as MutagenFile
+
+    info = MutagenFile(path)
+    if info is None:
+        raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
+    rate = int(info.info.sample_rate)
+    done = subprocess.run(
+        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "pipe:1"],
+        capture_output=True,
+    )
+    if done.returncode != 0:
+        raise EncoderError(f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}", FFMPEG_HINT)
+    return np.frombuffer(done.stdout, dtype=np.int16), rate

@@ -1,0 +1,80 @@
+"""Parse the duration notations a routine may use, and format times for people.
+
+Inside voiceguide every time is an integer (milliseconds in the routine model,
+samples in the timeline); this module is one of the two edges where text
+becomes integers.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+_NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
+_UNITS = re.compile(
+    rf"^(?:{_NUMBER}h)?(?:{_NUMBER}m(?!s))?(?:{_NUMBER}s)?(?:{_NUMBER}ms)?$",
+)
+_CLOCK = re.compile(r"^(\d+):([0-5]?\d)(?::([0-5]?\d))?(\.\d+)?$")
+_UNIT_MS = (3_600_000, 60_000, 1_000, 1)
+
+DURATION_HINT = "a duration like 30s, 1m30s, 500ms or 1:30"
+
+
+def parse_duration(value: str | int | float) -> int:
+    """Return ``value`` in whole milliseconds; raise ``ValueError`` if unreadable.
+
+    Numbers are seconds. Text may be ``45s``, ``1m``, ``1m30s``, ``1.5m``,
+    ``500ms``, ``2h``, ``1:30`` (m:ss) or ``1:02:03`` (h:mm:ss), with an optional
+    leading ``-`` (used for offsets counted back from the end of a hold).
+    """
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        return _round_ms(Decimal(str(value)) * 1000)
+    text = value.strip().lower().replace(" ", "")
+    sign = -1 if text.startswith("-") else 1
+    text = text.lstrip("+-") if text[:1] in "+-" else text
+    if not text:
+        raise ValueError(value)
+    try:
+        return sign * _round_ms(Decimal(text) * 1000)
+    except InvalidOperation:
+        pass
+    if clock := _CLOCK.match(text):
+        first, second, third, fraction = clock.groups()
+        if third is None:
+            total = Decimal(first) * 60 + Decimal(second)
+        else:
+            total = Decimal(first) * 3600 + Decimal(second) * 60 + Decimal(third)
+        return sign * _round_ms((total + Decimal(fraction or 0)) * 1000)
+    units = _UNITS.match(text)
+    if units is None or not any(units.groups()):
+        raise ValueError(value)
+    total_ms = sum(
+        (Decimal(part) * scale for part, scale in zip(units.groups(), _UNIT_MS, strict=True) if part),
+        Decimal(0),
+    )
+    return sign * _round_ms(total_ms)
+
+
+def _round_ms(ms: Decimal) -> int:
+    return int(ms.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def format_clock(seconds: float) -> str:
+    """``75.5`` -> ``1:15.500``; hours appear only when needed."""
+    millis = round(seconds * 1000)
+    hours, rest = divmod(millis, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs, ms = divmod(rest, 1000)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}.{ms:03d}"
+    return f"{minutes}:{secs:02d}.{ms:03d}"
+
+
+def format_span(ms: int) -> str:
+    """A compact duration for messages: ``1500`` -> ``1.5 s``, ``90000`` -> ``1m30s``."""
+    if ms < 60_000:
+        return f"{ms / 1000:g} s"
+    minutes, rest = divmod(ms, 60_000)
+    return f"{minutes}m{rest / 1000:g}s" if rest else f"{minutes}m"

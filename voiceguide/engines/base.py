@@ -1,0 +1,84 @@
+"""What every speech engine offers, and how a voice is picked from its list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..errors import EngineError
+from ..schema import closest
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    """One voice an engine offers."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...]
+    gender: str | None = None
+
+
+@dataclass(frozen=True)
+class EncodedAudio:
+    """Audio as an engine wrote it (``format`` as ffmpeg/pydub name it, e.g. ``wav``)."""
+
+    data: bytes
+    format: str
+
+
+class Engine(Protocol):
+    """A speech engine. Created engines are ready: their tool was found."""
+
+    name: str
+
+    def version(self) -> str:
+        """Changes whenever the same text could sound different (part of cache keys)."""
+        ...
+
+    def voices(self) -> list[VoiceInfo]: ...
+
+    def synthesise(self, text: str, voice: VoiceInfo, rate: int, volume: float) -> EncodedAudio:
+        """Speak ``text`` literally (no markup) at ``rate`` words per minute, ``volume`` 0..1."""
+        ...
+
+
+def pick_voice(engine: Engine, name: str | None, language: str, preferred: str | None = None) -> VoiceInfo:
+    """The voice ``name`` asks for: an id (``gmw/en-us`` or just ``en-us``), a name, or a
+    unique part of either. Without a name: ``preferred`` if the engine has it, else the
+    first voice for ``language``. Fails with the choices."""
+    voices = engine.voices()
+    fix = f"pick one from `voiceguide voices --engine {engine.name}`"
+    if name is None:
+        if preferred and (found := _exact(voices, preferred)):
+            return found
+        lang = _norm(language)
+        for voice in voices:
+            if any(_norm(v) == lang or _norm(v).startswith(lang + "-") for v in voice.languages):
+                return voice
+        raise EngineError(f"{engine.name} has no voice for language {language!r}", f"set voice.name; {fix}")
+    if found := _exact(voices, name):
+        return found
+    wanted = name.casefold()
+    partial = [v for v in voices if wanted in v.id.casefold() or wanted in v.name.casefold()]
+    if len(partial) == 1:
+        return partial[0]
+    if partial:
+        listed = ", ".join(v.id for v in partial[:8])
+        raise EngineError(
+            f"voice {name!r} matches {len(partial)} {engine.name} voices ({listed}); be more specific", fix
+        )
+    hint = f"; did you mean {m!r}?" if (m := closest(name, [v.id for v in voices])) else ""
+    raise EngineError(f"{engine.name} has no voice {name!r}{hint}", fix)
+
+
+def _exact(voices: list[VoiceInfo], name: str) -> VoiceInfo | None:
+    wanted = name.casefold()
+    for voice in voices:
+        if wanted in (voice.id.casefold(), voice.id.rsplit("/", 1)[-1].casefold(), voice.name.casefold()):
+            return voice
+    return None
+
+
+def _norm(language: str) -> str:
+    return language.casefold().replace("_", "-")

@@ -1,0 +1,64 @@
+"""The one error hierarchy.
+
+Core code raises these; only the CLI prints them and picks exit codes:
+``RoutineError`` (bad input, exit 2) and ``Fault`` (the machine or a tool let
+us down, exit 1, always with a fix the user can act on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class VoiceguideError(Exception):
+    """Base of every error voiceguide raises on purpose."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a routine, pinned to a file, line and field."""
+
+    source: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class RoutineError(VoiceguideError):
+    """A routine is invalid; carries every problem found, not just the first."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+class Fault(VoiceguideError):
+    """A runtime failure outside the routine; ``fix`` tells the user what to do."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, fix: str = "") -> None:
+        self.message = message
+        self.fix = fix
+        super().__init__(f"{message}\n  fix: {fix}" if fix else message)
+
+
+class EngineError(Fault):
+    """A speech engine is missing, broken or lacks the requested voice."""
+
+
+class EncoderError(Fault):
+    """ffmpeg is missing or failed to encode or decode."""
+
+
+class OutputError(Fault):
+    """An output file could not be written."""

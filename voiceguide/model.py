@@ -1,0 +1,63 @@
+"""The validated routine: plain frozen data, times in whole milliseconds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DEFAULT_ENGINE = "pyttsx3"
+ENGINE_NAMES = ("pyttsx3", "espeak-ng")
+
+
+@dataclass(frozen=True)
+class Voice:
+    """Which engine speaks, with which voice, how fast and how loud."""
+
+    engine: str = DEFAULT_ENGINE
+    name: str | None = None
+    rate: int = 150
+    volume: float = 1.0
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A line spoken inside a hold, ``offset_ms`` after the hold starts."""
+
+    offset_ms: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One exercise. Texts still hold their ``{side}``/``{rep}``/``{reps}`` placeholders."""
+
+    number: int  # 1-based, as people count
+    name: str
+    say: str
+    sides: tuple[str, ...]  # () when the step has no sides
+    hold_ms: int  # 0: no hold
+    reps: int
+    rest_ms: int
+    again: str
+    release: str | None
+    switch: str
+    countdown: int  # already shortened to fit the hold
+    cues: tuple[Cue, ...]
+    pause_ms: int
+    line: int  # where the step starts in the routine file
+
+
+@dataclass(frozen=True)
+class Routine:
+    """A whole routine, as validated from one file."""
+
+    source: str  # the path as the user gave it, for messages
+    title: str
+    description: str | None
+    author: str | None
+    album: str | None
+    language: str
+    voice: Voice
+    intro: str | None
+    outro: str | None
+    pause_ms: int  # silence after the intro
+    steps: tuple[Step, ...]

@@ -1,0 +1,43 @@
+"""Built-in phrases per language, one YAML data file each (``en.yaml``, ...)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import yaml
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """The words voiceguide says on its own, in one language."""
+
+    voice: str
+    both: tuple[str, ...]
+    switch: str
+    again: str
+    numbers: tuple[str, ...]
+
+    def number(self, n: int) -> str:
+        """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
+        return self.numbers[n - 1] if 0 < n <= len(self.numbers) else str(n)
+
+
+def languages() -> tuple[str, ...]:
+    """Language codes that have a phrase file."""
+    files = resources.files(__name__).iterdir()
+    return tuple(sorted(f.name.removesuffix(".yaml") for f in files if f.name.endswith(".yaml")))
+
+
+@cache
+def phrases(language: str) -> Phrases:
+    """The phrase table of ``language`` (one of ``languages()``)."""
+    data = yaml.safe_load(resources.files(__name__).joinpath(f"{language}.yaml").read_text("utf-8"))
+    return Phrases(
+        voice=data["voice"],
+        both=tuple(data["sides"]["both"]),
+        switch=data["switch"],
+        again=data["again"],
+        numbers=tuple(data["numbers"]),
+    )

@@ -1,0 +1,70 @@
+"""Timelines for people and programs: the edge where samples become seconds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .durations import format_clock
+from .timeline import Event, Timeline
+
+
+def _seconds(timeline: Timeline, samples: int) -> float:
+    return round(timeline.seconds(samples), 6)
+
+
+def plan_dict(timeline: Timeline) -> dict[str, Any]:
+    """The ``plan --json`` document; times in seconds."""
+    return {
+        "title": timeline.title,
+        "duration": _seconds(timeline, timeline.duration),
+        "sample_rate": timeline.sample_rate,
+        "events": [
+            {
+                "start": _seconds(timeline, e.start),
+                "duration": _seconds(timeline, e.duration),
+                "kind": e.kind.value,
+                "role": e.role.value if e.role else None,
+                "text": e.text,
+                "step": e.where.step,
+                "side": e.where.side,
+                "rep": e.where.rep,
+            }
+            for e in timeline.events
+        ],
+        "chapters": [
+            {"title": c.title, "start": _seconds(timeline, c.start), "end": _seconds(timeline, c.end), "step": c.step}
+            for c in timeline.chapters
+        ],
+    }
+
+
+def plan_lines(timeline: Timeline) -> list[str]:
+    """The plan as a readable table: start, kind, role or length, text."""
+    lines = [timeline.title, ""]
+    chapters = {c.start: c for c in timeline.chapters}
+    for event in timeline.events:
+        chapter = chapters.pop(event.start, None)
+        if chapter is not None:
+            lines.append(f"  -- {chapter.title}")
+        lines.append(_event_line(timeline, event))
+    lines += ["", f"Total {format_clock(timeline.seconds(timeline.duration))}"]
+    return lines
+
+
+def _event_line(timeline: Timeline, event: Event) -> str:
+    start = format_clock(timeline.seconds(event.start))
+    indent = "    " if event.overlay else ""
+    if event.role is not None:
+        detail = f"{event.role.value:<9}  {event.text}"
+    else:
+        detail = f"{timeline.seconds(event.duration):.3f} s"
+    context = ", ".join(
+        part
+        for part in (
+            event.where.side,
+            f"rep {event.where.rep}" if event.where.rep and event.kind.value == "hold" else "",
+        )
+        if part
+    )
+    suffix = f"  ({context})" if context and event.role is None else ""
+    return f"{start:>11}  {indent}{event.kind.value:<7}{'' if indent else '    '}{detail}{suffix}"

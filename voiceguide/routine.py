@@ -1,0 +1,310 @@
+"""Load and validate a routine file into a ``Routine`` (the schema is declared here, once)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .durations import format_span
+from .errors import Problem, RoutineError
+from .model import ENGINE_NAMES, Cue, Routine, Step, Voice
+from .phrases import languages, phrases
+from .schema import (
+    Choice,
+    Context,
+    Duration,
+    Field,
+    Integer,
+    Invalid,
+    Kind,
+    ListOf,
+    Nested,
+    Number,
+    Offset,
+    Schema,
+    Section,
+    Text,
+    check,
+    closest,
+)
+from .yamlsource import read_nodes
+
+MAX_TOTAL_MS = 4 * 3_600_000
+MAX_COUNTDOWN = 20
+PLACEHOLDERS = ("side", "rep", "reps")
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+_NAME_WORDS = 5
+
+
+class Sides(Kind["tuple[str, ...] | str"]):
+    """``both`` (the language's two sides, resolved later) or a list of labels."""
+
+    expected = "`both` or a list of side labels like [right, left]"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> tuple[str, ...] | str:
+        if isinstance(node, yaml.SequenceNode):
+            labels = tuple(Text(60).convert(item, path, ctx) for item in node.value)
+            if not labels:
+                raise Invalid("expected at least one side label, got an empty list")
+            if len(set(labels)) != len(labels):
+                raise Invalid(f"lists a side twice: {list(labels)}")
+            return labels
+        value = self.scalar(node).strip()
+        return value if value == "both" else (value,)
+
+
+class VoiceSchema(Schema):
+    engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
+    name = Field(Text(200), help="engine voice id, or a unique part of its name")
+    rate = Field(Integer(60, 450), help="words per minute")
+    volume = Field(Number(0.0, 1.0), help="0.0 to 1.0")
+
+
+class DefaultsSchema(Schema):
+    pause = Field(Duration(), help="silence after each step")
+    rest = Field(Duration(), help="silence between reps")
+    countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of every hold")
+    switch = Field(Text(), help="prompt before every later side")
+    again = Field(Text(), help="spoken instead of `say` on later reps")
+
+
+class CueSchema(Schema):
+    at = Field(Offset(), required=True, help="`half`, 10s from the start, or -10s from the end")
+    say = Field(Text(), required=True, help="what to say at that moment")
+
+
+class StepSchema(Schema):
+    name = Field(Text(200), help="chapter title")
+    say = Field(Text(), required=True, help="the instruction to speak")
+    sides = Field(Sides(), help="`both` or a list of side labels")
+    hold = Field(Duration(minimum_ms=1), help="timed silence after `say`")
+    reps = Field(Integer(1, 100), help="how many times")
+    rest = Field(Duration(), help="silence between reps")
+    again = Field(Text(), help="spoken instead of `say` on later reps")
+    release = Field(Text(), help="spoken after every hold")
+    switch = Field(Text(), help="prompt before every later side")
+    countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of the hold")
+    cues = Field(ListOf(Nested(CueSchema)), help="lines spoken inside the hold")
+    pause = Field(Duration(), help="silence after the step")
+
+
+class RoutineSchema(Schema):
+    title = Field(Text(200), required=True, help="the track's title")
+    description = Field(Text(5000))
+    author = Field(Text(200))
+    album = Field(Text(200))
+    language = Field(Choice(languages()))
+    voice = Field(Nested(VoiceSchema))
+    defaults = Field(Nested(DefaultsSchema))
+    intro = Field(Text())
+    outro = Field(Text())
+    steps = Field(ListOf(Nested(StepSchema), min_items=1, max_items=500), required=True, help="at least one step")
+
+
+def load_routine(path: str | Path) -> Routine:
+    """Read and validate one routine file; raise ``RoutineError`` listing every problem."""
+    source = str(path)
+    root = read_nodes(Path(path), source)
+    ctx = Context(source)
+    top = check(root, RoutineSchema, "", ctx)
+    routine = _build(top, ctx)
+    if ctx.problems or routine is None:
+        raise RoutineError(sorted(ctx.problems, key=lambda p: (p.line or 0, p.field)))
+    return routine
+
+
+def _build(top: Section, ctx: Context) -> Routine | None:
+    language = top.get(RoutineSchema.language) or "en"
+    words = phrases(language)
+    voice_section = top.get(RoutineSchema.voice)
+    defaults = top.get(RoutineSchema.defaults)
+    default = _Defaults(defaults, words.switch, words.again)
+    for f in (RoutineSchema.intro, RoutineSchema.outro):
+        if (text := top.get(f)) is not None:
+            _check_placeholders(text, (), top.line(f), top.where(f), ctx)
+    step_sections = top.get(RoutineSchema.steps) or []
+    steps = tuple(
+        _build_step(number, section, default, words.both, ctx) for number, section in enumerate(step_sections, start=1)
+    )
+    title = top.get(RoutineSchema.title)
+    if title is None or not steps:
+        return None
+    total_ms = sum(_silence_ms(step) for step in steps)
+    if total_ms > MAX_TOTAL_MS:
+        ctx.report(
+            top.line(RoutineSchema.steps),
+            "steps",
+            f"holds, rests and pauses alone last {format_span(total_ms)}; "
+            f"the limit for one track is {format_span(MAX_TOTAL_MS)} (split it into several routines)",
+        )
+    return Routine(
+        source=ctx.source,
+        title=title,
+        description=top.get(RoutineSchema.description),
+        author=top.get(RoutineSchema.author),
+        album=top.get(RoutineSchema.album),
+        language=language,
+        voice=_voice(voice_section),
+        intro=top.get(RoutineSchema.intro),
+        outro=top.get(RoutineSchema.outro),
+        pause_ms=default.pause,
+        steps=steps,
+    )
+
+
+class _Defaults:
+    """Routine-wide defaults with where each came from, for messages about inherited text."""
+
+    def __init__(self, section: Section | None, switch: str, again: str) -> None:
+        def pick(f: Field[Any], fallback: Any) -> tuple[Any, int | None, str]:
+            value = section.get(f) if section else None
+            if section is None or value is None:
+                return fallback, None, ""
+            return value, section.line(f), section.where(f)
+
+        self.pause = pick(DefaultsSchema.pause, 2000)[0]
+        self.rest = pick(DefaultsSchema.rest, 3000)[0]
+        self.countdown = pick(DefaultsSchema.countdown, 3)[0]
+        self.switch = pick(DefaultsSchema.switch, switch)
+        self.again = pick(DefaultsSchema.again, again)
+
+
+def _voice(section: Section | None) -> Voice:
+    if section is None:
+        return Voice()
+    base = Voice()
+    return Voice(
+        engine=section.get(VoiceSchema.engine) or base.engine,
+        name=section.get(VoiceSchema.name),
+        rate=section.get(VoiceSchema.rate) or base.rate,
+        volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
+    )
+
+
+def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], ctx: Context) -> Step:
+    say = s.get(StepSchema.say) or ""
+    raw_sides = s.get(StepSchema.sides)
+    sides = both if raw_sides == "both" else tuple(raw_sides or ())
+    hold = s.get(StepSchema.hold) or 0
+    available = PLACEHOLDERS if sides else PLACEHOLDERS[1:]
+
+    def text(f: Field[str], inherited: tuple[str, int | None, str] | None = None) -> str | None:
+        value = s.get(f)
+        if value is not None:
+            _check_placeholders(value, available, s.line(f), s.where(f), ctx)
+            return value
+        if inherited is None:
+            return None
+        value, line, where = inherited
+        _check_placeholders(value, available, line or s.line(), where or s.where(f), ctx)
+        return value
+
+    text(StepSchema.say)
+    again = text(StepSchema.again, default.again if (s.get(StepSchema.reps) or 1) > 1 else None)
+    switch = text(StepSchema.switch, default.switch if len(sides) > 1 else None)
+    release = text(StepSchema.release)
+
+    countdown = s.get(StepSchema.countdown)
+    if countdown is None:
+        countdown = min(default.countdown, hold // 1000)
+    elif countdown and countdown * 1000 > hold:
+        having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
+        ctx.report(
+            s.line(StepSchema.countdown),
+            s.where(StepSchema.countdown),
+            f"a countdown of {countdown} needs a hold of at least {countdown} s; {having}",
+        )
+    cues = tuple(_cues(s, hold, available, ctx))
+    return Step(
+        number=number,
+        name=s.get(StepSchema.name) or _name_from(say),
+        say=say,
+        sides=sides,
+        hold_ms=hold,
+        reps=s.get(StepSchema.reps) or 1,
+        rest_ms=_first(s.get(StepSchema.rest), default.rest),
+        again=again or default.again[0],
+        release=release,
+        switch=switch or default.switch[0],
+        countdown=countdown,
+        cues=cues,
+        pause_ms=_first(s.get(StepSchema.pause), default.pause),
+        line=s.line(),
+    )
+
+
+def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> Iterable[Cue]:
+    sections = s.get(StepSchema.cues) or []
+    if sections and not hold:
+        ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
+        return
+    for cue in sections:
+        at, say = cue.get(CueSchema.at), cue.get(CueSchema.say)
+        if at is None or say is None:
+            continue
+        _check_placeholders(say, available, cue.line(CueSchema.say), cue.where(CueSchema.say), ctx)
+        offset = hold // 2 if at == Offset.HALF else (hold + at if at < 0 else at)
+        if not 0 <= offset < hold:
+            ctx.report(
+                cue.line(CueSchema.at),
+                cue.where(CueSchema.at),
+                f"falls outside its {format_span(hold)} hold; use a time between 0s and {format_span(hold)}",
+            )
+            continue
+        yield Cue(offset_ms=offset, text=say)
+
+
+def _check_placeholders(text: str, available: tuple[str, ...], line: int | None, where: str, ctx: Context) -> None:
+    for name in _PLACEHOLDER.findall(text):
+        if name in available:
+            continue
+        if name == "side":
+            message = "uses {side}, but this step has no `sides`"
+        elif name in PLACEHOLDERS:
+            message = f"uses {{{name}}}, which only a step's texts can use"
+        elif match := closest(name, available or PLACEHOLDERS):
+            message = f"unknown placeholder {{{name}}}; did you mean {{{match}}}?"
+        else:
+            listed = ", ".join("{" + o + "}" for o in available) or "none"
+            message = f"unknown placeholder {{{name}}}; placeholders available here: {listed}"
+        ctx.report(line, where, message)
+
+
+def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str:
+    """Replace the placeholders of an already validated text."""
+    values = {"side": side or "", "rep": str(rep), "reps": str(reps)}
+    return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def _name_from(say: str) -> str:
+    words = _PLACEHOLDER.sub("", say).split()[:_NAME_WORDS]
+    return " ".join(words).rstrip(".,;:!?") or "Step"
+
+
+def _first(value: int | None, fallback: int) -> int:
+    return fallback if value is None else value
+
+
+def _silence_ms(step: Step) -> int:
+    """The silence a step is sure to contain, whatever its speech takes."""
+    per_side = step.reps * step.hold_ms + (step.reps - 1) * step.rest_ms
+    sides = max(1, len(step.sides))
+    return sides * per_side + (sides - 1) * step.rest_ms + step.pause_ms
+
+
+def expand_paths(paths: Iterable[Path]) -> list[Path]:
+    """Routine files named directly, plus the ``.yaml``/``.yml`` files of named folders."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            if not inside:
+                raise RoutineError([Problem(str(path), None, "", "is a folder with no .yaml routines in it")])
+            found.extend(inside)
+        else:
+            found.append(path)
+    return found

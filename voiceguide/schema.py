@@ -1,0 +1,311 @@
+"""A small declarative schema over YAML nodes, in the manner of mkdocs' config options.
+
+A schema is a class whose attributes are ``Field``s; checking a mapping node
+against it collects every problem (unknown keys with a "did you mean", duplicate
+keys, missing or mistyped values) with its line and field path, and returns a
+``Section`` from which typed values are read back.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar, cast
+
+import yaml
+
+from .durations import DURATION_HINT, format_span, parse_duration
+from .errors import Problem
+from .yamlsource import describe, line_of
+
+T = TypeVar("T")
+_TAG = "tag:yaml.org,2002:"
+
+
+class Invalid(Exception):
+    """A value does not fit its field; the message says what was expected."""
+
+
+def closest(word: str, options: Sequence[str]) -> str | None:
+    """The option ``word`` was most likely meant to be, if any is close."""
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
+def did_you_mean(word: str, options: Sequence[str]) -> str:
+    """``"; did you mean 'hold'?"`` when ``word`` is close to one of ``options``, else ``""``."""
+    match = closest(word, options)
+    return f"; did you mean {match!r}?" if match else ""
+
+
+def join(path: str, key: str | int) -> str:
+    """Field paths as messages show them: ``steps[2].hold``."""
+    if isinstance(key, int):
+        return f"{path}[{key}]"
+    return f"{path}.{key}" if path else key
+
+
+@dataclass
+class Context:
+    """Where problems are collected while one file is checked."""
+
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+
+    def report(self, line: int | None, path: str, message: str) -> None:
+        self.problems.append(Problem(self.source, line, path, message))
+
+
+class Kind(Generic[T]):
+    """A field type: turns a node into a value or raises ``Invalid``."""
+
+    expected: str = "a value"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> T:
+        raise NotImplementedError
+
+    def fail(self, node: yaml.Node, extra: str = "") -> Invalid:
+        return Invalid(f"expected {self.expected}, got {describe(node)}{extra}")
+
+    def scalar(self, node: yaml.Node) -> str:
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _TAG + "null":
+            raise self.fail(node)
+        return str(node.value)
+
+
+class Text(Kind[str]):
+    """Non-empty text; numbers are accepted as their written form."""
+
+    expected = "text"
+
+    def __init__(self, max_length: int = 2000) -> None:
+        self.max_length = max_length
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
+        text = " ".join(self.scalar(node).split())
+        if not text:
+            raise Invalid("expected text, got an empty string")
+        if len(text) > self.max_length:
+            raise Invalid(
+                f"text is {len(text):,} characters long; keep it under {self.max_length:,} "
+                "(split a long instruction into several steps)"
+            )
+        return text
+
+
+class Integer(Kind[int]):
+    """A whole number within bounds."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+        self.expected = f"a whole number from {low} to {high}"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _TAG + "int":
+            raise self.fail(node)
+        value = int(yaml.SafeLoader(b"").construct_yaml_int(node))
+        if not self.low <= value <= self.high:
+            raise self.fail(node)
+        return value
+
+
+class Number(Kind[float]):
+    """A number within bounds."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+        self.expected = f"a number from {low} to {high}"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
+        if node.tag not in (_TAG + "int", _TAG + "float"):
+            raise self.fail(node)
+        try:
+            value = float(str(node.value).replace("_", ""))
+        except ValueError:
+            raise self.fail(node) from None
+        if not self.low <= value <= self.high:
+            raise self.fail(node)
+        return value
+
+
+class Duration(Kind[int]):
+    """A duration in milliseconds (see ``durations.parse_duration``)."""
+
+    expected = DURATION_HINT
+
+    def __init__(self, minimum_ms: int = 0, maximum_ms: int = 4 * 3_600_000) -> None:
+        self.minimum_ms, self.maximum_ms = minimum_ms, maximum_ms
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
+        try:
+            ms = parse_duration(self.scalar(node))
+        except ValueError:
+            raise self.fail(node) from None
+        if ms < self.minimum_ms:
+            floor = "more than 0" if self.minimum_ms == 1 else f"at least {format_span(self.minimum_ms)}"
+            raise Invalid(f"must be {floor}, got {describe(node)}")
+        if ms > self.maximum_ms:
+            raise Invalid(f"must be at most {format_span(self.maximum_ms)}, got {describe(node)}")
+        return ms
+
+
+class Offset(Duration):
+    """A point in a hold: ``half``, a duration from its start, or ``-10s`` from its end.
+
+    Returns milliseconds; ``HALF`` for ``half``; negative values count from the end.
+    """
+
+    HALF: ClassVar[int] = -(2**62)
+    expected = "`half`, a duration like 10s, or -10s (counted back from the end)"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
+        text = self.scalar(node).strip()
+        if text == "half":
+            return self.HALF
+        try:
+            return parse_duration(text)
+        except ValueError:
+            raise self.fail(node) from None
+
+
+class Choice(Kind[str]):
+    """One of a fixed set of words."""
+
+    def __init__(self, options: Sequence[str]) -> None:
+        self.options = tuple(options)
+        self.expected = f"one of [{', '.join(self.options)}]"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
+        value = self.scalar(node).strip()
+        if value not in self.options:
+            raise self.fail(node, did_you_mean(value, self.options))
+        return value
+
+
+class Flag(Kind[bool]):
+    """``true`` or ``false``."""
+
+    expected = "true or false"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> bool:
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _TAG + "bool":
+            raise self.fail(node)
+        return bool(yaml.SafeLoader(b"").construct_yaml_bool(node))
+
+
+class ListOf(Kind[list[T]]):
+    """A list whose items are each checked; invalid items are reported and dropped."""
+
+    def __init__(self, item: Kind[T], min_items: int = 0, max_items: int = 1000) -> None:
+        self.item, self.min_items, self.max_items = item, min_items, max_items
+        self.expected = f"a list of {item.expected}"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> list[T]:
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.fail(node)
+        if len(node.value) < self.min_items:
+            raise Invalid(f"needs at least {self.min_items} item{'s' * (self.min_items > 1)}, got none")
+        if len(node.value) > self.max_items:
+            raise Invalid(f"has {len(node.value):,} items; the limit is {self.max_items:,}")
+        items: list[T] = []
+        for index, child in enumerate(node.value):
+            child_path = join(path, index)
+            try:
+                items.append(self.item.convert(child, child_path, ctx))
+            except Invalid as err:
+                ctx.report(line_of(child), child_path, str(err))
+        return items
+
+
+class Nested(Kind["Section"]):
+    """A mapping checked against another schema."""
+
+    def __init__(self, schema: type[Schema]) -> None:
+        self.schema = schema
+        self.expected = "a mapping"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> Section:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node)
+        return check(node, self.schema, path, ctx)
+
+
+class Field(Generic[T]):
+    """One key of a schema: its kind, whether it is required, and a line of help."""
+
+    key: str
+
+    def __init__(self, kind: Kind[T], *, required: bool = False, help: str = "") -> None:
+        self.kind, self.required, self.help = kind, required, help
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.key = name
+
+
+class Schema:
+    """Base for schema classes; their ``Field`` attributes are the allowed keys."""
+
+    @classmethod
+    def fields(cls) -> dict[str, Field[Any]]:
+        return {f.key: f for f in vars(cls).values() if isinstance(f, Field)}
+
+
+class Section:
+    """A checked mapping: typed values by field, and where each one stands."""
+
+    def __init__(self, node: yaml.MappingNode, path: str) -> None:
+        self.node, self.path = node, path
+        self.values: dict[str, Any] = {}
+        self.nodes: dict[str, yaml.Node] = {}
+
+    def get(self, f: Field[T]) -> T | None:
+        """The value of ``f``, or ``None`` if absent or invalid."""
+        return cast("T | None", self.values.get(f.key))
+
+    def given(self, f: Field[Any]) -> bool:
+        """Whether the file sets ``f`` (even to an invalid value)."""
+        return f.key in self.nodes
+
+    def line(self, f: Field[Any] | None = None) -> int:
+        """Line of ``f``'s value, or of the mapping itself."""
+        node = self.nodes.get(f.key) if f is not None else None
+        return line_of(node if node is not None else self.node)
+
+    def where(self, f: Field[Any]) -> str:
+        return join(self.path, f.key)
+
+
+def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context) -> Section:
+    """Check ``node`` against ``schema``; problems go to ``ctx``, good values into the section."""
+    fields = schema.fields()
+    section = Section(node, path)
+    first_line: dict[str, int] = {}
+    for key_node, value_node in node.value:
+        if not isinstance(key_node, yaml.ScalarNode):
+            ctx.report(line_of(key_node), path, "keys must be plain words like `hold`")
+            continue
+        key = str(key_node.value)
+        where = join(path, key)
+        if key in first_line:
+            ctx.report(
+                line_of(key_node),
+                where,
+                f"appears twice (first on line {first_line[key]}); keep one",
+            )
+            continue
+        first_line[key] = line_of(key_node)
+        spec = fields.get(key)
+        if spec is None:
+            hint = did_you_mean(key, list(fields)) or f"; expected one of [{', '.join(fields)}]"
+            ctx.report(line_of(key_node), where, f"unknown field {key!r}{hint}")
+            continue
+        section.nodes[key] = value_node
+        try:
+            section.values[key] = spec.kind.convert(value_node, where, ctx)
+        except Invalid as err:
+            ctx.report(line_of(value_node), where, str(err))
+    for key, spec in fields.items():
+        if spec.required and key not in section.nodes:
+            ctx.report(line_of(node), join(path, key), f"is required ({spec.help})")
+    return section

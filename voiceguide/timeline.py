@@ -1,0 +1,285 @@
+"""Turn a routine into an exact timeline. Pure: no engine, no audio.
+
+Two steps, because where a hold starts depends on how long the speech before
+it lasts: ``script()`` lists what happens in order (and so which utterances
+must be synthesised), and ``schedule()`` places it on a sample grid once the
+length of every utterance is known.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from .durations import format_span
+from .errors import Problem, RoutineError
+from .model import Routine, Step, Voice
+from .phrases import phrases
+from .routine import fill
+
+SAMPLE_RATE = 22_050
+
+
+class Kind(StrEnum):
+    SPEECH = "speech"
+    HOLD = "hold"
+    REST = "rest"
+    PAUSE = "pause"
+
+
+class Role(StrEnum):
+    INTRO = "intro"
+    SAY = "say"
+    AGAIN = "again"
+    SWITCH = "switch"
+    RELEASE = "release"
+    COUNTDOWN = "countdown"
+    CUE = "cue"
+    OUTRO = "outro"
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """A line to synthesise; equal utterances are synthesised once."""
+
+    text: str
+    voice: Voice
+
+
+@dataclass(frozen=True)
+class Where:
+    """Which step, side and rep an item belongs to (all ``None`` for intro/outro)."""
+
+    step: int | None = None
+    side: str | None = None
+    rep: int | None = None
+
+
+@dataclass(frozen=True)
+class Line:
+    utterance: Utterance
+    role: Role
+    where: Where
+
+
+@dataclass(frozen=True)
+class Gap:
+    kind: Kind  # REST or PAUSE
+    ms: int
+    where: Where
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """Speech inside a hold; ``at_ms`` is where it would like to start."""
+
+    utterance: Utterance
+    role: Role
+    at_ms: int
+
+
+@dataclass(frozen=True)
+class Hold:
+    ms: int
+    overlays: tuple[Overlay, ...]
+    where: Where
+    step: Step
+
+
+Item = Line | Gap | Hold
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something on the track, in samples from its start."""
+
+    start: int
+    duration: int
+    kind: Kind
+    where: Where
+    role: Role | None = None
+    utterance: Utterance | None = None
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+    @property
+    def text(self) -> str | None:
+        return self.utterance.text if self.utterance else None
+
+    @property
+    def overlay(self) -> bool:
+        """Spoken inside a hold rather than in sequence."""
+        return self.role in (Role.COUNTDOWN, Role.CUE)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    title: str
+    start: int
+    end: int
+    step: int | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Every event of a track, ordered by start, with its total length."""
+
+    title: str
+    sample_rate: int
+    duration: int
+    events: tuple[Event, ...]
+    chapters: tuple[Chapter, ...]
+
+    def seconds(self, samples: int) -> float:
+        return samples / self.sample_rate
+
+
+def script(routine: Routine) -> tuple[Item, ...]:
+    """Everything the track does, in order, before any timing is known."""
+    return tuple(_script(routine))
+
+
+def utterances(items: tuple[Item, ...]) -> frozenset[Utterance]:
+    """Each distinct line the script speaks."""
+    found: set[Utterance] = set()
+    for item in items:
+        if isinstance(item, Line):
+            found.add(item.utterance)
+        elif isinstance(item, Hold):
+            found.update(o.utterance for o in item.overlays)
+    return frozenset(found)
+
+
+def _script(routine: Routine) -> Iterator[Item]:
+    voice = routine.voice
+    words = phrases(routine.language)
+
+    def say(text: str, role: Role, where: Where) -> Line:
+        return Line(Utterance(text, voice), role, where)
+
+    if routine.intro:
+        yield say(routine.intro, Role.INTRO, Where())
+        if routine.pause_ms:
+            yield Gap(Kind.PAUSE, routine.pause_ms, Where())
+    for step in routine.steps:
+        sides: tuple[str | None, ...] = step.sides or (None,)
+        for side_index, side in enumerate(sides):
+            if side_index:
+                yield say(fill(step.switch, side, 1, step.reps), Role.SWITCH, Where(step.number, side, 1))
+            for rep in range(1, step.reps + 1):
+                where = Where(step.number, side, rep)
+                text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
+                yield say(fill(text, side, rep, step.reps), role, where)
+                if step.hold_ms:
+                    overlays = [
+                        Overlay(Utterance(fill(c.text, side, rep, step.reps), voice), Role.CUE, c.offset_ms)
+                        for c in step.cues
+                    ]
+                    overlays += [
+                        Overlay(Utterance(words.number(n), voice), Role.COUNTDOWN, step.hold_ms - n * 1000)
+                        for n in range(step.countdown, 0, -1)
+                    ]
+                    overlays.sort(key=lambda o: o.at_ms)
+                    yield Hold(step.hold_ms, tuple(overlays), where, step)
+                if step.release:
+                    yield say(fill(step.release, side, rep, step.reps), Role.RELEASE, where)
+                last = side_index == len(sides) - 1 and rep == step.reps
+                if not last and step.rest_ms:
+                    yield Gap(Kind.REST, step.rest_ms, where)
+        if step.pause_ms:
+            yield Gap(Kind.PAUSE, step.pause_ms, Where(step.number))
+    if routine.outro:
+        yield say(routine.outro, Role.OUTRO, Where())
+
+
+def to_samples(ms: int, sample_rate: int) -> int:
+    """Milliseconds to the nearest whole sample."""
+    return (ms * sample_rate + 500) // 1000
+
+
+def schedule(
+    routine: Routine,
+    items: tuple[Item, ...],
+    lengths: Mapping[Utterance, int],
+    sample_rate: int = SAMPLE_RATE,
+) -> Timeline:
+    """Place ``items`` end to end; ``lengths`` gives each utterance's length in samples.
+
+    Holds start where the speech before them ends and keep their exact length;
+    their overlays are fitted inside (raising ``RoutineError`` if they cannot be).
+    """
+    events: list[Event] = []
+    problems: list[Problem] = []
+    cursor = 0
+    for item in items:
+        if isinstance(item, Line):
+            n = lengths[item.utterance]
+            events.append(Event(cursor, n, Kind.SPEECH, item.where, item.role, item.utterance))
+        elif isinstance(item, Gap):
+            n = to_samples(item.ms, sample_rate)
+            events.append(Event(cursor, n, item.kind, item.where))
+        else:
+            n = to_samples(item.ms, sample_rate)
+            events.append(Event(cursor, n, Kind.HOLD, item.where))
+            placed = _fit(item, n, lengths, sample_rate)
+            if placed is None:
+                problems.append(_overfull(routine, item, lengths, sample_rate))
+                placed = []
+            events.extend(
+                Event(cursor + offset, lengths[o.utterance], Kind.SPEECH, item.where, o.role, o.utterance)
+                for offset, o in placed
+            )
+        cursor += n
+    if problems:
+        raise RoutineError(problems)
+    events.sort(key=lambda e: (e.start, e.overlay))
+    return Timeline(routine.title, sample_rate, cursor, tuple(events), _chapters(routine, events, cursor))
+
+
+def _fit(
+    hold: Hold, length: int, lengths: Mapping[Utterance, int], sample_rate: int
+) -> list[tuple[int, Overlay]] | None:
+    """Start offsets for a hold's overlays: each as close to its wish as it can be
+    without overlapping the next one or running past the hold's end (so a countdown's
+    last number ends by the end of the hold). ``None`` if they do not all fit."""
+    placed: list[tuple[int, Overlay]] = []
+    limit = length
+    for overlay in reversed(hold.overlays):
+        start = min(to_samples(overlay.at_ms, sample_rate), limit - lengths[overlay.utterance])
+        if start < 0:
+            return None
+        placed.append((start, overlay))
+        limit = start
+    placed.reverse()
+    return placed
+
+
+def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance, int], sample_rate: int) -> Problem:
+    speech_ms = sum(lengths[o.utterance] for o in hold.overlays) * 1000 // sample_rate
+    return Problem(
+        routine.source,
+        hold.step.line,
+        f"steps[{hold.step.number - 1}].hold",
+        f"its countdown and cues take {format_span(speech_ms)} to say, "
+        f"more than the {format_span(hold.ms)} hold; lengthen the hold or drop a cue",
+    )
+
+
+def _chapters(routine: Routine, events: list[Event], total: int) -> tuple[Chapter, ...]:
+    """One chapter per step, plus intro and outro: each runs until the next begins."""
+    starts: list[tuple[int, str, int | None]] = []
+    for event in events:
+        if event.overlay:
+            continue
+        step = event.where.step
+        if step is None:
+            title = "Introduction" if not starts or starts[-1][1] == "Introduction" else "Closing"
+        else:
+            title = routine.steps[step - 1].name
+        if not starts or (starts[-1][2], starts[-1][1]) != (step, title):
+            starts.append((event.start, title, step))
+    ends = [start for start, _, _ in starts[1:]] + [total]
+    return tuple(Chapter(title, start, end, step) for (start, title, step), end in zip(starts, ends, strict=True))
