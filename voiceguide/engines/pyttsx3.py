@@ -1,9 +1,9 @@
 """The ``pyttsx3`` engine: the platform's voices (espeak-ng on Linux, SAPI5, NSSpeechSynthesizer).
 
-Each line is spoken by a short-lived worker process (``python -m voiceguide.engines.pyttsx3``,
-about 50 ms). Measured on pyttsx3 2.99 with libespeak-ng: the first utterance of a process
-is bit-identical to the espeak-ng program, every later one differs (lengths drift by up to
-0.1 s), so one process per line is what makes a plan and its render agree exactly. The worker
+Each line is spoken by short-lived worker processes (``python -m voiceguide.engines.pyttsx3_worker``,
+about 50 ms each). Measured on pyttsx3 2.99 with libespeak-ng: the first utterance of a
+process is bit-identical to the espeak-ng program, every later one differs (lengths drift by
+up to 0.1 s), so one process per line is what makes a plan and its render agree exactly. The worker
 also steps around pyttsx3's other traps: only the last of several queued ``save_to_file``
 calls is written, ``runAndWait`` may return before the file is complete, it prints
 ``Audio saved to ...`` on stdout, and it ignores an unknown voice silently (``pick_voice``
@@ -15,13 +15,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import subprocess
 import sys
-import tempfile
-import threading
+from collections import Counter
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
@@ -31,12 +28,13 @@ INSTALL_HINT = (
     "on Linux pyttsx3 speaks through espeak-ng: `sudo apt-get install espeak-ng`; "
     "or choose the other engine with `--engine espeak-ng`"
 )
-_TIMEOUT_SECONDS = 120.0
+TIMEOUT_SECONDS = 120.0
+_MAX_TAKES = 6
 # What pyttsx3 writes: WAV from espeak and SAPI5, AIFF from macOS.
-_FORMAT = "aiff" if sys.platform == "darwin" else "wav"
+FORMAT = "aiff" if sys.platform == "darwin" else "wav"
 
 
-def _start() -> Any:
+def start() -> Any:
     """A pyttsx3 engine, or ``EngineError`` with the install hint."""
     try:
         import pyttsx3
@@ -55,7 +53,7 @@ class Pyttsx3:
     name = "pyttsx3"
 
     def __init__(self) -> None:
-        self._tts = _start()
+        self._tts = start()
         self._voices: list[VoiceInfo] | None = None
         self._version = f"pyttsx3 {metadata.version('pyttsx3')} {sys.platform}"
 
@@ -76,52 +74,50 @@ class Pyttsx3:
         return self._voices
 
     def synthesise(self, text: str, voice: VoiceInfo, rate: int, volume: float) -> EncodedAudio:
-        request = json.dumps({"text": text, "voice": voice.id, "rate": rate, "volume": volume})
+        """Audio that two fresh workers agreed on, byte for byte.
+
+        pyttsx3's espeak driver can drop a chunk of audio when the last chunk and the
+        end-of-message event arrive together (seen here about once in 25 lines), so one
+        take is not trusted: takes run two at a time until two of them match.
+        """
+        request = json.dumps({"text": text, "voice": voice.id, "rate": rate, "volume": volume}).encode("utf-8")
+        takes: Counter[bytes] = Counter()
+        while sum(takes.values()) < _MAX_TAKES:
+            workers = [self._spawn(request) for _ in range(2)]
+            for worker in workers:
+                takes[self._collect(worker, text)] += 1
+            audio, agreeing = takes.most_common(1)[0]
+            if agreeing >= 2:
+                return EncodedAudio(audio, FORMAT)
+        raise EngineError(
+            f"pyttsx3 gave different audio on each of {_MAX_TAKES} tries for {text[:40]!r}",
+            "use `--engine espeak-ng`, which speaks with the same espeak-ng voices",
+        )
+
+    @staticmethod
+    def _spawn(request: bytes) -> subprocess.Popen[bytes]:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "voiceguide.engines.pyttsx3_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert worker.stdin is not None
+        worker.stdin.write(request)
+        worker.stdin.close()
+        worker.stdin = None  # written in full; communicate() must not touch it again
+        return worker
+
+    @staticmethod
+    def _collect(worker: subprocess.Popen[bytes], text: str) -> bytes:
         try:
-            done = subprocess.run(
-                [sys.executable, "-m", __name__],
-                input=request.encode("utf-8"),
-                capture_output=True,
-                timeout=_TIMEOUT_SECONDS,
-            )
+            audio, errors = worker.communicate(timeout=TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.communicate()
             raise EngineError(f"pyttsx3 did not finish speaking {text[:40]!r}", INSTALL_HINT) from None
-        if done.returncode != 0 or not done.stdout:
-            detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-            reason = detail[-1] if detail else f"exit code {done.returncode}"
+        if worker.returncode != 0 or not audio:
+            detail = errors.decode("utf-8", "replace").strip().splitlines()
+            reason = detail[-1] if detail else f"exit code {worker.returncode}"
             raise EngineError(f"pyttsx3 failed on {text[:40]!r}: {reason}", INSTALL_HINT)
-        return EncodedAudio(done.stdout, _FORMAT)
-
-
-def _speak(tts: Any, text: str, voice: str, rate: int, volume: float) -> bytes:
-    """Speak one line to a file with an engine that has spoken nothing yet."""
-    finished = threading.Event()
-    tts.connect("finished-utterance", lambda **_: finished.set())
-    tts.setProperty("voice", voice)
-    tts.setProperty("rate", rate)
-    tts.setProperty("volume", volume)
-    with tempfile.TemporaryDirectory(prefix="voiceguide-") as folder:
-        path = Path(folder) / f"line.{_FORMAT}"
-        # The driver may finish (and print) on its own thread after runAndWait returns.
-        with contextlib.redirect_stdout(io.StringIO()):
-            tts.save_to_file(text, os.fspath(path))
-            tts.runAndWait()
-            if not finished.wait(_TIMEOUT_SECONDS):
-                raise EngineError("the speech driver never finished", INSTALL_HINT)
-        return path.read_bytes() if path.exists() else b""
-
-
-def _worker() -> int:
-    """Read one JSON request on stdin, write the audio file's bytes to stdout."""
-    request = json.loads(sys.stdin.buffer.read())
-    try:
-        audio = _speak(_start(), request["text"], request["voice"], request["rate"], request["volume"])
-    except EngineError as err:
-        print(err.message, file=sys.stderr)
-        return 1
-    sys.stdout.buffer.write(audio)
-    return 0 if audio else 1
-
-
-if __name__ == "__main__":
-    sys.exit(_worker())
+        return audio
