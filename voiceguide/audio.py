@@ -8,6 +8,7 @@ no time is lost to per-segment rounding and memory does not grow with length.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import warnings
@@ -32,7 +33,10 @@ FFMPEG_HINT = "reinstall with `pip install imageio-ffmpeg`, or install ffmpeg (`
 
 @cache
 def ffmpeg() -> str:
-    """The system ffmpeg if there is one, else the binary shipped in the imageio-ffmpeg wheel."""
+    """$VOICEGUIDE_FFMPEG if set, else the system ffmpeg, else the imageio-ffmpeg wheel's binary."""
+    chosen = os.environ.get("VOICEGUIDE_FFMPEG")
+    if chosen:
+        return chosen
     found = shutil.which("ffmpeg")
     if found:
         return found

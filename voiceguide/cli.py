@@ -29,7 +29,7 @@ def describe(error: VoiceguideError) -> str:
         count = len(error.problems)
         lines = [str(p) for p in error.problems]
         noun = "problem" if count == 1 else "problems"
-        lines.append(f"Error: {count} {noun} in {', '.join(sources)}; nothing was written.")
+        lines.append(f"Error: {count} {noun} in {', '.join(sources)}.")
         return "\n".join(lines)
     return f"Error: {error}"
 
@@ -113,7 +113,8 @@ def render_command(
 
 def _fail_batch(failures: list[VoiceguideError], total: int) -> NoReturn:
     code = 2 if all(isinstance(f, RoutineError) for f in failures) else 1
-    click.echo(f"{len(failures)} of {total} routines failed.", err=True)
+    if total > 1:
+        click.echo(f"{len(failures)} of {total} routines failed.", err=True)
     sys.exit(code)
 
 
@@ -157,7 +158,8 @@ def validate_command(routines: Sequence[Path]) -> None:
             failures.append(err)
             click.echo(describe(err), err=True)
             continue
-        click.echo(f"{path}: ok ({len(routine.steps)} steps)")
+        steps = len(routine.steps)
+        click.echo(f"{path}: ok ({steps} step{'s' * (steps != 1)})")
     if failures:
         _fail_batch(failures, len(paths))
 

@@ -8,7 +8,7 @@ becomes integers.
 from __future__ import annotations
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal
 
 _NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
 _UNITS = re.compile(
@@ -16,6 +16,7 @@ _UNITS = re.compile(
 )
 _CLOCK = re.compile(r"^(\d+):([0-5]?\d)(?::([0-5]?\d))?(\.\d+)?$")
 _UNIT_MS = (3_600_000, 60_000, 1_000, 1)
+_UNIT_SPACE = re.compile(r"(?<=[a-z])\s+(?=\d)|(?<=\d)\s+(?=[a-z])")
 
 DURATION_HINT = "a duration like 30s, 1m30s, 500ms or 1:30"
 
@@ -29,17 +30,15 @@ def parse_duration(value: str | int | float) -> int:
     """
     if isinstance(value, bool):
         raise ValueError(value)
-    if isinstance(value, int | float):
-        return _round_ms(Decimal(str(value)) * 1000)
-    text = value.strip().lower().replace(" ", "")
+    text = str(value).strip().lower() if isinstance(value, int | float) else value.strip().lower()
+    text = _UNIT_SPACE.sub("", text)  # "1m 30s" and "45 s" are fine; "1 30" stays ambiguous
     sign = -1 if text.startswith("-") else 1
-    text = text.lstrip("+-") if text[:1] in "+-" else text
-    if not text:
+    if text[:1] in "+-":
+        text = text[1:]
+    if len(text) > 24:  # longer than any real duration, and past Decimal's exact range
         raise ValueError(value)
-    try:
+    if re.fullmatch(_NUMBER, text):
         return sign * _round_ms(Decimal(text) * 1000)
-    except InvalidOperation:
-        pass
     if clock := _CLOCK.match(text):
         first, second, third, fraction = clock.groups()
         if third is None:
@@ -73,8 +72,10 @@ def format_clock(seconds: float) -> str:
 
 
 def format_span(ms: int) -> str:
-    """A compact duration for messages: ``1500`` -> ``1.5 s``, ``90000`` -> ``1m30s``."""
+    """A compact duration for messages: ``1500`` -> ``1.5 s``, ``90000`` -> ``1m30s``, ``5400000`` -> ``1h30m``."""
     if ms < 60_000:
         return f"{ms / 1000:g} s"
-    minutes, rest = divmod(ms, 60_000)
-    return f"{minutes}m{rest / 1000:g}s" if rest else f"{minutes}m"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{rest / 1000:g}s" if rest else ""]
+    return "".join(parts)

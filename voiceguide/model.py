@@ -43,7 +43,7 @@ class Step:
     countdown: int  # already shortened to fit the hold
     cues: tuple[Cue, ...]
     pause_ms: int
-    line: int  # where the step starts in the routine file
+    hold_line: int  # where the step's hold (or the step) is written, for messages after synthesis
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from .durations import format_clock
-from .timeline import Event, Timeline
+from .timeline import Event, Kind, Timeline
 
 
 def _seconds(timeline: Timeline, samples: int) -> float:
@@ -53,18 +53,10 @@ def plan_lines(timeline: Timeline) -> list[str]:
 
 def _event_line(timeline: Timeline, event: Event) -> str:
     start = format_clock(timeline.seconds(event.start))
-    indent = "    " if event.overlay else ""
+    kind = f"    {event.kind.value}" if event.overlay else event.kind.value
     if event.role is not None:
-        detail = f"{event.role.value:<9}  {event.text}"
-    else:
-        detail = f"{timeline.seconds(event.duration):.3f} s"
-    context = ", ".join(
-        part
-        for part in (
-            event.where.side,
-            f"rep {event.where.rep}" if event.where.rep and event.kind.value == "hold" else "",
-        )
-        if part
-    )
-    suffix = f"  ({context})" if context and event.role is None else ""
-    return f"{start:>11}  {indent}{event.kind.value:<7}{'' if indent else '    '}{detail}{suffix}"
+        return f"{start:>11}  {kind:<11}{event.role.value:<11}{event.text}"
+    rep = f"rep {event.where.rep}" if event.kind is Kind.HOLD and event.where.rep else ""
+    context = ", ".join(part for part in (event.where.side, rep) if part)
+    note = f"  ({context})" if context else ""
+    return f"{start:>11}  {kind:<11}{timeline.seconds(event.duration):.3f} s{note}"

@@ -61,7 +61,7 @@ class VoiceSchema(Schema):
     engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
     name = Field(Text(200), help="engine voice id, or a unique part of its name")
     rate = Field(Integer(60, 450), help="words per minute")
-    volume = Field(Number(0.0, 1.0), help="0.0 to 1.0")
+    volume = Field(Number(0.1, 1.0), help="0.1 to 1.0")
 
 
 class DefaultsSchema(Schema):
@@ -125,7 +125,11 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     default = _Defaults(defaults, words.switch, words.again)
     for f in (RoutineSchema.intro, RoutineSchema.outro):
         if (text := top.get(f)) is not None:
-            _check_placeholders(text, (), top.line(f), top.where(f), ctx)
+            _check_placeholders(text, (), top.line(f), top.where(f), ctx, in_step=False)
+    if defaults is not None:
+        for f in (DefaultsSchema.switch, DefaultsSchema.again):
+            if (text := defaults.get(f)) is not None:
+                _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
     steps = tuple(
         _build_step(number, section, default, words.both, ctx) for number, section in enumerate(step_sections, start=1)
@@ -157,20 +161,18 @@ def _build(top: Section, ctx: Context) -> Routine | None:
 
 
 class _Defaults:
-    """Routine-wide defaults with where each came from, for messages about inherited text."""
+    """Routine-wide defaults (built-in phrases where the file sets none)."""
 
     def __init__(self, section: Section | None, switch: str, again: str) -> None:
-        def pick(f: Field[Any], fallback: Any) -> tuple[Any, int | None, str]:
+        def pick(f: Field[Any], fallback: Any) -> Any:
             value = section.get(f) if section else None
-            if section is None or value is None:
-                return fallback, None, ""
-            return value, section.line(f), section.where(f)
+            return fallback if value is None else value
 
-        self.pause = pick(DefaultsSchema.pause, 2000)[0]
-        self.rest = pick(DefaultsSchema.rest, 3000)[0]
-        self.countdown = pick(DefaultsSchema.countdown, 3)[0]
-        self.switch = pick(DefaultsSchema.switch, switch)
-        self.again = pick(DefaultsSchema.again, again)
+        self.pause: int = pick(DefaultsSchema.pause, 2000)
+        self.rest: int = pick(DefaultsSchema.rest, 3000)
+        self.countdown: int = pick(DefaultsSchema.countdown, 3)
+        self.switch: str = pick(DefaultsSchema.switch, switch)
+        self.again: str = pick(DefaultsSchema.again, again)
 
 
 def _voice(section: Section | None) -> Voice:
@@ -191,22 +193,18 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
     sides = both if raw_sides == "both" else tuple(raw_sides or ())
     hold = s.get(StepSchema.hold) or 0
     available = PLACEHOLDERS if sides else PLACEHOLDERS[1:]
-
-    def text(f: Field[str], inherited: tuple[str, int | None, str] | None = None) -> str | None:
-        value = s.get(f)
-        if value is not None:
+    reps = s.get(StepSchema.reps) or 1
+    for f in (StepSchema.say, StepSchema.again, StepSchema.switch, StepSchema.release):
+        if (value := s.get(f)) is not None:
             _check_placeholders(value, available, s.line(f), s.where(f), ctx)
-            return value
-        if inherited is None:
-            return None
-        value, line, where = inherited
-        _check_placeholders(value, available, line or s.line(), where or s.where(f), ctx)
-        return value
-
-    text(StepSchema.say)
-    again = text(StepSchema.again, default.again if (s.get(StepSchema.reps) or 1) > 1 else None)
-    switch = text(StepSchema.switch, default.switch if len(sides) > 1 else None)
-    release = text(StepSchema.release)
+    if (name := s.get(StepSchema.name)) is not None:
+        _check_placeholders(name, (), s.line(StepSchema.name), s.where(StepSchema.name), ctx, in_step=False)
+    if reps > 1 and not sides and s.get(StepSchema.again) is None and "{side}" in default.again:
+        ctx.report(
+            s.line(),
+            s.where(StepSchema.again),
+            "inherits `defaults.again`, which uses {side}, but this step has no `sides`; give it its own `again`",
+        )
 
     countdown = s.get(StepSchema.countdown)
     if countdown is None:
@@ -225,15 +223,15 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
         say=say,
         sides=sides,
         hold_ms=hold,
-        reps=s.get(StepSchema.reps) or 1,
+        reps=reps,
         rest_ms=_first(s.get(StepSchema.rest), default.rest),
-        again=again or default.again[0],
-        release=release,
-        switch=switch or default.switch[0],
+        again=s.get(StepSchema.again) or default.again,
+        release=s.get(StepSchema.release),
+        switch=s.get(StepSchema.switch) or default.switch,
         countdown=countdown,
         cues=cues,
         pause_ms=_first(s.get(StepSchema.pause), default.pause),
-        line=s.line(),
+        hold_line=s.line(StepSchema.hold) if s.given(StepSchema.hold) else s.line(),
     )
 
 
@@ -252,20 +250,23 @@ def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> It
             ctx.report(
                 cue.line(CueSchema.at),
                 cue.where(CueSchema.at),
-                f"falls outside its {format_span(hold)} hold; use a time between 0s and {format_span(hold)}",
+                f"falls outside its {format_span(hold)} hold; use a time from 0 s to just under "
+                f"{format_span(hold)}, or a negative time counted back from the end",
             )
             continue
         yield Cue(offset_ms=offset, text=say)
 
 
-def _check_placeholders(text: str, available: tuple[str, ...], line: int | None, where: str, ctx: Context) -> None:
+def _check_placeholders(
+    text: str, available: tuple[str, ...], line: int | None, where: str, ctx: Context, *, in_step: bool = True
+) -> None:
     for name in _PLACEHOLDER.findall(text):
         if name in available:
             continue
-        if name == "side":
+        if name in PLACEHOLDERS and not in_step:
+            message = f"uses {{{name}}}; placeholders are only filled in a step's spoken texts"
+        elif name == "side":
             message = "uses {side}, but this step has no `sides`"
-        elif name in PLACEHOLDERS:
-            message = f"uses {{{name}}}, which only a step's texts can use"
         elif match := closest(name, available or PLACEHOLDERS):
             message = f"unknown placeholder {{{name}}}; did you mean {{{match}}}?"
         else:
@@ -281,8 +282,8 @@ def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str
 
 
 def _name_from(say: str) -> str:
-    words = _PLACEHOLDER.sub("", say).split()[:_NAME_WORDS]
-    return " ".join(words).rstrip(".,;:!?") or "Step"
+    words = [w for w in _PLACEHOLDER.sub("", say).split() if any(c.isalnum() for c in w)]
+    return " ".join(words[:_NAME_WORDS]).strip(".,;:!?") or "Step"
 
 
 def _first(value: int | None, fallback: int) -> int:

@@ -9,6 +9,7 @@ keys, missing or mistyped values) with its line and field path, and returns a
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, cast
@@ -61,6 +62,7 @@ class Kind(Generic[T]):
     """A field type: turns a node into a value or raises ``Invalid``."""
 
     expected: str = "a value"
+    plural: str = ""  # how several read in "a list of ..." when not like ``expected``
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> T:
         raise NotImplementedError
@@ -88,7 +90,7 @@ class Text(Kind[str]):
             raise Invalid("expected text, got an empty string")
         if len(text) > self.max_length:
             raise Invalid(
-                f"text is {len(text):,} characters long; keep it under {self.max_length:,} "
+                f"text is {len(text):,} characters long; keep it to {self.max_length:,} at most "
                 "(split a long instruction into several steps)"
             )
         return text
@@ -102,9 +104,9 @@ class Integer(Kind[int]):
         self.expected = f"a whole number from {low} to {high}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != _TAG + "int":
+        if not isinstance(node, yaml.ScalarNode) or not re.fullmatch(r"[-+]?\d+", str(node.value)):
             raise self.fail(node)
-        value = int(yaml.SafeLoader(b"").construct_yaml_int(node))
+        value = int(node.value)
         if not self.low <= value <= self.high:
             raise self.fail(node)
         return value
@@ -199,7 +201,7 @@ class ListOf(Kind[list[T]]):
 
     def __init__(self, item: Kind[T], min_items: int = 0, max_items: int = 1000) -> None:
         self.item, self.min_items, self.max_items = item, min_items, max_items
-        self.expected = f"a list of {item.expected}"
+        self.expected = f"a list of {item.plural or item.expected}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> list[T]:
         if not isinstance(node, yaml.SequenceNode):
@@ -221,9 +223,11 @@ class ListOf(Kind[list[T]]):
 class Nested(Kind["Section"]):
     """A mapping checked against another schema."""
 
+    expected = "a mapping"
+    plural = "mappings"
+
     def __init__(self, schema: type[Schema]) -> None:
         self.schema = schema
-        self.expected = "a mapping"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> Section:
         if not isinstance(node, yaml.MappingNode):

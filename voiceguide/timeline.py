@@ -242,29 +242,40 @@ def schedule(
 def _fit(
     hold: Hold, length: int, lengths: Mapping[Utterance, int], sample_rate: int
 ) -> list[tuple[int, Overlay]] | None:
-    """Start offsets for a hold's overlays: each as close to its wish as it can be
-    without overlapping the next one or running past the hold's end (so a countdown's
-    last number ends by the end of the hold). ``None`` if they do not all fit."""
+    """Start offsets for a hold's overlays, or ``None`` if they cannot all fit.
+
+    Countdown numbers keep their whole seconds before the end (a number too long
+    for its second moves earlier, so the last one always ends by the end of the
+    hold). Cues then take their wished-for time, moved earlier only as far as
+    needed to clear the countdown, other cues and the end of the hold.
+    """
     placed: list[tuple[int, Overlay]] = []
     limit = length
-    for overlay in reversed(hold.overlays):
+    for overlay in reversed([o for o in hold.overlays if o.role is Role.COUNTDOWN]):
         start = min(to_samples(overlay.at_ms, sample_rate), limit - lengths[overlay.utterance])
-        if start < 0:
-            return None
         placed.append((start, overlay))
         limit = start
-    placed.reverse()
-    return placed
+    cues = sorted((o for o in hold.overlays if o.role is Role.CUE), key=lambda o: o.at_ms, reverse=True)
+    for cue in cues:
+        size = lengths[cue.utterance]
+        start = min(to_samples(cue.at_ms, sample_rate), length - size)
+        for other_start, other in sorted(placed, key=lambda p: p[0], reverse=True):
+            if start < other_start + lengths[other.utterance] and other_start < start + size:
+                start = other_start - size
+        placed.append((start, cue))
+    if any(start < 0 for start, _ in placed):
+        return None
+    return sorted(placed, key=lambda p: p[0])
 
 
 def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance, int], sample_rate: int) -> Problem:
     speech_ms = sum(lengths[o.utterance] for o in hold.overlays) * 1000 // sample_rate
     return Problem(
         routine.source,
-        hold.step.line,
+        hold.step.hold_line,
         f"steps[{hold.step.number - 1}].hold",
-        f"its countdown and cues take {format_span(speech_ms)} to say, "
-        f"more than the {format_span(hold.ms)} hold; lengthen the hold or drop a cue",
+        f"its cues and countdown ({format_span(speech_ms)} of speech) cannot all fit in the "
+        f"{format_span(hold.ms)} hold without overlapping; spread the cues out or lengthen the hold",
     )
 
 

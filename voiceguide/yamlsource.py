@@ -29,10 +29,7 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark
-        line = mark.line + 1 if mark else None
-        column = f" (column {mark.column + 1})" if mark else ""
-        raise RoutineError([Problem(source, line, "", f"YAML syntax error: {err.problem}{column}")]) from None
+        raise RoutineError([_syntax_problem(err, source, max(1, len(text.splitlines())))]) from None
     except yaml.YAMLError as err:
         raise RoutineError([Problem(source, None, "", f"YAML syntax error: {err}")]) from None
     if root is None:
@@ -50,6 +47,18 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
             ]
         )
     return root
+
+
+def _syntax_problem(err: yaml.MarkedYAMLError, source: str, last_line: int) -> Problem:
+    """PyYAML's error as one line: what it was reading, what went wrong, and where."""
+    mark, opened = err.problem_mark, err.context_mark
+    line = min(mark.line + 1, last_line) if mark else None
+    context = err.context if err.context != "while scanning for the next token" else None
+    what = ", ".join(part for part in (context, err.problem) if part)
+    where = f" (column {mark.column + 1})" if mark and mark.line + 1 <= last_line else " (at the end of the file)"
+    if context and context.startswith("while") and opened and mark and opened.line != mark.line:
+        where += f"; it started on line {opened.line + 1}"
+    return Problem(source, line, "", f"YAML syntax error: {what}{where}")
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -90,17 +99,14 @@ def _check_graph(root: yaml.Node, source: str) -> None:
         if key in active:
             raise RoutineError([Problem(source, line_of(node), "", "a YAML alias refers to itself")])
         if node.tag not in ALLOWED_TAGS:
-            raise RoutineError(
-                [
-                    Problem(
-                        source,
-                        line_of(node),
-                        "",
-                        f"YAML tag {node.tag.replace(_TAG, '!!')!r} is not allowed: "
-                        "a routine holds plain text, numbers, lists and mappings",
-                    )
-                ]
-            )
+            if node.tag == _TAG + "merge":
+                message = "YAML merge keys (<<) are not supported; write the fields out in full"
+            else:
+                message = (
+                    f"YAML tag {node.tag.replace(_TAG, '!!')!r} is not allowed: "
+                    "a routine holds plain text, numbers, lists and mappings"
+                )
+            raise RoutineError([Problem(source, line_of(node), "", message)])
         active.add(key)
         if isinstance(node, yaml.SequenceNode):
             total = 1 + sum(size(item) for item in node.value)

@@ -73,10 +73,16 @@ def pick_voice(engine: Engine, name: str | None, language: str, preferred: str |
 
 
 def _exact(voices: list[VoiceInfo], name: str) -> VoiceInfo | None:
+    """By id (``gmw/en-us`` or its last part ``en-us``), then name, then main language."""
     wanted = name.casefold()
-    for voice in voices:
-        if wanted in (voice.id.casefold(), voice.id.rsplit("/", 1)[-1].casefold(), voice.name.casefold()):
-            return voice
+    keys = (
+        lambda v: (v.id.casefold(), v.id.rsplit("/", 1)[-1].casefold(), v.name.casefold()),
+        lambda v: tuple(_norm(lang) for lang in v.languages[:1]),
+    )
+    for key in keys:
+        for voice in voices:
+            if wanted in key(voice):
+                return voice
     return None
 
 

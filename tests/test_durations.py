@@ -1,0 +1,151 @@
+"""Duration notations in, milliseconds out; times formatted for people."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from voiceguide.durations import format_clock, format_span, parse_duration
+
+
+@pytest.mark.parametrize(
+    ("value", "expected_ms"),
+    [
+        # numbers are seconds
+        (30, 30_000),
+        (0, 0),
+        (0.5, 500),
+        (-5, -5_000),
+        ("90", 90_000),
+        ("0.5", 500),
+        # units, alone and combined
+        ("45s", 45_000),
+        (".5s", 500),
+        ("1m", 60_000),
+        ("1m30s", 90_000),
+        ("1.5m", 90_000),
+        ("500ms", 500),
+        ("1s500ms", 1_500),
+        ("2h", 7_200_000),
+        ("1.5h", 5_400_000),
+        ("1h30m", 5_400_000),
+        ("1h1m1s1ms", 3_661_001),
+        # clock notation: m:ss and h:mm:ss
+        ("1:30", 90_000),
+        ("12:00", 720_000),
+        ("1:02:03", 3_723_000),
+        ("1:30.5", 90_500),
+        ("1:02:03.25", 3_723_250),
+        # signs
+        ("-10s", -10_000),
+        ("-1:30", -90_000),
+        ("+5s", 5_000),
+        ("-0", 0),
+        # whitespace and case
+        ("  45s  ", 45_000),
+        ("\t45s\n", 45_000),
+        ("45 s", 45_000),
+        ("1m 30s", 90_000),
+        (" -10s", -10_000),
+        ("1M30S", 90_000),
+        # rounding to whole milliseconds, half up
+        (1.2345, 1_235),
+        (1.0005, 1_001),
+        ("1.2345s", 1_235),
+        ("0.0005", 1),
+        ("0.0004", 0),
+        ("2.5ms", 3),
+    ],
+)
+def test_parse_duration(value: str | float, expected_ms: int) -> None:
+    """Every documented notation becomes whole milliseconds."""
+    assert parse_duration(value) == expected_ms
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "forever",
+        "",
+        "   ",
+        "-",
+        "1x",
+        "m",
+        "s",
+        "ms",
+        "h",
+        "s1",
+        "1s1m",
+        "1m30",
+        "1,5s",
+        "1:60",
+        "1:00:60",
+        "1::30",
+        "1:30:",
+        "inf",
+        "nan",
+        True,
+        False,
+        pytest.param(
+            "1 30",
+        ),
+        pytest.param(
+            "--5s",
+        ),
+        pytest.param(
+            "+-5s",
+        ),
+    ],
+)
+def test_parse_duration_rejects(value: str | bool) -> None:
+    """Unreadable text (and booleans, which are ints in Python) raise ValueError."""
+    with pytest.raises(ValueError):  # noqa: PT011 - the message is just the input
+        parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["1e999999999", "99999999999999999999999999999999h", float("inf"), 1e308],
+)
+def test_parse_duration_fails_only_with_value_error(value: str | float) -> None:
+    """Huge inputs either parse or raise ValueError; no other exception escapes."""
+    with contextlib.suppress(ValueError):
+        parse_duration(value)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expected"),
+    [
+        (0, "0:00.000"),
+        (5, "0:05.000"),
+        (75.5, "1:15.500"),
+        (59.9999, "1:00.000"),
+        (3600, "1:00:00.000"),
+        (3661.25, "1:01:01.250"),
+    ],
+)
+def test_format_clock(seconds: float, expected: str) -> None:
+    """m:ss.mmm, with hours only when needed."""
+    assert format_clock(seconds) == expected
+
+
+@pytest.mark.parametrize(
+    ("ms", "expected"),
+    [
+        (0, "0 s"),
+        (100, "0.1 s"),
+        (1_500, "1.5 s"),
+        (10_000, "10 s"),
+        (59_999, "59.999 s"),
+        (60_000, "1m"),
+        (61_500, "1m1.5s"),
+        (90_000, "1m30s"),
+        pytest.param(3_600_000, "1h"),
+        pytest.param(5_400_000, "1h30m"),
+        pytest.param(14_400_000, "4h"),
+    ],
+)
+def test_format_span(ms: int, expected: str) -> None:
+    """Compact spans for messages."""
+    assert format_span(ms) == expected

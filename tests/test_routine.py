@@ -1,0 +1,687 @@
+"""``load_routine``: a valid file becomes frozen data; a bad one, exact messages with lines."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from voiceguide.errors import Problem, RoutineError
+from voiceguide.model import Cue, Routine, Step, Voice
+from voiceguide.routine import load_routine
+
+from conftest import MINIMAL
+
+WriteRoutine = Callable[..., Path]
+
+FULL = """\
+    title: Morning stretch
+    author: Me
+    voice:
+      engine: espeak-ng
+      name: en-gb
+      rate: 170
+      volume: 0.8
+    defaults:
+      pause: 1s
+      rest: 2s
+      countdown: 5
+      again: One more time.
+    intro: Welcome.
+    outro: Well done.
+    steps:
+      - say: Stretch your {side} arm up high, and hold it there.
+        sides: both
+        hold: 3.5s
+        reps: 2
+        cues:
+          - at: half
+            say: Halfway.
+      - name: Calf
+        say: Push the wall with your {side} foot.
+        sides: [front, back]
+        hold: 40s
+        countdown: 10
+        rest: 5s
+        pause: 4s
+        again: Push again.
+        switch: Now the {side} foot.
+        release: Relax.
+        cues:
+          - at: -10s
+            say: Ten more seconds.
+          - at: 5s
+            say: Breathe.
+      - say: Now lie down on your back and rest a while.
+    """
+
+
+def test_full_routine(write_routine: WriteRoutine) -> None:
+    """Every field lands in the model; defaults fill the gaps; cue offsets are resolved."""
+    path = write_routine(FULL)
+    assert load_routine(path) == Routine(
+        source=str(path),
+        title="Morning stretch",
+        description=None,
+        author="Me",
+        album=None,
+        language="en",
+        voice=Voice(engine="espeak-ng", name="en-gb", rate=170, volume=0.8),
+        intro="Welcome.",
+        outro="Well done.",
+        pause_ms=1_000,
+        steps=(
+            Step(
+                number=1,
+                name="Stretch your arm up high",
+                say="Stretch your {side} arm up high, and hold it there.",
+                sides=("right", "left"),
+                hold_ms=3_500,
+                reps=2,
+                rest_ms=2_000,
+                again="One more time.",
+                release=None,
+                switch="Now switch to your {side} side.",
+                countdown=3,  # the default 5 shortened to the 3.5 s hold
+                cues=(Cue(offset_ms=1_750, text="Halfway."),),
+                pause_ms=1_000,
+                hold_line=18,
+            ),
+            Step(
+                number=2,
+                name="Calf",
+                say="Push the wall with your {side} foot.",
+                sides=("front", "back"),
+                hold_ms=40_000,
+                reps=1,
+                rest_ms=5_000,
+                again="Push again.",
+                release="Relax.",
+                switch="Now the {side} foot.",
+                countdown=10,
+                cues=(Cue(offset_ms=30_000, text="Ten more seconds."), Cue(offset_ms=5_000, text="Breathe.")),
+                pause_ms=4_000,
+                hold_line=26,
+            ),
+            Step(
+                number=3,
+                name="Now lie down on your",
+                say="Now lie down on your back and rest a while.",
+                sides=(),
+                hold_ms=0,
+                reps=1,
+                rest_ms=2_000,
+                again="One more time.",
+                release=None,
+                switch="Now switch to your {side} side.",
+                countdown=0,
+                cues=(),
+                pause_ms=1_000,
+                hold_line=38,
+            ),
+        ),
+    )
+
+
+def test_minimal_routine_uses_built_in_defaults(write_routine: WriteRoutine) -> None:
+    """Without `voice` or `defaults`, the built-in values apply."""
+    routine = load_routine(write_routine(MINIMAL))
+    assert routine.voice == Voice()
+    assert routine.pause_ms == 2_000
+    (step,) = routine.steps
+    assert (step.name, step.rest_ms, step.pause_ms, step.countdown, step.again) == (
+        "Breathe in",
+        3_000,
+        2_000,
+        0,
+        "Again.",
+    )
+
+
+def test_routine_is_frozen(write_routine: WriteRoutine) -> None:
+    """The model cannot be changed after loading."""
+    routine = load_routine(write_routine(MINIMAL))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        routine.title = "Other"  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        routine.steps[0].hold_ms = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("say", "name"),
+    [
+        ("Breathe in.", "Breathe in"),
+        ("One two three four five six seven.", "One two three four five"),
+        ("Lift {rep} times.", "Lift times"),
+        ("{rep}", "Step"),
+        ("...", "Step"),
+        pytest.param(
+            "{rep}. Lift the bar.",
+            "Lift the bar",
+        ),
+    ],
+)
+def test_step_name_defaults_to_first_words_of_say(write_routine: WriteRoutine, say: str, name: str) -> None:
+    """Placeholders are dropped, five words kept, trailing punctuation trimmed."""
+    path = write_routine(f"title: T\nsteps:\n  - say: '{say}'\n")
+    assert load_routine(path).steps[0].name == name
+
+
+@pytest.mark.parametrize(
+    ("hold", "countdown", "expected"),
+    [
+        ("10s", None, 3),
+        ("2.9s", None, 2),
+        ("500ms", None, 0),
+        (None, None, 0),
+        ("3s", 3, 3),
+        ("10s", 0, 0),
+        ("30s", 20, 20),
+    ],
+)
+def test_countdown(write_routine: WriteRoutine, hold: str | None, countdown: int | None, expected: int) -> None:
+    """The default countdown (3) shrinks to whole seconds of the hold; a step's own is kept."""
+    text = "title: T\nsteps:\n  - say: hi\n"
+    text += f"    hold: {hold}\n" if hold else ""
+    text += f"    countdown: {countdown}\n" if countdown is not None else ""
+    assert load_routine(write_routine(text)).steps[0].countdown == expected
+
+
+@pytest.mark.parametrize(
+    ("at", "offset_ms"),
+    [("half", 5_000), ("0", 0), ("2.5s", 2_500), ("9.999s", 9_999), ("-10s", 0), ("-1s", 9_000), ("-0.5s", 9_500)],
+)
+def test_cue_offsets(write_routine: WriteRoutine, at: str, offset_ms: int) -> None:
+    """`half`, offsets from the start, and negative offsets from the end of a 10 s hold."""
+    path = write_routine(f"title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: {at}\n        say: x\n")
+    assert load_routine(path).steps[0].cues == (Cue(offset_ms=offset_ms, text="x"),)
+
+
+BILLION_LAUGHS = (
+    "lol0: &lol0 lol\n"
+    + "".join(f"lol{i}: &lol{i} [{', '.join([f'*lol{i - 1}'] * 10)}]\n" for i in range(1, 10))
+    + "title: T\nsteps:\n  - say: hi\n"
+)
+
+BAD = [
+    # --- YAML itself
+    pytest.param(
+        """\
+        title: T
+          bad: indent
+        steps: []
+        """,
+        "routine.yaml:2: YAML syntax error: mapping values are not allowed here (column 6)",
+        id="yaml-syntax",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n\t- say: hi\n",
+        "routine.yaml:3: YAML syntax error: found character '\\t' that cannot start any token (column 1)",
+        id="yaml-tab",
+    ),
+    pytest.param(
+        """\
+        title: T
+        steps:
+          - say: hi
+        ---
+        title: U
+        """,
+        "routine.yaml:4: YAML syntax error: expected a single document in the stream, "
+        "but found another document (column 1)",
+        id="yaml-two-documents",
+    ),
+    pytest.param(
+        """\
+        - say: hi
+        - say: ho
+        """,
+        "routine.yaml:1: expected a mapping (`title: ...`, `steps: ...`) at the top level, got a list",
+        id="top-level-list",
+    ),
+    pytest.param(
+        "just text\n",
+        "routine.yaml:1: expected a mapping (`title: ...`, `steps: ...`) at the top level, got 'just text'",
+        id="top-level-text",
+    ),
+    pytest.param(
+        "", "routine.yaml:1: the file is empty; a routine needs at least `title` and `steps`", id="empty-file"
+    ),
+    pytest.param(
+        "  \n\n   \n",
+        "routine.yaml:1: the file is empty; a routine needs at least `title` and `steps`",
+        id="whitespace-only",
+    ),
+    pytest.param(
+        "# nothing yet\n",
+        "routine.yaml:1: the file is empty; a routine needs at least `title` and `steps`",
+        id="comment-only",
+    ),
+    # --- required fields
+    pytest.param(
+        "description: nothing else\n",
+        "routine.yaml:1: steps: is required (at least one step)\n"
+        "routine.yaml:1: title: is required (the track's title)",
+        id="missing-title-and-steps",
+    ),
+    pytest.param("title: T\nsteps: []\n", "routine.yaml:2: steps: needs at least 1 item, got none", id="steps-empty"),
+    pytest.param(
+        "title: T\nsteps:\n  - hold: 5s\n",
+        "routine.yaml:3: steps[0].say: is required (the instruction to speak)",
+        id="step-without-say",
+    ),
+    # --- wrong types and values
+    pytest.param(
+        "title: [a, b]\nsteps:\n  - say: hi\n", "routine.yaml:1: title: expected text, got a list", id="title-list"
+    ),
+    pytest.param(
+        "title: ''\nsteps:\n  - say: hi\n",
+        "routine.yaml:1: title: expected text, got an empty string",
+        id="title-empty",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: three\n",
+        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got 'three'",
+        id="reps-text",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: 0\n",
+        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '0'",
+        id="reps-0",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: 101\n",
+        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '101'",
+        id="reps-101",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: 2.5\n",
+        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '2.5'",
+        id="reps-fraction",
+    ),
+    pytest.param(
+        "title: T\nvoice:\n  volume: 2\nsteps:\n  - say: hi\n",
+        "routine.yaml:3: voice.volume: expected a number from 0.1 to 1.0, got '2'",
+        id="volume-2",
+    ),
+    pytest.param(
+        "title: T\nvoice:\n  rate: fast\nsteps:\n  - say: hi\n",
+        "routine.yaml:3: voice.rate: expected a whole number from 60 to 450, got 'fast'",
+        id="rate-text",
+    ),
+    pytest.param(
+        "title: T\nvoice: [a]\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: voice: expected a mapping, got a list",
+        id="voice-list",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: forever\n",
+        "routine.yaml:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got 'forever'",
+        id="hold-forever",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 0\n",
+        "routine.yaml:4: steps[0].hold: must be more than 0, got '0'",
+        id="hold-0",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: -5s\n",
+        "routine.yaml:4: steps[0].hold: must be more than 0, got '-5s'",
+        id="hold-negative",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold:\n",
+        "routine.yaml:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got nothing",
+        id="hold-empty",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 5h\n",
+        "routine.yaml:4: steps[0].hold: must be at most 4h, got '5h'",
+        id="hold-over-4h",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 1e999999999\n",
+        "routine.yaml:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got '1e999999999'",
+        id="hold-huge-exponent",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    rest: -1s\n",
+        "routine.yaml:4: steps[0].rest: must be at least 0 s, got '-1s'",
+        id="rest-negative",
+    ),
+    pytest.param(
+        "title: T\ndefaults:\n  rest: -1s\nsteps:\n  - say: hi\n",
+        "routine.yaml:3: defaults.rest: must be at least 0 s, got '-1s'",
+        id="default-rest-negative",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    sides: []\n",
+        "routine.yaml:4: steps[0].sides: expected at least one side label, got an empty list",
+        id="sides-empty",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    sides: [left, left]\n",
+        "routine.yaml:4: steps[0].sides: lists a side twice: ['left', 'left']",
+        id="sides-duplicate",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    sides: {a: 1}\n",
+        "routine.yaml:4: steps[0].sides: expected `both` or a list of side labels like [right, left], got a mapping",
+        id="sides-mapping",
+    ),
+    pytest.param(
+        "title: T\nvoice:\n  engine: espeak\nsteps:\n  - say: hi\n",
+        "routine.yaml:3: voice.engine: expected one of [pyttsx3, espeak-ng], got 'espeak'; did you mean 'espeak-ng'?",
+        id="engine-unknown",
+    ),
+    pytest.param(
+        "title: T\nlanguage: xx\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: language: expected one of [en], got 'xx'",
+        id="language-unknown",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues: x\n",
+        "routine.yaml:5: steps[0].cues: expected a list of mappings, got 'x'",
+        id="cues-not-a-list",
+    ),
+    # --- unknown and duplicate keys
+    pytest.param(
+        "title: T\nautor: Me\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: autor: unknown field 'autor'; did you mean 'author'?",
+        id="unknown-top-level",
+    ),
+    pytest.param(
+        "title: T\nzzz: x\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
+        "[title, description, author, album, language, voice, defaults, intro, outro, steps]",
+        id="unknown-top-level-no-match",
+    ),
+    pytest.param(
+        "title: T\nvoice:\n  rte: 100\nsteps:\n  - say: hi\n",
+        "routine.yaml:3: voice.rte: unknown field 'rte'; did you mean 'rate'?",
+        id="unknown-voice",
+    ),
+    pytest.param(
+        "title: T\ndefaults:\n  pasue: 1s\nsteps:\n  - say: hi\n",
+        "routine.yaml:3: defaults.pasue: unknown field 'pasue'; did you mean 'pause'?",
+        id="unknown-defaults",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hodl: 5s\n",
+        "routine.yaml:4: steps[0].hodl: unknown field 'hodl'; did you mean 'hold'?",
+        id="unknown-step",
+    ),
+    pytest.param(
+        """\
+        title: T
+        steps:
+          - say: hi
+            hold: 10s
+            cues:
+              - at: 1s
+                sya: x
+        """,
+        "routine.yaml:6: steps[0].cues[0].say: is required (what to say at that moment)\n"
+        "routine.yaml:7: steps[0].cues[0].sya: unknown field 'sya'; did you mean 'say'?",
+        id="unknown-cue",
+    ),
+    pytest.param(
+        "title: T\n[a]: 1\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: keys must be plain words like `hold`",
+        id="key-not-a-word",
+    ),
+    pytest.param(
+        "title: T\ntitle: U\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: title: appears twice (first on line 1); keep one",
+        id="duplicate-top-level",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    say: ho\n",
+        "routine.yaml:4: steps[0].say: appears twice (first on line 3); keep one",
+        id="duplicate-in-step",
+    ),
+    # --- placeholders
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi {sied}\n    sides: both\n",
+        "routine.yaml:3: steps[0].say: unknown placeholder {sied}; did you mean {side}?",
+        id="placeholder-typo-side",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: 2\n    again: again {repz}\n",
+        "routine.yaml:5: steps[0].again: unknown placeholder {repz}; did you mean {rep}?",
+        id="placeholder-typo-rep",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi {zzz}\n",
+        "routine.yaml:3: steps[0].say: unknown placeholder {zzz}; placeholders available here: {rep}, {reps}",
+        id="placeholder-unknown",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi {side}\n",
+        "routine.yaml:3: steps[0].say: uses {side}, but this step has no `sides`",
+        id="side-without-sides",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 1s\n        say: x {side}\n",
+        "routine.yaml:7: steps[0].cues[0].say: uses {side}, but this step has no `sides`",
+        id="side-in-cue-without-sides",
+    ),
+    pytest.param(
+        "title: T\nintro: rep {rep}\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: intro: uses {rep}; placeholders are only filled in a step's spoken texts",
+        id="rep-in-intro",
+    ),
+    pytest.param(
+        "title: T\noutro: bye {side}\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: outro: uses {side}; placeholders are only filled in a step's spoken texts",
+        id="side-in-outro",
+    ),
+    # --- countdowns and cues against the hold
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 3s\n    countdown: 5\n",
+        "routine.yaml:5: steps[0].countdown: a countdown of 5 needs a hold of at least 5 s; this hold is 3 s",
+        id="countdown-longer-than-hold",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    countdown: 3\n",
+        "routine.yaml:4: steps[0].countdown: a countdown of 3 needs a hold of at least 3 s; this step has no `hold`",
+        id="countdown-without-hold",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    cues:\n      - at: 1s\n        say: x\n",
+        "routine.yaml:5: steps[0].cues: cues are spoken inside a hold; add `hold`",
+        id="cues-without-hold",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 20s\n        say: x\n",
+        "routine.yaml:6: steps[0].cues[0].at: falls outside its 10 s hold; "
+        "use a time from 0 s to just under 10 s, or a negative time counted back from the end",
+        id="cue-after-hold",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: -20s\n        say: x\n",
+        "routine.yaml:6: steps[0].cues[0].at: falls outside its 10 s hold; "
+        "use a time from 0 s to just under 10 s, or a negative time counted back from the end",
+        id="cue-before-hold",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: forever\n        say: x\n",
+        "routine.yaml:6: steps[0].cues[0].at: expected `half`, a duration like 10s, or -10s "
+        "(counted back from the end), got 'forever'",
+        id="cue-at-forever",
+    ),
+    # --- unsafe or oversized documents
+    pytest.param(
+        'title: T\nsteps:\n  - say: !!python/object/apply:os.system ["echo hi"]\n',
+        "routine.yaml:3: YAML tag '!!python/object/apply:os.system' is not allowed: "
+        "a routine holds plain text, numbers, lists and mappings",
+        id="python-tag",
+    ),
+    pytest.param(
+        BILLION_LAUGHS,
+        "routine.yaml: the document expands to 1,234,567,918 values (limit 20,000); "
+        "are YAML aliases (*name) repeating a large part of it?",
+        id="alias-bomb",
+    ),
+    pytest.param(
+        "title: T\nsteps: &steps\n  - say: hi\n  - *steps\n",
+        "routine.yaml:2: a YAML alias refers to itself",
+        id="recursive-alias",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: " + "a" * 1_000_000 + "\n",
+        "routine.yaml: is larger than 1 MB; a routine is a short text file",
+        id="file-over-1mb",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: " + "a" * 3_000 + "\n",
+        "routine.yaml:3: steps[0].say: text is 3,000 characters long; keep it to 2,000 at most "
+        "(split a long instruction into several steps)",
+        id="say-too-long",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n" + "  - say: hi\n" * 501,
+        "routine.yaml:3: steps: has 501 items; the limit is 500",
+        id="too-many-steps",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: 100\n    hold: 3h\n",
+        "routine.yaml:3: steps: holds, rests and pauses alone last 300h4m59s; "
+        "the limit for one track is 4h (split it into several routines)",
+        id="total-over-4h",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD)
+def test_bad_routine(write_routine: WriteRoutine, text: str, expected: str) -> None:
+    """Each bad input gives exactly this message (the path shown as ``routine.yaml``)."""
+    path = write_routine(text)
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+def test_total_over_4h_is_refused(write_routine: WriteRoutine) -> None:
+    """The four-hour limit holds whatever the wording of its message."""
+    path = write_routine("title: T\nsteps:\n  - say: hi\n    reps: 100\n    hold: 3h\n")
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    ((line, field, message),) = [(p.line, p.field, p.message) for p in caught.value.problems]
+    assert (line, field) == (3, "steps")
+    assert "the limit for one track is" in message
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"title: T\nsteps:\n  - say: caf\xe9\n", "routine.yaml:3: is not UTF-8 text (byte 0xe9); save it as UTF-8"),
+        (b"title: T\x00\nsteps:\n  - say: hi\n", "routine.yaml: is a binary file, not a YAML routine"),
+    ],
+    ids=["not-utf8", "binary"],
+)
+def test_bad_bytes(tmp_path: Path, data: bytes, expected: str) -> None:
+    """Files that are not UTF-8 text are refused before YAML sees them."""
+    path = tmp_path / "routine.yaml"
+    path.write_bytes(data)
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
+    """A UTF-8 byte order mark (as some editors write) is not part of the title."""
+    path = tmp_path / "routine.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert load_routine(path).title == "Test"
+
+
+def test_directory(tmp_path: Path) -> None:
+    """A folder is not a routine."""
+    with pytest.raises(RoutineError) as caught:
+        load_routine(tmp_path)
+    assert caught.value.problems == (
+        Problem(str(tmp_path), None, "", "is a folder, not a routine file; name the .yaml file inside it"),
+    )
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    """A path that does not exist."""
+    path = tmp_path / "nope.yaml"
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert caught.value.problems == (Problem(str(path), None, "", "no such file"),)
+
+
+def test_unreadable_file(write_routine: WriteRoutine) -> None:
+    """A file without read permission."""
+    path = write_routine(MINIMAL)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("this user can read files whatever their permissions (root)")
+        with pytest.raises(RoutineError) as caught:
+            load_routine(path)
+    finally:
+        path.chmod(0o644)
+    assert caught.value.problems == (
+        Problem(str(path), None, "", "cannot be read (permission denied); check the file's permissions"),
+    )
+
+
+def test_all_problems_reported_together(write_routine: WriteRoutine) -> None:
+    """Problems in different parts of one file all come back at once, sorted by line."""
+    path = write_routine(
+        """\
+        title: [x]
+        voice:
+          rate: fast
+        steps:
+          - say: hi
+            hold: forever
+          - say: ho {zz}
+        """
+    )
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert [(p.line, p.field) for p in caught.value.problems] == [
+        (1, "title"),
+        (3, "voice.rate"),
+        (6, "steps[0].hold"),
+        (7, "steps[1].say"),
+    ]
+
+
+def test_yaml_error_points_at_the_unclosed_bracket(write_routine: WriteRoutine) -> None:
+    """An unclosed `[` is reported where it opens, not at the end of the file (line 4)."""
+    path = write_routine("title: T\nsteps:\n  - say: [unclosed\n")
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    (problem,) = caught.value.problems
+    assert problem.line == 3
+    assert "flow sequence" in problem.message
+
+
+def test_inherited_side_placeholder_is_reported_per_step_that_cannot_fill_it(write_routine: WriteRoutine) -> None:
+    """`defaults.again` with {side} is fine; each step without sides that inherits it is named."""
+    path = write_routine(
+        """\
+        title: T
+        defaults:
+          again: Again, {side}.
+        steps:
+          - say: hi
+            reps: 2
+          - say: ho
+            reps: 2
+          - say: "Go {side}."
+            sides: both
+            reps: 2
+        """
+    )
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert [(p.line, p.field) for p in caught.value.problems] == [(5, "steps[0].again"), (7, "steps[1].again")]

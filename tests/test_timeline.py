@@ -1,0 +1,190 @@
+"""The timeline is pure: these tests give utterances made-up lengths, no engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from voiceguide.errors import RoutineError
+from voiceguide.routine import load_routine
+from voiceguide.timeline import Event, Kind, Role, Timeline, schedule, script, utterances
+
+RATE = 22_050
+
+
+def fake_length(text: str) -> int:
+    """Deterministic stand-in for speech: 10 ms per character."""
+    return len(text) * RATE // 100
+
+
+def timeline_of(path: Path, length: Callable[[str], int] = fake_length) -> Timeline:
+    routine = load_routine(path)
+    items = script(routine)
+    return schedule(routine, items, {u: length(u.text) for u in utterances(items)}, RATE)
+
+
+def sequence(timeline: Timeline) -> list[Event]:
+    return [e for e in timeline.events if not e.overlay]
+
+
+STEP_WITH_EVERYTHING = """\
+title: T
+defaults: {pause: 2s, rest: 3s, countdown: 3}
+intro: Hello.
+steps:
+  - name: Knead
+    say: Knead your {side} shoulder, rep {rep} of {reps}.
+    again: Again, {side}.
+    sides: both
+    reps: 2
+    hold: 10s
+    release: Relax.
+    cues:
+      - at: half
+        say: Halfway.
+outro: Bye.
+"""
+
+
+def test_order_of_a_step(write_routine: Callable[..., Path]) -> None:
+    timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
+    got = [(e.kind.value, e.role.value if e.role else None, e.text) for e in sequence(timeline)]
+    assert got == [
+        ("speech", "intro", "Hello."),
+        ("pause", None, None),
+        ("speech", "say", "Knead your right shoulder, rep 1 of 2."),
+        ("hold", None, None),
+        ("speech", "release", "Relax."),
+        ("rest", None, None),
+        ("speech", "again", "Again, right."),
+        ("hold", None, None),
+        ("speech", "release", "Relax."),
+        ("rest", None, None),
+        ("speech", "switch", "Now switch to your left side."),
+        ("speech", "say", "Knead your left shoulder, rep 1 of 2."),
+        ("hold", None, None),
+        ("speech", "release", "Relax."),
+        ("rest", None, None),
+        ("speech", "again", "Again, left."),
+        ("hold", None, None),
+        ("speech", "release", "Relax."),
+        ("pause", None, None),
+        ("speech", "outro", "Bye."),
+    ]
+
+
+def test_events_are_contiguous_and_total_is_their_sum(write_routine: Callable[..., Path]) -> None:
+    timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
+    events = sequence(timeline)
+    assert events[0].start == 0
+    for before, after in pairwise(events):
+        assert after.start == before.end
+    assert timeline.duration == events[-1].end
+
+
+def test_holds_start_where_speech_ends_and_last_exactly(write_routine: Callable[..., Path]) -> None:
+    timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
+    events = sequence(timeline)
+    holds = [(i, e) for i, e in enumerate(events) if e.kind is Kind.HOLD]
+    assert len(holds) == 4
+    for i, hold in holds:
+        assert events[i - 1].kind is Kind.SPEECH
+        assert hold.start == events[i - 1].end
+        assert hold.duration == 10 * RATE
+
+
+def test_countdown_ends_with_the_hold(write_routine: Callable[..., Path]) -> None:
+    timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    countdown = [e for e in timeline.events if e.role is Role.COUNTDOWN and hold.start <= e.start < hold.end]
+    assert [e.text for e in countdown] == ["three", "two", "one"]
+    # each number starts on a whole second before the end, and the last one ends in time
+    assert [hold.end - e.start for e in countdown] == [3 * RATE, 2 * RATE, 1 * RATE]
+    assert countdown[-1].end <= hold.end
+
+
+def test_long_countdown_numbers_are_moved_earlier_never_past_the_end(write_routine: Callable[..., Path]) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 5s, countdown: 3}\n")
+    slow = 30_000  # each number takes 1.36 s to say: longer than its second
+    timeline = timeline_of(path, lambda text: slow if text in ("one", "two", "three") else fake_length(text))
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    numbers = [e for e in timeline.events if e.role is Role.COUNTDOWN]
+    assert numbers[-1].end == hold.end
+    for before, after in pairwise(numbers):
+        assert before.end <= after.start
+    assert hold.duration == 5 * RATE
+
+
+def test_cue_sits_at_its_offset(write_routine: Callable[..., Path]) -> None:
+    timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    cue = next(e for e in timeline.events if e.role is Role.CUE)
+    assert cue.start - hold.start == 5 * RATE
+    assert cue.where == hold.where
+
+
+def test_cue_that_would_run_into_the_countdown_moves_earlier(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        """\
+        title: T
+        steps:
+          - say: Hold.
+            hold: 10s
+            countdown: 3
+            cues: [{at: -4s, say: "A long cue."}]
+        """
+    )
+    timeline = timeline_of(path, lambda text: 2 * RATE if text == "A long cue." else fake_length(text))
+    cue = next(e for e in timeline.events if e.role is Role.CUE)
+    three = next(e for e in timeline.events if e.role is Role.COUNTDOWN)
+    assert cue.end == three.start
+
+
+def test_overlays_that_cannot_fit_are_a_routine_error(write_routine: Callable[..., Path]) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 2s, countdown: 0, cues: [{at: 0s, say: Long.}]}\n")
+    with pytest.raises(RoutineError) as caught:
+        timeline_of(path, lambda text: 3 * RATE if text == "Long." else fake_length(text))
+    (problem,) = caught.value.problems
+    assert str(problem) == (
+        f"{path}:3: steps[0].hold: its cues and countdown (3 s of speech) cannot all fit "
+        "in the 2 s hold without overlapping; spread the cues out or lengthen the hold"
+    )
+
+
+def test_switch_prompts_are_sides_minus_one(write_routine: Callable[..., Path]) -> None:
+    path = write_routine('title: T\nsteps:\n  - {say: "Go {side}.", sides: [a, b, c], reps: 2, hold: 1s}\n')
+    timeline = timeline_of(path)
+    switches = [e.text for e in timeline.events if e.role is Role.SWITCH]
+    assert switches == ["Now switch to your b side.", "Now switch to your c side."]
+    assert sum(e.kind is Kind.HOLD for e in timeline.events) == 6
+
+
+def test_identical_lines_are_one_utterance(write_routine: Callable[..., Path]) -> None:
+    routine = load_routine(write_routine(STEP_WITH_EVERYTHING))
+    texts = sorted(u.text for u in utterances(script(routine)))
+    assert texts.count("Relax.") == 1
+    assert texts.count("three") == 1
+
+
+def test_times_are_whole_samples_of_the_declared_milliseconds(write_routine: Callable[..., Path]) -> None:
+    path = write_routine("title: T\ndefaults: {pause: 333ms}\nsteps:\n" + "  - {say: Go., hold: 1.001s}\n" * 3)
+    timeline = timeline_of(path)
+    holds = [e for e in timeline.events if e.kind is Kind.HOLD]
+    pauses = [e for e in timeline.events if e.kind is Kind.PAUSE]
+    assert {h.duration for h in holds} == {round(1.001 * RATE)}
+    assert {p.duration for p in pauses} == {round(0.333 * RATE)}
+
+
+def test_chapters_cover_intro_each_step_and_outro(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        "title: T\nintro: Hi.\nsteps:\n  - {name: One, say: A., hold: 1s}\n  - {say: Second step here.}\noutro: Bye.\n"
+    )
+    timeline = timeline_of(path)
+    assert [c.title for c in timeline.chapters] == ["Introduction", "One", "Second step here", "Closing"]
+    assert timeline.chapters[0].start == 0
+    assert timeline.chapters[-1].end == timeline.duration
+    for before, after in pairwise(timeline.chapters):
+        assert before.end == after.start
