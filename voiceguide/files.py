@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
+import unicodedata
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from .errors import OutputError
+
+MAX_NAME_BYTES = 120  # well under the 255-byte limit of every phone and desktop file system
+_FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')  # not allowed by Windows/FAT (and "/" anywhere)
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{dev}{n}" for dev in ("COM", "LPT") for n in range(1, 10))}
+
+
+def safe_name(text: str, fallback: str = "track") -> str:
+    """A file name (without extension) that stays in its folder and is valid on
+    Windows, macOS, Linux and a phone's FAT/exFAT card: no separators or ``..``,
+    no reserved device names, no trailing dots or spaces, at most 120 UTF-8 bytes."""
+    name = _FORBIDDEN.sub("-", " ".join(unicodedata.normalize("NFC", text).split())).strip(" .-")
+    name = name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(" .-")
+    if name.split(".")[0].upper() in _RESERVED:
+        name = f"_{name}"
+    return name or fallback
 
 
 @contextmanager

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audio import Samples, encode_mp3, pcm_chunks, write_tags
-from .files import atomic_path, output_folder
+from .files import atomic_path, output_folder, safe_name
 from .model import Routine
 from .routine import load_routine
 from .synth import synthesise
@@ -61,7 +61,7 @@ def render(
     """Render ``routine`` to ``out_dir/<stem>.mp3``; the file appears only when complete."""
     planned = plan(routine)
     folder = output_folder(out_dir)
-    target = folder / f"{stem or Path(routine.source).stem}.mp3"
+    target = folder / f"{safe_name(stem or Path(routine.source).stem)}.mp3"
     with atomic_path(target) as partial:
         encode_mp3(pcm_chunks(planned.timeline, planned.clips), partial, SAMPLE_RATE, bitrate)
         write_tags(partial, routine)
