@@ -188,3 +188,20 @@ def test_chapters_cover_intro_each_step_and_outro(write_routine: Callable[..., P
     assert timeline.chapters[-1].end == timeline.duration
     for before, after in pairwise(timeline.chapters):
         assert before.end == after.start
+
+
+def test_cues_wishing_for_the_same_moment_keep_their_written_order(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        """\
+        title: T
+        steps:
+          - say: Hold.
+            hold: 10s
+            countdown: 0
+            cues: [{at: 2s, say: First cue.}, {at: 2s, say: Second cue.}]
+        """
+    )
+    timeline = timeline_of(path)
+    cues = [e for e in timeline.events if e.role is Role.CUE]
+    assert [c.text for c in cues] == ["First cue.", "Second cue."]
+    assert cues[0].end == cues[1].start

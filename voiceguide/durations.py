@@ -14,7 +14,7 @@ _NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
 _UNITS = re.compile(
     rf"^(?:{_NUMBER}h)?(?:{_NUMBER}m(?!s))?(?:{_NUMBER}s)?(?:{_NUMBER}ms)?$",
 )
-_CLOCK = re.compile(r"^(\d+):([0-5]?\d)(?::([0-5]?\d))?(\.\d+)?$")
+_CLOCK = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d))?(\.\d+)?$")
 _UNIT_MS = (3_600_000, 60_000, 1_000, 1)
 _UNIT_SPACE = re.compile(r"(?<=[a-z])\s+(?=\d)|(?<=\d)\s+(?=[a-z])")
 

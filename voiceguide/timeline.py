@@ -255,8 +255,10 @@ def _fit(
         start = min(to_samples(overlay.at_ms, sample_rate), limit - lengths[overlay.utterance])
         placed.append((start, overlay))
         limit = start
-    cues = sorted((o for o in hold.overlays if o.role is Role.CUE), key=lambda o: o.at_ms, reverse=True)
-    for cue in cues:
+    # Latest wish first; among equal wishes the last written goes first, so the first
+    # written is the one moved earlier and is spoken first.
+    cues = [o for o in hold.overlays if o.role is Role.CUE]
+    for _, cue in sorted(enumerate(cues), key=lambda pair: (pair[1].at_ms, pair[0]), reverse=True):
         size = lengths[cue.utterance]
         start = min(to_samples(cue.at_ms, sample_rate), length - size)
         for other_start, other in sorted(placed, key=lambda p: p[0], reverse=True):

@@ -64,7 +64,7 @@ def pick_voice(engine: Engine, name: str | None, language: str, preferred: str |
     if len(partial) == 1:
         return partial[0]
     if partial:
-        listed = ", ".join(v.id for v in partial[:8])
+        listed = ", ".join(v.id for v in partial[:8]) + (", ..." if len(partial) > 8 else "")
         raise EngineError(
             f"voice {name!r} matches {len(partial)} {engine.name} voices ({listed}); be more specific", fix
         )
