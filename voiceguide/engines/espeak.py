@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Iterator
 
 from ..errors import EngineError
-from .base import EncodedAudio, VoiceInfo
+from .base import EncodedAudio, VoiceInfo, literal
 
 _OTHER_LANGUAGE = re.compile(r"\(([^\s()]+) \d+\)")
 INSTALL_HINT = "install espeak-ng: `sudo apt-get install espeak-ng` (macOS: `brew install espeak-ng`)"
@@ -59,4 +59,4 @@ class EspeakNG:
         # -a is amplitude 0..200 with 100 the default; our volume 1.0 maps to that default,
         # as pyttsx3 does on the same library.
         args = ("--stdout", "-v", voice.id, "-s", str(rate), "-a", str(round(volume * 100)))
-        return EncodedAudio(self._run(*args, text=text), "wav")
+        return EncodedAudio(self._run(*args, text=literal(text)), "wav")

@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from ..errors import EngineError
-from .base import EncodedAudio, VoiceInfo
+from .base import EncodedAudio, VoiceInfo, literal
 
 INSTALL_HINT = (
     "on Linux pyttsx3 speaks through espeak-ng: `sudo apt-get install espeak-ng`; "
@@ -80,7 +80,7 @@ class Pyttsx3:
         end-of-message event arrive together (seen here about once in 25 lines), so one
         take is not trusted: takes run two at a time until two of them match.
         """
-        request = json.dumps({"text": text, "voice": voice.id, "rate": rate, "volume": volume}).encode("utf-8")
+        request = json.dumps({"text": literal(text), "voice": voice.id, "rate": rate, "volume": volume}).encode("utf-8")
         takes: Counter[bytes] = Counter()
         while sum(takes.values()) < _MAX_TAKES:
             workers = [self._spawn(request) for _ in range(2)]
