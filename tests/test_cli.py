@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_routine import BAD as BAD_ROUTINES
 
 from voiceguide import __version__
 from voiceguide.cli import cli
 
-from conftest import MINIMAL, ROOT
+from conftest import MINIMAL, ROOT, FakeEspeak
 
 BAD = """\
 title: T
@@ -192,3 +195,105 @@ def test_voices_lists_both_engines_voices(runner: CliRunner) -> None:
         result = runner.invoke(cli, ["voices", "--engine", engine, "--language", "en"])
         assert result.exit_code == 0, result.output
         assert voice_id in result.stdout.split()
+
+
+# --- every bad input, through `render`: exit 2, one message per problem, nothing written
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_ROUTINES)
+def test_render_refuses_every_bad_routine_and_writes_nothing(
+    text: str, expected: str, write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write_routine(text)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["render", str(path), "-o", str(out), "--engine", "espeak-ng"])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # no other exception escaped
+    assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == expected.splitlines()
+    count = len(expected.splitlines())
+    assert result.stderr.splitlines()[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "is a binary file, not a YAML routine"),
+        (lambda p: p.write_bytes(b"title: Caf\xe9\n"), "is not UTF-8 text (byte 0xe9); save it as UTF-8"),
+        (lambda p: p.write_bytes(b" \n\t\n"), "the file is empty; a routine needs at least `title` and `steps`"),
+        (lambda p: p.mkdir(), "is a folder with no .yaml routines in it"),
+    ],
+    ids=["binary", "not-utf8", "whitespace", "empty-folder"],
+)
+def test_render_refuses_unreadable_inputs_and_writes_nothing(
+    make: Callable[[Path], object], expected: str, runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "routine.yaml"
+    make(path)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["render", str(path), "-o", str(out), "--engine", "espeak-ng"])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    assert expected in result.stderr.splitlines()[0]
+    assert not out.exists()
+
+
+def run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
+    """voiceguide as a user whom file permissions apply to (as root: user nobody, through setpriv)."""
+    if os.geteuid() != 0:
+        return run(*args)
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "voiceguide"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd="/", timeout=120)
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder every user can enter (pytest's tmp_path is private to root when run as root)."""
+    folder = Path(tempfile.mkdtemp(prefix="voiceguide-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_unreadable_routine_file_and_folder_exit_2(shared_folder: Path) -> None:
+    secret = shared_folder / "secret.yaml"
+    secret.write_text(MINIMAL)
+    secret.chmod(0o600 if os.geteuid() == 0 else 0)
+    locked = shared_folder / "locked"
+    locked.mkdir(mode=0o700 if os.geteuid() == 0 else 0)
+    try:
+        for path, message in (
+            (secret, "cannot be read (permission denied); check the file's permissions"),
+            (locked, "cannot list this folder: Permission denied"),
+        ):
+            result = run_unprivileged("render", str(path), "-o", str(shared_folder / "out"))
+            assert result.returncode == 2, result.stderr
+            assert result.stderr.splitlines() == [f"{path}: {message}", f"Error: 1 problem in {path}."]
+    finally:
+        secret.chmod(0o644)
+        locked.chmod(0o755)
+    assert sorted(p.name for p in shared_folder.iterdir()) == ["locked", "secret.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("text", "exit_code"),
+    [
+        ("title: T\nsteps:\n  - say: Hello.\n    reps: 100000\n", 2),
+        ("title: T\nsteps:\n  - say: " + "Hello. " * 140_000 + "\n", 2),
+        ("title: T\nsteps:\n" + "  - {say: Hello., hold: 30m}\n" * 9, 2),
+        ("title: T\nsteps:\n  - say: Hello.\n", 0),  # the probe works: a good routine is spoken
+    ],
+    ids=["reps-100000", "say-1mb", "total-over-4h", "control"],
+)
+def test_absurd_sizes_are_refused_before_any_synthesis(
+    text: str, exit_code: int, write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    path = write_routine(text)
+    result = run("render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng", env=fake_espeak.env)
+    assert result.returncode == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fake_espeak.spoken() == ([] if exit_code else ["Hello."])

@@ -69,7 +69,7 @@ def cli() -> None:
 
 
 @cli.command(name="render")
-@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "-o",
     "--output",
@@ -119,7 +119,7 @@ def _fail_batch(failures: list[VoiceguideError], total: int) -> NoReturn:
 
 
 @cli.command(name="plan")
-@click.argument("routine", type=click.Path(path_type=Path))
+@click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
 def plan_command(routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None) -> None:
@@ -140,7 +140,7 @@ def plan_command(routine: Path, as_json: bool, engine: str | None, voice: str | 
 
 
 @cli.command(name="validate")
-@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 def validate_command(routines: Sequence[Path]) -> None:
     """Check routines without rendering; report every problem in every file.
 

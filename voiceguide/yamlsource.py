@@ -26,6 +26,8 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
     ``source`` is the name used in messages (the path as the user typed it).
     """
     text = _read_text(path, source)
+    if not text.strip():  # tabs alone would otherwise be a YAML syntax error
+        text = ""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
