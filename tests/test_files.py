@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -53,3 +58,74 @@ def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
         partial.write_bytes(b"new")
     assert target.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["track.mp3"]
+
+
+# --- a render killed mid-way: the old track stays whole (or there is none), never half of a new one
+
+LONG = "title: Long\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for about 20 s
+
+
+def ffmpeg_writing_into(folder: Path) -> list[str]:
+    """Command lines of running processes that name ``folder`` (a leftover ffmpeg would)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(str(folder).encode() in arg for arg in args):
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc to find leftover processes")
+@pytest.mark.parametrize(
+    ("sig", "whole_group", "previous"),
+    [
+        (signal.SIGINT, True, b"the previous track"),  # Ctrl-C in a terminal signals the whole group
+        (signal.SIGINT, False, None),
+        (signal.SIGKILL, False, b"the previous track"),
+        (signal.SIGKILL, True, None),
+    ],
+    ids=["ctrl-c-over-old-track", "sigint-no-old-track", "sigkill-over-old-track", "sigkill-group-no-old-track"],
+)
+def test_killed_render_leaves_the_old_track_or_nothing(
+    sig: signal.Signals, whole_group: bool, previous: bytes | None, tmp_path: Path
+) -> None:
+    routine = tmp_path / "long.yaml"
+    routine.write_text(LONG)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "long.mp3"
+    if previous is not None:
+        target.write_bytes(previous)
+    command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 0 for p in out.glob("*.part")):  # encoding has begun
+            assert process.poll() is None, "render ended before it could be interrupted"
+            assert time.monotonic() < deadline, "render never started encoding"
+            time.sleep(0.05)
+        if whole_group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if previous is None:
+        assert not target.exists()
+    else:
+        assert target.read_bytes() == previous
+    if sig == signal.SIGINT:
+        assert process.returncode == 130
+        assert stderr == "Interrupted; no partial file was left behind.\n"
+        assert [p.name for p in out.iterdir()] == ([target.name] if previous else [])
+        assert ffmpeg_writing_into(out) == []
+    else:
+        assert process.returncode == -signal.SIGKILL
+        # nothing can clean up after SIGKILL: only the hidden temporary file may remain
+        assert all(p.name.endswith(".part") for p in out.iterdir() if p != target)
