@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from test_routine import BAD as BAD_ROUTINES
 
 from voiceguide import __version__
+from voiceguide.audio import FFMPEG_HINT, ffmpeg
 from voiceguide.cli import cli
 
 from conftest import MINIMAL, ROOT, FakeEspeak
@@ -107,7 +108,7 @@ def test_render_continues_past_a_bad_routine_and_exits_2(
     result = runner.invoke(cli, ["render", str(bad), str(good), "-o", str(out), "--engine", "espeak-ng"])
     assert result.exit_code == 2
     assert f"Wrote {out / 'b-good.mp3'}" in result.stdout
-    assert "1 of 2 routines failed." in result.stderr
+    assert f"1 of 2 routines failed: {bad}." in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["b-good.mp3"]
 
 
@@ -297,3 +298,122 @@ def test_absurd_sizes_are_refused_before_any_synthesis(
     assert result.returncode == exit_code, result.stderr
     assert "Traceback" not in result.stderr
     assert fake_espeak.spoken() == ([] if exit_code else ["Hello."])
+
+
+# --- faults outside the routine: exit 1, a fix, no partial output, and the other routines still rendered
+
+
+def test_engine_crash_on_one_line_fails_that_routine_only(
+    write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    bad = write_routine(BAD, "a-invalid.yaml")
+    crashing = write_routine("title: T\nsteps:\n  - say: Breathe in.\n  - say: CRASH here.\n", "b-crash.yaml")
+    good = write_routine(MINIMAL, "c-good.yaml")
+    out = tmp_path / "out"
+    result = run(
+        "render", str(bad), str(crashing), str(good), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env
+    )
+    assert result.returncode == 1  # a runtime fault among the failures
+    assert result.stdout.startswith(f"Wrote {out / 'c-good.mp3'} (")
+    assert result.stderr.splitlines()[-3:] == [
+        "Error: espeak-ng failed on 'CRASH here.': espeak-ng: internal error while speaking",
+        "  fix: reword that line, reinstall espeak-ng (`sudo apt-get install --reinstall espeak-ng`), "
+        "or use the other engine with `--engine pyttsx3`",
+        f"2 of 3 routines failed: {bad}, {crashing}.",
+    ]
+    assert "CRASH here." in fake_espeak.spoken()  # the real program was run, and failed
+    assert sorted(p.name for p in out.iterdir()) == ["c-good.mp3"]
+
+
+def test_ffmpeg_missing_exits_1_with_a_fix(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_routine(MINIMAL)
+    out = tmp_path / "out"
+    missing = tmp_path / "no-such-ffmpeg"
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(missing)})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: VOICEGUIDE_FFMPEG is set to {str(missing)!r}, which is not a program",
+        "  fix: point VOICEGUIDE_FFMPEG at an ffmpeg binary, or unset it to use the one voiceguide finds",
+    ]
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_ffmpeg_crashing_mid_track_leaves_no_partial_file(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    """A real ffmpeg writes a valid, shorter MP3 from the first 4.5 s of sound, then the wrapper crashes."""
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 20s}\n")
+    previous = b"the previous track"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "routine.mp3").write_bytes(previous)
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f"#!/bin/sh\nhead -c 200000 | '{ffmpeg()}' \"$@\"\nkill -SEGV $$\n")
+    fake.chmod(0o755)
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(fake)})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: ffmpeg could not encode the MP3: it was stopped by signal SIGSEGV",
+        f"  fix: {FFMPEG_HINT}",
+    ]
+    assert [p.name for p in out.iterdir()] == ["routine.mp3"]
+    assert (out / "routine.mp3").read_bytes() == previous
+
+
+@pytest.fixture
+def tiny_disk() -> Iterator[Path]:
+    """A real 64 kB file system (tmpfs): needs root and permission to mount."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = Path(tempfile.mkdtemp(prefix="voiceguide-full-"))
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode:
+        folder.rmdir()
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+    folder.rmdir()
+
+
+DISK_FULL_FIX = "  fix: free some space (or choose another folder with -o) and render again"
+
+
+def test_disk_full_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tiny_disk: Path) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 1m}\n")  # about 480 kB of MP3
+    result = run("render", str(path), "-o", str(tiny_disk), "--engine", "espeak-ng")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: no room to write the MP3 in {tiny_disk}: the disk is full",
+        DISK_FULL_FIX,
+    ]
+    assert list(tiny_disk.iterdir()) == []
+
+
+def test_file_size_limit_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    """Without root: the kernel's file size limit (ulimit -f, on ffmpeg only) stops it like a full disk."""
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 1m}\n")  # about 480 kB of MP3
+    out = tmp_path / "out"
+    limited = tmp_path / "ffmpeg"
+    limited.write_text(f"#!/bin/sh\nulimit -f 600\nexec '{ffmpeg()}' \"$@\"\n")  # 300 kB
+    limited.chmod(0o755)
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(limited)})
+    assert result.returncode == 1, result.stderr
+    message = f"Error: no room to write the MP3 in {out}: the disk is full"
+    assert result.stderr.splitlines() == [message, DISK_FULL_FIX]
+    assert list(out.iterdir()) == []
+
+
+def test_output_folder_not_writable_exits_1(shared_folder: Path) -> None:
+    routine = shared_folder / "routine.yaml"
+    routine.write_text(MINIMAL)
+    locked = shared_folder / "locked"
+    locked.mkdir(mode=0o755 if os.geteuid() == 0 else 0o555)  # as root, user nobody cannot write here
+    try:
+        for out, message in (
+            (locked, f"Error: cannot write to the output folder {locked}"),
+            (locked / "new", f"Error: cannot create the output folder {locked / 'new'}: Permission denied"),
+        ):
+            result = run_unprivileged("render", str(routine), "-o", str(out), "--engine", "espeak-ng")
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.splitlines()[0] == message
+            assert result.stderr.splitlines()[1].startswith("  fix: choose another folder with -o")
+    finally:
+        locked.chmod(0o755)
+    assert list(locked.iterdir()) == []

@@ -97,24 +97,27 @@ def render_command(
     """
     overrides = Overrides(engine, voice, rate)
     failures: list[VoiceguideError] = []
+    failed: list[Path] = []
     for path in expand_paths(routines):
         try:
             target, planned = render(load(path, overrides), out_dir, bitrate)
         except VoiceguideError as err:
             failures.append(err)
+            failed.append(path)
             click.echo(describe(err), err=True)
             continue
         length = format_clock(planned.timeline.seconds(planned.timeline.duration))
         size = target.stat().st_size / 1_000_000
         click.echo(f"Wrote {target} ({length}, {size:.1f} MB)")
     if failures:
-        _fail_batch(failures, len(expand_paths(routines)))
+        _fail_batch(failures, len(expand_paths(routines)), failed)
 
 
-def _fail_batch(failures: list[VoiceguideError], total: int) -> NoReturn:
+def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Path] = ()) -> NoReturn:
     code = 2 if all(isinstance(f, RoutineError) for f in failures) else 1
     if total > 1:
-        click.echo(f"{len(failures)} of {total} routines failed.", err=True)
+        names = f": {', '.join(str(p) for p in failed)}" if failed else ""
+        click.echo(f"{len(failures)} of {total} routines failed{names}.", err=True)
     sys.exit(code)
 
 

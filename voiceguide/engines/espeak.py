@@ -12,6 +12,10 @@ from .base import EncodedAudio, VoiceInfo, literal
 
 _OTHER_LANGUAGE = re.compile(r"\(([^\s()]+) \d+\)")
 INSTALL_HINT = "install espeak-ng: `sudo apt-get install espeak-ng` (macOS: `brew install espeak-ng`)"
+CRASH_HINT = (
+    "reword that line, reinstall espeak-ng (`sudo apt-get install --reinstall espeak-ng`), "
+    "or use the other engine with `--engine pyttsx3`"
+)
 
 
 class EspeakNG:
@@ -33,6 +37,8 @@ class EspeakNG:
             raise EngineError(f"espeak-ng could not run: {err}", INSTALL_HINT) from None
         if done.returncode != 0:
             detail = done.stderr.decode("utf-8", "replace").strip() or f"exit code {done.returncode}"
+            if text:
+                raise EngineError(f"espeak-ng failed on {text[:40]!r}: {detail}", CRASH_HINT)
             raise EngineError(f"espeak-ng failed: {detail}", INSTALL_HINT)
         return done.stdout
 
