@@ -10,7 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from voiceguide.cli import cli
 from voiceguide.files import MAX_NAME_BYTES, atomic_path, safe_name
 
 
@@ -129,3 +132,34 @@ def test_killed_render_leaves_the_old_track_or_nothing(
         assert process.returncode == -signal.SIGKILL
         # nothing can clean up after SIGKILL: only the hidden temporary file may remain
         assert all(p.name.endswith(".part") for p in out.iterdir() if p != target)
+
+
+# --- odd routine names and titles, end to end: every track lands inside the output folder
+
+ODD_NAMES = {
+    "CON.yaml": "_CON.mp3",
+    "lpt1.yaml": "_lpt1.mp3",
+    "...yaml": "track.mp3",  # its stem is ".."
+    "a..b.yaml": "a..b.mp3",
+    'what? "this" <is> a|b*c:d.yaml': "what- -this- -is- a-b-c-d.mp3",
+    "back\\slash.yaml": "back-slash.mp3",
+    " trailing dots... .yaml": "trailing dots.mp3",
+    "Entspannung für den Nacken 🙂.yaml": "Entspannung für den Nacken 🙂.mp3",
+    "ü" * 120 + ".yaml": "ü" * (MAX_NAME_BYTES // 2) + ".mp3",
+}
+
+
+def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> None:
+    source = tmp_path / "routines"
+    source.mkdir()
+    for i, name in enumerate(ODD_NAMES):
+        title = ["../../etc/passwd", "CON", "🙂" * 150, "a/b\\c"][i % 4]  # titles are tags, never paths
+        routine = {"title": title, "steps": [{"say": "Hi."}]}
+        (source / name).write_text(yaml.safe_dump(routine, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["render", str(source), "-o", str(out), "--engine", "espeak-ng"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(ODD_NAMES.values())
+    assert all(len(p.name.encode()) <= MAX_NAME_BYTES + len(".mp3") for p in out.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "routines"]  # nothing written beside it
+    assert sorted(p.name for p in source.iterdir()) == sorted(ODD_NAMES)

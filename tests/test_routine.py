@@ -628,6 +628,11 @@ BAD = [
         "routine.yaml:6: steps[0].cues[0].at: appears twice (first on line 6); keep one",
         id="duplicate-in-cue",
     ),
+    pytest.param(
+        'title: "\\ud83d"\nsteps:\n  - say: hi\n',
+        "routine.yaml:1: has a \\u escape that is half of a character (a lone surrogate); write the character itself",
+        id="lone-surrogate-escape",
+    ),
 ]
 
 
@@ -665,6 +670,12 @@ def test_bad_bytes(tmp_path: Path, data: bytes, expected: str) -> None:
     with pytest.raises(RoutineError) as caught:
         load_routine(path)
     assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+def test_json_style_surrogate_escapes_become_one_character(write_routine: WriteRoutine) -> None:
+    """``"\\ud83d\\ude42"`` is how JSON writes 🙂; PyYAML alone leaves two halves no engine can encode."""
+    path = write_routine('title: "Smile \\ud83d\\ude42"\nsteps:\n  - say: hi\n')
+    assert load_routine(path).title == "Smile 🙂"
 
 
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
