@@ -110,6 +110,6 @@ def test_identical_lines_are_synthesised_once_even_without_cache(short_routine: 
 @pytest.mark.parametrize("engine", ["espeak-ng", "pyttsx3"])
 def test_parallel_render_decodes_identical_to_serial(engine: str, short_routine: Path, tmp_path: Path) -> None:
     routine = load(short_routine, Overrides(engine=engine))
-    serial, _ = render(routine, tmp_path / "serial", settings=Settings(cache=None, jobs=1))
-    parallel, _ = render(routine, tmp_path / "parallel", settings=Settings(cache=None, jobs=4))
+    serial = render(routine, tmp_path / "serial", settings=Settings(cache=None, jobs=1)).path
+    parallel = render(routine, tmp_path / "parallel", settings=Settings(cache=None, jobs=4)).path
     assert np.array_equal(decode_file(serial)[0], decode_file(parallel)[0])

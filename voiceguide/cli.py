@@ -155,7 +155,7 @@ def render_command(
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
-            target, planned = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT)
+            done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT)
         except VoiceguideError as err:
             failures.append(err)
             click.echo(describe(err), err=True)
@@ -164,11 +164,12 @@ def render_command(
             if bars:
                 bars.close()
         if not quiet:
-            stats = planned.stats
-            length = format_clock(planned.timeline.seconds(planned.timeline.duration))
-            size = target.stat().st_size / 1_000_000
+            stats, timeline = done.plan.stats, done.plan.timeline
+            length = format_clock(timeline.seconds(timeline.duration))
+            size = done.path.stat().st_size / 1_000_000
+            verb = "Wrote" if done.encoded else "Up to date:"
             click.echo(
-                f"Wrote {target} ({length}, {size:.1f} MB) in {time.monotonic() - started:.1f} s; "
+                f"{verb} {done.path} ({length}, {size:.1f} MB) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache"
             )
     if failures:

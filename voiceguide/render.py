@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from .audio import CHUNK_SECONDS, Samples, encode_mp3, pcm_chunks, write_tags
+from . import __version__
+from .audio import CHUNK_SECONDS, Samples, encode_mp3, pcm_chunks, read_fingerprint, write_tags
 from .files import atomic_path, output_folder, safe_name
 from .model import Routine
 from .routine import load_routine
@@ -80,23 +82,46 @@ def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = S
     return Plan(routine, timeline, clips, stats)
 
 
+@dataclass(frozen=True)
+class Rendered:
+    path: Path
+    plan: Plan
+    encoded: bool  # False: the track on disk already had exactly this audio and these tags
+
+
 def render(
     routine: Routine,
     out_dir: Path,
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
-) -> tuple[Path, Plan]:
-    """Render ``routine`` to ``out_dir/<file stem>.mp3``; the file appears only when complete."""
+) -> Rendered:
+    """Render ``routine`` to ``out_dir/<file stem>.mp3``; the file appears only when complete.
+
+    A track whose stored fingerprint matches what it would be made from is left as it is.
+    """
     planned = plan(routine, settings, progress)
     folder = output_folder(out_dir)
     target = folder / f"{safe_name(Path(routine.source).stem)}.mp3"
+    stamp = fingerprint(planned, bitrate)
+    if target.is_file() and read_fingerprint(target) == stamp:
+        return Rendered(target, planned, encoded=False)
     timeline = planned.timeline
     progress.stage("Encoding", -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS)))
     with atomic_path(target) as partial:
         encode_mp3(_counted(pcm_chunks(timeline, planned.clips), progress), partial, SAMPLE_RATE, bitrate)
-        write_tags(partial, routine)
-    return target, planned
+        write_tags(partial, routine, stamp)
+    return Rendered(target, planned, encoded=True)
+
+
+def fingerprint(planned: Plan, bitrate: int) -> str:
+    """A digest of everything a track is made from: timeline, speech samples, tags, settings."""
+    digest = hashlib.sha256(repr((__version__, bitrate, dataclasses.replace(planned.routine, source=""))).encode())
+    for event in planned.timeline.events:
+        digest.update(repr((event.start, event.duration, event.kind, event.role, event.text)).encode())
+        if event.utterance is not None:
+            digest.update(planned.clips[event.utterance].tobytes())
+    return digest.hexdigest()
 
 
 def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
