@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +20,15 @@ title: Test
 steps:
   - say: Breathe in.
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every voiceguide process it starts) uses a throw-away speech cache."""
+    folder = tmp_path_factory.mktemp("speech-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICEGUIDE_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture
@@ -97,4 +106,5 @@ printf '%s' "$text" | exec '{real}' "$@"
         encoding="utf-8",
     )
     script.chmod(0o755)
-    return FakeEspeak({"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}"}, log)
+    env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
+    return FakeEspeak(env, log)  # its own speech cache, so every line it is asked for is really spoken
