@@ -13,8 +13,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from voiceguide.cache import SpeechCache
 from voiceguide.cli import cli
 from voiceguide.files import MAX_NAME_BYTES, atomic_path, safe_name
+
+from conftest import FakeEspeak
 
 
 @pytest.mark.parametrize(
@@ -163,3 +166,42 @@ def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> No
     assert all(len(p.name.encode()) <= MAX_NAME_BYTES + len(".mp3") for p in out.iterdir())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "routines"]  # nothing written beside it
     assert sorted(p.name for p in source.iterdir()) == sorted(ODD_NAMES)
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c", "sigint"])
+def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
+    whole_group: bool, tmp_path: Path, fake_espeak: FakeEspeak
+) -> None:
+    """Ctrl-C (or SIGINT) while lines are spoken in parallel: no output, and every cache entry whole."""
+    routine = tmp_path / "many.yaml"
+    routine.write_text("title: Many\nsteps:\n" + "".join(f"  - say: Line number {i}.\n" for i in range(400)))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    env = {**os.environ, **fake_espeak.env}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(fake_espeak.spoken()) < 20:  # synthesis is under way
+            assert process.poll() is None, "render ended before it could be interrupted"
+            assert time.monotonic() < deadline, "render never started speaking"
+            time.sleep(0.02)
+        if whole_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert stderr == "Interrupted; no partial file was left behind.\n"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert len(fake_espeak.spoken()) < 400  # it really was interrupted
+    cache = SpeechCache(Path(fake_espeak.env["VOICEGUIDE_CACHE_DIR"]))
+    entries = list(cache.folder.rglob("*"))
+    assert not [p for p in entries if p.name.endswith(".part")]
+    stored = [p for p in entries if p.suffix == ".pcm"]
+    assert stored  # some lines were finished and kept...
+    assert all(cache.get(p.stem) is not None for p in stored)  # ...each one whole
+    assert ffmpeg_writing_into(tmp_path) == []
