@@ -46,6 +46,7 @@ class Engine(Protocol):
 
 _DOUBLE_BRACKET = re.compile(r"\[(?=\[)")
 WORD_JOINER = "\u2060"
+LITERAL_TEXT = "literal-text-1"  # in every engine's version(): cached speech made before ``literal`` is not reused
 
 
 def literal(text: str) -> str:

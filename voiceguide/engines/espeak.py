@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Iterator
 
 from ..errors import EngineError
-from .base import EncodedAudio, VoiceInfo, literal
+from .base import LITERAL_TEXT, EncodedAudio, VoiceInfo, literal
 
 _OTHER_LANGUAGE = re.compile(r"\(([^\s()]+) \d+\)")
 INSTALL_HINT = "install espeak-ng: `sudo apt-get install espeak-ng` (macOS: `brew install espeak-ng`)"
@@ -45,7 +45,8 @@ class EspeakNG:
 
     def version(self) -> str:
         if self._version is None:
-            self._version = self._run("--version").decode("utf-8", "replace").split("Data at")[0].strip()
+            program = self._run("--version").decode("utf-8", "replace").split("Data at")[0].strip()
+            self._version = f"{program} {LITERAL_TEXT}"
         return self._version
 
     def voices(self) -> list[VoiceInfo]:
