@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import textwrap
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -71,3 +74,37 @@ outro: Done.
 def short_routine(write_routine: Callable[..., Path]) -> Path:
     """A small routine with sides, reps, a cue, countdowns and a release: renders in seconds."""
     return write_routine(SHORT_ROUTINE, "short.yaml")
+
+
+@dataclass(frozen=True)
+class FakeEspeak:
+    """A real ``espeak-ng`` program on PATH that logs every line it is asked to speak
+    and fails on lines containing ``CRASH``; everything else goes to the real program."""
+
+    env: dict[str, str]
+    log: Path
+
+    def spoken(self) -> list[str]:
+        return self.log.read_text(encoding="utf-8").splitlines() if self.log.exists() else []
+
+
+@pytest.fixture
+def fake_espeak(tmp_path: Path) -> FakeEspeak:
+    real = shutil.which("espeak-ng")
+    assert real is not None, "the tests need espeak-ng"
+    folder = tmp_path / "fake-bin"
+    folder.mkdir()
+    log = tmp_path / "spoken.log"
+    script = folder / "espeak-ng"
+    script.write_text(
+        f"""#!/bin/sh
+text=$(cat)
+[ -n "$text" ] && printf '%s\\n' "$text" >> '{log}'
+case "$text" in *CRASH*) echo "espeak-ng: internal error while speaking" >&2; exit 3;; esac
+printf '%s' "$text" | exec '{real}' "$@"
+""",
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
+    return FakeEspeak(env, log)  # its own speech cache, so every line it is asked for is really spoken

@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from test_routine import BAD as BAD_ROUTINES
 
 from voiceguide import __version__
+from voiceguide.audio import FFMPEG_HINT, ffmpeg
 from voiceguide.cli import cli
 
-from conftest import MINIMAL, ROOT
+from conftest import MINIMAL, ROOT, FakeEspeak
 
 BAD = """\
 title: T
@@ -104,7 +108,7 @@ def test_render_continues_past_a_bad_routine_and_exits_2(
     result = runner.invoke(cli, ["render", str(bad), str(good), "-o", str(out), "--engine", "espeak-ng"])
     assert result.exit_code == 2
     assert f"Wrote {out / 'b-good.mp3'}" in result.stdout
-    assert "1 of 2 routines failed." in result.stderr
+    assert f"1 of 2 routines failed: {bad}." in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["b-good.mp3"]
 
 
@@ -192,6 +196,227 @@ def test_voices_lists_both_engines_voices(runner: CliRunner) -> None:
         result = runner.invoke(cli, ["voices", "--engine", engine, "--language", "en"])
         assert result.exit_code == 0, result.output
         assert voice_id in result.stdout.split()
+
+
+# --- every bad input, through `render`: exit 2, one message per problem, nothing written
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_ROUTINES)
+def test_render_refuses_every_bad_routine_and_writes_nothing(
+    text: str, expected: str, write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    path = write_routine(text)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["render", str(path), "-o", str(out), "--engine", "espeak-ng"])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)  # no other exception escaped
+    assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == expected.splitlines()
+    count = len(expected.splitlines())
+    assert result.stderr.splitlines()[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00"), "is a binary file, not a YAML routine"),
+        (lambda p: p.write_bytes(b"title: Caf\xe9\n"), "is not UTF-8 text (byte 0xe9); save it as UTF-8"),
+        (lambda p: p.write_bytes(b" \n\t\n"), "the file is empty; a routine needs at least `title` and `steps`"),
+        (lambda p: p.mkdir(), "is a folder with no .yaml routines in it"),
+    ],
+    ids=["binary", "not-utf8", "whitespace", "empty-folder"],
+)
+def test_render_refuses_unreadable_inputs_and_writes_nothing(
+    make: Callable[[Path], object], expected: str, runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "routine.yaml"
+    make(path)
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["render", str(path), "-o", str(out), "--engine", "espeak-ng"])
+    assert result.exit_code == 2
+    assert isinstance(result.exception, SystemExit)
+    assert expected in result.stderr.splitlines()[0]
+    assert not out.exists()
+
+
+def run_unprivileged(*args: str) -> subprocess.CompletedProcess[str]:
+    """voiceguide as a user whom file permissions apply to (as root: user nobody, through setpriv)."""
+    if os.geteuid() != 0:
+        return run(*args)
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "voiceguide"]
+    return subprocess.run([*command, *args], capture_output=True, text=True, cwd="/", timeout=120)
+
+
+@pytest.fixture
+def shared_folder() -> Iterator[Path]:
+    """A folder every user can enter (pytest's tmp_path is private to root when run as root)."""
+    folder = Path(tempfile.mkdtemp(prefix="voiceguide-test-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+def test_unreadable_routine_file_and_folder_exit_2(shared_folder: Path) -> None:
+    secret = shared_folder / "secret.yaml"
+    secret.write_text(MINIMAL)
+    secret.chmod(0o600 if os.geteuid() == 0 else 0)
+    locked = shared_folder / "locked"
+    locked.mkdir(mode=0o700 if os.geteuid() == 0 else 0)
+    try:
+        for path, message in (
+            (secret, "cannot be read (permission denied); check the file's permissions"),
+            (locked, "cannot list this folder: Permission denied"),
+        ):
+            result = run_unprivileged("render", str(path), "-o", str(shared_folder / "out"))
+            assert result.returncode == 2, result.stderr
+            assert result.stderr.splitlines() == [f"{path}: {message}", f"Error: 1 problem in {path}."]
+    finally:
+        secret.chmod(0o644)
+        locked.chmod(0o755)
+    assert sorted(p.name for p in shared_folder.iterdir()) == ["locked", "secret.yaml"]
+
+
+@pytest.mark.parametrize(
+    ("text", "exit_code"),
+    [
+        ("title: T\nsteps:\n  - say: Hello.\n    reps: 100000\n", 2),
+        ("title: T\nsteps:\n  - say: " + "Hello. " * 140_000 + "\n", 2),
+        ("title: T\nsteps:\n" + "  - {say: Hello., hold: 30m}\n" * 9, 2),
+        ("title: T\nsteps:\n  - say: Hello.\n", 0),  # the probe works: a good routine is spoken
+    ],
+    ids=["reps-100000", "say-1mb", "total-over-4h", "control"],
+)
+def test_absurd_sizes_are_refused_before_any_synthesis(
+    text: str, exit_code: int, write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    path = write_routine(text)
+    result = run("render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng", env=fake_espeak.env)
+    assert result.returncode == exit_code, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fake_espeak.spoken() == ([] if exit_code else ["Hello."])
+
+
+# --- faults outside the routine: exit 1, a fix, no partial output, and the other routines still rendered
+
+
+def test_engine_crash_on_one_line_fails_that_routine_only(
+    write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    bad = write_routine(BAD, "a-invalid.yaml")
+    crashing = write_routine("title: T\nsteps:\n  - say: Breathe in.\n  - say: CRASH here.\n", "b-crash.yaml")
+    good = write_routine(MINIMAL, "c-good.yaml")
+    out = tmp_path / "out"
+    result = run(
+        "render", str(bad), str(crashing), str(good), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env
+    )
+    assert result.returncode == 1  # a runtime fault among the failures
+    assert result.stdout.startswith(f"Wrote {out / 'c-good.mp3'} (")
+    assert result.stderr.splitlines()[-3:] == [
+        "Error: espeak-ng failed on 'CRASH here.': espeak-ng: internal error while speaking",
+        "  fix: reword that line, reinstall espeak-ng (`sudo apt-get install --reinstall espeak-ng`), "
+        "or use the other engine with `--engine pyttsx3`",
+        f"2 of 3 routines failed: {bad}, {crashing}.",
+    ]
+    assert "CRASH here." in fake_espeak.spoken()  # the real program was run, and failed
+    assert sorted(p.name for p in out.iterdir()) == ["c-good.mp3"]
+
+
+def test_ffmpeg_missing_exits_1_with_a_fix(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    path = write_routine(MINIMAL)
+    out = tmp_path / "out"
+    missing = tmp_path / "no-such-ffmpeg"
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(missing)})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: VOICEGUIDE_FFMPEG is set to {str(missing)!r}, which is not a program",
+        "  fix: point VOICEGUIDE_FFMPEG at an ffmpeg binary, or unset it to use the one voiceguide finds",
+    ]
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_ffmpeg_crashing_mid_track_leaves_no_partial_file(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    """A real ffmpeg writes a valid, shorter MP3 from the first 4.5 s of sound, then the wrapper crashes."""
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 20s}\n")
+    previous = b"the previous track"
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "routine.mp3").write_bytes(previous)
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f"#!/bin/sh\nhead -c 200000 | '{ffmpeg()}' \"$@\"\nkill -SEGV $$\n")
+    fake.chmod(0o755)
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(fake)})
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: ffmpeg could not encode the MP3: it was stopped by signal SIGSEGV",
+        f"  fix: {FFMPEG_HINT}",
+    ]
+    assert [p.name for p in out.iterdir()] == ["routine.mp3"]
+    assert (out / "routine.mp3").read_bytes() == previous
+
+
+@pytest.fixture
+def tiny_disk() -> Iterator[Path]:
+    """A real 64 kB file system (tmpfs): needs root and permission to mount."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = Path(tempfile.mkdtemp(prefix="voiceguide-full-"))
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode:
+        folder.rmdir()
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+    folder.rmdir()
+
+
+DISK_FULL_FIX = "  fix: free some space (or choose another folder with -o) and render again"
+
+
+def test_disk_full_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tiny_disk: Path) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 1m}\n")  # about 480 kB of MP3
+    result = run("render", str(path), "-o", str(tiny_disk), "--engine", "espeak-ng")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        f"Error: no room to write the MP3 in {tiny_disk}: the disk is full",
+        DISK_FULL_FIX,
+    ]
+    assert list(tiny_disk.iterdir()) == []
+
+
+def test_file_size_limit_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    """Without root: the kernel's file size limit (ulimit -f, on ffmpeg only) stops it like a full disk."""
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 1m}\n")  # about 480 kB of MP3
+    out = tmp_path / "out"
+    limited = tmp_path / "ffmpeg"
+    limited.write_text(f"#!/bin/sh\nulimit -f 600\nexec '{ffmpeg()}' \"$@\"\n")  # 300 kB
+    limited.chmod(0o755)
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(limited)})
+    assert result.returncode == 1, result.stderr
+    message = f"Error: no room to write the MP3 in {out}: the disk is full"
+    assert result.stderr.splitlines() == [message, DISK_FULL_FIX]
+    assert list(out.iterdir()) == []
+
+
+def test_output_folder_not_writable_exits_1(shared_folder: Path) -> None:
+    routine = shared_folder / "routine.yaml"
+    routine.write_text(MINIMAL)
+    locked = shared_folder / "locked"
+    locked.mkdir(mode=0o755 if os.geteuid() == 0 else 0o555)  # as root, user nobody cannot write here
+    try:
+        for out, message in (
+            (locked, f"Error: cannot write to the output folder {locked}"),
+            (locked / "new", f"Error: cannot create the output folder {locked / 'new'}: Permission denied"),
+        ):
+            result = run_unprivileged("render", str(routine), "-o", str(out), "--engine", "espeak-ng", "--no-cache")
+            assert result.returncode == 1, result.stderr
+            assert result.stderr.splitlines()[0] == message
+            assert result.stderr.splitlines()[1].startswith("  fix: choose another folder with -o")
+    finally:
+        locked.chmod(0o755)
+    assert list(locked.iterdir()) == []
 
 
 def test_render_summary_counts_cache_hits_and_quiet_prints_nothing(

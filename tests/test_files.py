@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from voiceguide.cache import SpeechCache
+from voiceguide.cli import cli
 from voiceguide.files import MAX_NAME_BYTES, atomic_path, safe_name
+
+from conftest import FakeEspeak
 
 
 @pytest.mark.parametrize(
@@ -53,3 +64,144 @@ def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
         partial.write_bytes(b"new")
     assert target.read_bytes() == b"new"
     assert [p.name for p in tmp_path.iterdir()] == ["track.mp3"]
+
+
+# --- a render killed mid-way: the old track stays whole (or there is none), never half of a new one
+
+LONG = "title: Long\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for about 20 s
+
+
+def ffmpeg_writing_into(folder: Path) -> list[str]:
+    """Command lines of running processes that name ``folder`` (a leftover ffmpeg would)."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(str(folder).encode() in arg for arg in args):
+            found.append(b" ".join(args).decode(errors="replace"))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="needs /proc to find leftover processes")
+@pytest.mark.parametrize(
+    ("sig", "whole_group", "previous"),
+    [
+        (signal.SIGINT, True, b"the previous track"),  # Ctrl-C in a terminal signals the whole group
+        (signal.SIGINT, False, None),
+        (signal.SIGKILL, False, b"the previous track"),
+        (signal.SIGKILL, True, None),
+    ],
+    ids=["ctrl-c-over-old-track", "sigint-no-old-track", "sigkill-over-old-track", "sigkill-group-no-old-track"],
+)
+def test_killed_render_leaves_the_old_track_or_nothing(
+    sig: signal.Signals, whole_group: bool, previous: bytes | None, tmp_path: Path
+) -> None:
+    routine = tmp_path / "long.yaml"
+    routine.write_text(LONG)
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / "long.mp3"
+    if previous is not None:
+        target.write_bytes(previous)
+    command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(p.stat().st_size > 0 for p in out.glob("*.part")):  # encoding has begun
+            assert process.poll() is None, "render ended before it could be interrupted"
+            assert time.monotonic() < deadline, "render never started encoding"
+            time.sleep(0.05)
+        if whole_group:
+            os.killpg(process.pid, sig)
+        else:
+            process.send_signal(sig)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    if previous is None:
+        assert not target.exists()
+    else:
+        assert target.read_bytes() == previous
+    if sig == signal.SIGINT:
+        assert process.returncode == 130
+        assert stderr == "Interrupted; no partial file was left behind.\n"
+        assert [p.name for p in out.iterdir()] == ([target.name] if previous else [])
+        assert ffmpeg_writing_into(out) == []
+    else:
+        assert process.returncode == -signal.SIGKILL
+        # nothing can clean up after SIGKILL: only the hidden temporary file may remain
+        assert all(p.name.endswith(".part") for p in out.iterdir() if p != target)
+
+
+# --- odd routine names and titles, end to end: every track lands inside the output folder
+
+ODD_NAMES = {
+    "CON.yaml": "_CON.mp3",
+    "lpt1.yaml": "_lpt1.mp3",
+    "...yaml": "track.mp3",  # its stem is ".."
+    "a..b.yaml": "a..b.mp3",
+    'what? "this" <is> a|b*c:d.yaml': "what- -this- -is- a-b-c-d.mp3",
+    "back\\slash.yaml": "back-slash.mp3",
+    " trailing dots... .yaml": "trailing dots.mp3",
+    "Entspannung für den Nacken 🙂.yaml": "Entspannung für den Nacken 🙂.mp3",
+    "ü" * 120 + ".yaml": "ü" * (MAX_NAME_BYTES // 2) + ".mp3",
+}
+
+
+def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> None:
+    source = tmp_path / "routines"
+    source.mkdir()
+    for i, name in enumerate(ODD_NAMES):
+        title = ["../../etc/passwd", "CON", "🙂" * 150, "a/b\\c"][i % 4]  # titles are tags, never paths
+        routine = {"title": title, "steps": [{"say": "Hi."}]}
+        (source / name).write_text(yaml.safe_dump(routine, allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["render", str(source), "-o", str(out), "--engine", "espeak-ng"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(ODD_NAMES.values())
+    assert all(len(p.name.encode()) <= MAX_NAME_BYTES + len(".mp3") for p in out.iterdir())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "routines"]  # nothing written beside it
+    assert sorted(p.name for p in source.iterdir()) == sorted(ODD_NAMES)
+
+
+@pytest.mark.parametrize("whole_group", [True, False], ids=["ctrl-c", "sigint"])
+def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
+    whole_group: bool, tmp_path: Path, fake_espeak: FakeEspeak
+) -> None:
+    """Ctrl-C (or SIGINT) while lines are spoken in parallel: no output, and every cache entry whole."""
+    routine = tmp_path / "many.yaml"
+    routine.write_text("title: Many\nsteps:\n" + "".join(f"  - say: Line number {i}.\n" for i in range(400)))
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    env = {**os.environ, **fake_espeak.env}
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while len(fake_espeak.spoken()) < 20:  # synthesis is under way
+            assert process.poll() is None, "render ended before it could be interrupted"
+            assert time.monotonic() < deadline, "render never started speaking"
+            time.sleep(0.02)
+        if whole_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert stderr == "Interrupted; no partial file was left behind.\n"
+    assert not out.exists() or list(out.iterdir()) == []
+    assert len(fake_espeak.spoken()) < 400  # it really was interrupted
+    cache = SpeechCache(Path(fake_espeak.env["VOICEGUIDE_CACHE_DIR"]))
+    entries = list(cache.folder.rglob("*"))
+    assert not [p for p in entries if p.name.endswith(".part")]
+    stored = [p for p in entries if p.suffix == ".pcm"]
+    assert stored  # some lines were finished and kept...
+    assert all(cache.get(p.stem) is not None for p in stored)  # ...each one whole
+    assert ffmpeg_writing_into(tmp_path) == []

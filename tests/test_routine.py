@@ -553,6 +553,86 @@ BAD = [
         "the limit for one track is 4h (split it into several routines)",
         id="total-over-4h",
     ),
+    # --- absurd sizes, rejected while loading (before any synthesis)
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: 100000\n",
+        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '100000'",
+        id="reps-100000",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: " + "a" * 999_000 + "\n",
+        "routine.yaml:3: steps[0].say: text is 999,000 characters long; keep it to 2,000 at most "
+        "(split a long instruction into several steps)",
+        id="say-1mb",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n" + "  - {say: hi, hold: 30m}\n" * 9,
+        "routine.yaml:3: steps: holds, rests and pauses alone last 4h30m18s; "
+        "the limit for one track is 4h (split it into several routines)",
+        id="total-over-4h-in-steps",
+    ),
+    pytest.param(
+        "title: T\ndefaults: {pause: 1h}\nsteps:\n" + "  - say: hi\n" * 5,
+        "routine.yaml:4: steps: holds, rests and pauses alone last 5h; "
+        "the limit for one track is 4h (split it into several routines)",
+        id="total-over-4h-in-pauses",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - {say: 'hi {side}', sides: [a, b, c, d, e, f, g, h, i, j], reps: 100, hold: 15s}\n",
+        "routine.yaml:3: steps: holds, rests and pauses alone last 4h59m59s; "
+        "the limit for one track is 4h (split it into several routines)",
+        id="total-over-4h-sides-times-reps",
+    ),
+    # --- every kind of tag is refused, wherever it is
+    pytest.param(
+        "title: !!python/name:os.system T\nsteps:\n  - say: hi\n",
+        "routine.yaml:1: YAML tag '!!python/name:os.system' is not allowed: "
+        "a routine holds plain text, numbers, lists and mappings",
+        id="python-name-tag",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - !!python/object/new:subprocess.Popen [[ls]]\n",
+        "routine.yaml:3: YAML tag '!!python/object/new:subprocess.Popen' is not allowed: "
+        "a routine holds plain text, numbers, lists and mappings",
+        id="python-object-new-tag",
+    ),
+    pytest.param(
+        "title: T\n? !!python/object/apply:os.system [ls]\n: 1\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: YAML tag '!!python/object/apply:os.system' is not allowed: "
+        "a routine holds plain text, numbers, lists and mappings",
+        id="python-tag-as-key",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: !shell rm -rf ~\n",
+        "routine.yaml:3: YAML tag '!shell' is not allowed: a routine holds plain text, numbers, lists and mappings",
+        id="local-tag",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: !!binary aGVsbG8=\n",
+        "routine.yaml:3: YAML tag '!!binary' is not allowed: a routine holds plain text, numbers, lists and mappings",
+        id="binary-tag",
+    ),
+    # --- duplicate keys at every level (never silently last-wins)
+    pytest.param(
+        "title: T\n'title': U\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: title: appears twice (first on line 1); keep one",
+        id="duplicate-quoted-key",
+    ),
+    pytest.param(
+        "title: T\nvoice:\n  rate: 120\n  rate: 200\nsteps:\n  - say: hi\n",
+        "routine.yaml:4: voice.rate: appears twice (first on line 3); keep one",
+        id="duplicate-in-voice",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - {at: 1s, say: a, at: 2s}\n",
+        "routine.yaml:6: steps[0].cues[0].at: appears twice (first on line 6); keep one",
+        id="duplicate-in-cue",
+    ),
+    pytest.param(
+        'title: "\\ud83d"\nsteps:\n  - say: hi\n',
+        "routine.yaml:1: has a \\u escape that is half of a character (a lone surrogate); write the character itself",
+        id="lone-surrogate-escape",
+    ),
 ]
 
 
@@ -590,6 +670,12 @@ def test_bad_bytes(tmp_path: Path, data: bytes, expected: str) -> None:
     with pytest.raises(RoutineError) as caught:
         load_routine(path)
     assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+def test_json_style_surrogate_escapes_become_one_character(write_routine: WriteRoutine) -> None:
+    """``"\\ud83d\\ude42"`` is how JSON writes 🙂; PyYAML alone leaves two halves no engine can encode."""
+    path = write_routine('title: "Smile \\ud83d\\ude42"\nsteps:\n  - say: hi\n')
+    assert load_routine(path).title == "Smile 🙂"
 
 
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:

@@ -7,9 +7,11 @@ no time is lost to per-segment rounding and memory does not grow with length.
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import shutil
+import signal
 import subprocess
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -36,6 +38,11 @@ def ffmpeg() -> str:
     """$VOICEGUIDE_FFMPEG if set, else the system ffmpeg, else the imageio-ffmpeg wheel's binary."""
     chosen = os.environ.get("VOICEGUIDE_FFMPEG")
     if chosen:
+        if shutil.which(chosen) is None:
+            raise EncoderError(
+                f"VOICEGUIDE_FFMPEG is set to {chosen!r}, which is not a program",
+                "point VOICEGUIDE_FFMPEG at an ffmpeg binary, or unset it to use the one voiceguide finds",
+            )
         return chosen
     found = shutil.which("ffmpeg")
     if found:
@@ -121,10 +128,20 @@ def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kb
         process.wait()
         raise
     message = process.stderr.read().decode("utf-8", "replace").strip()
-    if process.wait() != 0:
-        if "No space left" in message:
-            raise OutputError(f"the disk is full while writing {path.name}", "free some space and render again")
+    if (code := process.wait()) != 0:
+        if "No space left" in message or "File too large" in message or code == -signal.SIGXFSZ:
+            raise disk_full(path)
+        if code < 0 and not message:
+            message = f"it was stopped by signal {signal.Signals(-code).name}"
         raise EncoderError(f"ffmpeg could not encode the MP3: {message or 'no message'}", FFMPEG_HINT)
+
+
+def disk_full(path: Path) -> OutputError:
+    """No room for the file being written (a full disk, or a file size limit)."""
+    return OutputError(
+        f"no room to write the MP3 in {path.parent}: the disk is full",
+        "free some space (or choose another folder with -o) and render again",
+    )
 
 
 FINGERPRINT_TAG = "voiceguide fingerprint"
@@ -144,6 +161,8 @@ def write_tags(path: Path, routine: Routine, fingerprint: str) -> None:
     try:
         tags.save(path, v2_version=4)
     except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EFBIG):
+            raise disk_full(path) from None
         raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
 
 

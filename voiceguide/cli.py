@@ -111,7 +111,7 @@ def cli() -> None:
 
 
 @cli.command(name="render")
-@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "-o",
     "--output",
@@ -151,6 +151,7 @@ def render_command(
     overrides = Overrides(engine, voice, rate)
     paths = expand_paths(routines)
     failures: list[VoiceguideError] = []
+    failed: list[Path] = []
     for path in paths:
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
@@ -158,6 +159,7 @@ def render_command(
             done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT)
         except VoiceguideError as err:
             failures.append(err)
+            failed.append(path)
             click.echo(describe(err), err=True)
             continue
         finally:
@@ -173,18 +175,19 @@ def render_command(
                 f"{stats.lines} lines, {stats.cached} from cache"
             )
     if failures:
-        _fail_batch(failures, len(paths))
+        _fail_batch(failures, len(paths), failed)
 
 
-def _fail_batch(failures: list[VoiceguideError], total: int) -> NoReturn:
+def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Path] = ()) -> NoReturn:
     code = 2 if all(isinstance(f, RoutineError) for f in failures) else 1
     if total > 1:
-        click.echo(f"{len(failures)} of {total} routines failed.", err=True)
+        names = f": {', '.join(str(p) for p in failed)}" if failed else ""
+        click.echo(f"{len(failures)} of {total} routines failed{names}.", err=True)
     sys.exit(code)
 
 
 @cli.command(name="plan")
-@click.argument("routine", type=click.Path(path_type=Path))
+@click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
 @synthesis_options
@@ -208,7 +211,7 @@ def plan_command(
 
 
 @cli.command(name="validate")
-@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 def validate_command(routines: Sequence[Path]) -> None:
     """Check routines without rendering; report every problem in every file.
 

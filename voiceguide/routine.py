@@ -302,7 +302,10 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            try:
+                inside = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
+            except OSError as err:
+                raise RoutineError([Problem(str(path), None, "", f"cannot list this folder: {err.strerror}")]) from None
             if not inside:
                 raise RoutineError([Problem(str(path), None, "", "is a folder with no .yaml routines in it")])
             found.extend(inside)

@@ -26,6 +26,8 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
     ``source`` is the name used in messages (the path as the user typed it).
     """
     text = _read_text(path, source)
+    if not text.strip():  # tabs alone would otherwise be a YAML syntax error
+        text = ""
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
@@ -114,6 +116,7 @@ def _check_graph(root: yaml.Node, source: str) -> None:
             total = 1 + sum(size(k) + size(v) for k, v in node.value)
         else:
             total = 1
+            _join_surrogates(node, source)
         active.discard(key)
         sizes[key] = total
         return total
@@ -131,6 +134,22 @@ def _check_graph(root: yaml.Node, source: str) -> None:
                 )
             ]
         )
+
+
+def _join_surrogates(node: yaml.Node, source: str) -> None:
+    """PyYAML reads JSON-style escapes like ``"\\ud83d\\ude42"`` (one emoji) as two unpaired halves,
+    which no engine or tag writer can encode: join the pairs, refuse a lone half."""
+    value = node.value
+    if not isinstance(value, str) or value.isascii():
+        return
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            node.value = value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            message = "has a \\u escape that is half of a character (a lone surrogate); write the character itself"
+            raise RoutineError([Problem(source, line_of(node), "", message)]) from None
 
 
 def line_of(node: yaml.Node) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -41,6 +42,23 @@ class Engine(Protocol):
     def synthesise(self, text: str, voice: VoiceInfo, rate: int, volume: float) -> EncodedAudio:
         """Speak ``text`` literally (no markup) at ``rate`` words per minute, ``volume`` 0..1."""
         ...
+
+
+_DOUBLE_BRACKET = re.compile(r"\[(?=\[)")
+WORD_JOINER = "\u2060"
+LITERAL_TEXT = "literal-text-1"  # in every engine's version(): cached speech made before ``literal`` is not reused
+
+
+def literal(text: str) -> str:
+    """``text`` with engine markup defused, so it is spoken as written.
+
+    The espeak-ng program reads ``[[...]]`` as phoneme codes (``Say [[ ]] now`` came out
+    identical to ``Say now``) and macOS voices read ``[[slnc 3000]]`` as a command; an
+    invisible word joiner between the brackets stops both. Measured on espeak-ng 1.51:
+    the audio is then byte-identical to pyttsx3's, whose espeak driver speaks ``[[`` as text.
+    ``<`` and ``&`` need nothing: neither engine is asked to read SSML.
+    """
+    return _DOUBLE_BRACKET.sub("[" + WORD_JOINER, text)
 
 
 def pick_voice(engine: Engine, name: str | None, language: str, preferred: str | None = None) -> VoiceInfo:

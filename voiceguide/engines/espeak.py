@@ -8,10 +8,14 @@ import subprocess
 from collections.abc import Iterator
 
 from ..errors import EngineError
-from .base import EncodedAudio, VoiceInfo
+from .base import LITERAL_TEXT, EncodedAudio, VoiceInfo, literal
 
 _OTHER_LANGUAGE = re.compile(r"\(([^\s()]+) \d+\)")
 INSTALL_HINT = "install espeak-ng: `sudo apt-get install espeak-ng` (macOS: `brew install espeak-ng`)"
+CRASH_HINT = (
+    "reword that line, reinstall espeak-ng (`sudo apt-get install --reinstall espeak-ng`), "
+    "or use the other engine with `--engine pyttsx3`"
+)
 
 
 class EspeakNG:
@@ -34,12 +38,15 @@ class EspeakNG:
             raise EngineError(f"espeak-ng could not run: {err}", INSTALL_HINT) from None
         if done.returncode != 0:
             detail = done.stderr.decode("utf-8", "replace").strip() or f"exit code {done.returncode}"
+            if text:
+                raise EngineError(f"espeak-ng failed on {text[:40]!r}: {detail}", CRASH_HINT)
             raise EngineError(f"espeak-ng failed: {detail}", INSTALL_HINT)
         return done.stdout
 
     def version(self) -> str:
         if self._version is None:
-            self._version = self._run("--version").decode("utf-8", "replace").split("Data at")[0].strip()
+            program = self._run("--version").decode("utf-8", "replace").split("Data at")[0].strip()
+            self._version = f"{program} {LITERAL_TEXT}"
         return self._version
 
     def voices(self) -> list[VoiceInfo]:
@@ -62,4 +69,4 @@ class EspeakNG:
         # -a is amplitude 0..200 with 100 the default; our volume 1.0 maps to that default,
         # as pyttsx3 does on the same library.
         args = ("--stdout", "-v", voice.id, "-s", str(rate), "-a", str(round(volume * 100)))
-        return EncodedAudio(self._run(*args, text=text), "wav")
+        return EncodedAudio(self._run(*args, text=literal(text)), "wav")

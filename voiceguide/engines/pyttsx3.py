@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any
 
 from ..errors import EngineError
-from .base import EncodedAudio, VoiceInfo
+from .base import LITERAL_TEXT, EncodedAudio, VoiceInfo, literal
 
 INSTALL_HINT = (
     "on Linux pyttsx3 speaks through espeak-ng: `sudo apt-get install espeak-ng`; "
@@ -55,7 +55,7 @@ class Pyttsx3:
     def __init__(self) -> None:
         self._tts = start()
         self._voices: list[VoiceInfo] | None = None
-        self._version = f"pyttsx3 {metadata.version('pyttsx3')} {sys.platform}"
+        self._version = f"pyttsx3 {metadata.version('pyttsx3')} {sys.platform} {LITERAL_TEXT}"
 
     def version(self) -> str:
         return self._version
@@ -80,7 +80,7 @@ class Pyttsx3:
         end-of-message event arrive together (seen here about once in 25 lines), so one
         take is not trusted: takes run two at a time until two of them match.
         """
-        request = json.dumps({"text": text, "voice": voice.id, "rate": rate, "volume": volume}).encode("utf-8")
+        request = json.dumps({"text": literal(text), "voice": voice.id, "rate": rate, "volume": volume}).encode("utf-8")
         takes: Counter[bytes] = Counter()
         while sum(takes.values()) < _MAX_TAKES:
             workers = [self._spawn(request) for _ in range(2)]
