@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -62,3 +63,23 @@ outro: Done.
 def short_routine(write_routine: Callable[..., Path]) -> Path:
     """A small routine with sides, reps, a cue, countdowns and a release: renders in seconds."""
     return write_routine(SHORT_ROUTINE, "short.yaml")
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_exe() -> str:
+    from voiceguide.audio import ffmpeg
+
+    return ffmpeg()
+
+
+@pytest.fixture(scope="module")
+def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """SHORT_ROUTINE rendered once with espeak-ng (default export options): the MP3 and its plan document."""
+    from voiceguide.present import plan_dict
+    from voiceguide.render import Overrides, load, render
+
+    folder = tmp_path_factory.mktemp("short")
+    source = folder / "short.yaml"
+    source.write_text(SHORT_ROUTINE, encoding="utf-8")
+    target, planned = render(load(source, Overrides(engine="espeak-ng")), folder / "out")
+    return target, plan_dict(planned.timeline)

@@ -105,7 +105,12 @@ def test_render_continues_past_a_bad_routine_and_exits_2(
     assert result.exit_code == 2
     assert f"Wrote {out / 'b-good.mp3'}" in result.stdout
     assert "1 of 2 routines failed." in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["b-good.mp3"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "b-good.chapters.json",
+        "b-good.lrc",
+        "b-good.mp3",
+        "b-good.vtt",
+    ]
 
 
 def test_unknown_voice_exits_1_with_a_fix(
@@ -138,7 +143,7 @@ def test_broken_ffmpeg_exits_1_and_leaves_no_partial_file(write_routine: Callabl
     fake.write_text("#!/bin/sh\necho 'Unknown encoder libmp3lame' >&2\nexit 1\n")
     fake.chmod(0o755)
     out = tmp_path / "out"
-    result = run("render", str(path), "-o", str(out), env={"VOICEGUIDE_FFMPEG": str(fake)})
+    result = run("render", str(path), "-o", str(out), "--loudness", "off", env={"VOICEGUIDE_FFMPEG": str(fake)})
     assert result.returncode == 1
     assert "Error: ffmpeg could not encode the MP3: Unknown encoder libmp3lame" in result.stderr
     assert "fix:" in result.stderr

@@ -84,4 +84,9 @@ def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: P
     target, planned = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "out")
     decoded, _ = decode_file(target)
     assert len(decoded) == planned.timeline.duration
-    assert [p.name for p in target.parent.iterdir()] == ["short.mp3"]  # no temporary litter
+    assert sorted(p.name for p in target.parent.iterdir()) == [  # no temporary litter
+        "short.chapters.json",
+        "short.lrc",
+        "short.mp3",
+        "short.vtt",
+    ]

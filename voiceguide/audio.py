@@ -21,7 +21,6 @@ import numpy.typing as npt
 
 from .engines import EncodedAudio
 from .errors import EncoderError, OutputError
-from .model import Routine
 from .timeline import Timeline, Utterance
 
 Samples = npt.NDArray[np.int16]
@@ -94,12 +93,18 @@ def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterat
         yield np.clip(buffer, -32768, 32767).astype("<i2").tobytes()
 
 
-def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int) -> None:
-    """Encode mono PCM to ``path`` with ffmpeg/LAME, whose Info header makes it gapless."""
+def encode_mp3(
+    chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int, filters: str | None = None
+) -> None:
+    """Encode mono PCM to ``path`` with ffmpeg/LAME, whose Info header makes it gapless.
+
+    ``filters`` is an ffmpeg audio filter chain; the output keeps ``sample_rate`` whatever it does.
+    """
     command = [
         ffmpeg(),
         *("-hide_banner", "-loglevel", "error", "-y"),
         *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
+        *(("-af", filters, "-ar", str(sample_rate)) if filters else ()),
         *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-map_metadata", "-1"),
         *("-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(path)),
     ]
@@ -124,22 +129,6 @@ def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kb
         if "No space left" in message:
             raise OutputError(f"the disk is full while writing {path.name}", "free some space and render again")
         raise EncoderError(f"ffmpeg could not encode the MP3: {message or 'no message'}", FFMPEG_HINT)
-
-
-def write_tags(path: Path, routine: Routine) -> None:
-    """ID3v2.4 title, artist and album, as phones show them."""
-    from mutagen.id3 import COMM, ID3, TALB, TIT2, TPE1
-
-    tags = ID3()
-    tags.add(TIT2(encoding=3, text=routine.title))
-    tags.add(TPE1(encoding=3, text=routine.author or "voiceguide"))
-    tags.add(TALB(encoding=3, text=routine.album or routine.title))
-    if routine.description:
-        tags.add(COMM(encoding=3, lang="eng", desc="", text=routine.description))
-    try:
-        tags.save(path, v2_version=4)
-    except OSError as err:
-        raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
 
 
 def decode_file(path: Path) -> tuple[Samples, int]:

@@ -14,6 +14,8 @@ from . import __version__
 from .durations import format_clock
 from .engines import get_engine
 from .errors import RoutineError, VoiceguideError
+from .export import Export
+from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
 from .render import DEFAULT_BITRATE, Overrides, load, plan, render
@@ -55,6 +57,37 @@ def voice_options(command: F) -> F:
     return click.option("--engine", type=click.Choice(ENGINE_NAMES), help="Speech engine.")(command)
 
 
+def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
+    """``--loudness``: a target in LUFS like -16, or `off`."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        target = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a loudness in LUFS like -16, or off; got {value!r}") from None
+    if not -40 <= target <= -5:
+        raise click.BadParameter(f"expected a loudness from -40 to -5 LUFS, or off; got {value!r}")
+    return target
+
+
+def export_options(command: F) -> F:
+    """--loudness, --no-sidecars and --split: how the track is written for a phone."""
+    command = click.option(
+        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
+    )(command)
+    command = click.option(
+        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt and .chapters.json."
+    )(command)
+    return click.option(
+        "--loudness",
+        metavar="LUFS|off",
+        default=f"{DEFAULT_TARGET:g}",
+        callback=_loudness,
+        show_default=True,
+        help="Integrated loudness in LUFS (true peak at most -1 dBTP), or `off`.",
+    )(command)
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="voiceguide")
 def cli() -> None:
@@ -81,8 +114,17 @@ def cli() -> None:
 )
 @voice_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@export_options
 def render_command(
-    routines: Sequence[Path], out_dir: Path, engine: str | None, voice: str | None, rate: int | None, bitrate: int
+    routines: Sequence[Path],
+    out_dir: Path,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    bitrate: int,
+    loudness: float | None,
+    sidecars: bool,
+    split: bool,
 ) -> None:
     """Render routines to MP3 files (OUTPUT/<file name>.mp3).
 
@@ -94,17 +136,22 @@ def render_command(
       voiceguide render routines/neck-and-back.yaml
       voiceguide render routines/ -o ~/Music/routines
       voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
+      voiceguide render desk-break.yaml --split --loudness -18
     """
     overrides = Overrides(engine, voice, rate)
+    options = Export(loudness, sidecars, split)
     failures: list[VoiceguideError] = []
     for path in expand_paths(routines):
         try:
-            target, planned = render(load(path, overrides), out_dir, bitrate)
+            target, planned = render(load(path, overrides), out_dir, bitrate, options=options)
         except VoiceguideError as err:
             failures.append(err)
             click.echo(describe(err), err=True)
             continue
         length = format_clock(planned.timeline.seconds(planned.timeline.duration))
+        if split:
+            click.echo(f"Wrote {target} ({length}, {len(planned.timeline.chapters)} tracks)")
+            continue
         size = target.stat().st_size / 1_000_000
         click.echo(f"Wrote {target} ({length}, {size:.1f} MB)")
     if failures:

@@ -6,8 +6,9 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import Samples, encode_mp3, pcm_chunks, write_tags
-from .files import atomic_path, output_folder, safe_name
+from .audio import Samples
+from .export import Export, export
+from .files import output_folder, safe_name
 from .model import Routine
 from .routine import load_routine
 from .synth import synthesise
@@ -56,13 +57,13 @@ def plan(routine: Routine) -> Plan:
 
 
 def render(
-    routine: Routine, out_dir: Path, bitrate: int = DEFAULT_BITRATE, stem: str | None = None
+    routine: Routine,
+    out_dir: Path,
+    bitrate: int = DEFAULT_BITRATE,
+    stem: str | None = None,
+    options: Export = Export(),
 ) -> tuple[Path, Plan]:
-    """Render ``routine`` to ``out_dir/<stem>.mp3``; the file appears only when complete."""
+    """Render ``routine`` to ``out_dir/<stem>.mp3`` (or a playlist of parts); files appear only when complete."""
     planned = plan(routine)
-    folder = output_folder(out_dir)
-    target = folder / f"{safe_name(stem or Path(routine.source).stem)}.mp3"
-    with atomic_path(target) as partial:
-        encode_mp3(pcm_chunks(planned.timeline, planned.clips), partial, SAMPLE_RATE, bitrate)
-        write_tags(partial, routine)
-    return target, planned
+    base = output_folder(out_dir) / safe_name(stem or Path(routine.source).stem)
+    return export(routine, planned.timeline, planned.clips, base, bitrate, options), planned

@@ -1,0 +1,132 @@
+"""Phone-ready output: the MP3 (or one per chapter plus a playlist), its tags, and its sidecars.
+
+Every file is written through ``files.atomic_path``; loudness is set on the
+whole track, and split parts reuse that setting so they play at one level.
+"""
+
+from __future__ import annotations
+
+import datetime
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .audio import Samples, encode_mp3, pcm_chunks
+from .cover import Cover, cover_art
+from .files import atomic_path, output_folder, safe_name
+from .loudness import DEFAULT_TARGET, encode_levelled
+from .model import Routine
+from .sidecars import Header, Window, to_ms, write_sidecars, write_text
+from .tags import Mark, TrackTags, write_tags
+from .timeline import Chapter, Timeline, Utterance
+
+GENRE = "Speech"
+BYTES_PER_SAMPLE = 2
+
+
+@dataclass(frozen=True)
+class Export:
+    """How a track is written: target loudness (``None``: untouched), sidecars, one file per chapter."""
+
+    loudness: float | None = DEFAULT_TARGET
+    sidecars: bool = True
+    split: bool = False
+
+
+def export(
+    routine: Routine,
+    timeline: Timeline,
+    clips: Mapping[Utterance, Samples],
+    base: Path,
+    bitrate: int,
+    options: Export = Export(),
+) -> Path:
+    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path."""
+    cover = cover_art(routine)
+    header = Header(routine.title, _artist(routine), _album(routine))
+    rate = timeline.sample_rate
+
+    def whole() -> Iterator[bytes]:
+        return pcm_chunks(timeline, clips)
+
+    if options.split:
+        return _split(routine, timeline, whole, base, bitrate, options, cover)
+    target = base.with_name(f"{base.name}.mp3")
+    with atomic_path(target) as partial:
+        encode_levelled(whole, partial, rate, bitrate, options.loudness)
+        marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
+        write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks))
+    if options.sidecars:
+        write_sidecars(timeline, Window(0, timeline.duration), header, base)
+    return target
+
+
+def _split(
+    routine: Routine,
+    timeline: Timeline,
+    whole: Callable[[], Iterator[bytes]],
+    base: Path,
+    bitrate: int,
+    options: Export,
+    cover: Cover,
+) -> Path:
+    """One gapless MP3 per chapter, cut at its exact sample, plus a relative-path playlist."""
+    rate = timeline.sample_rate
+    with tempfile.TemporaryDirectory(prefix="voiceguide-") as scratch:
+        filters = encode_levelled(whole, Path(scratch) / "whole.mp3", rate, bitrate, options.loudness)
+    folder = output_folder(base.parent / base.name)
+    count = len(timeline.chapters)
+    entries = ["#EXTM3U", f"#PLAYLIST:{routine.title}"]
+    for number, chapter in enumerate(timeline.chapters, start=1):
+        stem = safe_name(f"{number:0{max(2, len(str(count)))}d} - {chapter.title}")
+        target = folder / f"{stem}.mp3"
+        with atomic_path(target) as partial:
+            encode_mp3(_window(whole(), chapter), partial, rate, bitrate, filters)
+            marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate)),)
+            write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks))
+        if options.sidecars:
+            header = Header(chapter.title, _artist(routine), _album(routine))
+            write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem)
+        seconds = to_ms(chapter.end - chapter.start, rate) / 1000
+        entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
+    return write_text(base.with_name(f"{base.name}.m3u8"), "\n".join(entries) + "\n")
+
+
+def _window(chunks: Iterable[bytes], chapter: Chapter) -> Iterator[bytes]:
+    """The PCM bytes of one chapter, cut from the whole track's stream."""
+    lo, hi = chapter.start * BYTES_PER_SAMPLE, chapter.end * BYTES_PER_SAMPLE
+    offset = 0
+    for chunk in chunks:
+        end = offset + len(chunk)
+        if end > lo:
+            yield chunk[max(0, lo - offset) : hi - offset]
+        if end >= hi:
+            return
+        offset = end
+
+
+def _tags(
+    routine: Routine, title: str, track: int, tracks: int | None, cover: Cover, marks: tuple[Mark, ...]
+) -> TrackTags:
+    return TrackTags(
+        title=title,
+        artist=_artist(routine),
+        album=_album(routine),
+        track=track,
+        tracks=tracks,
+        year=datetime.date.today().year,
+        genre=GENRE,
+        comment=routine.description,
+        language=routine.language,
+        cover=cover,
+        chapters=marks,
+    )
+
+
+def _artist(routine: Routine) -> str:
+    return routine.author or "voiceguide"
+
+
+def _album(routine: Routine) -> str:
+    return routine.album or routine.title
