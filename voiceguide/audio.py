@@ -134,8 +134,12 @@ def encode_mp3(
 def decode_file(path: Path) -> tuple[Samples, int]:
     """Decode any audio file to mono 16-bit samples; returns them with the sample rate."""
     from mutagen import File as MutagenFile
+    from mutagen import MutagenError
 
-    info = MutagenFile(path)
+    try:
+        info = MutagenFile(path)
+    except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
+        info = None
     if info is None:
         raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
     rate = int(info.info.sample_rate)

@@ -15,6 +15,7 @@ from .durations import format_clock
 from .engines import get_engine
 from .errors import RoutineError, VoiceguideError
 from .export import Export
+from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
@@ -226,3 +227,15 @@ def voices_command(engine: str, language: str | None) -> None:
         if language and not any(lang.lower().startswith(language.lower()) for lang in voice.languages):
             continue
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
+
+
+@cli.command(name="info")
+@click.argument("track", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def info_command(track: Path) -> None:
+    """Show what a phone will see in TRACK: tags, chapters, decoded duration, loudness.
+
+    \b
+    Examples:
+      voiceguide info output/neck-and-back.mp3
+    """
+    click.echo("\n".join(info_lines(inspect(track))))
