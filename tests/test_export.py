@@ -19,9 +19,11 @@ from test_render import assert_audio_matches_plan
 from voiceguide.audio import decode_file, encode_mp3
 from voiceguide.cli import cli
 from voiceguide.durations import format_clock
+from voiceguide.export import Export
 from voiceguide.loudness import measure_file
 from voiceguide.present import plan_dict
 from voiceguide.render import Overrides, load, render
+from voiceguide.timeline import Timeline
 
 from conftest import ROUTINES
 
@@ -96,6 +98,26 @@ def check_track(ffmpeg: str, mp3: Path, plan: dict[str, Any]) -> None:
     assert_audio_matches_plan(mp3, plan)  # normalising moved nothing and added no noise
 
 
+def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> None:
+    """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album."""
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    entries = list(zip(lines[2::2], lines[3::2], strict=True))
+    count = len(timeline.chapters)
+    assert len(entries) == count
+    for number, ((info, path), chapter) in enumerate(zip(entries, timeline.chapters, strict=True), start=1):
+        assert not Path(path).is_absolute()
+        assert ".." not in Path(path).parts
+        mp3 = playlist.parent / path
+        decoded, rate = decode_file(mp3)
+        # cut at the chapter's sample; LAME's gapless header can add up to 47 trailing samples
+        assert 0 <= len(decoded) - (chapter.end - chapter.start) <= 47
+        assert abs(float(info.removeprefix("#EXTINF:").split(",")[0]) - len(decoded) / rate) <= TOLERANCE
+        tags = ID3(mp3)
+        found = (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"]))
+        assert found == (f"{number}/{count}", album, chapter.title)
+        assert [c[2] for c in probed_chapters(ffmpeg, mp3)] == [chapter.title]
+
+
 def test_short_track_has_chapters_sidecars_loudness_and_exact_timing(
     rendered_short: tuple[Path, dict[str, Any]], ffmpeg_exe: str
 ) -> None:
@@ -104,8 +126,11 @@ def test_short_track_has_chapters_sidecars_loudness_and_exact_timing(
 
 @pytest.mark.parametrize("routine", sorted(ROUTINES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_bundled_routine_is_phone_ready(routine: Path, tmp_path: Path, ffmpeg_exe: str) -> None:
-    target, planned = render(load(routine, Overrides(engine="espeak-ng")), tmp_path)
+    loaded = load(routine, Overrides(engine="espeak-ng"))
+    target, planned = render(loaded, tmp_path)
     check_track(ffmpeg_exe, target, plan_dict(planned.timeline))
+    playlist, _ = render(loaded, tmp_path / "split", options=Export(sidecars=False, split=True))
+    check_split(playlist, planned.timeline, loaded.album or loaded.title, ffmpeg_exe)
 
 
 def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any]]) -> None:
@@ -179,26 +204,16 @@ def test_split_writes_one_track_per_chapter_and_a_relative_playlist(
     out = tmp_path / "out"
     result = runner.invoke(cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--split"])
     assert result.exit_code == 0, result.output
+    assert f"Wrote {out / 'short.m3u8'} (" in result.output
+    assert result.output.endswith(", 4 tracks)\n")
     timeline = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again")[1].timeline
     playlist = (out / "short.m3u8").read_text(encoding="utf-8").splitlines()
     assert playlist[:2] == ["#EXTM3U", "#PLAYLIST:Short check"]
     entries = list(zip(playlist[2::2], playlist[3::2], strict=True))
     names = ["01 - Introduction", "02 - Press", "03 - Breathe out", "04 - Closing"]
     assert [path for _, path in entries] == [f"short/{name}.mp3" for name in names]
-    for number, ((info, path), chapter) in enumerate(zip(entries, timeline.chapters, strict=True), start=1):
-        mp3 = out / path
-        decoded, rate = decode_file(mp3)
-        # cut at the chapter's sample; LAME's gapless header can add up to 47 trailing samples
-        assert 0 <= len(decoded) - (chapter.end - chapter.start) <= 47
-        assert abs(float(info.removeprefix("#EXTINF:").split(",")[0]) - len(decoded) / rate) <= TOLERANCE
-        tags = ID3(mp3)
-        assert (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"])) == (
-            f"{number}/4",
-            "Short check",
-            chapter.title,
-        )
-        assert [c[2] for c in probed_chapters(ffmpeg_exe, mp3)] == [chapter.title]
-        assert mp3.with_suffix(".lrc").exists()
+    check_split(out / "short.m3u8", timeline, "Short check", ffmpeg_exe)
+    assert all((out / path).with_suffix(".lrc").exists() for _, path in entries)
     assert not any(p.suffix == ".part" for p in out.rglob("*"))
 
 
