@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,15 @@ title: Test
 steps:
   - say: Breathe in.
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every voiceguide process it starts) uses a throw-away speech cache."""
+    folder = tmp_path_factory.mktemp("speech-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICEGUIDE_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture
@@ -81,5 +90,5 @@ def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     folder = tmp_path_factory.mktemp("short")
     source = folder / "short.yaml"
     source.write_text(SHORT_ROUTINE, encoding="utf-8")
-    target, planned = render(load(source, Overrides(engine="espeak-ng")), folder / "out")
-    return target, plan_dict(planned.timeline)
+    done = render(load(source, Overrides(engine="espeak-ng")), folder / "out")
+    return done.path, plan_dict(done.plan.timeline)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,12 +82,27 @@ def test_every_bundled_routine_renders_as_planned(routine: Path, tmp_path: Path,
 
 
 def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: Path) -> None:
-    target, planned = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "out")
-    decoded, _ = decode_file(target)
-    assert len(decoded) == planned.timeline.duration
-    assert sorted(p.name for p in target.parent.iterdir()) == [  # no temporary litter
+    done = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "out")
+    decoded, _ = decode_file(done.path)
+    assert len(decoded) == done.plan.timeline.duration
+    assert sorted(p.name for p in done.path.parent.iterdir()) == [  # no temporary litter
         "short.chapters.json",
         "short.lrc",
         "short.mp3",
         "short.vtt",
     ]
+
+
+def test_an_unchanged_track_is_not_encoded_again_but_any_change_is(
+    short_routine: Path, tmp_path: Path, write_routine: Callable[..., Path]
+) -> None:
+    out = tmp_path / "out"
+    first = render(load(short_routine, Overrides(engine="espeak-ng")), out)
+    written = first.path.read_bytes()
+    again = render(load(short_routine, Overrides(engine="espeak-ng")), out)
+    assert (first.encoded, again.encoded) == (True, False)
+    assert again.path.read_bytes() == written
+    slower = render(load(short_routine, Overrides(engine="espeak-ng", rate=120)), out)
+    assert slower.encoded
+    retitled = write_routine(short_routine.read_text().replace("Short check", "Short check 2"), "short.yaml")
+    assert render(load(retitled, Overrides(engine="espeak-ng", rate=120)), out).encoded

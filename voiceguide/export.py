@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import datetime
 import tempfile
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .audio import Samples, encode_mp3, pcm_chunks
+from .audio import encode_mp3
 from .cover import Cover, cover_art
 from .files import atomic_path, output_folder, safe_name
 from .loudness import DEFAULT_TARGET, encode_levelled
 from .model import Routine
 from .sidecars import Header, Window, to_ms, write_sidecars, write_text
 from .tags import Mark, TrackTags, write_tags
-from .timeline import Chapter, Timeline, Utterance
+from .timeline import Chapter, Timeline
 
 GENRE = "Speech"
 BYTES_PER_SAMPLE = 2
@@ -37,29 +37,34 @@ class Export:
 def export(
     routine: Routine,
     timeline: Timeline,
-    clips: Mapping[Utterance, Samples],
+    chunks: Callable[[], Iterator[bytes]],
     base: Path,
     bitrate: int,
     options: Export = Export(),
+    fingerprint: str | None = None,
 ) -> Path:
-    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path."""
+    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path.
+
+    ``chunks()`` streams the whole track's PCM and is called once per pass.
+    """
     cover = cover_art(routine)
-    header = Header(routine.title, _artist(routine), _album(routine))
     rate = timeline.sample_rate
-
-    def whole() -> Iterator[bytes]:
-        return pcm_chunks(timeline, clips)
-
     if options.split:
-        return _split(routine, timeline, whole, base, bitrate, options, cover)
-    target = base.with_name(f"{base.name}.mp3")
+        return _split(routine, timeline, chunks, base, bitrate, options, cover)
+    target = target_path(base, options)
     with atomic_path(target) as partial:
-        encode_levelled(whole, partial, rate, bitrate, options.loudness)
+        encode_levelled(chunks, partial, rate, bitrate, options.loudness)
         marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
-        write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks))
+        write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
     if options.sidecars:
+        header = Header(routine.title, _artist(routine), _album(routine))
         write_sidecars(timeline, Window(0, timeline.duration), header, base)
     return target
+
+
+def target_path(base: Path, options: Export) -> Path:
+    """The file ``export`` names as its result: the MP3, or the playlist when split."""
+    return base.with_name(f"{base.name}.m3u8" if options.split else f"{base.name}.mp3")
 
 
 def _split(
@@ -84,13 +89,13 @@ def _split(
         with atomic_path(target) as partial:
             encode_mp3(_window(whole(), chapter), partial, rate, bitrate, filters)
             marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate)),)
-            write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks))
+            write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks, None))
         if options.sidecars:
             header = Header(chapter.title, _artist(routine), _album(routine))
             write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem)
         seconds = to_ms(chapter.end - chapter.start, rate) / 1000
         entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
-    return write_text(base.with_name(f"{base.name}.m3u8"), "\n".join(entries) + "\n")
+    return write_text(target_path(base, options), "\n".join(entries) + "\n")
 
 
 def _window(chunks: Iterable[bytes], chapter: Chapter) -> Iterator[bytes]:
@@ -107,7 +112,13 @@ def _window(chunks: Iterable[bytes], chapter: Chapter) -> Iterator[bytes]:
 
 
 def _tags(
-    routine: Routine, title: str, track: int, tracks: int | None, cover: Cover, marks: tuple[Mark, ...]
+    routine: Routine,
+    title: str,
+    track: int,
+    tracks: int | None,
+    cover: Cover,
+    marks: tuple[Mark, ...],
+    fingerprint: str | None,
 ) -> TrackTags:
     return TrackTags(
         title=title,
@@ -121,6 +132,7 @@ def _tags(
         language=routine.language,
         cover=cover,
         chapters=marks,
+        fingerprint=fingerprint,
     )
 
 

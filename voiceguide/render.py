@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from .audio import Samples
-from .export import Export, export
+from . import __version__
+from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
+from .export import Export, export, target_path
 from .files import output_folder, safe_name
 from .model import Routine
 from .routine import load_routine
-from .synth import synthesise
+from .synth import Settings, Stats, synthesise
 from .timeline import SAMPLE_RATE, Timeline, Utterance, schedule, script, utterances
 
 DEFAULT_BITRATE = 64
@@ -26,6 +30,26 @@ class Overrides:
     rate: int | None = None
 
 
+class Progress(Protocol):
+    """Where the pipeline reports how far it is (the CLI draws bars; tests pass nothing)."""
+
+    def stage(self, label: str, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+
+class Silent:
+    def stage(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+
+SILENT = Silent()
+DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class Plan:
     """A routine with its exact timeline and the speech that fills it."""
@@ -33,6 +57,7 @@ class Plan:
     routine: Routine
     timeline: Timeline
     clips: dict[Utterance, Samples]
+    stats: Stats
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
@@ -48,22 +73,67 @@ def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
     return dataclasses.replace(routine, voice=changed)
 
 
-def plan(routine: Routine) -> Plan:
+def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = SILENT) -> Plan:
     """Synthesise the routine's lines and place everything on the sample grid."""
     items = script(routine)
-    clips = synthesise(utterances(items), routine.language, SAMPLE_RATE)
+    lines = utterances(items)
+    progress.stage("Synthesising", len(lines))
+    clips, stats = synthesise(lines, routine.language, SAMPLE_RATE, settings, progress.advance)
     timeline = schedule(routine, items, {u: len(c) for u, c in clips.items()}, SAMPLE_RATE)
-    return Plan(routine, timeline, clips)
+    return Plan(routine, timeline, clips, stats)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: Path
+    plan: Plan
+    encoded: bool  # False: the track on disk already had exactly this audio and these tags
 
 
 def render(
     routine: Routine,
     out_dir: Path,
     bitrate: int = DEFAULT_BITRATE,
-    stem: str | None = None,
+    settings: Settings = DEFAULTS,
+    progress: Progress = SILENT,
     options: Export = Export(),
-) -> tuple[Path, Plan]:
-    """Render ``routine`` to ``out_dir/<stem>.mp3`` (or a playlist of parts); files appear only when complete."""
-    planned = plan(routine)
-    base = output_folder(out_dir) / safe_name(stem or Path(routine.source).stem)
-    return export(routine, planned.timeline, planned.clips, base, bitrate, options), planned
+) -> Rendered:
+    """Render ``routine`` to ``out_dir/<file stem>.mp3`` (or, split, a playlist of parts).
+
+    Files appear only when complete. A track whose stored fingerprint matches what
+    it would be made from is left as it is.
+    """
+    planned = plan(routine, settings, progress)
+    base = output_folder(out_dir) / safe_name(Path(routine.source).stem)
+    target = target_path(base, options)
+    stamp = fingerprint(planned, bitrate, options)
+    if not options.split and target.is_file() and read_fingerprint(target) == stamp:
+        return Rendered(target, planned, encoded=False)
+    timeline = planned.timeline
+    total = -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS))
+
+    def chunks() -> Iterator[bytes]:
+        """The track's PCM; called once per encoding pass (loudness, split parts)."""
+        progress.stage("Encoding", total)
+        return _counted(pcm_chunks(timeline, planned.clips), progress)
+
+    return Rendered(export(routine, timeline, chunks, base, bitrate, options, stamp), planned, encoded=True)
+
+
+def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
+    """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
+    routine = dataclasses.replace(planned.routine, source="")
+    digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
+    if routine.cover is not None and routine.cover.is_file():
+        digest.update(routine.cover.read_bytes())
+    for event in planned.timeline.events:
+        digest.update(repr((event.start, event.duration, event.kind, event.role, event.text)).encode())
+        if event.utterance is not None:
+            digest.update(planned.clips[event.utterance].tobytes())
+    return digest.hexdigest()
+
+
+def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        progress.advance()

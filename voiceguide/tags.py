@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TRCK, CTOCFlags
+from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TRCK, TXXX, CTOCFlags
 from mutagen.id3._tags import save_frame
 
+from .audio import FINGERPRINT_TAG
 from .cover import Cover
 from .errors import OutputError
 
@@ -45,6 +46,7 @@ class TrackTags:
     language: str
     cover: Cover
     chapters: tuple[Mark, ...]
+    fingerprint: str | None = None  # what the audio was made from, so an unchanged track is not re-encoded
 
 
 class _InOrder(ID3):
@@ -63,6 +65,8 @@ class _InOrder(ID3):
 def write_tags(path: Path, tags: TrackTags) -> None:
     """Replace ``path``'s ID3 tag with ``tags`` (ID3v2.4, UTF-8)."""
     frames = _InOrder()
+    if tags.fingerprint is not None:
+        frames.add(TXXX(encoding=3, desc=FINGERPRINT_TAG, text=tags.fingerprint))
     frames.add(TIT2(encoding=3, text=tags.title))
     frames.add(TPE1(encoding=3, text=tags.artist))
     frames.add(TALB(encoding=3, text=tags.album))
