@@ -271,3 +271,15 @@ def test_an_unchanged_track_keeps_its_fingerprint_but_new_export_options_re_enco
     assert not render(loaded, tmp_path / "out").encoded
     assert render(loaded, tmp_path / "out", options=Export(loudness=-20.0)).encoded
     assert render(loaded, tmp_path / "out", options=Export(loudness=-20.0, sidecars=False)).encoded
+
+
+def test_an_unreachable_loudness_is_a_fault_with_a_fix(short_routine: Path, tmp_path: Path, runner: CliRunner) -> None:
+    # speech limited to -1 dBTP cannot be made as loud as -5 LUFS
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--loudness", "-5"]
+    )
+    assert result.exit_code == 1
+    assert "Error: could not reach -5 LUFS with true peak at most -1 dBTP" in result.stderr
+    assert "fix: choose a quieter target with --loudness" in result.stderr
+    assert list(out.iterdir()) == []
