@@ -283,3 +283,15 @@ def test_an_unreachable_loudness_is_a_fault_with_a_fix(short_routine: Path, tmp_
     assert "Error: could not reach -5 LUFS with true peak at most -1 dBTP" in result.stderr
     assert "fix: choose a quieter target with --loudness" in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_split_again_removes_parts_of_renamed_steps_and_nothing_else(
+    write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    path = write_routine("title: T\nsteps:\n  - {name: Old name, say: Go.}\n  - {name: Kept, say: Stop.}\n", "r.yaml")
+    render(load(path, Overrides(engine="espeak-ng")), out, options=Export(split=True))
+    (out / "r" / "notes.txt").write_text("mine")
+    path.write_text(path.read_text().replace("Old name", "New name"))
+    render(load(path, Overrides(engine="espeak-ng")), out, options=Export(split=True, sidecars=False))
+    assert sorted(p.name for p in (out / "r").iterdir()) == ["01 - New name.mp3", "02 - Kept.mp3", "notes.txt"]

@@ -7,6 +7,7 @@ whole track, and split parts reuse that setting so they play at one level.
 from __future__ import annotations
 
 import datetime
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from .timeline import Chapter, Timeline
 
 GENRE = "Speech"
 BYTES_PER_SAMPLE = 2
+PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ def _split(
     folder = output_folder(base.parent / base.name)
     count = len(timeline.chapters)
     entries = ["#EXTM3U", f"#PLAYLIST:{routine.title}"]
+    written: set[Path] = set()
     for number, chapter in enumerate(timeline.chapters, start=1):
         stem = safe_name(f"{number:0{max(2, len(str(count)))}d} - {chapter.title}")
         target = folder / f"{stem}.mp3"
@@ -90,12 +93,22 @@ def _split(
             encode_mp3(_window(whole(), chapter), partial, rate, bitrate, filters)
             marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate)),)
             write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks, None))
+        written.add(target)
         if options.sidecars:
             header = Header(chapter.title, _artist(routine), _album(routine))
-            write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem)
+            written.update(write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem))
         seconds = to_ms(chapter.end - chapter.start, rate) / 1000
         entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
+    _remove_stale_parts(folder, written)
     return write_text(target_path(base, options), "\n".join(entries) + "\n")
+
+
+def _remove_stale_parts(folder: Path, written: set[Path]) -> None:
+    """Delete parts an earlier render left behind (a step renamed or removed): on a phone
+    they would still show up in the album. Only files named like our parts are touched."""
+    for path in folder.iterdir():
+        if PART_NAME.fullmatch(path.name) and path not in written:
+            path.unlink(missing_ok=True)
 
 
 def _window(chunks: Iterable[bytes], chapter: Chapter) -> Iterator[bytes]:
