@@ -268,7 +268,9 @@ def test_an_unchanged_track_keeps_its_fingerprint_but_new_export_options_re_enco
     loaded = load(short_routine, Overrides(engine="espeak-ng"))
     first = render(loaded, tmp_path / "out")
     assert read_fingerprint(first.path) is not None
+    first.path.with_suffix(".lrc").unlink()
     assert not render(loaded, tmp_path / "out").encoded
+    assert first.path.with_suffix(".lrc").is_file()  # an up-to-date track still gets its sidecars
     assert render(loaded, tmp_path / "out", options=Export(loudness=-20.0)).encoded
     assert render(loaded, tmp_path / "out", options=Export(loudness=-20.0, sidecars=False)).encoded
 

@@ -59,9 +59,14 @@ def export(
         marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
         write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
     if options.sidecars:
-        header = Header(routine.title, _artist(routine), _album(routine))
-        write_sidecars(timeline, Window(0, timeline.duration), header, base)
+        track_sidecars(routine, timeline, base)
     return target
+
+
+def track_sidecars(routine: Routine, timeline: Timeline, base: Path) -> None:
+    """The whole track's ``.lrc``, ``.vtt`` and ``.chapters.json`` beside ``<base>.mp3``."""
+    header = Header(routine.title, _artist(routine), _album(routine))
+    write_sidecars(timeline, Window(0, timeline.duration), header, base)
 
 
 def target_path(base: Path, options: Export) -> Path:

@@ -11,7 +11,7 @@ from typing import Protocol
 
 from . import __version__
 from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
-from .export import Export, export, target_path
+from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
 from .model import Routine
 from .routine import load_routine
@@ -108,6 +108,8 @@ def render(
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
+        if options.sidecars:  # cheap, and puts back any that were deleted
+            track_sidecars(routine, planned.timeline, base)
         return Rendered(target, planned, encoded=False)
     timeline = planned.timeline
     total = -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS))
