@@ -8,6 +8,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -108,3 +109,23 @@ printf '%s' "$text" | exec '{real}' "$@"
     script.chmod(0o755)
     env = {"PATH": f"{folder}{os.pathsep}{os.environ['PATH']}", "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
     return FakeEspeak(env, log)  # its own speech cache, so every line it is asked for is really spoken
+
+
+@pytest.fixture(scope="session")
+def ffmpeg_exe() -> str:
+    from voiceguide.audio import ffmpeg
+
+    return ffmpeg()
+
+
+@pytest.fixture(scope="module")
+def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """SHORT_ROUTINE rendered once with espeak-ng (default export options): the MP3 and its plan document."""
+    from voiceguide.present import plan_dict
+    from voiceguide.render import Overrides, load, render
+
+    folder = tmp_path_factory.mktemp("short")
+    source = folder / "short.yaml"
+    source.write_text(SHORT_ROUTINE, encoding="utf-8")
+    done = render(load(source, Overrides(engine="espeak-ng")), folder / "out")
+    return done.path, plan_dict(done.plan.timeline)

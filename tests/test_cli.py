@@ -109,7 +109,19 @@ def test_render_continues_past_a_bad_routine_and_exits_2(
     assert result.exit_code == 2
     assert f"Wrote {out / 'b-good.mp3'}" in result.stdout
     assert f"1 of 2 routines failed: {bad}." in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["b-good.mp3"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "b-good.chapters.json",
+        "b-good.lrc",
+        "b-good.mp3",
+        "b-good.vtt",
+    ]
+
+    assert sorted(p.name for p in out.iterdir()) == [
+        "b-good.chapters.json",
+        "b-good.lrc",
+        "b-good.mp3",
+        "b-good.vtt",
+    ]
 
 
 def test_unknown_voice_exits_1_with_a_fix(
@@ -142,7 +154,7 @@ def test_broken_ffmpeg_exits_1_and_leaves_no_partial_file(write_routine: Callabl
     fake.write_text("#!/bin/sh\necho 'Unknown encoder libmp3lame' >&2\nexit 1\n")
     fake.chmod(0o755)
     out = tmp_path / "out"
-    result = run("render", str(path), "-o", str(out), env={"VOICEGUIDE_FFMPEG": str(fake)})
+    result = run("render", str(path), "-o", str(out), "--loudness", "off", env={"VOICEGUIDE_FFMPEG": str(fake)})
     assert result.returncode == 1
     assert "Error: ffmpeg could not encode the MP3: Unknown encoder libmp3lame" in result.stderr
     assert "fix:" in result.stderr
@@ -311,7 +323,16 @@ def test_engine_crash_on_one_line_fails_that_routine_only(
     good = write_routine(MINIMAL, "c-good.yaml")
     out = tmp_path / "out"
     result = run(
-        "render", str(bad), str(crashing), str(good), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env
+        "render",
+        str(bad),
+        str(crashing),
+        str(good),
+        "-o",
+        str(out),
+        "--engine",
+        "espeak-ng",
+        "--no-sidecars",
+        env=fake_espeak.env,
     )
     assert result.returncode == 1  # a runtime fault among the failures
     assert result.stdout.startswith(f"Wrote {out / 'c-good.mp3'} (")
@@ -348,7 +369,8 @@ def test_ffmpeg_crashing_mid_track_leaves_no_partial_file(write_routine: Callabl
     fake = tmp_path / "ffmpeg"
     fake.write_text(f"#!/bin/sh\nhead -c 200000 | '{ffmpeg()}' \"$@\"\nkill -SEGV $$\n")
     fake.chmod(0o755)
-    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", env={"VOICEGUIDE_FFMPEG": str(fake)})
+    env = {"VOICEGUIDE_FFMPEG": str(fake)}
+    result = run("render", str(path), "-o", str(out), "--engine", "espeak-ng", "--loudness", "off", env=env)
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "Error: ffmpeg could not encode the MP3: it was stopped by signal SIGSEGV",

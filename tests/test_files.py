@@ -160,7 +160,8 @@ def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> No
         routine = {"title": title, "steps": [{"say": "Hi."}]}
         (source / name).write_text(yaml.safe_dump(routine, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["render", str(source), "-o", str(out), "--engine", "espeak-ng"])
+    args = ["render", str(source), "-o", str(out), "--engine", "espeak-ng", "--no-sidecars"]
+    result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == sorted(ODD_NAMES.values())
     assert all(len(p.name.encode()) <= MAX_NAME_BYTES + len(".mp3") for p in out.iterdir())

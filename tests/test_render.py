@@ -85,7 +85,12 @@ def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: P
     done = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "out")
     decoded, _ = decode_file(done.path)
     assert len(decoded) == done.plan.timeline.duration
-    assert [p.name for p in done.path.parent.iterdir()] == ["short.mp3"]  # no temporary litter
+    assert sorted(p.name for p in done.path.parent.iterdir()) == [  # no temporary litter
+        "short.chapters.json",
+        "short.lrc",
+        "short.mp3",
+        "short.vtt",
+    ]
 
 
 def test_an_unchanged_track_is_not_encoded_again_but_any_change_is(

@@ -396,7 +396,7 @@ BAD = [
     pytest.param(
         "title: T\nzzz: x\nsteps:\n  - say: hi\n",
         "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
-        "[title, description, author, album, language, voice, defaults, intro, outro, steps]",
+        "[title, description, author, album, cover, language, voice, defaults, intro, outro, steps]",
         id="unknown-top-level-no-match",
     ),
     pytest.param(

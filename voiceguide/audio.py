@@ -7,14 +7,13 @@ no time is lost to per-segment rounding and memory does not grow with length.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import shutil
 import signal
 import subprocess
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +22,6 @@ import numpy.typing as npt
 
 from .engines import EncodedAudio
 from .errors import EncoderError, OutputError
-from .model import Routine
 from .timeline import Timeline, Utterance
 
 Samples = npt.NDArray[np.int16]
@@ -101,39 +99,66 @@ def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterat
         yield np.clip(buffer, -32768, 32767).astype("<i2").tobytes()
 
 
-def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int) -> None:
-    """Encode mono PCM to ``path`` with ffmpeg/LAME, whose Info header makes it gapless."""
-    command = [
-        ffmpeg(),
-        *("-hide_banner", "-loglevel", "error", "-y"),
-        *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
-        # LAME quality 5 ("good, fast"): on speech at 64 kbps, 20% faster than ffmpeg's default 3
-        *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-compression_level", "5", "-map_metadata", "-1"),
-        *("-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(path)),
-    ]
+def run_ffmpeg(arguments: Sequence[str], chunks: Iterable[bytes] | None = None) -> tuple[int, str]:
+    """Run ffmpeg, streaming ``chunks`` to its stdin; return its exit code and messages.
+
+    ffmpeg is killed, never left running, if we are interrupted.
+    """
     try:
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [ffmpeg(), "-hide_banner", *arguments],
+            stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
     except OSError as err:
         raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None
-    assert process.stdin is not None
     assert process.stderr is not None
     try:
-        for chunk in chunks:
-            process.stdin.write(chunk)
-        process.stdin.close()
-    except BrokenPipeError:
-        pass  # ffmpeg stopped early; its exit status and message follow
+        if chunks is not None:
+            assert process.stdin is not None
+            try:
+                for chunk in chunks:
+                    process.stdin.write(chunk)
+                process.stdin.close()
+            except BrokenPipeError:
+                pass  # ffmpeg stopped early; its exit status and message follow
+        message = process.stderr.read().decode("utf-8", "replace").strip()
+        return process.wait(), message
     except BaseException:
         process.kill()
         process.wait()
         raise
-    message = process.stderr.read().decode("utf-8", "replace").strip()
-    if (code := process.wait()) != 0:
+
+
+def failure(code: int, message: str) -> str:
+    """What went wrong in a failed ffmpeg run, in a few words."""
+    if code < 0:
+        return f"it was stopped by signal {signal.Signals(-code).name}"
+    return message.splitlines()[-1] if message else "no message"
+
+
+def encode_mp3(
+    chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int, filters: str | None = None
+) -> None:
+    """Encode mono PCM to ``path`` with ffmpeg/LAME, whose Info header makes it gapless.
+
+    ``filters`` is an ffmpeg audio filter chain; the output keeps ``sample_rate`` whatever it does.
+    """
+    code, message = run_ffmpeg(
+        [
+            *("-loglevel", "error", "-y"),
+            *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
+            *(("-af", filters, "-ar", str(sample_rate)) if filters else ()),
+            # LAME quality 5 ("good, fast"): on speech at 64 kbps, 20% faster than ffmpeg's default 3
+            *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-compression_level", "5", "-map_metadata", "-1"),
+            *("-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(path)),
+        ],
+        chunks,
+    )
+    if code != 0:
         if "No space left" in message or "File too large" in message or code == -signal.SIGXFSZ:
             raise disk_full(path)
-        if code < 0 and not message:
-            message = f"it was stopped by signal {signal.Signals(-code).name}"
-        raise EncoderError(f"ffmpeg could not encode the MP3: {message or 'no message'}", FFMPEG_HINT)
+        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", FFMPEG_HINT)
 
 
 def disk_full(path: Path) -> OutputError:
@@ -145,25 +170,6 @@ def disk_full(path: Path) -> OutputError:
 
 
 FINGERPRINT_TAG = "voiceguide fingerprint"
-
-
-def write_tags(path: Path, routine: Routine, fingerprint: str) -> None:
-    """ID3v2.4 title, artist and album, as phones show them, and what the audio was made from."""
-    from mutagen.id3 import COMM, ID3, TALB, TIT2, TPE1, TXXX
-
-    tags = ID3()
-    tags.add(TXXX(encoding=3, desc=FINGERPRINT_TAG, text=fingerprint))
-    tags.add(TIT2(encoding=3, text=routine.title))
-    tags.add(TPE1(encoding=3, text=routine.author or "voiceguide"))
-    tags.add(TALB(encoding=3, text=routine.album or routine.title))
-    if routine.description:
-        tags.add(COMM(encoding=3, lang="eng", desc="", text=routine.description))
-    try:
-        tags.save(path, v2_version=4)
-    except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EFBIG):
-            raise disk_full(path) from None
-        raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
 
 
 def read_fingerprint(path: Path) -> str | None:
@@ -180,8 +186,12 @@ def read_fingerprint(path: Path) -> str | None:
 def decode_file(path: Path) -> tuple[Samples, int]:
     """Decode any audio file to mono 16-bit samples; returns them with the sample rate."""
     from mutagen import File as MutagenFile
+    from mutagen import MutagenError
 
-    info = MutagenFile(path)
+    try:
+        info = MutagenFile(path)
+    except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
+        info = None
     if info is None:
         raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
     rate = int(info.info.sample_rate)

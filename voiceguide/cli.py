@@ -17,6 +17,9 @@ from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
 from .errors import RoutineError, VoiceguideError
+from .export import Export
+from .info import info_lines, inspect
+from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
@@ -57,6 +60,37 @@ def voice_options(command: F) -> F:
     command = click.option("--rate", type=click.IntRange(60, 450), help="Words per minute.")(command)
     command = click.option("--voice", help="Voice id or a unique part of its name (see `voiceguide voices`).")(command)
     return click.option("--engine", type=click.Choice(ENGINE_NAMES), help="Speech engine.")(command)
+
+
+def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
+    """``--loudness``: a target in LUFS like -16, or `off`."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        target = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a loudness in LUFS like -16, or off; got {value!r}") from None
+    if not -40 <= target <= -5:
+        raise click.BadParameter(f"expected a loudness from -40 to -5 LUFS, or off; got {value!r}")
+    return target
+
+
+def export_options(command: F) -> F:
+    """--loudness, --no-sidecars and --split: how the track is written for a phone."""
+    command = click.option(
+        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
+    )(command)
+    command = click.option(
+        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt and .chapters.json."
+    )(command)
+    return click.option(
+        "--loudness",
+        metavar="LUFS|off",
+        default=f"{DEFAULT_TARGET:g}",
+        callback=_loudness,
+        show_default=True,
+        help="Integrated loudness in LUFS (true peak at most -1 dBTP), or `off`.",
+    )(command)
 
 
 def synthesis_options(command: F) -> F:
@@ -123,6 +157,7 @@ def cli() -> None:
 )
 @voice_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
 def render_command(
@@ -132,6 +167,9 @@ def render_command(
     voice: str | None,
     rate: int | None,
     bitrate: int,
+    loudness: float | None,
+    sidecars: bool,
+    split: bool,
     jobs: int,
     no_cache: bool,
     quiet: bool,
@@ -147,8 +185,10 @@ def render_command(
       voiceguide render routines/neck-and-back.yaml
       voiceguide render routines/ -o ~/Music/routines
       voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
+      voiceguide render desk-break.yaml --split --loudness -18
     """
     overrides = Overrides(engine, voice, rate)
+    options = Export(loudness, sidecars, split)
     paths = expand_paths(routines)
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
@@ -156,7 +196,7 @@ def render_command(
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
-            done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT)
+            done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT, options)
         except VoiceguideError as err:
             failures.append(err)
             failed.append(path)
@@ -168,10 +208,10 @@ def render_command(
         if not quiet:
             stats, timeline = done.plan.stats, done.plan.timeline
             length = format_clock(timeline.seconds(timeline.duration))
-            size = done.path.stat().st_size / 1_000_000
+            amount = f"{len(timeline.chapters)} tracks" if split else f"{done.path.stat().st_size / 1_000_000:.1f} MB"
             verb = "Wrote" if done.encoded else "Up to date:"
             click.echo(
-                f"{verb} {done.path} ({length}, {size:.1f} MB) in {time.monotonic() - started:.1f} s; "
+                f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache"
             )
     if failures:
@@ -250,6 +290,18 @@ def voices_command(engine: str, language: str | None) -> None:
         if language and not any(lang.lower().startswith(language.lower()) for lang in voice.languages):
             continue
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
+
+
+@cli.command(name="info")
+@click.argument("track", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def info_command(track: Path) -> None:
+    """Show what a phone will see in TRACK: tags, chapters, decoded duration, loudness.
+
+    \b
+    Examples:
+      voiceguide info output/neck-and-back.mp3
+    """
+    click.echo("\n".join(info_lines(inspect(track))))
 
 
 @cli.group(name="cache")

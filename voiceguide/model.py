@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_ENGINE = "pyttsx3"
 ENGINE_NAMES = ("pyttsx3", "espeak-ng")
@@ -61,3 +62,4 @@ class Routine:
     outro: str | None
     pause_ms: int  # silence after the intro
     steps: tuple[Step, ...]
+    cover: Path | None = None  # an image file, already checked to exist

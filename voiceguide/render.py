@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Protocol
 
 from . import __version__
-from .audio import CHUNK_SECONDS, Samples, encode_mp3, pcm_chunks, read_fingerprint, write_tags
-from .files import atomic_path, output_folder, safe_name
+from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
+from .export import Export, export, target_path, track_sidecars
+from .files import output_folder, safe_name
 from .model import Routine
 from .routine import load_routine
 from .synth import Settings, Stats, synthesise
@@ -95,28 +96,38 @@ def render(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    options: Export = Export(),
 ) -> Rendered:
-    """Render ``routine`` to ``out_dir/<file stem>.mp3``; the file appears only when complete.
+    """Render ``routine`` to ``out_dir/<file stem>.mp3`` (or, split, a playlist of parts).
 
-    A track whose stored fingerprint matches what it would be made from is left as it is.
+    Files appear only when complete. A track whose stored fingerprint matches what
+    it would be made from is left as it is.
     """
     planned = plan(routine, settings, progress)
-    folder = output_folder(out_dir)
-    target = folder / f"{safe_name(Path(routine.source).stem)}.mp3"
-    stamp = fingerprint(planned, bitrate)
-    if target.is_file() and read_fingerprint(target) == stamp:
+    base = output_folder(out_dir) / safe_name(Path(routine.source).stem)
+    target = target_path(base, options)
+    stamp = fingerprint(planned, bitrate, options)
+    if not options.split and target.is_file() and read_fingerprint(target) == stamp:
+        if options.sidecars:  # cheap, and puts back any that were deleted
+            track_sidecars(routine, planned.timeline, base)
         return Rendered(target, planned, encoded=False)
     timeline = planned.timeline
-    progress.stage("Encoding", -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS)))
-    with atomic_path(target) as partial:
-        encode_mp3(_counted(pcm_chunks(timeline, planned.clips), progress), partial, SAMPLE_RATE, bitrate)
-        write_tags(partial, routine, stamp)
-    return Rendered(target, planned, encoded=True)
+    total = -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS))
+
+    def chunks() -> Iterator[bytes]:
+        """The track's PCM; called once per encoding pass (loudness, split parts)."""
+        progress.stage("Encoding", total)
+        return _counted(pcm_chunks(timeline, planned.clips), progress)
+
+    return Rendered(export(routine, timeline, chunks, base, bitrate, options, stamp), planned, encoded=True)
 
 
-def fingerprint(planned: Plan, bitrate: int) -> str:
-    """A digest of everything a track is made from: timeline, speech samples, tags, settings."""
-    digest = hashlib.sha256(repr((__version__, bitrate, dataclasses.replace(planned.routine, source=""))).encode())
+def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
+    """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
+    routine = dataclasses.replace(planned.routine, source="")
+    digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
+    if routine.cover is not None and routine.cover.is_file():
+        digest.update(routine.cover.read_bytes())
     for event in planned.timeline.events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.text)).encode())
         if event.utterance is not None:

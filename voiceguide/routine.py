@@ -38,6 +38,7 @@ MAX_COUNTDOWN = 20
 PLACEHOLDERS = ("side", "rep", "reps")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME_WORDS = 5
+COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 
 
 class Sides(Kind["tuple[str, ...] | str"]):
@@ -97,6 +98,7 @@ class RoutineSchema(Schema):
     description = Field(Text(5000))
     author = Field(Text(200))
     album = Field(Text(200))
+    cover = Field(Text(500), help="cover image (.jpg or .png), relative to the routine file")
     language = Field(Choice(languages()))
     voice = Field(Nested(VoiceSchema))
     defaults = Field(Nested(DefaultsSchema))
@@ -157,7 +159,24 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
         steps=steps,
+        cover=_cover(top, ctx),
     )
+
+
+def _cover(top: Section, ctx: Context) -> Path | None:
+    """The cover image, resolved beside the routine file; it must exist now, not at render time."""
+    name = top.get(RoutineSchema.cover)
+    if name is None:
+        return None
+    path = Path(ctx.source).parent / name
+    where, line = top.where(RoutineSchema.cover), top.line(RoutineSchema.cover)
+    if path.suffix.lower() not in COVER_TYPES:
+        ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
+    elif not path.is_file():
+        ctx.report(line, where, f"no image file at {path}; give a path relative to the routine file")
+    else:
+        return path
+    return None
 
 
 class _Defaults:

@@ -1,0 +1,299 @@
+"""Phone-ready output on real rendered audio: chapters, tags, sidecars, loudness, split tracks."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from mutagen.id3 import ID3, CTOCFlags
+from PIL import Image
+from test_render import assert_audio_matches_plan
+
+from voiceguide.audio import decode_file, encode_mp3, read_fingerprint
+from voiceguide.cli import cli
+from voiceguide.durations import format_clock
+from voiceguide.export import Export
+from voiceguide.loudness import measure_file
+from voiceguide.present import plan_dict
+from voiceguide.render import Overrides, load, render
+from voiceguide.timeline import Timeline
+
+from conftest import ROUTINES
+
+TOLERANCE = 0.010  # seconds
+_CHAPTER = re.compile(r"Chapter #\d+:\d+: start (\S+), end (\S+)\n\s+Metadata:\n\s+title\s+: (.*)")
+
+
+def probed_chapters(ffmpeg: str, path: Path) -> list[tuple[float, float, str]]:
+    """Chapters as ffmpeg/ffprobe read them from the file: (start, end, title)."""
+    report = subprocess.run([ffmpeg, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return [(float(start), float(end), title.strip()) for start, end, title in _CHAPTER.findall(report)]
+
+
+def lrc_lines(path: Path) -> tuple[dict[str, str], list[tuple[float, str]]]:
+    """An LRC file's header tags and its timed lines (seconds, text)."""
+    header: dict[str, str] = {}
+    lines: list[tuple[float, str]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        timed = re.fullmatch(r"\[(\d+):(\d\d)\.(\d\d)\](.*)", line)
+        if timed:
+            minutes, seconds, hundredths, text = timed.groups()
+            lines.append((int(minutes) * 60 + int(seconds) + int(hundredths) / 100, text))
+        else:
+            key, value = re.fullmatch(r"\[(\w+):(.*)\]", line).groups()  # type: ignore[union-attr]
+            header[key] = value
+    return header, lines
+
+
+def vtt_cues(path: Path) -> list[tuple[float, float, str]]:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("WEBVTT\n\n")
+
+    def seconds(clock: str) -> float:
+        h, m, s = clock.split(":")
+        return int(h) * 3600 + int(m) * 60 + float(s)
+
+    cues = re.findall(r"\n\d+\n(\S+) --> (\S+)\n(.*)\n", text)
+    return [(seconds(a), seconds(b), t) for a, b, t in cues]
+
+
+def check_track(ffmpeg: str, mp3: Path, plan: dict[str, Any]) -> None:
+    """Everything the issue promises about one whole-track render, against its plan."""
+    chapters = probed_chapters(ffmpeg, mp3)
+    assert [c[2] for c in chapters] == [c["title"] for c in plan["chapters"]]
+    for (start, end, _), planned in zip(chapters, plan["chapters"], strict=True):
+        assert abs(start - planned["start"]) <= TOLERANCE
+        assert abs(end - planned["end"]) <= TOLERANCE
+    toc = ID3(mp3).getall("CTOC")
+    assert len(toc) == 1
+    assert toc[0].flags == CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED
+    assert toc[0].child_element_ids == [f"ch{n}" for n in range(1, len(chapters) + 1)]
+
+    speech = [(e["start"], e["duration"], e["text"]) for e in plan["events"] if e["kind"] == "speech"]
+    header, lines = lrc_lines(mp3.with_suffix(".lrc"))
+    assert header["ti"] == plan["title"]
+    assert [text for _, text in lines] == [text for _, _, text in speech]
+    assert all(abs(at - start) <= TOLERANCE for (at, _), (start, _, _) in zip(lines, speech, strict=True))
+    cues = vtt_cues(mp3.with_suffix(".vtt"))
+    assert [text for _, _, text in cues] == [text.replace("&", "&amp;") for _, _, text in speech]
+    for (start, end, _), (planned, length, _) in zip(cues, speech, strict=True):
+        assert abs(start - planned) <= 0.001
+        assert abs(end - (planned + length)) <= 0.001
+    document = json.loads(mp3.with_name(mp3.stem + ".chapters.json").read_text(encoding="utf-8"))
+    assert document["version"] == "1.2.0"
+    assert [(c["title"], c["startTime"], c["endTime"]) for c in document["chapters"]] == [
+        (c["title"], pytest.approx(c["start"], abs=0.001), pytest.approx(c["end"], abs=0.001)) for c in plan["chapters"]
+    ]
+
+    loudness = measure_file(mp3)
+    assert abs(loudness.integrated - -16) <= 0.5
+    assert loudness.true_peak <= -1.0
+    assert_audio_matches_plan(mp3, plan)  # normalising moved nothing and added no noise
+
+
+def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> None:
+    """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album."""
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    entries = list(zip(lines[2::2], lines[3::2], strict=True))
+    count = len(timeline.chapters)
+    assert len(entries) == count
+    for number, ((info, path), chapter) in enumerate(zip(entries, timeline.chapters, strict=True), start=1):
+        assert not Path(path).is_absolute()
+        assert ".." not in Path(path).parts
+        mp3 = playlist.parent / path
+        decoded, rate = decode_file(mp3)
+        # cut at the chapter's sample; LAME's gapless header can add up to 47 trailing samples
+        assert 0 <= len(decoded) - (chapter.end - chapter.start) <= 47
+        assert abs(float(info.removeprefix("#EXTINF:").split(",")[0]) - len(decoded) / rate) <= TOLERANCE
+        tags = ID3(mp3)
+        found = (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"]))
+        assert found == (f"{number}/{count}", album, chapter.title)
+        assert [c[2] for c in probed_chapters(ffmpeg, mp3)] == [chapter.title]
+
+
+def test_short_track_has_chapters_sidecars_loudness_and_exact_timing(
+    rendered_short: tuple[Path, dict[str, Any]], ffmpeg_exe: str
+) -> None:
+    check_track(ffmpeg_exe, *rendered_short)
+
+
+@pytest.mark.parametrize("routine", sorted(ROUTINES.glob("*.yaml")), ids=lambda p: p.stem)
+def test_every_bundled_routine_is_phone_ready(routine: Path, tmp_path: Path, ffmpeg_exe: str) -> None:
+    loaded = load(routine, Overrides(engine="espeak-ng"))
+    whole = render(loaded, tmp_path)
+    check_track(ffmpeg_exe, whole.path, plan_dict(whole.plan.timeline))
+    split = render(loaded, tmp_path / "split", options=Export(sidecars=False, split=True))
+    check_split(split.path, whole.plan.timeline, loaded.album or loaded.title, ffmpeg_exe)
+
+
+def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any]]) -> None:
+    tags = ID3(rendered_short[0])
+    assert tags.version == (2, 4, 0)
+    found = {frame: str(tags[frame]) for frame in ("TIT2", "TPE1", "TALB", "TRCK", "TCON", "TLAN")}
+    assert found == {
+        "TIT2": "Short check",
+        "TPE1": "Tester",
+        "TALB": "Short check",
+        "TRCK": "1",
+        "TCON": "Speech",
+        "TLAN": "eng",
+    }
+    assert re.fullmatch(r"20\d\d", str(tags["TDRC"]))
+    cover = tags.getall("APIC")[0]
+    image = Image.open(io.BytesIO(cover.data))
+    assert (cover.mime, cover.type, image.format, image.width == image.height) == ("image/png", 3, "PNG", True)
+
+
+def test_a_routine_cover_image_is_embedded_as_is(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    (tmp_path / "art").mkdir()
+    Image.new("RGB", (300, 300), (200, 40, 40)).save(tmp_path / "art" / "front.jpg")
+    path = write_routine(
+        "title: Covered\nalbum: Series\ndescription: Gentle.\ncover: art/front.jpg\nsteps:\n  - say: Go.\n"
+    )
+    target = render(load(path, Overrides(engine="espeak-ng")), tmp_path / "out").path
+    tags = ID3(target)
+    assert tags.getall("APIC")[0].data == (tmp_path / "art" / "front.jpg").read_bytes()
+    assert tags.getall("APIC")[0].mime == "image/jpeg"
+    assert (str(tags["TALB"]), str(tags.getall("COMM")[0])) == ("Series", "Gentle.")
+
+
+@pytest.mark.parametrize(
+    ("cover", "message"),
+    [
+        ("missing.png", "routine.yaml:2: cover: no image file at "),
+        ("notes.txt", "routine.yaml:2: cover: expected a .jpg or .png image, got 'notes.txt'"),
+    ],
+)
+def test_a_bad_cover_is_a_routine_error(
+    cover: str, message: str, write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "notes.txt").write_text("not a picture")
+    path = write_routine(f"title: T\ncover: {cover}\nsteps:\n  - say: Go.\n")
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng"])
+    assert result.exit_code == 2
+    assert message in result.stderr.replace(str(path), "routine.yaml")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("option", "expected"), [("-20", -20.0), ("off", None)])
+def test_loudness_option(
+    option: str, expected: float | None, short_routine: Path, tmp_path: Path, runner: CliRunner
+) -> None:
+    args = ["render", str(short_routine), "-o", str(tmp_path), "--engine", "espeak-ng", "--no-sidecars"]
+    result = runner.invoke(cli, [*args, "--loudness", option])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["short.mp3", "short.yaml"]
+    loudness = measure_file(tmp_path / "short.mp3")
+    if expected is None:  # untouched: espeak-ng's own level, well below -16
+        assert loudness.integrated < -19
+    else:
+        assert abs(loudness.integrated - expected) <= 0.5
+        assert loudness.true_peak <= -1.0
+
+
+def test_split_writes_one_track_per_chapter_and_a_relative_playlist(
+    short_routine: Path, tmp_path: Path, runner: CliRunner, ffmpeg_exe: str
+) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--split"])
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {out / 'short.m3u8'} (" in result.output
+    assert ", 4 tracks) in " in result.output
+    timeline = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again").plan.timeline
+    playlist = (out / "short.m3u8").read_text(encoding="utf-8").splitlines()
+    assert playlist[:2] == ["#EXTM3U", "#PLAYLIST:Short check"]
+    entries = list(zip(playlist[2::2], playlist[3::2], strict=True))
+    names = ["01 - Introduction", "02 - Press", "03 - Breathe out", "04 - Closing"]
+    assert [path for _, path in entries] == [f"short/{name}.mp3" for name in names]
+    check_split(out / "short.m3u8", timeline, "Short check", ffmpeg_exe)
+    assert all((out / path).with_suffix(".lrc").exists() for _, path in entries)
+    assert not any(p.suffix == ".part" for p in out.rglob("*"))
+
+
+def test_no_sidecars(short_routine: Path, tmp_path: Path, runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli, ["render", str(short_routine), "-o", str(tmp_path / "o"), "--engine", "espeak-ng", "--no-sidecars"]
+    )
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (tmp_path / "o").iterdir()] == ["short.mp3"]
+
+
+def test_info_shows_tags_chapters_decoded_duration_and_loudness(
+    rendered_short: tuple[Path, dict[str, Any]], runner: CliRunner
+) -> None:
+    mp3, plan = rendered_short
+    result = runner.invoke(cli, ["info", str(mp3)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[:3] == ["short.mp3", "  Title     Short check", "  Artist    Tester"]
+    assert "  Cover     image/png, " in result.stdout
+    assert f"Chapters: {len(plan['chapters'])} (with table of contents)" in lines
+    for chapter in plan["chapters"]:
+        assert f"  {format_clock(chapter['start']):>11}  {chapter['title']}" in lines
+    samples = round(plan["duration"] * plan["sample_rate"])
+    assert f"Duration: {format_clock(plan['duration'])} (decoded: {samples:,} samples at 22050 Hz)" in lines
+    loudness = re.search(r"Loudness: (\S+) LUFS integrated, true peak (\S+) dBTP", result.stdout)
+    assert loudness is not None
+    assert abs(float(loudness[1]) + 16) <= 0.5
+    assert float(loudness[2]) <= -1.0
+
+
+def test_info_on_an_untagged_mp3_says_what_is_missing(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "plain.mp3"
+    encode_mp3([bytes(22050 * 2)], path, 22050, 64)
+    result = runner.invoke(cli, ["info", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:3] == ["  Cover     none", "Chapters: none"]
+    assert "Duration: 0:01.000 (decoded: 22,050 samples at 22050 Hz)" in result.stdout
+
+
+def test_info_on_a_file_that_is_not_audio_exits_1(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "notes.mp3"
+    path.write_text("hello")
+    result = runner.invoke(cli, ["info", str(path)])
+    assert result.exit_code == 1
+    assert "is not an audio file" in result.stderr
+
+
+def test_an_unchanged_track_keeps_its_fingerprint_but_new_export_options_re_encode(
+    short_routine: Path, tmp_path: Path
+) -> None:
+    loaded = load(short_routine, Overrides(engine="espeak-ng"))
+    first = render(loaded, tmp_path / "out")
+    assert read_fingerprint(first.path) is not None
+    first.path.with_suffix(".lrc").unlink()
+    assert not render(loaded, tmp_path / "out").encoded
+    assert first.path.with_suffix(".lrc").is_file()  # an up-to-date track still gets its sidecars
+    assert render(loaded, tmp_path / "out", options=Export(loudness=-20.0)).encoded
+    assert render(loaded, tmp_path / "out", options=Export(loudness=-20.0, sidecars=False)).encoded
+
+
+def test_an_unreachable_loudness_is_a_fault_with_a_fix(short_routine: Path, tmp_path: Path, runner: CliRunner) -> None:
+    # speech limited to -1 dBTP cannot be made as loud as -5 LUFS
+    out = tmp_path / "out"
+    result = runner.invoke(
+        cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--loudness", "-5"]
+    )
+    assert result.exit_code == 1
+    assert "Error: could not reach -5 LUFS with true peak at most -1 dBTP" in result.stderr
+    assert "fix: choose a quieter target with --loudness" in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_split_again_removes_parts_of_renamed_steps_and_nothing_else(
+    write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    path = write_routine("title: T\nsteps:\n  - {name: Old name, say: Go.}\n  - {name: Kept, say: Stop.}\n", "r.yaml")
+    render(load(path, Overrides(engine="espeak-ng")), out, options=Export(split=True))
+    (out / "r" / "notes.txt").write_text("mine")
+    path.write_text(path.read_text().replace("Old name", "New name"))
+    render(load(path, Overrides(engine="espeak-ng")), out, options=Export(split=True, sidecars=False))
+    assert sorted(p.name for p in (out / "r").iterdir()) == ["01 - New name.mp3", "02 - Kept.mp3", "notes.txt"]

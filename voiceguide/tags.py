@@ -1,0 +1,106 @@
+"""ID3v2.4 tags as a phone shows them: text frames, cover art, and chapters.
+
+Chapters are one CHAP frame each plus the CTOC table of contents (top-level,
+ordered) that Apple Podcasts, AntennaPod and Prologue need before they list any.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TRCK, TXXX, CTOCFlags
+from mutagen.id3._tags import save_frame
+
+from .audio import FINGERPRINT_TAG, disk_full
+from .cover import Cover
+from .errors import OutputError
+
+NO_OFFSET = 0xFFFFFFFF  # CHAP byte offsets unused: players seek by time
+# ID3 wants ISO 639-2 codes; routines use the two-letter ISO 639-1 code.
+ISO_639_2 = {"en": "eng", "de": "deu", "fr": "fra", "es": "spa", "it": "ita", "nl": "nld", "pt": "por", "pl": "pol"}
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A chapter in whole milliseconds from the start of its file."""
+
+    title: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class TrackTags:
+    """Everything written into one MP3's ID3 tag."""
+
+    title: str
+    artist: str
+    album: str
+    track: int
+    tracks: int | None  # None for a single whole track
+    year: int
+    genre: str
+    comment: str | None
+    language: str
+    cover: Cover
+    chapters: tuple[Mark, ...]
+    fingerprint: str | None = None  # what the audio was made from, so an unchanged track is not re-encoded
+
+
+class _InOrder(ID3):
+    """An ID3 tag whose frames are saved in the order they were added.
+
+    mutagen sorts frames by size, which shuffles CHAP frames; ffprobe and some
+    players list chapters in frame order rather than by the CTOC.
+    """
+
+    def _write(self, config: Any) -> bytes:
+        pictures = [f for f in self.values() if f.FrameID == "APIC"]  # big: last, as mutagen does
+        others = [f for f in self.values() if f.FrameID != "APIC"]
+        return b"".join(save_frame(f, config=config) for f in [*others, *pictures])
+
+
+def write_tags(path: Path, tags: TrackTags) -> None:
+    """Replace ``path``'s ID3 tag with ``tags`` (ID3v2.4, UTF-8)."""
+    frames = _InOrder()
+    if tags.fingerprint is not None:
+        frames.add(TXXX(encoding=3, desc=FINGERPRINT_TAG, text=tags.fingerprint))
+    frames.add(TIT2(encoding=3, text=tags.title))
+    frames.add(TPE1(encoding=3, text=tags.artist))
+    frames.add(TALB(encoding=3, text=tags.album))
+    frames.add(TRCK(encoding=3, text=f"{tags.track}/{tags.tracks}" if tags.tracks else str(tags.track)))
+    frames.add(TDRC(encoding=3, text=str(tags.year)))
+    frames.add(TCON(encoding=3, text=tags.genre))
+    frames.add(TLAN(encoding=3, text=ISO_639_2.get(tags.language, tags.language)))
+    if tags.comment:
+        frames.add(COMM(encoding=3, lang="eng", desc="", text=tags.comment))
+    frames.add(APIC(encoding=3, mime=tags.cover.mime, type=3, desc="Cover", data=tags.cover.data))
+    ids = [f"ch{n}" for n in range(1, len(tags.chapters) + 1)]
+    frames.add(
+        CTOC(
+            element_id="toc",
+            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=ids,
+            sub_frames=[TIT2(encoding=3, text="Chapters")],
+        )
+    )
+    for element_id, mark in zip(ids, tags.chapters, strict=True):
+        frames.add(
+            CHAP(
+                element_id=element_id,
+                start_time=mark.start_ms,
+                end_time=mark.end_ms,
+                start_offset=NO_OFFSET,
+                end_offset=NO_OFFSET,
+                sub_frames=[TIT2(encoding=3, text=mark.title)],
+            )
+        )
+    try:
+        frames.save(path, v2_version=4)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EFBIG):
+            raise disk_full(path) from None
+        raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
