@@ -192,3 +192,13 @@ def test_voices_lists_both_engines_voices(runner: CliRunner) -> None:
         result = runner.invoke(cli, ["voices", "--engine", engine, "--language", "en"])
         assert result.exit_code == 0, result.output
         assert voice_id in result.stdout.split()
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "render"])
+def test_unknown_language_exits_2_listing_the_supported_ones(
+    command: str, write_routine: Callable[..., Path], runner: CliRunner
+) -> None:
+    path = write_routine("title: T\nlanguage: klingon\nsteps:\n  - say: hi\n")
+    result = runner.invoke(cli, [command, str(path)])
+    assert result.exit_code == 2
+    assert "routine.yaml:2: language: expected one of [de, en, es, fr, it, nl, pt], got 'klingon'" in result.output

@@ -85,3 +85,18 @@ def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: P
     decoded, _ = decode_file(target)
     assert len(decoded) == planned.timeline.duration
     assert [p.name for p in target.parent.iterdir()] == ["short.mp3"]  # no temporary litter
+
+
+def test_the_german_example_speaks_german_built_in_phrases_with_a_german_voice(runner: CliRunner) -> None:
+    from voiceguide.synth import resolve_voices
+
+    routine = load(ROUTINES / "nacken-de.yaml", Overrides(engine="espeak-ng"))
+    assert [v.id for v in resolve_voices([routine.voice], routine.language).values()] == ["de"]
+    plan = plan_json(runner, str(ROUTINES / "nacken-de.yaml"), "--engine", "espeak-ng")
+    spoken = {(e["role"], e["text"]) for e in plan["events"] if e["role"] in ("countdown", "switch")}
+    assert spoken == {
+        ("countdown", "drei"),
+        ("countdown", "zwei"),
+        ("countdown", "eins"),
+        ("switch", "Jetzt die Seite wechseln, nach links."),
+    }

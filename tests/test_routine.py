@@ -379,7 +379,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nlanguage: xx\nsteps:\n  - say: hi\n",
-        "routine.yaml:2: language: expected one of [en], got 'xx'",
+        "routine.yaml:2: language: expected one of [de, en, es, fr, it, nl, pt], got 'xx'",
         id="language-unknown",
     ),
     pytest.param(
