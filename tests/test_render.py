@@ -34,7 +34,7 @@ def assert_audio_matches_plan(mp3: Path, plan: dict[str, Any]) -> None:
     level = np.abs(decoded.astype(np.int32))
     margin = samples_at(MARGIN_SECONDS, rate)
     events = plan["events"]
-    overlays = [e for e in events if e["role"] in ("countdown", "cue")]
+    overlays = [e for e in events if e["role"] in ("countdown", "cue", "remaining", "count", "start", "end")]
     for hold in (e for e in events if e["kind"] == "hold"):
         start, length = samples_at(hold["start"], rate), samples_at(hold["duration"], rate)
         quiet = np.ones(length, dtype=bool)

@@ -22,7 +22,7 @@ import numpy.typing as npt
 from .engines import EncodedAudio
 from .errors import EncoderError, OutputError
 from .model import Routine
-from .timeline import Timeline, Utterance
+from .timeline import Sound, Timeline, Utterance
 
 Samples = npt.NDArray[np.int16]
 
@@ -72,9 +72,9 @@ def trim(samples: Samples) -> Samples:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterator[bytes]:
+def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance | Sound, Samples]) -> Iterator[bytes]:
     """The whole track as 16-bit little-endian PCM, in chunks of a few seconds."""
-    speech = [e for e in timeline.events if e.utterance is not None]
+    speech = [e for e in timeline.events if e.clip is not None]
     chunk = timeline.sample_rate * CHUNK_SECONDS
     upcoming = 0
     active: list[tuple[int, Samples]] = []
@@ -82,8 +82,8 @@ def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterat
         end = min(start + chunk, timeline.duration)
         while upcoming < len(speech) and speech[upcoming].start < end:
             event = speech[upcoming]
-            assert event.utterance is not None
-            active.append((event.start, clips[event.utterance]))
+            assert event.clip is not None
+            active.append((event.start, clips[event.clip]))
             upcoming += 1
         buffer = np.zeros(end - start, dtype=np.int32)
         for offset, clip in active:
@@ -142,18 +142,17 @@ def write_tags(path: Path, routine: Routine) -> None:
         raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
 
 
-def decode_file(path: Path) -> tuple[Samples, int]:
-    """Decode any audio file to mono 16-bit samples; returns them with the sample rate."""
+def decode_file(path: Path, sample_rate: int | None = None) -> tuple[Samples, int]:
+    """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` if given);
+    returns them with their sample rate."""
     from mutagen import File as MutagenFile
 
     info = MutagenFile(path)
     if info is None:
         raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
-    rate = int(info.info.sample_rate)
-    done = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "pipe:1"],
-        capture_output=True,
-    )
+    rate = sample_rate or int(info.info.sample_rate)
+    source = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    done = subprocess.run([*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True)
     if done.returncode != 0:
         raise EncoderError(f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}", FFMPEG_HINT)
     return np.frombuffer(done.stdout, dtype=np.int16), rate

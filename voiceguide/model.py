@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_ENGINE = "pyttsx3"
 ENGINE_NAMES = ("pyttsx3", "espeak-ng")
+CHIMES = ("start", "end", "both", "none")  # `chime:` values: which holds' edges get a chime
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,19 @@ class Step:
     cues: tuple[Cue, ...]
     pause_ms: int
     hold_line: int  # where the step's hold (or the step) is written, for messages after synthesis
+    chimes: tuple[str, ...] = ()  # "start" and/or "end": chimes at the hold's edges
+    remaining: tuple[int, ...] = ()  # "N seconds left" this many ms before the hold's end
+    count: int = 0  # numbers counted aloud through the hold, evenly spaced
+    count_reps: bool = False  # "Rep 2 of 5" before every rep
+    voice: Voice | None = None  # the step's own voice (None: the routine's)
+
+
+@dataclass(frozen=True)
+class Sounds:
+    """The user's own audio files replacing the built-in chimes (``None``: built in)."""
+
+    start: Path | None = None
+    end: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -61,3 +76,4 @@ class Routine:
     outro: str | None
     pause_ms: int  # silence after the intro
     steps: tuple[Step, ...]
+    sounds: Sounds = Sounds()

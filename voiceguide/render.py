@@ -8,10 +8,11 @@ from pathlib import Path
 
 from .audio import Samples, encode_mp3, pcm_chunks, write_tags
 from .files import atomic_path, output_folder, safe_name
-from .model import Routine
+from .model import Routine, Voice
 from .routine import load_routine
+from .sounds import chime_clips
 from .synth import synthesise
-from .timeline import SAMPLE_RATE, Timeline, Utterance, schedule, script, utterances
+from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 
 DEFAULT_BITRATE = 64
 
@@ -31,27 +32,31 @@ class Plan:
 
     routine: Routine
     timeline: Timeline
-    clips: dict[Utterance, Samples]
+    clips: dict[Utterance | Sound, Samples]
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, then apply command-line overrides."""
+    """Load and validate a routine, then apply command-line overrides (to every voice in it)."""
     routine = load_routine(path)
-    voice = routine.voice
-    changed = dataclasses.replace(
-        voice,
-        engine=overrides.engine or voice.engine,
-        name=overrides.voice or voice.name,
-        rate=overrides.rate or voice.rate,
-    )
-    return dataclasses.replace(routine, voice=changed)
+
+    def override(voice: Voice) -> Voice:
+        return dataclasses.replace(
+            voice,
+            engine=overrides.engine or voice.engine,
+            name=overrides.voice or voice.name,
+            rate=overrides.rate or voice.rate,
+        )
+
+    steps = tuple(dataclasses.replace(s, voice=override(s.voice)) if s.voice else s for s in routine.steps)
+    return dataclasses.replace(routine, voice=override(routine.voice), steps=steps)
 
 
 def plan(routine: Routine) -> Plan:
     """Synthesise the routine's lines and place everything on the sample grid."""
     items = script(routine)
-    clips = synthesise(utterances(items), routine.language, SAMPLE_RATE)
-    timeline = schedule(routine, items, {u: len(c) for u, c in clips.items()}, SAMPLE_RATE)
+    clips: dict[Utterance | Sound, Samples] = dict(synthesise(utterances(items), routine.language, SAMPLE_RATE).items())
+    clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
+    timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
     return Plan(routine, timeline, clips)
 
 

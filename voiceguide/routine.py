@@ -5,19 +5,20 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from .durations import format_span
 from .errors import Problem, RoutineError
-from .model import ENGINE_NAMES, Cue, Routine, Step, Voice
+from .model import CHIMES, ENGINE_NAMES, Cue, Routine, Sounds, Step, Voice
 from .phrases import languages, phrases
 from .schema import (
     Choice,
     Context,
     Duration,
     Field,
+    Flag,
     Integer,
     Invalid,
     Kind,
@@ -35,9 +36,11 @@ from .yamlsource import read_nodes
 
 MAX_TOTAL_MS = 4 * 3_600_000
 MAX_COUNTDOWN = 20
+MAX_COUNT = 60  # numbers the phrase files spell out
 PLACEHOLDERS = ("side", "rep", "reps")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME_WORDS = 5
+T = TypeVar("T")
 
 
 class Sides(Kind["tuple[str, ...] | str"]):
@@ -57,6 +60,18 @@ class Sides(Kind["tuple[str, ...] | str"]):
         return value if value == "both" else (value,)
 
 
+class WholeSeconds(Duration):
+    """A duration of whole seconds, at least two (spoken as "N seconds")."""
+
+    expected = "whole seconds like 30s or 1m"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
+        ms = super().convert(node, path, ctx)
+        if ms % 1000 or ms < 2000:
+            raise self.fail(node)
+        return ms
+
+
 class VoiceSchema(Schema):
     engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
     name = Field(Text(200), help="engine voice id, or a unique part of its name")
@@ -70,6 +85,14 @@ class DefaultsSchema(Schema):
     countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of every hold")
     switch = Field(Text(), help="prompt before every later side")
     again = Field(Text(), help="spoken instead of `say` on later reps")
+    chime = Field(Choice(CHIMES), help="chimes at the start and/or end of every hold")
+    remaining = Field(ListOf(WholeSeconds()), help='"30 seconds left" at these points of every hold')
+    count_reps = Field(Flag(), help='"Rep 2 of 5" before every rep')
+
+
+class SoundsSchema(Schema):
+    start = Field(Text(1000), help="audio file played at the start of a hold")
+    end = Field(Text(1000), help="audio file played at the end of a hold")
 
 
 class CueSchema(Schema):
@@ -90,6 +113,11 @@ class StepSchema(Schema):
     countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of the hold")
     cues = Field(ListOf(Nested(CueSchema)), help="lines spoken inside the hold")
     pause = Field(Duration(), help="silence after the step")
+    chime = Field(Choice(CHIMES), help="chimes at the start and/or end of the hold")
+    remaining = Field(ListOf(WholeSeconds()), help='"30 seconds left" at these points of the hold')
+    count_reps = Field(Flag(), help='"Rep 2 of 5" before every rep')
+    count = Field(Integer(1, MAX_COUNT), help="numbers counted aloud through the hold")
+    voice = Field(Nested(VoiceSchema), help="this step's own voice")
 
 
 class RoutineSchema(Schema):
@@ -103,6 +131,7 @@ class RoutineSchema(Schema):
     intro = Field(Text())
     outro = Field(Text())
     steps = Field(ListOf(Nested(StepSchema), min_items=1, max_items=500), required=True, help="at least one step")
+    sounds = Field(Nested(SoundsSchema), help="your own audio files for the chimes")
 
 
 def load_routine(path: str | Path) -> Routine:
@@ -131,8 +160,10 @@ def _build(top: Section, ctx: Context) -> Routine | None:
             if (text := defaults.get(f)) is not None:
                 _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
+    voice = _voice(voice_section, Voice())
     steps = tuple(
-        _build_step(number, section, default, words.both, ctx) for number, section in enumerate(step_sections, start=1)
+        _build_step(number, section, default, words.both, voice, ctx)
+        for number, section in enumerate(step_sections, start=1)
     )
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
@@ -152,12 +183,31 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         author=top.get(RoutineSchema.author),
         album=top.get(RoutineSchema.album),
         language=language,
-        voice=_voice(voice_section),
+        voice=voice,
         intro=top.get(RoutineSchema.intro),
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
         steps=steps,
+        sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
     )
+
+
+def _sounds(section: Section | None, ctx: Context) -> Sounds:
+    """The user's chime files, relative to the routine's folder; each must exist."""
+    if section is None:
+        return Sounds()
+    found: dict[str, Path] = {}
+    for f in (SoundsSchema.start, SoundsSchema.end):
+        if (name := section.get(f)) is None:
+            continue
+        path = Path(ctx.source).parent / Path(name).expanduser()
+        if path.is_file():
+            found[f.key] = path
+        else:
+            ctx.report(
+                section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)"
+            )
+    return Sounds(**found)
 
 
 class _Defaults:
@@ -173,21 +223,24 @@ class _Defaults:
         self.countdown: int = pick(DefaultsSchema.countdown, 3)
         self.switch: str = pick(DefaultsSchema.switch, switch)
         self.again: str = pick(DefaultsSchema.again, again)
+        self.chime: str = pick(DefaultsSchema.chime, "none")
+        self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
+        self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
 
 
-def _voice(section: Section | None) -> Voice:
+def _voice(section: Section | None, base: Voice) -> Voice:
+    """The voice a ``voice`` block sets; what it leaves out comes from ``base``."""
     if section is None:
-        return Voice()
-    base = Voice()
+        return base
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
-        name=section.get(VoiceSchema.name),
+        name=section.get(VoiceSchema.name) or base.name,
         rate=section.get(VoiceSchema.rate) or base.rate,
         volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
     )
 
 
-def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], ctx: Context) -> Step:
+def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], voice: Voice, ctx: Context) -> Step:
     say = s.get(StepSchema.say) or ""
     raw_sides = s.get(StepSchema.sides)
     sides = both if raw_sides == "both" else tuple(raw_sides or ())
@@ -207,8 +260,9 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
         )
 
     countdown = s.get(StepSchema.countdown)
+    count = _count(s, hold, countdown, ctx)
     if countdown is None:
-        countdown = min(default.countdown, hold // 1000)
+        countdown = 0 if count else min(default.countdown, hold // 1000)
     elif countdown and countdown * 1000 > hold:
         having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
         ctx.report(
@@ -232,7 +286,37 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
         cues=cues,
         pause_ms=_first(s.get(StepSchema.pause), default.pause),
         hold_line=s.line(StepSchema.hold) if s.given(StepSchema.hold) else s.line(),
+        chimes=_chimes(_first(s.get(StepSchema.chime), default.chime)) if hold else (),
+        remaining=_remaining(s, default.remaining, hold),
+        count=count,
+        count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
+        voice=_voice(s.get(StepSchema.voice), voice) if s.given(StepSchema.voice) else None,
     )
+
+
+def _chimes(chime: str) -> tuple[str, ...]:
+    return {"start": ("start",), "end": ("end",), "both": ("start", "end")}.get(chime, ())
+
+
+def _count(s: Section, hold: int, countdown: int | None, ctx: Context) -> int:
+    """``count``: needs a hold of at least one second per number, and no countdown of its own."""
+    count = s.get(StepSchema.count) or 0
+    if count and count * 1000 > hold:
+        having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
+        ctx.report(
+            s.line(StepSchema.count),
+            s.where(StepSchema.count),
+            f"counting to {count} needs a hold of at least {count} s; {having}",
+        )
+        return 0
+    if count and countdown:
+        ctx.report(s.line(StepSchema.countdown), s.where(StepSchema.countdown), "use either `count` or `countdown`")
+    return count
+
+
+def _remaining(s: Section, inherited: list[int], hold: int) -> tuple[int, ...]:
+    """The ``remaining`` points that fit: those shorter than the hold."""
+    return tuple(ms for ms in _first(s.get(StepSchema.remaining), inherited) if ms < hold)
 
 
 def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> Iterable[Cue]:
@@ -286,7 +370,7 @@ def _name_from(say: str) -> str:
     return " ".join(words[:_NAME_WORDS]).strip(".,;:!?") or "Step"
 
 
-def _first(value: int | None, fallback: int) -> int:
+def _first(value: T | None, fallback: T) -> T:
     return fallback if value is None else value
 
 
