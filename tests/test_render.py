@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -100,3 +102,48 @@ def test_the_german_example_speaks_german_built_in_phrases_with_a_german_voice(r
         ("countdown", "eins"),
         ("switch", "Jetzt die Seite wechseln, nach links."),
     }
+
+
+TIME_CUES = """\
+title: Time cues
+defaults: {pause: 1s, rest: 1s, chime: both}
+steps:
+  - say: Press.
+    reps: 2
+    count_reps: true
+    hold: 14s
+    remaining: [10s]
+  - say: Breathe with me.
+    hold: 6s
+    count: 6
+  - say: Breathe with me.
+    hold: 3s
+    voice: {rate: 90}
+  - say: Breathe with me.
+"""
+
+
+def test_time_cues_and_a_step_voice_are_heard_where_planned(
+    write_routine: Callable[..., Path], tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_routine(TIME_CUES, "cues.yaml")
+    plan = plan_json(runner, str(path), "--engine", "espeak-ng")
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path), "--engine", "espeak-ng"])
+    assert result.exit_code == 0, result.output
+    assert_audio_matches_plan(tmp_path / "cues.mp3", plan)
+    spoken = [(e["role"], e["text"]) for e in plan["events"] if e["role"] in ("rep", "remaining", "count")]
+    assert spoken == [
+        ("rep", "Rep one of two."),
+        ("remaining", "Ten seconds left."),
+        ("rep", "Rep two of two."),
+        ("remaining", "Ten seconds left."),
+        *[("count", n) for n in ("one", "two", "three", "four", "five", "six")],
+    ]
+    counts = [e for e in plan["events"] if e["role"] == "count"]
+    assert all(after["start"] - before["start"] == pytest.approx(1.0, abs=1e-4) for before, after in pairwise(counts))
+    assert counts[-1]["start"] + counts[-1]["duration"] <= next(
+        e["start"] + e["duration"] for e in plan["events"] if e["kind"] == "hold" and e["step"] == 2
+    )
+    # the slower voice of step 3 only: the same words take longer there than in steps 2 and 4
+    lengths = [e["duration"] for e in plan["events"] if e["text"] == "Breathe with me."]
+    assert lengths[0] == lengths[2] < lengths[1] * 0.8
