@@ -147,10 +147,12 @@ def decode_file(path: Path, sample_rate: int | None = None) -> tuple[Samples, in
     returns them with their sample rate."""
     from mutagen import File as MutagenFile
 
-    info = MutagenFile(path)
-    if info is None:
-        raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
-    rate = sample_rate or int(info.info.sample_rate)
+    rate = sample_rate
+    if rate is None:
+        info = MutagenFile(path)
+        if info is None:
+            raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
+        rate = int(info.info.sample_rate)
     source = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path)]
     done = subprocess.run([*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True)
     if done.returncode != 0:

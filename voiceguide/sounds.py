@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .audio import Samples, decode_file
+from .errors import EncoderError
 from .model import Routine
 from .timeline import Sound
 
@@ -56,7 +57,10 @@ def _bell(name: str, sample_rate: int) -> Samples:
 
 
 def _from_file(path: Path, sample_rate: int) -> Samples:
-    samples, _ = decode_file(path, sample_rate)
+    try:
+        samples, _ = decode_file(path, sample_rate)
+    except EncoderError as err:
+        raise EncoderError(err.message, f"check the file named in `sounds`; {err.fix}") from None
     kept = samples[: MAX_SOUND_MS * sample_rate // 1000].astype(np.float64)
     return _finish(kept, sample_rate)
 
