@@ -28,24 +28,35 @@ def samples_at(seconds: float, rate: int) -> int:
     return round(seconds * rate)
 
 
-def assert_audio_matches_plan(mp3: Path, plan: dict[str, Any]) -> None:
-    """The decoded MP3 against a ``plan --json`` document: length, silent holds, speech where planned."""
+def assert_audio_matches_plan(mp3: Path, plan: dict[str, Any], bed_db: float | None = None) -> None:
+    """The decoded MP3 against a ``plan --json`` document: length, silent holds, speech where planned.
+
+    With a background at ``bed_db`` (dBFS), holds carry that level instead of silence (away
+    from the speech it ducks under)."""
     decoded, rate = decode_file(mp3)
     assert rate == plan["sample_rate"]
     assert abs(len(decoded) / rate - plan["duration"]) <= 0.010
     level = np.abs(decoded.astype(np.int32))
     margin = samples_at(MARGIN_SECONDS, rate)
+    before, after = (margin, margin) if bed_db is None else (samples_at(0.3, rate), samples_at(0.45, rate))
     events = plan["events"]
     overlays = [e for e in events if e["role"] in ("countdown", "cue", "remaining", "count", "start", "end")]
     for hold in (e for e in events if e["kind"] == "hold"):
         start, length = samples_at(hold["start"], rate), samples_at(hold["duration"], rate)
         quiet = np.ones(length, dtype=bool)
-        quiet[:margin] = False
+        quiet[:after] = False
+        quiet[length - before :] = False
         for overlay in overlays:
             lo = samples_at(overlay["start"], rate) - start
             if 0 <= lo < length:
-                quiet[max(0, lo - margin) : lo + samples_at(overlay["duration"], rate) + margin] = False
-        assert level[start : start + length][quiet].max() < SILENT, f"noise in the hold at {hold['start']} s"
+                quiet[max(0, lo - before) : lo + samples_at(overlay["duration"], rate) + after] = False
+        if bed_db is None:
+            assert level[start : start + length][quiet].max() < SILENT, f"noise in the hold at {hold['start']} s"
+        elif quiet.any():
+            bed = decoded[start : start + length][quiet].astype(np.float64)
+            assert abs(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767) - bed_db) <= 2, (
+                f"background at {hold['start']} s"
+            )
         # the voice stops right where the hold starts
         assert level[start - samples_at(0.1, rate) : start].max() > 3 * SILENT
     for speech in (e for e in events if e["kind"] == "speech"):
@@ -79,7 +90,8 @@ def test_every_bundled_routine_renders_as_planned(routine: Path, tmp_path: Path,
     result = runner.invoke(cli, ["render", str(routine), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"({format_clock(plan['duration'])}," in result.output  # render placed what plan printed
-    assert_audio_matches_plan(tmp_path / f"{routine.stem}.mp3", plan)
+    background = load(routine).background
+    assert_audio_matches_plan(tmp_path / f"{routine.stem}.mp3", plan, background.volume_db if background else None)
 
 
 def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.errors import Problem, RoutineError
-from voiceguide.model import Cue, Routine, Step, Voice
+from voiceguide.model import Background, Cue, Routine, Step, Voice
 from voiceguide.routine import load_routine
 
 from conftest import MINIMAL
@@ -396,7 +396,7 @@ BAD = [
     pytest.param(
         "title: T\nzzz: x\nsteps:\n  - say: hi\n",
         "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
-        "[title, description, author, album, language, voice, defaults, intro, outro, steps, sounds]",
+        "[title, description, author, album, language, voice, defaults, intro, outro, steps, sounds, background]",
         id="unknown-top-level-no-match",
     ),
     pytest.param(
@@ -780,6 +780,28 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
             id="sounds-missing",
         ),
         pytest.param(
+            "title: T\nbackground: {noise: pink, file: rain.mp3}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: background: give either `file` or `noise` (pink or brown)",
+            id="background-file-and-noise",
+        ),
+        pytest.param(
+            "title: T\nbackground: {volume: -20dB}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: background: give either `file` or `noise` (pink or brown)",
+            id="background-neither",
+        ),
+        pytest.param(
+            "title: T\nbackground: {noise: white, volume: loud, duck: 6dB}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: background.duck: expected a level in dB from -60dB to 0dB, like -20dB, got '6dB'\n"
+            "routine.yaml:2: background.noise: expected one of [pink, brown], got 'white'\n"
+            "routine.yaml:2: background.volume: expected a level in dB from -60dB to 0dB, like -20dB, got 'loud'",
+            id="background-bad-values",
+        ),
+        pytest.param(
+            "title: T\nbackground:\n  file: rain.mp3\nsteps:\n  - say: hi\n",
+            "routine.yaml:3: background.file: no such audio file 'rain.mp3' (a path from the routine's folder)",
+            id="background-missing-file",
+        ),
+        pytest.param(
             "title: T\nsteps:\n  - say: hi\n    voice: {rat: 100}\n",
             "routine.yaml:4: steps[0].voice.rat: unknown field 'rat'; did you mean 'rate'?",
             id="step-voice-typo",
@@ -791,3 +813,16 @@ def test_bad_sound_design(write_routine: WriteRoutine, text: str, expected: str)
     with pytest.raises(RoutineError) as caught:
         load_routine(path)
     assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+@pytest.mark.parametrize(
+    ("background", "expected"),
+    [
+        ("{noise: brown}", Background(noise="brown", volume_db=-30.0, duck_db=-12.0)),
+        ("{noise: pink, volume: -20dB, duck: -15 dB}", Background(noise="pink", volume_db=-20.0, duck_db=-15.0)),
+        ("{noise: pink, volume: -25.5}", Background(noise="pink", volume_db=-25.5, duck_db=-12.0)),
+    ],
+)
+def test_background(write_routine: WriteRoutine, background: str, expected: Background) -> None:
+    routine = load_routine(write_routine(f"title: T\nbackground: {background}\nsteps:\n  - say: hi\n"))
+    assert routine.background == expected

@@ -8,6 +8,7 @@ from pathlib import Path
 DEFAULT_ENGINE = "pyttsx3"
 ENGINE_NAMES = ("pyttsx3", "espeak-ng")
 CHIMES = ("start", "end", "both", "none")  # `chime:` values: which holds' edges get a chime
+NOISES = ("pink", "brown")
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,16 @@ class Sounds:
 
 
 @dataclass(frozen=True)
+class Background:
+    """Ambience under the whole track: the user's file looped, or generated noise."""
+
+    file: Path | None = None
+    noise: str | None = None  # "pink" or "brown" when there is no file
+    volume_db: float = -30.0  # the bed's RMS level, dB relative to full scale
+    duck_db: float = -12.0  # how far it dips under speech
+
+
+@dataclass(frozen=True)
 class Routine:
     """A whole routine, as validated from one file."""
 
@@ -77,3 +88,4 @@ class Routine:
     pause_ms: int  # silence after the intro
     steps: tuple[Step, ...]
     sounds: Sounds = Sounds()
+    background: Background | None = None

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .audio import Samples, encode_mp3, pcm_chunks, write_tags
+from .background import with_background
 from .files import atomic_path, output_folder, safe_name
 from .model import Routine, Voice
 from .routine import load_routine
@@ -68,6 +69,9 @@ def render(
     folder = output_folder(out_dir)
     target = folder / f"{safe_name(stem or Path(routine.source).stem)}.mp3"
     with atomic_path(target) as partial:
-        encode_mp3(pcm_chunks(planned.timeline, planned.clips), partial, SAMPLE_RATE, bitrate)
+        chunks = pcm_chunks(planned.timeline, planned.clips)
+        if routine.background:
+            chunks = with_background(chunks, planned.timeline, routine.background)
+        encode_mp3(chunks, partial, SAMPLE_RATE, bitrate)
         write_tags(partial, routine)
     return target, planned

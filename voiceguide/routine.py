@@ -11,7 +11,7 @@ import yaml
 
 from .durations import format_span
 from .errors import Problem, RoutineError
-from .model import CHIMES, ENGINE_NAMES, Cue, Routine, Sounds, Step, Voice
+from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
 from .phrases import languages, phrases
 from .schema import (
     Choice,
@@ -70,6 +70,31 @@ class WholeSeconds(Duration):
         if ms % 1000 or ms < 2000:
             raise self.fail(node)
         return ms
+
+
+class Decibels(Kind[float]):
+    """A level in dB: ``-20dB``, ``-20 dB`` or ``-20``, within bounds."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+        self.expected = f"a level in dB from {low:g}dB to {high:g}dB, like -20dB"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
+        text = self.scalar(node).strip().removesuffix("dB").removesuffix("db").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise self.fail(node) from None
+        if not self.low <= value <= self.high:
+            raise self.fail(node)
+        return value
+
+
+class BackgroundSchema(Schema):
+    file = Field(Text(1000), help="an audio file looped under the whole track")
+    noise = Field(Choice(NOISES), help="generated noise instead of a file")
+    volume = Field(Decibels(-60, 0), help="the background's level (RMS, dB of full scale)")
+    duck = Field(Decibels(-60, 0), help="how far it dips under speech")
 
 
 class VoiceSchema(Schema):
@@ -132,6 +157,7 @@ class RoutineSchema(Schema):
     outro = Field(Text())
     steps = Field(ListOf(Nested(StepSchema), min_items=1, max_items=500), required=True, help="at least one step")
     sounds = Field(Nested(SoundsSchema), help="your own audio files for the chimes")
+    background = Field(Nested(BackgroundSchema), help="ambience under the whole track")
 
 
 def load_routine(path: str | Path) -> Routine:
@@ -189,6 +215,23 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         pause_ms=default.pause,
         steps=steps,
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
+        background=_background(top.get(RoutineSchema.background), ctx),
+    )
+
+
+def _background(section: Section | None, ctx: Context) -> Background | None:
+    """The ambience: exactly one of `file` (relative to the routine's folder) and `noise`."""
+    if section is None:
+        return None
+    if section.given(BackgroundSchema.file) == section.given(BackgroundSchema.noise):
+        ctx.report(section.line(), section.path, "give either `file` or `noise` (pink or brown)")
+        return None
+    base = Background()
+    return Background(
+        file=_audio_file(section, BackgroundSchema.file, ctx),
+        noise=section.get(BackgroundSchema.noise),
+        volume_db=_first(section.get(BackgroundSchema.volume), base.volume_db),
+        duck_db=_first(section.get(BackgroundSchema.duck), base.duck_db),
     )
 
 
@@ -196,18 +239,20 @@ def _sounds(section: Section | None, ctx: Context) -> Sounds:
     """The user's chime files, relative to the routine's folder; each must exist."""
     if section is None:
         return Sounds()
-    found: dict[str, Path] = {}
-    for f in (SoundsSchema.start, SoundsSchema.end):
-        if (name := section.get(f)) is None:
-            continue
-        path = Path(ctx.source).parent / Path(name).expanduser()
-        if path.is_file():
-            found[f.key] = path
-        else:
-            ctx.report(
-                section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)"
-            )
-    return Sounds(**found)
+    return Sounds(
+        start=_audio_file(section, SoundsSchema.start, ctx),
+        end=_audio_file(section, SoundsSchema.end, ctx),
+    )
+
+
+def _audio_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
+    """The file ``f`` names, from the routine's folder; reported if it does not exist."""
+    if (name := section.get(f)) is None:
+        return None
+    path = Path(ctx.source).parent / Path(name).expanduser()
+    if not path.is_file():
+        ctx.report(section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)")
+    return path
 
 
 class _Defaults:
