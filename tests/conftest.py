@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,15 @@ title: Test
 steps:
   - say: Breathe in.
 """
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test (and every voiceguide process it starts) uses a throw-away speech cache."""
+    folder = tmp_path_factory.mktemp("speech-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICEGUIDE_CACHE_DIR", str(folder))
+        yield folder
 
 
 @pytest.fixture

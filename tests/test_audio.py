@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.audio import Samples, decode_file, encode_mp3, pcm_chunks, trim, write_tags
+from voiceguide.audio import Samples, decode_file, encode_mp3, pcm_chunks, read_fingerprint, trim, write_tags
 from voiceguide.errors import EncoderError
 from voiceguide.routine import load_routine
 from voiceguide.timeline import SAMPLE_RATE, Kind, schedule, script, utterances
@@ -65,7 +65,7 @@ def test_tags_are_written(tmp_path: Path, write_routine: Callable[..., Path]) ->
     )
     path = tmp_path / "t.mp3"
     encode_mp3([tone(0.3).tobytes()], path, SAMPLE_RATE, 64)
-    write_tags(path, routine)
+    write_tags(path, routine, "f00d")
     tags = ID3(path)
     assert (tags.version, str(tags["TIT2"]), str(tags["TPE1"]), str(tags["TALB"])) == (
         (2, 4, 0),
@@ -74,6 +74,7 @@ def test_tags_are_written(tmp_path: Path, write_routine: Callable[..., Path]) ->
         "Series",
     )
     assert str(tags.getall("COMM")[0]) == "Gentle."
+    assert read_fingerprint(path) == "f00d"
 
 
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,12 +39,10 @@ def render_pair(
         ("with", ROUTINE.format(background=f"background: {background}")),
         ("without", ROUTINE.format(background="")),
     ):
-        target, planned = render(
-            load(write_routine(text, f"{name}.yaml"), Overrides(engine="espeak-ng")), tmp_path, bitrate
-        )
-        tracks.append(decode_file(target)[0].astype(np.float64))
-    assert len(tracks[0]) == len(tracks[1]) == planned.timeline.duration
-    return tracks[0], tracks[1], planned.timeline
+        done = render(load(write_routine(text, f"{name}.yaml"), Overrides(engine="espeak-ng")), tmp_path, bitrate)
+        tracks.append(decode_file(done.path)[0].astype(np.float64))
+    assert len(tracks[0]) == len(tracks[1]) == done.plan.timeline.duration
+    return tracks[0], tracks[1], done.plan.timeline
 
 
 def dbfs(samples: Audio) -> float:

@@ -194,6 +194,36 @@ def test_voices_lists_both_engines_voices(runner: CliRunner) -> None:
         assert voice_id in result.stdout.split()
 
 
+def test_render_summary_counts_cache_hits_and_quiet_prints_nothing(
+    write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
+    path = write_routine("title: T\nsteps:\n  - {say: Unique summary line., hold: 2s}\n")
+    args = ["render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng"]
+    first = runner.invoke(cli, args)
+    second = runner.invoke(cli, args)
+    assert first.exit_code == second.exit_code == 0
+    assert first.stdout.strip().endswith("3 lines, 0 from cache")
+    assert second.stdout.strip().endswith("3 lines, 3 from cache")
+    assert first.stderr == ""  # no progress bars when stderr is not a terminal
+    quiet = runner.invoke(cli, [*args, "--quiet"])
+    assert (quiet.exit_code, quiet.output) == (0, "")
+
+
+def test_cache_info_and_clear(
+    write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VOICEGUIDE_CACHE_DIR", str(tmp_path / "cache"))
+    path = write_routine(MINIMAL)
+    assert runner.invoke(cli, ["plan", str(path), "--engine", "espeak-ng"]).exit_code == 0
+    info = runner.invoke(cli, ["cache", "info"])
+    assert info.stdout.splitlines()[0] == str(tmp_path / "cache")
+    assert info.stdout.splitlines()[1].startswith("1 lines, ")
+    cleared = runner.invoke(cli, ["cache", "clear"])
+    assert cleared.stdout.startswith("Removed 1 lines")
+    assert runner.invoke(cli, ["cache", "info"]).stdout.splitlines()[1] == "0 lines, 0.0 MB"
+
+
 @pytest.mark.parametrize("command", ["validate", "plan", "render"])
 def test_unknown_language_exits_2_listing_the_supported_ones(
     command: str, write_routine: Callable[..., Path], runner: CliRunner

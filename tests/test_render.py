@@ -95,10 +95,25 @@ def test_every_bundled_routine_renders_as_planned(routine: Path, tmp_path: Path,
 
 
 def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: Path) -> None:
-    target, planned = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "out")
-    decoded, _ = decode_file(target)
-    assert len(decoded) == planned.timeline.duration
-    assert [p.name for p in target.parent.iterdir()] == ["short.mp3"]  # no temporary litter
+    done = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "out")
+    decoded, _ = decode_file(done.path)
+    assert len(decoded) == done.plan.timeline.duration
+    assert [p.name for p in done.path.parent.iterdir()] == ["short.mp3"]  # no temporary litter
+
+
+def test_an_unchanged_track_is_not_encoded_again_but_any_change_is(
+    short_routine: Path, tmp_path: Path, write_routine: Callable[..., Path]
+) -> None:
+    out = tmp_path / "out"
+    first = render(load(short_routine, Overrides(engine="espeak-ng")), out)
+    written = first.path.read_bytes()
+    again = render(load(short_routine, Overrides(engine="espeak-ng")), out)
+    assert (first.encoded, again.encoded) == (True, False)
+    assert again.path.read_bytes() == written
+    slower = render(load(short_routine, Overrides(engine="espeak-ng", rate=120)), out)
+    assert slower.encoded
+    retitled = write_routine(short_routine.read_text().replace("Short check", "Short check 2"), "short.yaml")
+    assert render(load(retitled, Overrides(engine="espeak-ng", rate=120)), out).encoded
 
 
 def test_the_german_example_speaks_german_built_in_phrases_with_a_german_voice(runner: CliRunner) -> None:

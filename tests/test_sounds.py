@@ -31,10 +31,10 @@ ONSET_TOLERANCE = round(0.005 * SAMPLE_RATE)  # 5 ms
 
 
 def rendered(path: Path, out: Path) -> tuple[npt.NDArray[np.int32], Timeline]:
-    target, planned = render(load(path, Overrides(engine="espeak-ng")), out)
-    decoded, rate = decode_file(target)
+    done = render(load(path, Overrides(engine="espeak-ng")), out)
+    decoded, rate = decode_file(done.path)
     assert rate == SAMPLE_RATE
-    return decoded.astype(np.int32), planned.timeline
+    return decoded.astype(np.int32), done.plan.timeline
 
 
 def chime_only(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -11,13 +13,15 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from . import __version__
+from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
 from .errors import RoutineError, VoiceguideError
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
-from .render import DEFAULT_BITRATE, Overrides, load, plan, render
+from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
+from .synth import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -55,6 +59,44 @@ def voice_options(command: F) -> F:
     return click.option("--engine", type=click.Choice(ENGINE_NAMES), help="Speech engine.")(command)
 
 
+def synthesis_options(command: F) -> F:
+    """--jobs and --no-cache."""
+    command = click.option("--no-cache", is_flag=True, help="Synthesise every line again; store nothing.")(command)
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(1, 64),
+        default=os.cpu_count() or 1,
+        show_default="all cores",
+        help="Lines synthesised at once.",
+    )(command)
+
+
+def settings(jobs: int, no_cache: bool) -> Settings:
+    return Settings(cache=None if no_cache else SpeechCache(default_folder()), jobs=jobs)
+
+
+class Bars:
+    """Progress bars on stderr, one per stage; drawn only on a terminal."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def stage(self, label: str, total: int) -> None:
+        self.close()
+        self._bar = click.progressbar(length=max(total, 1), label=f"{label:<13}", file=sys.stderr, width=30)
+        self._bar.__enter__()
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="voiceguide")
 def cli() -> None:
@@ -81,13 +123,24 @@ def cli() -> None:
 )
 @voice_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@synthesis_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
 def render_command(
-    routines: Sequence[Path], out_dir: Path, engine: str | None, voice: str | None, rate: int | None, bitrate: int
+    routines: Sequence[Path],
+    out_dir: Path,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    bitrate: int,
+    jobs: int,
+    no_cache: bool,
+    quiet: bool,
 ) -> None:
     """Render routines to MP3 files (OUTPUT/<file name>.mp3).
 
     ROUTINES are YAML files, or folders of them. Each track appears only once it is
-    complete; if one routine fails, the others are still rendered.
+    complete; if one routine fails, the others are still rendered. Synthesised lines
+    are cached (see `voiceguide cache info`), so a re-render only speaks what changed.
 
     \b
     Examples:
@@ -96,19 +149,31 @@ def render_command(
       voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
     """
     overrides = Overrides(engine, voice, rate)
+    paths = expand_paths(routines)
     failures: list[VoiceguideError] = []
-    for path in expand_paths(routines):
+    for path in paths:
+        started = time.monotonic()
+        bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
-            target, planned = render(load(path, overrides), out_dir, bitrate)
+            done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT)
         except VoiceguideError as err:
             failures.append(err)
             click.echo(describe(err), err=True)
             continue
-        length = format_clock(planned.timeline.seconds(planned.timeline.duration))
-        size = target.stat().st_size / 1_000_000
-        click.echo(f"Wrote {target} ({length}, {size:.1f} MB)")
+        finally:
+            if bars:
+                bars.close()
+        if not quiet:
+            stats, timeline = done.plan.stats, done.plan.timeline
+            length = format_clock(timeline.seconds(timeline.duration))
+            size = done.path.stat().st_size / 1_000_000
+            verb = "Wrote" if done.encoded else "Up to date:"
+            click.echo(
+                f"{verb} {done.path} ({length}, {size:.1f} MB) in {time.monotonic() - started:.1f} s; "
+                f"{stats.lines} lines, {stats.cached} from cache"
+            )
     if failures:
-        _fail_batch(failures, len(expand_paths(routines)))
+        _fail_batch(failures, len(paths))
 
 
 def _fail_batch(failures: list[VoiceguideError], total: int) -> NoReturn:
@@ -122,7 +187,10 @@ def _fail_batch(failures: list[VoiceguideError], total: int) -> NoReturn:
 @click.argument("routine", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
-def plan_command(routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None) -> None:
+@synthesis_options
+def plan_command(
+    routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None, jobs: int, no_cache: bool
+) -> None:
     """Print the exact timeline that `render` will produce.
 
     Speech is synthesised to measure it, so the times are the MP3's times.
@@ -132,7 +200,7 @@ def plan_command(routine: Path, as_json: bool, engine: str | None, voice: str | 
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    timeline = plan(load(routine, Overrides(engine, voice, rate))).timeline
+    timeline = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache)).timeline
     if as_json:
         click.echo(json.dumps(plan_dict(timeline), indent=2, ensure_ascii=False))
     else:
@@ -179,3 +247,39 @@ def voices_command(engine: str, language: str | None) -> None:
         if language and not any(lang.lower().startswith(language.lower()) for lang in voice.languages):
             continue
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
+
+
+@cli.group(name="cache")
+def cache_group() -> None:
+    """Inspect or empty the cache of synthesised speech.
+
+    \b
+    Examples:
+      voiceguide cache info
+      voiceguide cache clear
+    """
+
+
+@cache_group.command(name="info")
+def cache_info() -> None:
+    """Show where the speech cache is and how big it is.
+
+    \b
+    Example:
+      voiceguide cache info
+    """
+    store = SpeechCache(default_folder())
+    usage = store.usage()
+    click.echo(f"{store.folder}\n{usage.entries} lines, {usage.bytes / 1_000_000:.1f} MB")
+
+
+@cache_group.command(name="clear")
+def cache_clear() -> None:
+    """Delete every cached line (they are synthesised again when needed).
+
+    \b
+    Example:
+      voiceguide cache clear
+    """
+    removed = SpeechCache(default_folder()).clear()
+    click.echo(f"Removed {removed.entries} lines ({removed.bytes / 1_000_000:.1f} MB).")

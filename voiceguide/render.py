@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from .audio import Samples, encode_mp3, pcm_chunks, write_tags
+from . import __version__
+from .audio import CHUNK_SECONDS, Samples, encode_mp3, pcm_chunks, read_fingerprint, write_tags
 from .background import with_background
 from .files import atomic_path, output_folder, safe_name
 from .model import Routine, Voice
 from .routine import load_routine
 from .sounds import chime_clips
-from .synth import synthesise
+from .synth import Settings, Stats, synthesise
 from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 
 DEFAULT_BITRATE = 64
@@ -27,6 +31,26 @@ class Overrides:
     rate: int | None = None
 
 
+class Progress(Protocol):
+    """Where the pipeline reports how far it is (the CLI draws bars; tests pass nothing)."""
+
+    def stage(self, label: str, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+
+class Silent:
+    def stage(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+
+SILENT = Silent()
+DEFAULTS = Settings()
+
+
 @dataclass(frozen=True)
 class Plan:
     """A routine with its exact timeline and the speech that fills it."""
@@ -34,6 +58,7 @@ class Plan:
     routine: Routine
     timeline: Timeline
     clips: dict[Utterance | Sound, Samples]
+    stats: Stats
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
@@ -52,26 +77,68 @@ def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
     return dataclasses.replace(routine, voice=override(routine.voice), steps=steps)
 
 
-def plan(routine: Routine) -> Plan:
+def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = SILENT) -> Plan:
     """Synthesise the routine's lines and place everything on the sample grid."""
     items = script(routine)
-    clips: dict[Utterance | Sound, Samples] = dict(synthesise(utterances(items), routine.language, SAMPLE_RATE).items())
+    lines = utterances(items)
+    progress.stage("Synthesising", len(lines))
+    speech, stats = synthesise(lines, routine.language, SAMPLE_RATE, settings, progress.advance)
+    clips: dict[Utterance | Sound, Samples] = dict(speech.items())
     clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
     timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
-    return Plan(routine, timeline, clips)
+    return Plan(routine, timeline, clips, stats)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    path: Path
+    plan: Plan
+    encoded: bool  # False: the track on disk already had exactly this audio and these tags
 
 
 def render(
-    routine: Routine, out_dir: Path, bitrate: int = DEFAULT_BITRATE, stem: str | None = None
-) -> tuple[Path, Plan]:
-    """Render ``routine`` to ``out_dir/<stem>.mp3``; the file appears only when complete."""
-    planned = plan(routine)
+    routine: Routine,
+    out_dir: Path,
+    bitrate: int = DEFAULT_BITRATE,
+    settings: Settings = DEFAULTS,
+    progress: Progress = SILENT,
+) -> Rendered:
+    """Render ``routine`` to ``out_dir/<file stem>.mp3``; the file appears only when complete.
+
+    A track whose stored fingerprint matches what it would be made from is left as it is.
+    """
+    planned = plan(routine, settings, progress)
     folder = output_folder(out_dir)
-    target = folder / f"{safe_name(stem or Path(routine.source).stem)}.mp3"
+    target = folder / f"{safe_name(Path(routine.source).stem)}.mp3"
+    stamp = fingerprint(planned, bitrate)
+    if target.is_file() and read_fingerprint(target) == stamp:
+        return Rendered(target, planned, encoded=False)
+    timeline = planned.timeline
+    progress.stage("Encoding", -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS)))
     with atomic_path(target) as partial:
-        chunks = pcm_chunks(planned.timeline, planned.clips)
+        chunks = pcm_chunks(timeline, planned.clips)
         if routine.background:
-            chunks = with_background(chunks, planned.timeline, routine.background)
-        encode_mp3(chunks, partial, SAMPLE_RATE, bitrate)
-        write_tags(partial, routine)
-    return target, planned
+            chunks = with_background(chunks, timeline, routine.background)
+        encode_mp3(_counted(chunks, progress), partial, SAMPLE_RATE, bitrate)
+        write_tags(partial, routine, stamp)
+    return Rendered(target, planned, encoded=True)
+
+
+def fingerprint(planned: Plan, bitrate: int) -> str:
+    """A digest of everything a track is made from: timeline, speech samples, tags, settings."""
+    digest = hashlib.sha256(repr((__version__, bitrate, dataclasses.replace(planned.routine, source=""))).encode())
+    for event in planned.timeline.events:
+        digest.update(repr((event.start, event.duration, event.kind, event.role, event.text)).encode())
+        if event.clip is not None:
+            digest.update(planned.clips[event.clip].tobytes())
+    background = planned.routine.background
+    if background and background.file:  # its path is in the routine; its content may change
+        stat = background.file.stat()
+        digest.update(repr((stat.st_size, stat.st_mtime_ns)).encode())
+    return digest.hexdigest()
+
+
+def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield chunk
+        progress.advance()

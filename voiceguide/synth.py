@@ -1,14 +1,42 @@
-"""Synthesise every distinct utterance once, trimmed to its audible speech."""
+"""Synthesise every distinct utterance once, trimmed to its audible speech.
+
+Lines come from the speech cache when it has them; the rest are spoken in
+parallel. Both engines speak in their own processes (the espeak-ng program, or
+pyttsx3 workers), so a thread per job is enough to keep every core busy, and
+the result does not depend on the order in which lines finish.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from . import cache as speech_cache
 from .audio import Samples, decode_clip, trim
 from .engines import VoiceInfo, get_engine, pick_voice
 from .model import Voice
 from .phrases import phrases
 from .timeline import Utterance
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How to synthesise: where cached speech lives (``None``: no cache) and how many jobs."""
+
+    cache: speech_cache.SpeechCache | None = None
+    jobs: int = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Stats:
+    lines: int
+    cached: int
+
+    @property
+    def synthesised(self) -> int:
+        return self.lines - self.cached
 
 
 def resolve_voices(voices: Iterable[Voice], language: str) -> dict[Voice, VoiceInfo]:
@@ -17,13 +45,47 @@ def resolve_voices(voices: Iterable[Voice], language: str) -> dict[Voice, VoiceI
     return {v: pick_voice(get_engine(v.engine), v.name, language, preferred) for v in set(voices)}
 
 
-def synthesise(lines: Iterable[Utterance], language: str, sample_rate: int) -> dict[Utterance, Samples]:
+def synthesise(
+    lines: Iterable[Utterance],
+    language: str,
+    sample_rate: int,
+    settings: Settings = Settings(),
+    on_line: Callable[[], None] = lambda: None,
+) -> tuple[dict[Utterance, Samples], Stats]:
     """Speech for each utterance, as samples at ``sample_rate`` with no leading or trailing silence."""
     ordered = sorted(set(lines), key=lambda u: (u.voice.engine, u.text))
     resolved = resolve_voices((u.voice for u in ordered), language)
+    keys = {u: _key(u, resolved[u.voice], sample_rate) for u in ordered}
+    store = settings.cache
     clips: dict[Utterance, Samples] = {}
     for line in ordered:
+        if store is not None and (hit := store.get(keys[line])) is not None:
+            clips[line] = hit
+            on_line()
+    cached = len(clips)
+
+    def speak(line: Utterance) -> tuple[Utterance, Samples]:
         voice = line.voice
         audio = get_engine(voice.engine).synthesise(line.text, resolved[voice], voice.rate, voice.volume)
-        clips[line] = trim(decode_clip(audio, sample_rate))
-    return clips
+        samples = trim(decode_clip(audio, sample_rate))
+        if store is not None:
+            store.put(keys[line], samples)
+        return line, samples
+
+    missing = [line for line in ordered if line not in clips]
+    with ThreadPoolExecutor(max_workers=max(1, settings.jobs)) as pool:
+        try:
+            for line, samples in pool.map(speak, missing):
+                clips[line] = samples
+                on_line()
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+    return clips, Stats(len(ordered), cached)
+
+
+def _key(line: Utterance, voice: VoiceInfo, sample_rate: int) -> str:
+    engine = get_engine(line.voice.engine)
+    return speech_cache.key(
+        line.text, engine.name, engine.version(), voice.id, line.voice.rate, line.voice.volume, sample_rate
+    )

@@ -25,6 +25,7 @@ class EspeakNG:
             raise EngineError("the espeak-ng program is not installed", INSTALL_HINT)
         self.program = program
         self._voices: list[VoiceInfo] | None = None
+        self._version: str | None = None
 
     def _run(self, *args: str, text: str = "") -> bytes:
         try:
@@ -37,7 +38,9 @@ class EspeakNG:
         return done.stdout
 
     def version(self) -> str:
-        return self._run("--version").decode("utf-8", "replace").split("Data at")[0].strip()
+        if self._version is None:
+            self._version = self._run("--version").decode("utf-8", "replace").split("Data at")[0].strip()
+        return self._version
 
     def voices(self) -> list[VoiceInfo]:
         if self._voices is None:
