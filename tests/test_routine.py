@@ -396,7 +396,8 @@ BAD = [
     pytest.param(
         "title: T\nzzz: x\nsteps:\n  - say: hi\n",
         "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
-        "[title, description, author, album, language, voice, defaults, intro, outro, steps, sounds, background]",
+        "[title, description, author, album, language, voice, defaults, intro, outro, steps, "
+        "sounds, background, phrases]",
         id="unknown-top-level-no-match",
     ),
     pytest.param(
@@ -800,6 +801,18 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
             "title: T\nbackground:\n  file: rain.mp3\nsteps:\n  - say: hi\n",
             "routine.yaml:3: background.file: no such audio file 'rain.mp3' (a path from the routine's folder)",
             id="background-missing-file",
+        ),
+        pytest.param(
+            'title: T\nphrases: {remaining: "Almost there.", rep: "Round {rep}, {side}."}\nsteps:\n  - say: hi\n',
+            "routine.yaml:2: phrases.remaining: must say where the numbers go: add {n}\n"
+            "routine.yaml:2: phrases.rep: uses {side}; placeholders are only filled in a step's spoken texts\n"
+            "routine.yaml:2: phrases.rep: must say where the numbers go: add {reps}",
+            id="phrases-placeholders",
+        ),
+        pytest.param(
+            "title: T\nphrases: {sides: [port]}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: phrases.sides: needs at least 2 items, got none",
+            id="phrases-one-side",
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    voice: {rat: 100}\n",

@@ -299,3 +299,30 @@ def test_a_step_voice_speaks_only_that_step(write_routine: Callable[..., Path]) 
         "Bye.": 150,
     }
     assert routine.voice.rate == 150
+
+
+def test_a_routine_overrides_built_in_phrases(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        """\
+        title: T
+        language: de
+        phrases:
+          sides: [rechte, linke]
+          remaining: "Noch {n} Sekunden, gleich geschafft."
+          rep: "Runde {rep} von {reps}."
+          numbers: [eins, zwo]
+        defaults: {switch: "Jetzt die {side} Seite.", count_reps: true, remaining: [10s], countdown: 2}
+        steps:
+          - {say: "Die {side} Schulter.", sides: both, reps: 2, hold: 12s}
+        """
+    )
+    texts = [e.text for e in timeline_of(path).events if e.utterance][:6]
+    assert texts == [
+        "Runde eins von zwo.",
+        "Die rechte Schulter.",
+        "Noch zehn Sekunden, gleich geschafft.",
+        "zwo",
+        "eins",
+        "Runde zwo von zwo.",
+    ]
+    assert "Jetzt die linke Seite." in [e.text for e in timeline_of(path).events]

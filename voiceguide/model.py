@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .phrases import Phrases
+
 DEFAULT_ENGINE = "pyttsx3"
 ENGINE_NAMES = ("pyttsx3", "espeak-ng")
 CHIMES = ("start", "end", "both", "none")  # `chime:` values: which holds' edges get a chime
@@ -89,3 +91,4 @@ class Routine:
     steps: tuple[Step, ...]
     sounds: Sounds = Sounds()
     background: Background | None = None
+    phrases: Phrases | None = None  # the language's built-in phrases with the routine's overrides

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,7 +13,7 @@ import yaml
 from .durations import format_span
 from .errors import Problem, RoutineError
 from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
-from .phrases import languages, phrases
+from .phrases import Phrases, languages, phrases
 from .schema import (
     Choice,
     Context,
@@ -97,6 +98,13 @@ class BackgroundSchema(Schema):
     duck = Field(Decibels(-60, 0), help="how far it dips under speech")
 
 
+class PhrasesSchema(Schema):
+    sides = Field(ListOf(Text(60), min_items=2, max_items=2), help="the two sides of `sides: both`")
+    remaining = Field(Text(200), help='"{n} seconds left."')
+    rep = Field(Text(200), help='"Rep {rep} of {reps}."')
+    numbers = Field(ListOf(Text(60), min_items=1, max_items=MAX_COUNT), help="one, two, three, ...")
+
+
 class VoiceSchema(Schema):
     engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
     name = Field(Text(200), help="engine voice id, or a unique part of its name")
@@ -158,6 +166,7 @@ class RoutineSchema(Schema):
     steps = Field(ListOf(Nested(StepSchema), min_items=1, max_items=500), required=True, help="at least one step")
     sounds = Field(Nested(SoundsSchema), help="your own audio files for the chimes")
     background = Field(Nested(BackgroundSchema), help="ambience under the whole track")
+    phrases = Field(Nested(PhrasesSchema), help="your own words for the built-in phrases")
 
 
 def load_routine(path: str | Path) -> Routine:
@@ -174,7 +183,7 @@ def load_routine(path: str | Path) -> Routine:
 
 def _build(top: Section, ctx: Context) -> Routine | None:
     language = top.get(RoutineSchema.language) or "en"
-    words = phrases(language)
+    words = _phrases(phrases(language), top.get(RoutineSchema.phrases), ctx)
     voice_section = top.get(RoutineSchema.voice)
     defaults = top.get(RoutineSchema.defaults)
     default = _Defaults(defaults, words.switch, words.again)
@@ -216,6 +225,29 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         steps=steps,
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),
+        phrases=words if top.given(RoutineSchema.phrases) else None,
+    )
+
+
+def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrases:
+    """The language's phrases with the routine's own words where it gives them."""
+    if section is None:
+        return built_in
+    for f, needed in ((PhrasesSchema.remaining, ("n",)), (PhrasesSchema.rep, ("rep", "reps"))):
+        if (text := section.get(f)) is None:
+            continue
+        _check_placeholders(text, needed, section.line(f), section.where(f), ctx, in_step=False)
+        if missing := [name for name in needed if "{" + name + "}" not in text]:
+            listed = ", ".join("{" + name + "}" for name in missing)
+            ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
+    numbers = section.get(PhrasesSchema.numbers) or []
+    sides = section.get(PhrasesSchema.sides)
+    return dataclasses.replace(
+        built_in,
+        both=tuple(sides) if sides else built_in.both,
+        remaining=_first(section.get(PhrasesSchema.remaining), built_in.remaining),
+        rep=_first(section.get(PhrasesSchema.rep), built_in.rep),
+        numbers=(*numbers, *built_in.numbers[len(numbers) :]),
     )
 
 

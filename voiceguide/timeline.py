@@ -183,7 +183,7 @@ def sounds(items: tuple[Item, ...]) -> frozenset[Sound]:
 
 
 def _script(routine: Routine) -> Iterator[Item]:
-    words = phrases(routine.language)
+    words = routine.phrases or phrases(routine.language)
 
     def say(text: str, role: Role, where: Where, voice: Voice = routine.voice) -> Line:
         return Line(Utterance(text, voice), role, where)
