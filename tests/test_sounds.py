@@ -12,7 +12,7 @@ import pytest
 
 from voiceguide.audio import decode_file
 from voiceguide.render import Overrides, load, render
-from voiceguide.sounds import FADE_IN_MS, chime_clips
+from voiceguide.sounds import FADE_IN_MS, MAX_SOUND_SECONDS, chime_clips
 from voiceguide.timeline import SAMPLE_RATE, Event, Kind, Sound, Timeline
 
 CHIMED = """\
@@ -132,3 +132,16 @@ def test_sounds_replace_the_chimes_with_the_users_files(write_routine: Callable[
     assert start.duration == round(0.4 * SAMPLE_RATE)
     after = alone[start.end + round(0.03 * SAMPLE_RATE) : start.end + round(0.3 * SAMPLE_RATE)]
     assert np.abs(after).max() < 1000  # the file's length, no more
+
+
+def test_a_long_sound_file_is_cut_to_five_seconds(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    write_tone(tmp_path / "long.wav", 300.0, 8.0)
+    path = write_routine(
+        "title: T\nsounds: {end: long.wav}\ndefaults: {chime: end}\nsteps:\n  - {say: Go., hold: 2s, pause: 7s}\n"
+    )
+    track, timeline = rendered(path, tmp_path)
+    (chime,) = chimes(timeline)
+    assert chime.duration == MAX_SOUND_SECONDS * SAMPLE_RATE
+    heard = np.abs(track[chime.start : chime.end + SAMPLE_RATE])  # the pause after the hold: only the chime
+    assert heard[: SAMPLE_RATE // 10].max() > 5000
+    assert heard[chime.duration - SAMPLE_RATE // 400 :].max() < 1000  # faded out where it is cut, then silence

@@ -158,9 +158,9 @@ def read_fingerprint(path: Path) -> str | None:
     return str(frames[0].text[0]) if frames else None
 
 
-def decode_file(path: Path, sample_rate: int | None = None) -> tuple[Samples, int]:
-    """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` if given);
-    returns them with their sample rate."""
+def decode_file(path: Path, sample_rate: int | None = None, max_seconds: int | None = None) -> tuple[Samples, int]:
+    """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` and cut
+    after ``max_seconds`` if given); returns them with their sample rate."""
     from mutagen import File as MutagenFile
 
     rate = sample_rate
@@ -170,6 +170,8 @@ def decode_file(path: Path, sample_rate: int | None = None) -> tuple[Samples, in
             raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
         rate = int(info.info.sample_rate)
     source = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    if max_seconds is not None:
+        source += ["-t", str(max_seconds)]
     done = subprocess.run([*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True)
     if done.returncode != 0:
         raise EncoderError(f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}", FFMPEG_HINT)

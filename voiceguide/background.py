@@ -53,10 +53,10 @@ def _loop(background: Background, rate: int) -> Wave:
     if background.file is None:
         return _noise(background.noise or "pink", rate)
     try:
-        samples, _ = decode_file(background.file, rate)
+        samples, _ = decode_file(background.file, rate, MAX_LOOP_SECONDS)
     except EncoderError as err:
         raise EncoderError(err.message, f"check the file named in `background`; {err.fix}") from None
-    return _crossfaded(samples[: MAX_LOOP_SECONDS * rate].astype(np.float64), rate)
+    return _crossfaded(samples.astype(np.float64), rate)
 
 
 def _noise(colour: str, rate: int) -> Wave:

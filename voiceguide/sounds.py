@@ -20,7 +20,7 @@ from .timeline import Sound
 CHIME_PEAK = 0.3  # of full scale (about -10 dBFS)
 FADE_IN_MS = 5
 FADE_OUT_MS = 40
-MAX_SOUND_MS = 5_000  # a longer file of the user's is cut (with a fade) to this
+MAX_SOUND_SECONDS = 5  # a longer file of the user's is cut (with a fade) to this
 # A bell's partials: (ratio to the fundamental, amplitude, decay time in seconds).
 _PARTIALS = ((1.0, 1.0, 0.45), (2.0, 0.45, 0.3), (2.76, 0.3, 0.2), (5.4, 0.12, 0.1))
 
@@ -58,11 +58,10 @@ def _bell(name: str, sample_rate: int) -> Samples:
 
 def _from_file(path: Path, sample_rate: int) -> Samples:
     try:
-        samples, _ = decode_file(path, sample_rate)
+        samples, _ = decode_file(path, sample_rate, MAX_SOUND_SECONDS)
     except EncoderError as err:
         raise EncoderError(err.message, f"check the file named in `sounds`; {err.fix}") from None
-    kept = samples[: MAX_SOUND_MS * sample_rate // 1000].astype(np.float64)
-    return _finish(kept, sample_rate)
+    return _finish(samples.astype(np.float64), sample_rate)
 
 
 def _finish(wave: Wave, sample_rate: int) -> Samples:
