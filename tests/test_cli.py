@@ -469,3 +469,27 @@ def test_cache_info_and_clear(
     cleared = runner.invoke(cli, ["cache", "clear"])
     assert cleared.stdout.startswith("Removed 1 lines")
     assert runner.invoke(cli, ["cache", "info"]).stdout.splitlines()[1] == "0 lines, 0.0 MB"
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "render"])
+def test_unknown_language_exits_2_listing_the_supported_ones(
+    command: str, write_routine: Callable[..., Path], runner: CliRunner
+) -> None:
+    path = write_routine("title: T\nlanguage: klingon\nsteps:\n  - say: hi\n")
+    result = runner.invoke(cli, [command, str(path)])
+    assert result.exit_code == 2
+    assert "routine.yaml:2: language: expected one of [de, en, es, fr, it, nl, pt], got 'klingon'" in result.output
+
+
+def test_unreadable_sound_file_exits_1_with_a_fix(
+    write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    (tmp_path / "bell.wav").write_text("not audio")
+    path = write_routine(
+        "title: T\nsounds: {start: bell.wav}\ndefaults: {chime: start}\nsteps:\n  - {say: Hi., hold: 2s}\n"
+    )
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng"])
+    assert result.exit_code == 1
+    assert "Error: ffmpeg could not decode" in result.output
+    assert "fix: check the file named in `sounds`" in result.output
+    assert not (tmp_path / "out" / "routine.mp3").exists()

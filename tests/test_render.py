@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +28,41 @@ def samples_at(seconds: float, rate: int) -> int:
     return round(seconds * rate)
 
 
-def assert_audio_matches_plan(mp3: Path, plan: dict[str, Any]) -> None:
-    """The decoded MP3 against a ``plan --json`` document: length, silent holds, speech where planned."""
+def assert_audio_matches_plan(mp3: Path, plan: dict[str, Any], background: bool = False) -> None:
+    """The decoded MP3 against a ``plan --json`` document: length, silent holds, speech where planned.
+
+    With a background, holds carry a steady bed instead of silence (away from the speech it
+    ducks under); its absolute level depends on loudness normalisation, so only its
+    steadiness from hold to hold is checked here (test_background measures the mix)."""
     decoded, rate = decode_file(mp3)
     assert rate == plan["sample_rate"]
     assert abs(len(decoded) / rate - plan["duration"]) <= 0.010
     level = np.abs(decoded.astype(np.int32))
     margin = samples_at(MARGIN_SECONDS, rate)
+    before, after = (samples_at(0.3, rate), samples_at(0.45, rate)) if background else (margin, margin)
+    beds: list[float] = []
     events = plan["events"]
-    overlays = [e for e in events if e["role"] in ("countdown", "cue")]
+    overlays = [e for e in events if e["role"] in ("countdown", "cue", "remaining", "count", "start", "end")]
     for hold in (e for e in events if e["kind"] == "hold"):
         start, length = samples_at(hold["start"], rate), samples_at(hold["duration"], rate)
         quiet = np.ones(length, dtype=bool)
-        quiet[:margin] = False
+        quiet[:after] = False
+        quiet[length - before :] = False
         for overlay in overlays:
             lo = samples_at(overlay["start"], rate) - start
             if 0 <= lo < length:
-                quiet[max(0, lo - margin) : lo + samples_at(overlay["duration"], rate) + margin] = False
-        assert level[start : start + length][quiet].max() < SILENT, f"noise in the hold at {hold['start']} s"
+                quiet[max(0, lo - before) : lo + samples_at(overlay["duration"], rate) + after] = False
+        if not background:
+            assert level[start : start + length][quiet].max() < SILENT, f"noise in the hold at {hold['start']} s"
+        elif quiet.sum() >= rate // 2:  # long enough for a steady level
+            bed = decoded[start : start + length][quiet].astype(np.float64)
+            beds.append(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767))
         # the voice stops right where the hold starts
         assert level[start - samples_at(0.1, rate) : start].max() > 3 * SILENT
+    if background:
+        assert beds, "no hold long enough to measure the background"
+        assert min(beds) > -60, "the background is missing from a hold"
+        assert max(beds) - min(beds) <= 4, f"the background is not steady: {beds}"
     for speech in (e for e in events if e["kind"] == "speech"):
         start = samples_at(speech["start"], rate)
         segment = level[start : start + samples_at(speech["duration"], rate)]
@@ -78,7 +94,7 @@ def test_every_bundled_routine_renders_as_planned(routine: Path, tmp_path: Path,
     result = runner.invoke(cli, ["render", str(routine), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"({format_clock(plan['duration'])}," in result.output  # render placed what plan printed
-    assert_audio_matches_plan(tmp_path / f"{routine.stem}.mp3", plan)
+    assert_audio_matches_plan(tmp_path / f"{routine.stem}.mp3", plan, background=load(routine).background is not None)
 
 
 def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: Path) -> None:
@@ -106,3 +122,63 @@ def test_an_unchanged_track_is_not_encoded_again_but_any_change_is(
     assert slower.encoded
     retitled = write_routine(short_routine.read_text().replace("Short check", "Short check 2"), "short.yaml")
     assert render(load(retitled, Overrides(engine="espeak-ng", rate=120)), out).encoded
+
+
+def test_the_german_example_speaks_german_built_in_phrases_with_a_german_voice(runner: CliRunner) -> None:
+    from voiceguide.synth import resolve_voices
+
+    routine = load(ROUTINES / "nacken-de.yaml", Overrides(engine="espeak-ng"))
+    assert [v.id for v in resolve_voices([routine.voice], routine.language).values()] == ["de"]
+    plan = plan_json(runner, str(ROUTINES / "nacken-de.yaml"), "--engine", "espeak-ng")
+    spoken = {(e["role"], e["text"]) for e in plan["events"] if e["role"] in ("countdown", "switch")}
+    assert spoken == {
+        ("countdown", "drei"),
+        ("countdown", "zwei"),
+        ("countdown", "eins"),
+        ("switch", "Jetzt die Seite wechseln, nach links."),
+    }
+
+
+TIME_CUES = """\
+title: Time cues
+defaults: {pause: 1s, rest: 1s, chime: both}
+steps:
+  - say: Press.
+    reps: 2
+    count_reps: true
+    hold: 14s
+    remaining: [10s]
+  - say: Breathe with me.
+    hold: 6s
+    count: 6
+  - say: Breathe with me.
+    hold: 3s
+    voice: {rate: 90}
+  - say: Breathe with me.
+"""
+
+
+def test_time_cues_and_a_step_voice_are_heard_where_planned(
+    write_routine: Callable[..., Path], tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_routine(TIME_CUES, "cues.yaml")
+    plan = plan_json(runner, str(path), "--engine", "espeak-ng")
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path), "--engine", "espeak-ng"])
+    assert result.exit_code == 0, result.output
+    assert_audio_matches_plan(tmp_path / "cues.mp3", plan)
+    spoken = [(e["role"], e["text"]) for e in plan["events"] if e["role"] in ("rep", "remaining", "count")]
+    assert spoken == [
+        ("rep", "Rep one of two."),
+        ("remaining", "Ten seconds left."),
+        ("rep", "Rep two of two."),
+        ("remaining", "Ten seconds left."),
+        *[("count", n) for n in ("one", "two", "three", "four", "five", "six")],
+    ]
+    counts = [e for e in plan["events"] if e["role"] == "count"]
+    assert all(after["start"] - before["start"] == pytest.approx(1.0, abs=1e-4) for before, after in pairwise(counts))
+    assert counts[-1]["start"] + counts[-1]["duration"] <= next(
+        e["start"] + e["duration"] for e in plan["events"] if e["kind"] == "hold" and e["step"] == 2
+    )
+    # the slower voice of step 3 only: the same words take longer there than in steps 2 and 4
+    lengths = [e["duration"] for e in plan["events"] if e["text"] == "Breathe with me."]
+    assert lengths[0] == lengths[2] < lengths[1] * 0.8

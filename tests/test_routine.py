@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.errors import Problem, RoutineError
-from voiceguide.model import Cue, Routine, Step, Voice
+from voiceguide.model import Background, Cue, Routine, Step, Voice
 from voiceguide.routine import load_routine
 
 from conftest import MINIMAL
@@ -379,7 +379,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nlanguage: xx\nsteps:\n  - say: hi\n",
-        "routine.yaml:2: language: expected one of [en], got 'xx'",
+        "routine.yaml:2: language: expected one of [de, en, es, fr, it, nl, pt], got 'xx'",
         id="language-unknown",
     ),
     pytest.param(
@@ -396,7 +396,8 @@ BAD = [
     pytest.param(
         "title: T\nzzz: x\nsteps:\n  - say: hi\n",
         "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
-        "[title, description, author, album, cover, language, voice, defaults, intro, outro, steps]",
+        "[title, description, author, album, cover, language, voice, defaults, intro, outro, steps, "
+        "sounds, background, phrases]",
         id="unknown-top-level-no-match",
     ),
     pytest.param(
@@ -771,3 +772,156 @@ def test_inherited_side_placeholder_is_reported_per_step_that_cannot_fill_it(wri
     with pytest.raises(RoutineError) as caught:
         load_routine(path)
     assert [(p.line, p.field) for p in caught.value.problems] == [(5, "steps[0].again"), (7, "steps[1].again")]
+
+
+SOUND_DESIGN = """\
+    title: T
+    defaults: {chime: end, remaining: [30s, 10s], count_reps: true}
+    voice: {engine: espeak-ng, name: en-gb, rate: 160}
+    steps:
+      - say: Hold.
+        hold: 20s
+        reps: 2
+      - say: Breathe.
+        hold: 40s
+        count: 8
+        chime: both
+        remaining: [20s]
+        count_reps: false
+        voice: {rate: 110, volume: 0.7}
+      - say: Rest.
+        chime: start
+    """
+
+
+def test_sound_design_fields_land_in_the_model(write_routine: WriteRoutine) -> None:
+    """Defaults are inherited; a step's own values win; a step voice fills its gaps from the routine's."""
+    first, second, third = load_routine(write_routine(SOUND_DESIGN)).steps
+    assert (first.chimes, first.remaining, first.count_reps, first.count, first.countdown, first.voice) == (
+        ("end",),
+        (10_000,),  # 30 s does not fit in the 20 s hold
+        True,
+        0,
+        3,
+        None,
+    )
+    assert (second.chimes, second.remaining, second.count_reps, second.count, second.countdown) == (
+        ("start", "end"),
+        (20_000,),
+        False,
+        8,
+        0,  # counting replaces the countdown
+    )
+    assert second.voice == Voice(engine="espeak-ng", name="en-gb", rate=110, volume=0.7)
+    assert (third.chimes, third.count_reps) == ((), False)  # no hold, no chime; one rep, no rep count
+
+
+def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_path: Path) -> None:
+    (tmp_path / "bell.wav").write_bytes(b"RIFF")
+    routine = load_routine(write_routine("title: T\nsounds: {start: bell.wav}\nsteps:\n  - say: hi\n"))
+    assert (routine.sounds.start, routine.sounds.end) == (tmp_path / "bell.wav", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param(
+            "title: T\ndefaults: {chime: ding}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: defaults.chime: expected one of [start, end, both, none], got 'ding'",
+            id="chime-unknown",
+        ),
+        pytest.param(
+            "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 6\n",
+            "routine.yaml:5: steps[0].count: counting to 6 needs a hold of at least 6 s; this hold is 5 s",
+            id="count-too-long",
+        ),
+        pytest.param(
+            "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 5\n    countdown: 2\n",
+            "routine.yaml:6: steps[0].countdown: use either `count` or `countdown`",
+            id="count-and-countdown",
+        ),
+        pytest.param(
+            "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 61\n",
+            "routine.yaml:5: steps[0].count: expected a whole number from 1 to 60, got '61'",
+            id="count-over-60",
+        ),
+        pytest.param(
+            "title: T\ndefaults: {remaining: [1.5s]}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: defaults.remaining[0]: expected whole seconds like 30s or 1m, got '1.5s'",
+            id="remaining-not-whole",
+        ),
+        pytest.param(
+            "title: T\nsteps:\n  - say: hi\n    remaining: [1s]\n",
+            "routine.yaml:4: steps[0].remaining[0]: expected whole seconds like 30s or 1m, got '1s'",
+            id="remaining-under-2s",
+        ),
+        pytest.param(
+            "title: T\ndefaults: {count_reps: yes please}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: defaults.count_reps: expected true or false, got 'yes please'",
+            id="count-reps-not-a-flag",
+        ),
+        pytest.param(
+            "title: T\nsounds: {start: nowhere.wav, ding: x.wav}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: sounds.ding: unknown field 'ding'; expected one of [start, end]\n"
+            "routine.yaml:2: sounds.start: no such audio file 'nowhere.wav' (a path from the routine's folder)",
+            id="sounds-missing",
+        ),
+        pytest.param(
+            "title: T\nbackground: {noise: pink, file: rain.mp3}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: background: give either `file` or `noise` (pink or brown)",
+            id="background-file-and-noise",
+        ),
+        pytest.param(
+            "title: T\nbackground: {volume: -20dB}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: background: give either `file` or `noise` (pink or brown)",
+            id="background-neither",
+        ),
+        pytest.param(
+            "title: T\nbackground: {noise: white, volume: loud, duck: 6dB}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: background.duck: expected a level in dB from -60dB to 0dB, like -20dB, got '6dB'\n"
+            "routine.yaml:2: background.noise: expected one of [pink, brown], got 'white'\n"
+            "routine.yaml:2: background.volume: expected a level in dB from -60dB to 0dB, like -20dB, got 'loud'",
+            id="background-bad-values",
+        ),
+        pytest.param(
+            "title: T\nbackground:\n  file: rain.mp3\nsteps:\n  - say: hi\n",
+            "routine.yaml:3: background.file: no such audio file 'rain.mp3' (a path from the routine's folder)",
+            id="background-missing-file",
+        ),
+        pytest.param(
+            'title: T\nphrases: {remaining: "Almost there.", rep: "Round {rep}, {side}."}\nsteps:\n  - say: hi\n',
+            "routine.yaml:2: phrases.remaining: must say where the numbers go: add {n}\n"
+            "routine.yaml:2: phrases.rep: uses {side}; placeholders are only filled in a step's spoken texts\n"
+            "routine.yaml:2: phrases.rep: must say where the numbers go: add {reps}",
+            id="phrases-placeholders",
+        ),
+        pytest.param(
+            "title: T\nphrases: {sides: [port]}\nsteps:\n  - say: hi\n",
+            "routine.yaml:2: phrases.sides: needs at least 2 items, got none",
+            id="phrases-one-side",
+        ),
+        pytest.param(
+            "title: T\nsteps:\n  - say: hi\n    voice: {rat: 100}\n",
+            "routine.yaml:4: steps[0].voice.rat: unknown field 'rat'; did you mean 'rate'?",
+            id="step-voice-typo",
+        ),
+    ],
+)
+def test_bad_sound_design(write_routine: WriteRoutine, text: str, expected: str) -> None:
+    path = write_routine(text)
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+@pytest.mark.parametrize(
+    ("background", "expected"),
+    [
+        ("{noise: brown}", Background(noise="brown", volume_db=-30.0, duck_db=-12.0)),
+        ("{noise: pink, volume: -20dB, duck: -15 dB}", Background(noise="pink", volume_db=-20.0, duck_db=-15.0)),
+        ("{noise: pink, volume: -25.5}", Background(noise="pink", volume_db=-25.5, duck_db=-12.0)),
+    ],
+)
+def test_background(write_routine: WriteRoutine, background: str, expected: Background) -> None:
+    routine = load_routine(write_routine(f"title: T\nbackground: {background}\nsteps:\n  - say: hi\n"))
+    assert routine.background == expected

@@ -10,7 +10,7 @@ import pytest
 
 from voiceguide.errors import RoutineError
 from voiceguide.routine import load_routine
-from voiceguide.timeline import Event, Kind, Role, Timeline, schedule, script, utterances
+from voiceguide.timeline import Event, Kind, Role, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 
 RATE = 22_050
 
@@ -205,3 +205,124 @@ def test_cues_wishing_for_the_same_moment_keep_their_written_order(write_routine
     cues = [e for e in timeline.events if e.role is Role.CUE]
     assert [c.text for c in cues] == ["First cue.", "Second cue."]
     assert cues[0].end == cues[1].start
+
+
+CHIMED = """\
+title: T
+defaults: {chime: both, pause: 0}
+steps:
+  - say: Hold.
+    hold: 10s
+    release: Relax.
+  - say: Last.
+    hold: 3s
+"""
+
+
+def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[..., Path]) -> None:
+    chimed = load_routine(write_routine(CHIMED))
+    plain = load_routine(write_routine(CHIMED.replace("both", "none"), "plain.yaml"))
+    items = script(chimed)
+    assert sounds(items) == {Sound("start"), Sound("end")}
+    lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
+    lengths |= {Sound("start"): RATE, Sound("end"): 2 * RATE}
+    timeline = schedule(chimed, items, lengths, RATE)
+    assert [e for e in timeline.events if e.kind is not Kind.CHIME] == list(timeline_of(Path(plain.source)).events)
+    holds = [e for e in timeline.events if e.kind is Kind.HOLD]
+    chimes = [(e.role, e.start, e.duration) for e in timeline.events if e.kind is Kind.CHIME]
+    assert chimes == [
+        (Role.START, holds[0].start, RATE),
+        (Role.END, holds[0].end, 2 * RATE),
+        (Role.START, holds[1].start, RATE),
+        (Role.END, holds[1].end, 0),  # the track ends with this hold: the chime is cut there
+    ]
+    assert holds[1].end == timeline.duration
+
+
+def test_remaining_is_spoken_that_long_before_the_end(write_routine: Callable[..., Path]) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 45s, remaining: [30s, 10s], countdown: 0}\n")
+    timeline = timeline_of(path)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    left = [(e.text, hold.end - e.start) for e in timeline.events if e.role is Role.REMAINING]
+    assert left == [("Thirty seconds left.", 30 * RATE), ("Ten seconds left.", 10 * RATE)]
+
+
+def test_count_spreads_numbers_through_the_hold_and_never_overruns(write_routine: Callable[..., Path]) -> None:
+    path = write_routine("title: T\nlanguage: de\nsteps:\n  - {say: Atmen., hold: 20s, count: 5}\n")
+    timeline = timeline_of(path, lambda text: 5 * RATE if text == "fünf" else fake_length(text))
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    numbers = [e for e in timeline.events if e.role is Role.COUNT]
+    assert [e.text for e in numbers] == ["eins", "zwei", "drei", "vier", "fünf"]
+    assert numbers[-1].end == hold.end
+    for before, after in pairwise(numbers):
+        assert before.end <= after.start
+    fast = timeline_of(path)
+    hold = next(e for e in fast.events if e.kind is Kind.HOLD)
+    assert [e.start - hold.start for e in fast.events if e.role is Role.COUNT] == [n * 4 * RATE for n in range(5)]
+    assert not [e for e in fast.events if e.role is Role.COUNTDOWN]
+
+
+def test_count_reps_announces_every_rep_in_the_language(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        'title: T\nlanguage: fr\nsteps:\n  - {say: "Main {side}.", sides: both, reps: 2, hold: 2s, count_reps: true}\n'
+    )
+    timeline = timeline_of(path)
+    got = [e.text for e in sequence(timeline) if e.kind is Kind.SPEECH]
+    assert got == [
+        "Répétition un sur deux.",
+        "Main droite.",
+        "Répétition deux sur deux.",
+        "Encore une fois.",
+        "Maintenant, changez de côté, à gauche.",
+        "Répétition un sur deux.",
+        "Main gauche.",
+        "Répétition deux sur deux.",
+        "Encore une fois.",
+    ]
+
+
+def test_a_step_voice_speaks_only_that_step(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        "title: T\nvoice: {rate: 150}\nintro: Hi.\nsteps:\n  - {say: One., hold: 2s}\n"
+        "  - {say: Two., hold: 2s, release: Up., voice: {rate: 100}}\n  - {say: Three.}\noutro: Bye.\n"
+    )
+    routine = load_routine(path)
+    rates = {e.text: e.utterance.voice.rate for e in timeline_of(path).events if e.utterance}
+    assert rates == {
+        "Hi.": 150,
+        "One.": 150,
+        "two": 100,
+        "one": 100,
+        "Two.": 100,
+        "Up.": 100,
+        "Three.": 150,
+        "Bye.": 150,
+    }
+    assert routine.voice.rate == 150
+
+
+def test_a_routine_overrides_built_in_phrases(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        """\
+        title: T
+        language: de
+        phrases:
+          sides: [rechte, linke]
+          remaining: "Noch {n} Sekunden, gleich geschafft."
+          rep: "Runde {rep} von {reps}."
+          numbers: [eins, zwo]
+        defaults: {switch: "Jetzt die {side} Seite.", count_reps: true, remaining: [10s], countdown: 2}
+        steps:
+          - {say: "Die {side} Schulter.", sides: both, reps: 2, hold: 12s}
+        """
+    )
+    texts = [e.text for e in timeline_of(path).events if e.utterance][:6]
+    assert texts == [
+        "Runde eins von zwo.",
+        "Die rechte Schulter.",
+        "Noch zehn Sekunden, gleich geschafft.",
+        "zwo",
+        "eins",
+        "Runde zwo von zwo.",
+    ]
+    assert "Jetzt die linke Seite." in [e.text for e in timeline_of(path).events]

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from .engines import EncodedAudio
 from .errors import EncoderError, OutputError
-from .timeline import Timeline, Utterance
+from .timeline import Sound, Timeline, Utterance
 
 Samples = npt.NDArray[np.int16]
 
@@ -77,9 +77,9 @@ def trim(samples: Samples) -> Samples:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterator[bytes]:
+def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance | Sound, Samples]) -> Iterator[bytes]:
     """The whole track as 16-bit little-endian PCM, in chunks of a few seconds."""
-    speech = [e for e in timeline.events if e.utterance is not None]
+    speech = [e for e in timeline.events if e.clip is not None]
     chunk = timeline.sample_rate * CHUNK_SECONDS
     upcoming = 0
     active: list[tuple[int, Samples]] = []
@@ -87,8 +87,8 @@ def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance, Samples]) -> Iterat
         end = min(start + chunk, timeline.duration)
         while upcoming < len(speech) and speech[upcoming].start < end:
             event = speech[upcoming]
-            assert event.utterance is not None
-            active.append((event.start, clips[event.utterance]))
+            assert event.clip is not None
+            active.append((event.start, clips[event.clip]))
             upcoming += 1
         buffer = np.zeros(end - start, dtype=np.int32)
         for offset, clip in active:
@@ -183,22 +183,25 @@ def read_fingerprint(path: Path) -> str | None:
     return str(frames[0].text[0]) if frames else None
 
 
-def decode_file(path: Path) -> tuple[Samples, int]:
-    """Decode any audio file to mono 16-bit samples; returns them with the sample rate."""
+def decode_file(path: Path, sample_rate: int | None = None, max_seconds: int | None = None) -> tuple[Samples, int]:
+    """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` and cut
+    after ``max_seconds`` if given); returns them with their sample rate."""
     from mutagen import File as MutagenFile
     from mutagen import MutagenError
 
-    try:
-        info = MutagenFile(path)
-    except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
-        info = None
-    if info is None:
-        raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
-    rate = int(info.info.sample_rate)
-    done = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path), "-f", "s16le", "-ac", "1", "pipe:1"],
-        capture_output=True,
-    )
+    rate = sample_rate
+    if rate is None:
+        try:
+            info = MutagenFile(path)
+        except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
+            info = None
+        if info is None:
+            raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
+        rate = int(info.info.sample_rate)
+    source = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    if max_seconds is not None:
+        source += ["-t", str(max_seconds)]
+    done = subprocess.run([*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True)
     if done.returncode != 0:
         raise EncoderError(f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}", FFMPEG_HINT)
     return np.frombuffer(done.stdout, dtype=np.int16), rate

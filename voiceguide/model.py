@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .phrases import Phrases
+
 DEFAULT_ENGINE = "pyttsx3"
 ENGINE_NAMES = ("pyttsx3", "espeak-ng")
+CHIMES = ("start", "end", "both", "none")  # `chime:` values: which holds' edges get a chime
+NOISES = ("pink", "brown")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,29 @@ class Step:
     cues: tuple[Cue, ...]
     pause_ms: int
     hold_line: int  # where the step's hold (or the step) is written, for messages after synthesis
+    chimes: tuple[str, ...] = ()  # "start" and/or "end": chimes at the hold's edges
+    remaining: tuple[int, ...] = ()  # "N seconds left" this many ms before the hold's end
+    count: int = 0  # numbers counted aloud through the hold, evenly spaced
+    count_reps: bool = False  # "Rep 2 of 5" before every rep
+    voice: Voice | None = None  # the step's own voice (None: the routine's)
+
+
+@dataclass(frozen=True)
+class Sounds:
+    """The user's own audio files replacing the built-in chimes (``None``: built in)."""
+
+    start: Path | None = None
+    end: Path | None = None
+
+
+@dataclass(frozen=True)
+class Background:
+    """Ambience under the whole track: the user's file looped, or generated noise."""
+
+    file: Path | None = None
+    noise: str | None = None  # "pink" or "brown" when there is no file
+    volume_db: float = -30.0  # the bed's RMS level, dB relative to full scale
+    duck_db: float = -12.0  # how far it dips under speech
 
 
 @dataclass(frozen=True)
@@ -63,3 +90,6 @@ class Routine:
     pause_ms: int  # silence after the intro
     steps: tuple[Step, ...]
     cover: Path | None = None  # an image file, already checked to exist
+    sounds: Sounds = Sounds()
+    background: Background | None = None
+    phrases: Phrases | None = None  # the language's built-in phrases with the routine's overrides

@@ -54,6 +54,8 @@ def plan_lines(timeline: Timeline) -> list[str]:
 def _event_line(timeline: Timeline, event: Event) -> str:
     start = format_clock(timeline.seconds(event.start))
     kind = f"    {event.kind.value}" if event.overlay else event.kind.value
+    if event.kind is Kind.CHIME:
+        return f"{start:>11}  {kind:<11}{event.role}"
     if event.role is not None:
         return f"{start:>11}  {kind:<11}{event.role.value:<11}{event.text}"
     rep = f"rep {event.where.rep}" if event.kind is Kind.HOLD and event.where.rep else ""

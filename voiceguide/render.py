@@ -11,12 +11,14 @@ from typing import Protocol
 
 from . import __version__
 from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
+from .background import with_background
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
-from .model import Routine
+from .model import Routine, Voice
 from .routine import load_routine
+from .sounds import chime_clips
 from .synth import Settings, Stats, synthesise
-from .timeline import SAMPLE_RATE, Timeline, Utterance, schedule, script, utterances
+from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 
 DEFAULT_BITRATE = 64
 
@@ -56,21 +58,24 @@ class Plan:
 
     routine: Routine
     timeline: Timeline
-    clips: dict[Utterance, Samples]
+    clips: dict[Utterance | Sound, Samples]
     stats: Stats
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, then apply command-line overrides."""
+    """Load and validate a routine, then apply command-line overrides (to every voice in it)."""
     routine = load_routine(path)
-    voice = routine.voice
-    changed = dataclasses.replace(
-        voice,
-        engine=overrides.engine or voice.engine,
-        name=overrides.voice or voice.name,
-        rate=overrides.rate or voice.rate,
-    )
-    return dataclasses.replace(routine, voice=changed)
+
+    def override(voice: Voice) -> Voice:
+        return dataclasses.replace(
+            voice,
+            engine=overrides.engine or voice.engine,
+            name=overrides.voice or voice.name,
+            rate=overrides.rate or voice.rate,
+        )
+
+    steps = tuple(dataclasses.replace(s, voice=override(s.voice)) if s.voice else s for s in routine.steps)
+    return dataclasses.replace(routine, voice=override(routine.voice), steps=steps)
 
 
 def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = SILENT) -> Plan:
@@ -78,8 +83,10 @@ def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = S
     items = script(routine)
     lines = utterances(items)
     progress.stage("Synthesising", len(lines))
-    clips, stats = synthesise(lines, routine.language, SAMPLE_RATE, settings, progress.advance)
-    timeline = schedule(routine, items, {u: len(c) for u, c in clips.items()}, SAMPLE_RATE)
+    speech, stats = synthesise(lines, routine.language, SAMPLE_RATE, settings, progress.advance)
+    clips: dict[Utterance | Sound, Samples] = dict(speech.items())
+    clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
+    timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
     return Plan(routine, timeline, clips, stats)
 
 
@@ -117,7 +124,10 @@ def render(
     def chunks() -> Iterator[bytes]:
         """The track's PCM; called once per encoding pass (loudness, split parts)."""
         progress.stage("Encoding", total)
-        return _counted(pcm_chunks(timeline, planned.clips), progress)
+        pcm = pcm_chunks(timeline, planned.clips)
+        if routine.background:
+            pcm = with_background(pcm, timeline, routine.background)
+        return _counted(pcm, progress)
 
     return Rendered(export(routine, timeline, chunks, base, bitrate, options, stamp), planned, encoded=True)
 
@@ -130,8 +140,12 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
         digest.update(routine.cover.read_bytes())
     for event in planned.timeline.events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.text)).encode())
-        if event.utterance is not None:
-            digest.update(planned.clips[event.utterance].tobytes())
+        if event.clip is not None:
+            digest.update(planned.clips[event.clip].tobytes())
+    background = planned.routine.background
+    if background and background.file:  # its path is in the routine; its content may change
+        stat = background.file.stat()
+        digest.update(repr((stat.st_size, stat.st_mtime_ns)).encode())
     return digest.hexdigest()
 
 

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
 from .durations import format_span
 from .errors import Problem, RoutineError
-from .model import ENGINE_NAMES, Cue, Routine, Step, Voice
-from .phrases import languages, phrases
+from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
+from .phrases import Phrases, languages, phrases
 from .schema import (
     Choice,
     Context,
     Duration,
     Field,
+    Flag,
     Integer,
     Invalid,
     Kind,
@@ -35,10 +37,12 @@ from .yamlsource import read_nodes
 
 MAX_TOTAL_MS = 4 * 3_600_000
 MAX_COUNTDOWN = 20
+MAX_COUNT = 60  # numbers the phrase files spell out
 PLACEHOLDERS = ("side", "rep", "reps")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME_WORDS = 5
 COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+T = TypeVar("T")
 
 
 class Sides(Kind["tuple[str, ...] | str"]):
@@ -58,6 +62,50 @@ class Sides(Kind["tuple[str, ...] | str"]):
         return value if value == "both" else (value,)
 
 
+class WholeSeconds(Duration):
+    """A duration of whole seconds, at least two (spoken as "N seconds")."""
+
+    expected = "whole seconds like 30s or 1m"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
+        ms = super().convert(node, path, ctx)
+        if ms % 1000 or ms < 2000:
+            raise self.fail(node)
+        return ms
+
+
+class Decibels(Kind[float]):
+    """A level in dB: ``-20dB``, ``-20 dB`` or ``-20``, within bounds."""
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+        self.expected = f"a level in dB from {low:g}dB to {high:g}dB, like -20dB"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
+        text = self.scalar(node).strip().removesuffix("dB").removesuffix("db").strip()
+        try:
+            value = float(text)
+        except ValueError:
+            raise self.fail(node) from None
+        if not self.low <= value <= self.high:
+            raise self.fail(node)
+        return value
+
+
+class BackgroundSchema(Schema):
+    file = Field(Text(1000), help="an audio file looped under the whole track")
+    noise = Field(Choice(NOISES), help="generated noise instead of a file")
+    volume = Field(Decibels(-60, 0), help="the background's level (RMS, dB of full scale)")
+    duck = Field(Decibels(-60, 0), help="how far it dips under speech")
+
+
+class PhrasesSchema(Schema):
+    sides = Field(ListOf(Text(60), min_items=2, max_items=2), help="the two sides of `sides: both`")
+    remaining = Field(Text(200), help='"{n} seconds left."')
+    rep = Field(Text(200), help='"Rep {rep} of {reps}."')
+    numbers = Field(ListOf(Text(60), min_items=1, max_items=MAX_COUNT), help="one, two, three, ...")
+
+
 class VoiceSchema(Schema):
     engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
     name = Field(Text(200), help="engine voice id, or a unique part of its name")
@@ -71,6 +119,14 @@ class DefaultsSchema(Schema):
     countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of every hold")
     switch = Field(Text(), help="prompt before every later side")
     again = Field(Text(), help="spoken instead of `say` on later reps")
+    chime = Field(Choice(CHIMES), help="chimes at the start and/or end of every hold")
+    remaining = Field(ListOf(WholeSeconds()), help='"30 seconds left" at these points of every hold')
+    count_reps = Field(Flag(), help='"Rep 2 of 5" before every rep')
+
+
+class SoundsSchema(Schema):
+    start = Field(Text(1000), help="audio file played at the start of a hold")
+    end = Field(Text(1000), help="audio file played at the end of a hold")
 
 
 class CueSchema(Schema):
@@ -91,6 +147,11 @@ class StepSchema(Schema):
     countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of the hold")
     cues = Field(ListOf(Nested(CueSchema)), help="lines spoken inside the hold")
     pause = Field(Duration(), help="silence after the step")
+    chime = Field(Choice(CHIMES), help="chimes at the start and/or end of the hold")
+    remaining = Field(ListOf(WholeSeconds()), help='"30 seconds left" at these points of the hold')
+    count_reps = Field(Flag(), help='"Rep 2 of 5" before every rep')
+    count = Field(Integer(1, MAX_COUNT), help="numbers counted aloud through the hold")
+    voice = Field(Nested(VoiceSchema), help="this step's own voice")
 
 
 class RoutineSchema(Schema):
@@ -105,6 +166,9 @@ class RoutineSchema(Schema):
     intro = Field(Text())
     outro = Field(Text())
     steps = Field(ListOf(Nested(StepSchema), min_items=1, max_items=500), required=True, help="at least one step")
+    sounds = Field(Nested(SoundsSchema), help="your own audio files for the chimes")
+    background = Field(Nested(BackgroundSchema), help="ambience under the whole track")
+    phrases = Field(Nested(PhrasesSchema), help="your own words for the built-in phrases")
 
 
 def load_routine(path: str | Path) -> Routine:
@@ -121,7 +185,7 @@ def load_routine(path: str | Path) -> Routine:
 
 def _build(top: Section, ctx: Context) -> Routine | None:
     language = top.get(RoutineSchema.language) or "en"
-    words = phrases(language)
+    words = _phrases(phrases(language), top.get(RoutineSchema.phrases), ctx)
     voice_section = top.get(RoutineSchema.voice)
     defaults = top.get(RoutineSchema.defaults)
     default = _Defaults(defaults, words.switch, words.again)
@@ -133,8 +197,10 @@ def _build(top: Section, ctx: Context) -> Routine | None:
             if (text := defaults.get(f)) is not None:
                 _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
+    voice = _voice(voice_section, Voice())
     steps = tuple(
-        _build_step(number, section, default, words.both, ctx) for number, section in enumerate(step_sections, start=1)
+        _build_step(number, section, default, words.both, voice, ctx)
+        for number, section in enumerate(step_sections, start=1)
     )
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
@@ -154,12 +220,15 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         author=top.get(RoutineSchema.author),
         album=top.get(RoutineSchema.album),
         language=language,
-        voice=_voice(voice_section),
+        voice=voice,
         intro=top.get(RoutineSchema.intro),
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
         steps=steps,
         cover=_cover(top, ctx),
+        sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
+        background=_background(top.get(RoutineSchema.background), ctx),
+        phrases=words if top.given(RoutineSchema.phrases) else None,
     )
 
 
@@ -179,6 +248,64 @@ def _cover(top: Section, ctx: Context) -> Path | None:
     return None
 
 
+def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrases:
+    """The language's phrases with the routine's own words where it gives them."""
+    if section is None:
+        return built_in
+    for f, needed in ((PhrasesSchema.remaining, ("n",)), (PhrasesSchema.rep, ("rep", "reps"))):
+        if (text := section.get(f)) is None:
+            continue
+        _check_placeholders(text, needed, section.line(f), section.where(f), ctx, in_step=False)
+        if missing := [name for name in needed if "{" + name + "}" not in text]:
+            listed = ", ".join("{" + name + "}" for name in missing)
+            ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
+    numbers = section.get(PhrasesSchema.numbers) or []
+    sides = section.get(PhrasesSchema.sides)
+    return dataclasses.replace(
+        built_in,
+        both=tuple(sides) if sides else built_in.both,
+        remaining=_first(section.get(PhrasesSchema.remaining), built_in.remaining),
+        rep=_first(section.get(PhrasesSchema.rep), built_in.rep),
+        numbers=(*numbers, *built_in.numbers[len(numbers) :]),
+    )
+
+
+def _background(section: Section | None, ctx: Context) -> Background | None:
+    """The ambience: exactly one of `file` (relative to the routine's folder) and `noise`."""
+    if section is None:
+        return None
+    if section.given(BackgroundSchema.file) == section.given(BackgroundSchema.noise):
+        ctx.report(section.line(), section.path, "give either `file` or `noise` (pink or brown)")
+        return None
+    base = Background()
+    return Background(
+        file=_audio_file(section, BackgroundSchema.file, ctx),
+        noise=section.get(BackgroundSchema.noise),
+        volume_db=_first(section.get(BackgroundSchema.volume), base.volume_db),
+        duck_db=_first(section.get(BackgroundSchema.duck), base.duck_db),
+    )
+
+
+def _sounds(section: Section | None, ctx: Context) -> Sounds:
+    """The user's chime files, relative to the routine's folder; each must exist."""
+    if section is None:
+        return Sounds()
+    return Sounds(
+        start=_audio_file(section, SoundsSchema.start, ctx),
+        end=_audio_file(section, SoundsSchema.end, ctx),
+    )
+
+
+def _audio_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
+    """The file ``f`` names, from the routine's folder; reported if it does not exist."""
+    if (name := section.get(f)) is None:
+        return None
+    path = Path(ctx.source).parent / Path(name).expanduser()
+    if not path.is_file():
+        ctx.report(section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)")
+    return path
+
+
 class _Defaults:
     """Routine-wide defaults (built-in phrases where the file sets none)."""
 
@@ -192,21 +319,24 @@ class _Defaults:
         self.countdown: int = pick(DefaultsSchema.countdown, 3)
         self.switch: str = pick(DefaultsSchema.switch, switch)
         self.again: str = pick(DefaultsSchema.again, again)
+        self.chime: str = pick(DefaultsSchema.chime, "none")
+        self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
+        self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
 
 
-def _voice(section: Section | None) -> Voice:
+def _voice(section: Section | None, base: Voice) -> Voice:
+    """The voice a ``voice`` block sets; what it leaves out comes from ``base``."""
     if section is None:
-        return Voice()
-    base = Voice()
+        return base
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
-        name=section.get(VoiceSchema.name),
+        name=section.get(VoiceSchema.name) or base.name,
         rate=section.get(VoiceSchema.rate) or base.rate,
         volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
     )
 
 
-def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], ctx: Context) -> Step:
+def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], voice: Voice, ctx: Context) -> Step:
     say = s.get(StepSchema.say) or ""
     raw_sides = s.get(StepSchema.sides)
     sides = both if raw_sides == "both" else tuple(raw_sides or ())
@@ -226,8 +356,9 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
         )
 
     countdown = s.get(StepSchema.countdown)
+    count = _count(s, hold, countdown, ctx)
     if countdown is None:
-        countdown = min(default.countdown, hold // 1000)
+        countdown = 0 if count else min(default.countdown, hold // 1000)
     elif countdown and countdown * 1000 > hold:
         having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
         ctx.report(
@@ -251,7 +382,37 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
         cues=cues,
         pause_ms=_first(s.get(StepSchema.pause), default.pause),
         hold_line=s.line(StepSchema.hold) if s.given(StepSchema.hold) else s.line(),
+        chimes=_chimes(_first(s.get(StepSchema.chime), default.chime)) if hold else (),
+        remaining=_remaining(s, default.remaining, hold),
+        count=count,
+        count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
+        voice=_voice(s.get(StepSchema.voice), voice) if s.given(StepSchema.voice) else None,
     )
+
+
+def _chimes(chime: str) -> tuple[str, ...]:
+    return {"start": ("start",), "end": ("end",), "both": ("start", "end")}.get(chime, ())
+
+
+def _count(s: Section, hold: int, countdown: int | None, ctx: Context) -> int:
+    """``count``: needs a hold of at least one second per number, and no countdown of its own."""
+    count = s.get(StepSchema.count) or 0
+    if count and count * 1000 > hold:
+        having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
+        ctx.report(
+            s.line(StepSchema.count),
+            s.where(StepSchema.count),
+            f"counting to {count} needs a hold of at least {count} s; {having}",
+        )
+        return 0
+    if count and countdown:
+        ctx.report(s.line(StepSchema.countdown), s.where(StepSchema.countdown), "use either `count` or `countdown`")
+    return count
+
+
+def _remaining(s: Section, inherited: list[int], hold: int) -> tuple[int, ...]:
+    """The ``remaining`` points that fit: those shorter than the hold."""
+    return tuple(ms for ms in _first(s.get(StepSchema.remaining), inherited) if ms < hold)
 
 
 def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> Iterable[Cue]:
@@ -305,7 +466,7 @@ def _name_from(say: str) -> str:
     return " ".join(words[:_NAME_WORDS]).strip(".,;:!?") or "Step"
 
 
-def _first(value: int | None, fallback: int) -> int:
+def _first(value: T | None, fallback: T) -> T:
     return fallback if value is None else value
 
 

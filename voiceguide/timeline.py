@@ -8,6 +8,7 @@ length of every utterance is known.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +27,7 @@ class Kind(StrEnum):
     HOLD = "hold"
     REST = "rest"
     PAUSE = "pause"
+    CHIME = "chime"
 
 
 class Role(StrEnum):
@@ -37,6 +39,15 @@ class Role(StrEnum):
     COUNTDOWN = "countdown"
     CUE = "cue"
     OUTRO = "outro"
+    REMAINING = "remaining"  # "30 seconds left", inside a hold
+    COUNT = "count"  # a number counted through a hold
+    REP = "rep"  # "Rep 2 of 5", before a rep
+    START = "start"  # the chime at a hold's start
+    END = "end"  # the chime at a hold's end
+
+
+OVERLAYS = (Role.COUNTDOWN, Role.CUE, Role.REMAINING, Role.COUNT, Role.START, Role.END)
+FIXED = (Role.COUNTDOWN, Role.COUNT)  # overlays that keep their second; cues and `remaining` make way
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,13 @@ class Utterance:
 
     text: str
     voice: Voice
+
+
+@dataclass(frozen=True)
+class Sound:
+    """A chime (``start`` or ``end``); its audio is made or loaded in the audio stage."""
+
+    name: str
 
 
 @dataclass(frozen=True)
@@ -100,6 +118,12 @@ class Event:
     where: Where
     role: Role | None = None
     utterance: Utterance | None = None
+    sound: Sound | None = None
+
+    @property
+    def clip(self) -> Utterance | Sound | None:
+        """What is heard: a line of speech or a chime."""
+        return self.utterance or self.sound
 
     @property
     def end(self) -> int:
@@ -111,8 +135,8 @@ class Event:
 
     @property
     def overlay(self) -> bool:
-        """Spoken inside a hold rather than in sequence."""
-        return self.role in (Role.COUNTDOWN, Role.CUE)
+        """Heard inside a hold (or at its edge) rather than in sequence."""
+        return self.role in OVERLAYS
 
 
 @dataclass(frozen=True)
@@ -153,11 +177,15 @@ def utterances(items: tuple[Item, ...]) -> frozenset[Utterance]:
     return frozenset(found)
 
 
-def _script(routine: Routine) -> Iterator[Item]:
-    voice = routine.voice
-    words = phrases(routine.language)
+def sounds(items: tuple[Item, ...]) -> frozenset[Sound]:
+    """Each distinct chime the script plays."""
+    return frozenset(Sound(name) for item in items if isinstance(item, Hold) for name in item.step.chimes)
 
-    def say(text: str, role: Role, where: Where) -> Line:
+
+def _script(routine: Routine) -> Iterator[Item]:
+    words = routine.phrases or phrases(routine.language)
+
+    def say(text: str, role: Role, where: Where, voice: Voice = routine.voice) -> Line:
         return Line(Utterance(text, voice), role, where)
 
     if routine.intro:
@@ -165,14 +193,17 @@ def _script(routine: Routine) -> Iterator[Item]:
         if routine.pause_ms:
             yield Gap(Kind.PAUSE, routine.pause_ms, Where())
     for step in routine.steps:
+        voice = step.voice or routine.voice
         sides: tuple[str | None, ...] = step.sides or (None,)
         for side_index, side in enumerate(sides):
             if side_index:
-                yield say(fill(step.switch, side, 1, step.reps), Role.SWITCH, Where(step.number, side, 1))
+                yield say(fill(step.switch, side, 1, step.reps), Role.SWITCH, Where(step.number, side, 1), voice)
             for rep in range(1, step.reps + 1):
                 where = Where(step.number, side, rep)
+                if step.count_reps:
+                    yield say(words.rep_of(rep, step.reps), Role.REP, where, voice)
                 text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
-                yield say(fill(text, side, rep, step.reps), role, where)
+                yield say(fill(text, side, rep, step.reps), role, where, voice)
                 if step.hold_ms:
                     overlays = [
                         Overlay(Utterance(fill(c.text, side, rep, step.reps), voice), Role.CUE, c.offset_ms)
@@ -182,10 +213,18 @@ def _script(routine: Routine) -> Iterator[Item]:
                         Overlay(Utterance(words.number(n), voice), Role.COUNTDOWN, step.hold_ms - n * 1000)
                         for n in range(step.countdown, 0, -1)
                     ]
+                    overlays += [
+                        Overlay(Utterance(words.seconds_left(ms // 1000), voice), Role.REMAINING, step.hold_ms - ms)
+                        for ms in step.remaining
+                    ]
+                    overlays += [
+                        Overlay(Utterance(words.number(n), voice), Role.COUNT, (n - 1) * step.hold_ms // step.count)
+                        for n in range(1, step.count + 1)
+                    ]
                     overlays.sort(key=lambda o: o.at_ms)
                     yield Hold(step.hold_ms, tuple(overlays), where, step)
                 if step.release:
-                    yield say(fill(step.release, side, rep, step.reps), Role.RELEASE, where)
+                    yield say(fill(step.release, side, rep, step.reps), Role.RELEASE, where, voice)
                 last = side_index == len(sides) - 1 and rep == step.reps
                 if not last and step.rest_ms:
                     yield Gap(Kind.REST, step.rest_ms, where)
@@ -203,13 +242,15 @@ def to_samples(ms: int, sample_rate: int) -> int:
 def schedule(
     routine: Routine,
     items: tuple[Item, ...],
-    lengths: Mapping[Utterance, int],
+    lengths: Mapping[Utterance | Sound, int],
     sample_rate: int = SAMPLE_RATE,
 ) -> Timeline:
-    """Place ``items`` end to end; ``lengths`` gives each utterance's length in samples.
+    """Place ``items`` end to end; ``lengths`` gives each utterance's (and chime's) length in samples.
 
     Holds start where the speech before them ends and keep their exact length;
     their overlays are fitted inside (raising ``RoutineError`` if they cannot be).
+    Chimes start exactly at a hold's start or end and move nothing; one running
+    past the end of the track is cut there.
     """
     events: list[Event] = []
     problems: list[Problem] = []
@@ -232,15 +273,19 @@ def schedule(
                 Event(cursor + offset, lengths[o.utterance], Kind.SPEECH, item.where, o.role, o.utterance)
                 for offset, o in placed
             )
+            for name in item.step.chimes:
+                at, sound = cursor + (n if name == "end" else 0), Sound(name)
+                events.append(Event(at, lengths[sound], Kind.CHIME, item.where, Role(name), sound=sound))
         cursor += n
     if problems:
         raise RoutineError(problems)
+    events = [dataclasses.replace(e, duration=min(e.duration, cursor - e.start)) if e.sound else e for e in events]
     events.sort(key=lambda e: (e.start, e.overlay))
     return Timeline(routine.title, sample_rate, cursor, tuple(events), _chapters(routine, events, cursor))
 
 
 def _fit(
-    hold: Hold, length: int, lengths: Mapping[Utterance, int], sample_rate: int
+    hold: Hold, length: int, lengths: Mapping[Utterance | Sound, int], sample_rate: int
 ) -> list[tuple[int, Overlay]] | None:
     """Start offsets for a hold's overlays, or ``None`` if they cannot all fit.
 
@@ -251,13 +296,13 @@ def _fit(
     """
     placed: list[tuple[int, Overlay]] = []
     limit = length
-    for overlay in reversed([o for o in hold.overlays if o.role is Role.COUNTDOWN]):
+    for overlay in reversed([o for o in hold.overlays if o.role in FIXED]):
         start = min(to_samples(overlay.at_ms, sample_rate), limit - lengths[overlay.utterance])
         placed.append((start, overlay))
         limit = start
     # Latest wish first; among equal wishes the last written goes first, so the first
     # written is the one moved earlier and is spoken first.
-    cues = [o for o in hold.overlays if o.role is Role.CUE]
+    cues = [o for o in hold.overlays if o.role not in FIXED]
     for _, cue in sorted(enumerate(cues), key=lambda pair: (pair[1].at_ms, pair[0]), reverse=True):
         size = lengths[cue.utterance]
         start = min(to_samples(cue.at_ms, sample_rate), length - size)
@@ -270,7 +315,7 @@ def _fit(
     return sorted(placed, key=lambda p: p[0])
 
 
-def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance, int], sample_rate: int) -> Problem:
+def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance | Sound, int], sample_rate: int) -> Problem:
     speech_ms = sum(lengths[o.utterance] for o in hold.overlays) * 1000 // sample_rate
     return Problem(
         routine.source,

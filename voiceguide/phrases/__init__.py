@@ -17,11 +17,22 @@ class Phrases:
     both: tuple[str, ...]
     switch: str
     again: str
+    remaining: str  # "{n} seconds left."
+    rep: str  # "Rep {rep} of {reps}."
     numbers: tuple[str, ...]
 
     def number(self, n: int) -> str:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
         return self.numbers[n - 1] if 0 < n <= len(self.numbers) else str(n)
+
+    def seconds_left(self, seconds: int) -> str:
+        """``30`` -> ``Thirty seconds left.``"""
+        text = self.remaining.replace("{n}", self.number(seconds))
+        return text[:1].upper() + text[1:]
+
+    def rep_of(self, rep: int, reps: int) -> str:
+        """``2, 5`` -> ``Rep two of five.``"""
+        return self.rep.replace("{rep}", self.number(rep)).replace("{reps}", self.number(reps))
 
 
 def languages() -> tuple[str, ...]:
@@ -39,5 +50,7 @@ def phrases(language: str) -> Phrases:
         both=tuple(data["sides"]["both"]),
         switch=data["switch"],
         again=data["again"],
+        remaining=data["remaining"],
+        rep=data["rep"],
         numbers=tuple(data["numbers"]),
     )

@@ -1,0 +1,119 @@
+"""Background ambience on real rendered audio: present in the holds, ducked under speech, faded."""
+
+from __future__ import annotations
+
+import wave
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from voiceguide.audio import decode_file
+from voiceguide.export import Export
+from voiceguide.loudness import measure_file
+from voiceguide.render import DEFAULT_BITRATE, Overrides, load, render
+from voiceguide.timeline import SAMPLE_RATE, Kind, Timeline
+
+ROUTINE = """\
+title: Ambience
+intro: Settle in, and breathe.
+defaults: {{pause: 2s}}
+{background}
+steps:
+  - say: Press your {{side}} hand, and hold.
+    sides: both
+    hold: 9s
+    release: Relax.
+outro: Done.
+"""
+RATE = SAMPLE_RATE
+Audio = npt.NDArray[np.float64]
+
+
+def render_pair(
+    write_routine: Callable[..., Path], tmp_path: Path, background: str, bitrate: int = 128
+) -> tuple[Audio, Audio, Timeline]:
+    """The track with the background, the same track without it, and the plan (no loudness change)."""
+    tracks = []
+    for name, text in (
+        ("with", ROUTINE.format(background=f"background: {background}")),
+        ("without", ROUTINE.format(background="")),
+    ):
+        routine = load(write_routine(text, f"{name}.yaml"), Overrides(engine="espeak-ng"))
+        # the mix itself: loudness normalisation would give the two tracks different gains
+        done = render(routine, tmp_path, bitrate, options=Export(loudness=None, sidecars=False))
+        tracks.append(decode_file(done.path)[0].astype(np.float64))
+    assert len(tracks[0]) == len(tracks[1]) == done.plan.timeline.duration
+    return tracks[0], tracks[1], done.plan.timeline
+
+
+def dbfs(samples: Audio) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(samples**2)) / 32767))
+
+
+def regions(timeline: Timeline) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Samples under speech, and samples of holds well away from any speech and from the fades."""
+    speech = np.zeros(timeline.duration, dtype=bool)
+    quiet = np.zeros(timeline.duration, dtype=bool)
+    for event in timeline.events:
+        if event.kind is Kind.HOLD:
+            quiet[event.start : event.end] = True
+    for event in timeline.events:
+        if event.kind is Kind.SPEECH:
+            speech[event.start : event.end] = True
+            quiet[max(0, event.start - RATE // 2) : event.end + RATE * 6 // 10] = False
+    return speech, quiet
+
+
+@pytest.mark.parametrize("noise", ["pink", "brown"])
+def test_generated_noise_sits_in_the_holds_and_ducks_under_speech(
+    noise: str, write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    mixed, plain, timeline = render_pair(write_routine, tmp_path, f"{{noise: {noise}, volume: -20dB, duck: -12dB}}")
+    bed = mixed - plain
+    speech, quiet = regions(timeline)
+    in_holds = dbfs(mixed[quiet])  # the holds hold nothing else
+    under_speech = dbfs(bed[speech])
+    assert in_holds == pytest.approx(-20, abs=1.5)
+    assert under_speech <= in_holds - 9
+    assert dbfs(plain[speech]) - under_speech >= 9  # the voice stays well above the bed
+    # faded in from silence and out to silence
+    assert dbfs(bed[: RATE // 50]) < -45
+    assert dbfs(bed[-RATE // 50 :]) < -45
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.int16], rate: int) -> None:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype("<i2").tobytes())
+
+
+def test_a_file_loops_smoothly_under_the_whole_track(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    rate = 44_100  # not the track's rate: it is resampled
+    t = np.arange(round(1.5 * rate)) / rate  # much shorter than a hold: it must loop
+    noise = np.random.default_rng(1).standard_normal(len(t))
+    (tmp_path / "rain.wav").parent.mkdir(exist_ok=True)
+    write_wav(tmp_path / "rain.wav", (4000 * np.sin(2 * np.pi * 330 * t) + 2000 * noise).astype(np.int16), rate)
+    mixed, _, timeline = render_pair(write_routine, tmp_path, "{file: rain.wav, volume: -24dB}", DEFAULT_BITRATE)
+    _, quiet = regions(timeline)
+    assert dbfs(mixed[quiet]) == pytest.approx(-24, abs=1.5)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    inside = mixed[hold.start + RATE : hold.start + 11 * RATE // 2]  # several loop points, before the countdown
+    spectrum = np.abs(np.fft.rfft(inside))
+    assert np.fft.rfftfreq(len(inside), 1 / RATE)[spectrum.argmax()] == pytest.approx(330, abs=2)
+    windows = [dbfs(inside[i : i + RATE // 10]) for i in range(0, len(inside) - RATE // 10, RATE // 10)]
+    assert max(windows) - min(windows) < 4  # no gap or jump where the loop wraps
+
+
+def test_a_track_with_background_still_meets_the_loudness_target(
+    write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    text = ROUTINE.format(background="background: {noise: brown, volume: -20dB, duck: -12dB}")
+    done = render(load(write_routine(text, "loud.yaml"), Overrides(engine="espeak-ng")), tmp_path)
+    measured = measure_file(done.path)
+    assert measured.integrated == pytest.approx(-16, abs=1)
+    assert measured.true_peak <= -1

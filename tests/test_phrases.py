@@ -1,0 +1,56 @@
+"""Phrase files: one per language, each complete, each with a voice the engines really have."""
+
+from __future__ import annotations
+
+import pytest
+
+from voiceguide.engines import get_engine, pick_voice
+from voiceguide.model import ENGINE_NAMES
+from voiceguide.phrases import languages, phrases
+
+LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")
+
+
+def test_the_shipped_languages() -> None:
+    assert languages() == LANGUAGES
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_phrase_file_is_complete(language: str) -> None:
+    words = phrases(language)
+    assert len(words.both) == 2
+    assert "{side}" in words.switch
+    assert "{n}" in words.remaining
+    assert "{rep}" in words.rep
+    assert "{reps}" in words.rep
+    assert len(words.numbers) == 60
+    assert len(set(words.numbers)) == 60
+    assert not any(any(c.isdigit() for c in n) for n in words.numbers)
+
+
+@pytest.mark.parametrize(
+    ("language", "three", "twenty_one", "left", "rep"),
+    [
+        ("en", "three", "twenty-one", "Thirty seconds left.", "Rep two of five."),
+        ("de", "drei", "einundzwanzig", "Noch dreißig Sekunden.", "Wiederholung zwei von fünf."),
+        ("fr", "trois", "vingt et un", "Encore trente secondes.", "Répétition deux sur cinq."),
+        ("es", "tres", "veintiuno", "Quedan treinta segundos.", "Repetición dos de cinco."),
+        ("it", "tre", "ventuno", "Ancora trenta secondi.", "Ripetizione due di cinque."),
+        ("nl", "drie", "eenentwintig", "Nog dertig seconden.", "Herhaling twee van vijf."),
+        ("pt", "três", "vinte e um", "Faltam trinta segundos.", "Repetição dois de cinco."),
+    ],
+)
+def test_numbers_and_sentences_are_words_of_the_language(
+    language: str, three: str, twenty_one: str, left: str, rep: str
+) -> None:
+    words = phrases(language)
+    assert (words.number(3), words.number(21)) == (three, twenty_one)
+    assert words.seconds_left(30) == left
+    assert words.rep_of(2, 5) == rep
+
+
+@pytest.mark.parametrize("engine", ENGINE_NAMES)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_each_language_picks_a_voice_of_that_language(engine: str, language: str) -> None:
+    voice = pick_voice(get_engine(engine), None, language, phrases(language).voice)
+    assert voice.languages[0].startswith(language)
