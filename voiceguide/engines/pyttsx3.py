@@ -1,13 +1,16 @@
 """The ``pyttsx3`` engine: the platform's voices (espeak-ng on Linux, SAPI5, NSSpeechSynthesizer).
 
-Each line is spoken by short-lived worker processes (``python -m voiceguide.engines.pyttsx3_worker``,
-about 50 ms each). Measured on pyttsx3 2.99 with libespeak-ng: the first utterance of a
-process is bit-identical to the espeak-ng program, every later one differs (lengths drift by
-up to 0.1 s), so one process per line is what makes a plan and its render agree exactly. The worker
-also steps around pyttsx3's other traps: only the last of several queued ``save_to_file``
-calls is written, ``runAndWait`` may return before the file is complete, it prints
-``Audio saved to ...`` on stdout, and it ignores an unknown voice silently (``pick_voice``
-resolves names against the voice list first).
+Each line is spoken by a short-lived worker process (``python -m voiceguide.engines.pyttsx3_worker``,
+about 50 ms). Measured on pyttsx3 2.99 with libespeak-ng: the first utterance of a process is
+bit-identical to the espeak-ng program, every later one differs (lengths drift by up to
+0.1 s), so one process per line is what makes a plan and its render agree exactly.
+
+On Linux the worker drives pyttsx3's libespeak-ng binding synchronously, because the
+espeak driver's own loop loses audio under load (see ``pyttsx3_worker``). Elsewhere it uses
+``save_to_file`` and steps around that API's traps: only the last of several queued calls
+is written, ``runAndWait`` may return before the file is complete, it prints ``Audio saved
+to ...`` on stdout. An unknown voice, which pyttsx3 ignores silently, never reaches it:
+``pick_voice`` resolves names against the voice list first.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ INSTALL_HINT = (
 )
 TIMEOUT_SECONDS = 120.0
 _MAX_TAKES = 6
+# On Linux the worker drives libespeak-ng synchronously: one take is exact. The other
+# platforms' drivers go through save_to_file, where a take is trusted only if another agrees.
+SYNCHRONOUS = sys.platform.startswith("linux")
+_AGREEING_TAKES = 1 if SYNCHRONOUS else 2
 # What pyttsx3 writes: WAV from espeak and SAPI5, AIFF from macOS.
 FORMAT = "aiff" if sys.platform == "darwin" else "wav"
 
@@ -55,7 +62,8 @@ class Pyttsx3:
     def __init__(self) -> None:
         self._tts = start()
         self._voices: list[VoiceInfo] | None = None
-        self._version = f"pyttsx3 {metadata.version('pyttsx3')} {sys.platform} {LITERAL_TEXT}"
+        synthesis = "libespeak-sync" if SYNCHRONOUS else "save_to_file"
+        self._version = f"pyttsx3 {metadata.version('pyttsx3')} {sys.platform} {synthesis} {LITERAL_TEXT}"
 
     def version(self) -> str:
         return self._version
@@ -74,20 +82,20 @@ class Pyttsx3:
         return self._voices
 
     def synthesise(self, text: str, voice: VoiceInfo, rate: int, volume: float) -> EncodedAudio:
-        """Audio that two fresh workers agreed on, byte for byte.
+        """One line from a fresh worker process (see the module docstring for why).
 
-        pyttsx3's espeak driver can drop a chunk of audio when the last chunk and the
-        end-of-message event arrive together (seen here about once in 25 lines), so one
-        take is not trusted: takes run two at a time until two of them match.
+        Where the worker goes through ``save_to_file`` (macOS, Windows), takes run two at
+        a time until two match byte for byte, since a take that lost audio cannot be told
+        from a good one on its own.
         """
         request = json.dumps({"text": literal(text), "voice": voice.id, "rate": rate, "volume": volume}).encode("utf-8")
         takes: Counter[bytes] = Counter()
         while sum(takes.values()) < _MAX_TAKES:
-            workers = [self._spawn(request) for _ in range(2)]
+            workers = [self._spawn(request) for _ in range(_AGREEING_TAKES)]
             for worker in workers:
                 takes[self._collect(worker, text)] += 1
             audio, agreeing = takes.most_common(1)[0]
-            if agreeing >= 2:
+            if agreeing >= _AGREEING_TAKES:
                 return EncodedAudio(audio, FORMAT)
         raise EngineError(
             f"pyttsx3 gave different audio on each of {_MAX_TAKES} tries for {text[:40]!r}",
