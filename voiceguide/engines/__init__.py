@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 from collections.abc import Callable
 from functools import cache
 
@@ -17,11 +18,17 @@ assert tuple(REGISTRY) == ENGINE_NAMES
 
 @cache
 def get_engine(name: str) -> Engine:
-    """The engine called ``name``, created once per process (creation checks its tool)."""
+    """The engine called ``name``, created once per process (creation checks its tool).
+
+    Engines are let go at exit while modules still exist: pyttsx3's driver cleans up in
+    ``__del__`` and prints an ignored-exception traceback if that runs during teardown.
+    """
     factory = REGISTRY.get(name)
     if factory is None:
         raise EngineError(f"unknown engine {name!r}", f"use one of: {', '.join(REGISTRY)}")
     return factory()
 
+
+atexit.register(get_engine.cache_clear)
 
 __all__ = ["REGISTRY", "EncodedAudio", "Engine", "VoiceInfo", "get_engine", "pick_voice"]
