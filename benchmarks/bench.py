@@ -4,7 +4,11 @@
     .venv/bin/python benchmarks/bench.py --minutes 10    # just one
 
 voiceguide runs as a user runs it (`python -m voiceguide render`, espeak-ng engine,
-all cores): with an empty cache, again with a warm cache, and after editing one line.
+all cores) doing the hand-made pipeline's job (`--loudness off --no-sidecars`: speech,
+exact silences, one encode): with an empty cache, again with a warm cache (unchanged, and
+with the track deleted so it is encoded again), and after editing one line. A last column
+renders cold with the default settings, which add loudness normalisation to -16 LUFS
+(several ffmpeg passes), chapters, cover art and sidecar files.
 The hand-made pipeline is what a user could script: `espeak-ng -w` for every spoken
 line in order, trim, place at sample-exact offsets in one array, one ffmpeg encode.
 Each run is its own process; wall time from a monotonic clock, peak RSS from wait4.
@@ -87,22 +91,15 @@ def bench(minutes: int, folder: Path) -> dict[str, Run]:
     routine = folder / f"bench-{minutes}.yaml"
     routine.write_text(routine_text(minutes))
     env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / f"cache-{minutes}")}
-    render = [
-        sys.executable,
-        "-m",
-        "voiceguide",
-        "render",
-        str(routine),
-        "-o",
-        str(folder / "out"),
-        "--engine",
-        "espeak-ng",
-    ]
+    out = folder / "out"
+    defaults = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    render = [*defaults, "--loudness", "off", "--no-sidecars"]
     runs = {"cold": measure(render, env), "warm": measure(render, env)}
-    (folder / "out" / routine.with_suffix(".mp3").name).unlink()
+    (out / routine.with_suffix(".mp3").name).unlink()
     runs["encode"] = measure(render, env)
     routine.write_text(routine_text(minutes, edited=True))
     runs["edit"] = measure(render, env)
+    runs["defaults"] = measure(defaults, {**env, "VOICEGUIDE_CACHE_DIR": str(folder / f"cold-{minutes}")})
     runs["hand"] = measure([sys.executable, str(HANDMADE), str(routine), str(folder / "hand.mp3")], env)
     return runs
 
@@ -121,24 +118,27 @@ def main() -> None:
     print(f"{os.cpu_count()} cores; voiceguide with the espeak-ng engine, all cores\n")
     print(
         "| routine | track | lines | cold | warm, unchanged | warm, re-encoded | edit 1 line (synthesised) "
-        "| hand-made | cold/hand | warm/hand (unchanged, re-encoded) | peak RSS vg / hand |"
+        "| hand-made | cold/hand | warm/hand (unchanged, re-encoded) | peak RSS vg / hand "
+        "| cold, default settings (/hand) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     totals: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as tmp:
         for minutes in args.minutes:
             runs = bench(minutes, Path(tmp))
             length, lines, _ = summary_numbers(runs["cold"].output)
             _, edit_lines, edit_hits = summary_numbers(runs["edit"].output)
-            cold, warm, encode, edit, hand = (runs[k] for k in ("cold", "warm", "encode", "edit", "hand"))
-            peak = max(cold.peak_mb, warm.peak_mb, encode.peak_mb, edit.peak_mb)
+            cold, warm, encode, edit, hand, full = (
+                runs[k] for k in ("cold", "warm", "encode", "edit", "hand", "defaults")
+            )
+            peak = max(cold.peak_mb, warm.peak_mb, encode.peak_mb, edit.peak_mb, full.peak_mb)
             totals[minutes] = cold.seconds
             print(
                 f"| {minutes} min | {length} | {lines} | {cold.seconds:.2f} s | {warm.seconds:.2f} s | "
                 f"{encode.seconds:.2f} s | {edit.seconds:.2f} s ({edit_lines - edit_hits}) | {hand.seconds:.2f} s | "
                 f"{cold.seconds / hand.seconds:.2f}x | {warm.seconds / hand.seconds:.2f}x, "
                 f"{encode.seconds / hand.seconds:.2f}x | "
-                f"{peak:.0f} MB / {hand.peak_mb:.0f} MB |",
+                f"{peak:.0f} MB / {hand.peak_mb:.0f} MB | {full.seconds:.2f} s ({full.seconds / hand.seconds:.2f}x) |",
                 flush=True,
             )
     slopes = {
