@@ -359,13 +359,8 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
     count = _count(s, hold, countdown, ctx)
     if countdown is None:
         countdown = 0 if count else min(default.countdown, hold // 1000)
-    elif countdown and countdown * 1000 > hold:
-        having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
-        ctx.report(
-            s.line(StepSchema.countdown),
-            s.where(StepSchema.countdown),
-            f"a countdown of {countdown} needs a hold of at least {countdown} s; {having}",
-        )
+    elif countdown:
+        _fits_hold(s, StepSchema.countdown, countdown, hold, f"a countdown of {countdown}", ctx)
     cues = tuple(_cues(s, hold, available, ctx))
     return Step(
         number=number,
@@ -394,16 +389,19 @@ def _chimes(chime: str) -> tuple[str, ...]:
     return {"start": ("start",), "end": ("end",), "both": ("start", "end")}.get(chime, ())
 
 
+def _fits_hold(s: Section, f: Field[int], seconds: int, hold: int, what: str, ctx: Context) -> bool:
+    """Whether one number a second for ``seconds`` fits in the hold; reported at ``f`` if not."""
+    if seconds * 1000 <= hold:
+        return True
+    having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
+    ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}")
+    return False
+
+
 def _count(s: Section, hold: int, countdown: int | None, ctx: Context) -> int:
     """``count``: needs a hold of at least one second per number, and no countdown of its own."""
     count = s.get(StepSchema.count) or 0
-    if count and count * 1000 > hold:
-        having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
-        ctx.report(
-            s.line(StepSchema.count),
-            s.where(StepSchema.count),
-            f"counting to {count} needs a hold of at least {count} s; {having}",
-        )
+    if count and not _fits_hold(s, StepSchema.count, count, hold, f"counting to {count}", ctx):
         return 0
     if count and countdown:
         ctx.report(s.line(StepSchema.countdown), s.where(StepSchema.countdown), "use either `count` or `countdown`")
