@@ -84,7 +84,7 @@ def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = S
     lines = utterances(items)
     progress.stage("Synthesising", len(lines))
     speech, stats = synthesise(lines, routine.language, SAMPLE_RATE, settings, progress.advance)
-    clips: dict[Utterance | Sound, Samples] = dict(speech.items())
+    clips: dict[Utterance | Sound, Samples] = dict(speech.items())  # items(): dict keys are invariant
     clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
     timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
     return Plan(routine, timeline, clips, stats)
@@ -138,10 +138,11 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
     if routine.cover is not None and routine.cover.is_file():
         digest.update(routine.cover.read_bytes())
-    for event in planned.timeline.events:
-        digest.update(repr((event.start, event.duration, event.kind, event.role, event.text)).encode())
-        if event.clip is not None:
-            digest.update(planned.clips[event.clip].tobytes())
+    events = planned.timeline.events
+    for event in events:
+        digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())
+    for clip in dict.fromkeys(e.clip for e in events if e.clip is not None):  # each sound once
+        digest.update(planned.clips[clip].tobytes())
     background = planned.routine.background
     if background and background.file:  # its path is in the routine; its content may change
         stat = background.file.stat()

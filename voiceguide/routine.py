@@ -74,22 +74,15 @@ class WholeSeconds(Duration):
         return ms
 
 
-class Decibels(Kind[float]):
+class Decibels(Number):
     """A level in dB: ``-20dB``, ``-20 dB`` or ``-20``, within bounds."""
 
     def __init__(self, low: float, high: float) -> None:
-        self.low, self.high = low, high
+        super().__init__(low, high)
         self.expected = f"a level in dB from {low:g}dB to {high:g}dB, like -20dB"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
-        text = self.scalar(node).strip().removesuffix("dB").removesuffix("db").strip()
-        try:
-            value = float(text)
-        except ValueError:
-            raise self.fail(node) from None
-        if not self.low <= value <= self.high:
-            raise self.fail(node)
-        return value
+        return self.within(self.scalar(node).strip().removesuffix("dB").removesuffix("db").strip(), node)
 
 
 class BackgroundSchema(Schema):

@@ -122,8 +122,12 @@ class Number(Kind[float]):
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
         if node.tag not in (_TAG + "int", _TAG + "float"):
             raise self.fail(node)
+        return self.within(str(node.value).replace("_", ""), node)
+
+    def within(self, text: str, node: yaml.Node) -> float:
+        """``text`` as a number within the bounds, or ``Invalid`` naming ``node``."""
         try:
-            value = float(str(node.value).replace("_", ""))
+            value = float(text)
         except ValueError:
             raise self.fail(node) from None
         if not self.low <= value <= self.high:
