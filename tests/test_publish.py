@@ -32,7 +32,8 @@ ODD_NAME = "my routine é.yaml"  # a space and a non-ASCII letter, which URLs mu
 def local_file(folder: Path, base: str, url: str) -> Path:
     """The file in the site folder that ``url`` names; fails unless the URL is absolute, under ``base``
     and percent-encoded (no raw spaces or non-ASCII)."""
-    assert url.isascii() and " " not in url, url
+    assert url.isascii(), url
+    assert " " not in url, url
     assert url.startswith(base), url
     path = folder / urllib.parse.unquote(url[len(base) :])
     assert path.is_file(), url
@@ -54,7 +55,10 @@ def check_feed(folder: Path, base: str) -> feedparser.FeedParserDict:
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.version == "rss20"
     channel = feed.feed
-    assert channel.title and channel.subtitle and channel.language and channel.author
+    assert channel.title
+    assert channel.subtitle
+    assert channel.language
+    assert channel.author
     assert channel.link == base + "index.html"
     assert {"Health & Fitness"} <= {t.term for t in channel.tags}
     check_artwork(local_file(folder, base, channel.image.href))
@@ -69,7 +73,8 @@ def check_feed(folder: Path, base: str) -> feedparser.FeedParserDict:
     guids = [entry.id for entry in feed.entries]
     assert len(set(guids)) == len(guids)
     for entry, item in zip(feed.entries, items, strict=True):
-        assert entry.title and entry.summary
+        assert entry.title
+        assert entry.summary
         assert entry.guidislink is False
         assert entry.published_parsed is not None
         (enclosure,) = entry.enclosures
@@ -81,7 +86,8 @@ def check_feed(folder: Path, base: str) -> feedparser.FeedParserDict:
         check_artwork(local_file(folder, base, entry.image.href))
         assert entry.podcast_chapters["type"] == "application/json+chapters"
         chapters = json.loads(local_file(folder, base, entry.podcast_chapters["url"]).read_text(encoding="utf-8"))
-        assert chapters["version"] == "1.2.0" and chapters["chapters"]
+        assert chapters["version"] == "1.2.0"
+        assert chapters["chapters"]
         assert entry.podcast_transcript["type"] == "text/vtt"
         captions = local_file(folder, base, entry.podcast_transcript["url"]).read_text(encoding="utf-8")
         assert captions.startswith("WEBVTT")

@@ -224,7 +224,8 @@ def test_the_secret_is_kept_per_library(tmp_path: Path) -> None:
     first = library([one])
     assert library([one]) == first
     assert library([other]).secret != first.secret
-    assert len(first.secret) >= 20 and re.fullmatch(r"[A-Za-z0-9_-]+", first.secret)
+    assert len(first.secret) >= 20
+    assert re.fullmatch(r"[A-Za-z0-9_-]+", first.secret)
 
 
 def test_the_lan_address_is_never_loopback() -> None:
@@ -232,13 +233,25 @@ def test_the_lan_address_is_never_loopback() -> None:
     assert address is None or not address.startswith("127.")
 
 
+LOCAL = ("--host", "127.0.0.1", "--port", "0")
+
+
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
-def test_cli_serves_prints_a_qr_code_and_stops_cleanly(
-    stop_with: signal.Signals, short_routine: Path, tmp_path: Path
-) -> None:
+def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals, short_routine: Path) -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "voiceguide", "serve", str(short_routine), "--host", "127.0.0.1", "--port", "0"]
-        + ["--engine", "espeak-ng"],
+        [
+            sys.executable,
+            "-m",
+            "voiceguide",
+            "serve",
+            str(short_routine),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--engine",
+            "espeak-ng",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -256,7 +269,8 @@ def test_cli_serves_prints_a_qr_code_and_stops_cleanly(
         found = re.search(r"http://127\.0\.0\.1:(\d+)(/[A-Za-z0-9_-]+)/feed\.xml", output)
         assert found, output + (process.stderr.read() if process.stderr else "")
         port, prefix = int(found[1]), found[2]
-        assert "█" in output and "▀" in output  # the QR code
+        assert "█" in output
+        assert "▀" in output
         assert ask(port, "GET", f"{prefix}/").status == 200
         assert ask(port, "GET", "/").status == 404
         process.send_signal(stop_with)
