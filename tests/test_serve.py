@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,12 +68,9 @@ class Served:
     errors: list[str]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """The short routine served on a free port of 127.0.0.1, in a thread of this process."""
-    folder = tmp_path_factory.mktemp("served")
-    routine = folder / "short routine.yaml"
-    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+@contextmanager
+def serving(routine: Path) -> Iterator[Served]:
+    """``routine`` served on a free port of 127.0.0.1 by ``serve``'s own code, in a thread of this process."""
     session = start([routine], "127.0.0.1", 0, "Test", Overrides(engine="espeak-ng"))
     url = urllib.parse.urlsplit(session.url)
     assert url.hostname == "127.0.0.1"
@@ -84,11 +82,22 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     thread.start()
     served = Served(session, routine, url.port, url.path.rstrip("/"), errors)
-    wait_for(lambda: _up(served), "the server to answer")
-    yield served
-    stop.set()
-    thread.join(WAIT)
+    try:
+        wait_for(lambda: _up(served), "the server to answer")
+        yield served
+    finally:
+        stop.set()
+        thread.join(WAIT)
     assert not thread.is_alive()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The short routine, under a file name with a space, served for this module's tests."""
+    routine = tmp_path_factory.mktemp("served") / "short routine.yaml"
+    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+    with serving(routine) as server:
+        yield server
 
 
 def _up(served: Served) -> bool:
