@@ -210,7 +210,7 @@ def publish(
         base_url=channel.base_url,
         title=channel.title,
         author=channel.author or (first.author if first and first.author else "voiceguide"),
-        description=channel.description or f"{channel.title}: guided routines, made with voiceguide.",
+        description=channel.description or "Voice-guided routines to follow hands-free, made with voiceguide.",
         language=first.language if first else "en",
         guid=guid,
         artwork=artwork,
