@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -483,7 +482,7 @@ def serve_command(
     finally:
         if bars:
             bars.close()
-    echo = functools.partial(click.echo, err=False)
+    echo = click.echo
     echo("\n".join(_published_lines(session.published)))
     echo(f"\nOpen this on your phone (same Wi-Fi), or scan the code:\n  {session.url}\n")
     echo(qr_code(session.url))

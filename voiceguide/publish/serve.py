@@ -39,6 +39,7 @@ from ..watch import watch_routines
 from .site import AS_WRITTEN, Channel, Published, publish
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
+VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel")  # bridges a phone cannot reach
 SECRET_BYTES = 16  # 128 bits: not guessable, short enough for a QR code
 
 
@@ -94,6 +95,8 @@ def lan_address() -> str | None:
 
     found = []
     for adapter in ifaddr.get_adapters():
+        if adapter.nice_name.startswith(VIRTUAL):
+            continue
         for ip in adapter.ips:
             if not isinstance(ip.ip, str):
                 continue  # IPv6: a phone is far more likely to reach the IPv4 address
@@ -138,11 +141,11 @@ class Session:
     """A server that is listening and a site that is published; ``run`` serves until stopped."""
 
     url: str
-    published: Published
-    _sock: socket.socket
-    _app: Starlette
-    _republish: Callable[[], Published]
-    _routines: tuple[Path, ...]
+    published: Published  # the first publish
+    sock: socket.socket
+    app: Starlette
+    republish: Callable[[], Published]
+    routines: tuple[Path, ...]
 
     def run(
         self,
@@ -154,13 +157,13 @@ class Session:
         import uvicorn
 
         stop = stop or threading.Event()
-        config = uvicorn.Config(self._app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
         server = uvicorn.Server(config)
 
         def watch() -> None:
-            for changed in watch_routines(self._routines, stop):
+            for changed in watch_routines(self.routines, stop):
                 try:
-                    on_publish(changed, self._republish())
+                    on_publish(changed, self.republish())
                 except VoiceguideError as err:
                     on_error(err)
 
@@ -173,11 +176,11 @@ class Session:
         watcher.start()
         try:
             with _quiet_signals():
-                server.run(sockets=[self._sock])
+                server.run(sockets=[self.sock])
         finally:
             stop.set()
             watcher.join()
-            self._sock.close()
+            self.sock.close()
 
 
 @contextmanager

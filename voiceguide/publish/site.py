@@ -33,7 +33,7 @@ from ..errors import OutputError, Problem, RoutineError
 from ..export import Export
 from ..files import atomic_path, output_folder, safe_name
 from ..model import Routine
-from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, load, render
+from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, Rendered, load, render
 from ..routine import COVER_TYPES, expand_paths
 from ..sidecars import Window, chapters_json, spoken, to_ms, write_text
 from ..synth import Settings
@@ -163,47 +163,17 @@ def publish(
     guid = old.get("guid") or str(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
-    known: dict[str, Any] = old.get("tracks", {})
     dates: dict[str, Any] = {}
     for name, routine in loaded.items():
         done = render(routine, tracks, bitrate, settings, progress, Export())
         if done.encoded:
             encoded.append(routine.title)
-        audio = f"{TRACKS}/{done.path.name}"
         image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
-        written += [audio, image, *(f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS)]
-        stamp = read_fingerprint(done.path)
-        before = known.get(audio, {})
-        if before.get("fingerprint") == stamp and stamp is not None:
-            duration_ms, published = int(before["duration_ms"]), datetime.datetime.fromisoformat(before["published"])
-        else:
-            samples, rate = decode_file(done.path)
-            duration_ms, published = to_ms(len(samples), rate), _now()
-        dates[audio] = {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
-        timeline = done.plan.timeline
-        window = Window(0, timeline.duration)
-        chapters = json.loads(chapters_json(timeline, window))["chapters"]
-        episodes.append(
-            Episode(
-                title=routine.title,
-                description=routine.description,
-                language=routine.language,
-                guid=str(uuid.uuid5(uuid.UUID(guid), name)),
-                anchor=_anchor(name, {e.anchor for e in episodes}),
-                audio=audio,
-                image=image,
-                captions=f"{TRACKS}/{name}.vtt",
-                chapters_file=f"{TRACKS}/{name}.chapters.json",
-                size=done.path.stat().st_size,
-                duration_ms=duration_ms,
-                published=published,
-                chapters=tuple(Chapter(round(c["startTime"] * 1000), c["title"]) for c in chapters),
-                cues=tuple(
-                    Cue(to_ms(e.start, timeline.sample_rate), to_ms(e.end, timeline.sample_rate), e.text or "")
-                    for e in spoken(timeline, window)
-                ),
-            )
+        episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
+            name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
         )
+        episodes.append(episode)
+        written += [episode.audio, image, *(f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS)]
     artwork = _channel_artwork(channel, folder)
     first = next(iter(loaded.values()), None)
     site = Site(
@@ -223,6 +193,47 @@ def publish(
     manifest = {"version": MANIFEST_VERSION, "guid": guid, "files": sorted(set(written)), "tracks": dates}
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return Published(folder, site, tuple(encoded), removed)
+
+
+def _episode(
+    name: str, done: Rendered, image: str, known: dict[str, Any], channel: uuid.UUID, taken: set[str]
+) -> tuple[Episode, dict[str, Any]]:
+    """A rendered routine as the feed and page show it, and its manifest entry.
+
+    The duration comes from decoding the track; it and the date are reused while the
+    track's fingerprint is unchanged, so the feed stays the same until the audio does.
+    """
+    audio = f"{TRACKS}/{done.path.name}"
+    stamp = read_fingerprint(done.path)
+    before = known.get(audio, {}) if isinstance(known, dict) else {}
+    if stamp is not None and before.get("fingerprint") == stamp:
+        duration_ms, published = int(before["duration_ms"]), datetime.datetime.fromisoformat(before["published"])
+    else:
+        samples, rate = decode_file(done.path)
+        duration_ms, published = to_ms(len(samples), rate), _now()
+    timeline, routine = done.plan.timeline, done.plan.routine
+    window = Window(0, timeline.duration)
+    chapters = json.loads(chapters_json(timeline, window))["chapters"]
+    episode = Episode(
+        title=routine.title,
+        description=routine.description,
+        language=routine.language,
+        guid=str(uuid.uuid5(channel, name)),
+        anchor=_anchor(name, taken),
+        audio=audio,
+        image=image,
+        captions=f"{TRACKS}/{name}.vtt",
+        chapters_file=f"{TRACKS}/{name}.chapters.json",
+        size=done.path.stat().st_size,
+        duration_ms=duration_ms,
+        published=published,
+        chapters=tuple(Chapter(round(c["startTime"] * 1000), c["title"]) for c in chapters),
+        cues=tuple(
+            Cue(to_ms(e.start, timeline.sample_rate), to_ms(e.end, timeline.sample_rate), e.text or "")
+            for e in spoken(timeline, window)
+        ),
+    )
+    return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
 
 
 def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
@@ -321,6 +332,8 @@ def _remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tu
     keep = set(now)
     removed = []
     for name in before:
+        if not isinstance(name, str):
+            continue
         path = folder / name
         # only plain names we could have written: never outside the folder, whatever the manifest says
         if name in keep or ".." in Path(name).parts or Path(name).is_absolute():
