@@ -23,7 +23,6 @@ from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
 from .publish import Channel, Published, publish
-from .publish.serve import qr_code, start
 from .publish.site import base_url
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
@@ -467,6 +466,8 @@ def serve_command(
       voiceguide serve routines/
       voiceguide serve desk-break.yaml --host 127.0.0.1 --port 8080
     """
+    from .publish.serve import qr_code, start  # the web server's libraries load only for this command
+
     bars = Bars() if sys.stderr.isatty() else None
     try:
         session = start(
