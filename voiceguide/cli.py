@@ -466,7 +466,7 @@ def serve_command(
       voiceguide serve routines/
       voiceguide serve desk-break.yaml --host 127.0.0.1 --port 8080
     """
-    from .publish.serve import qr_code, start  # the web server's libraries load only for this command
+    from .publish.serve import ALL_INTERFACES, qr_code, start  # the server's libraries load only for this command
 
     bars = Bars() if sys.stderr.isatty() else None
     try:
@@ -485,6 +485,8 @@ def serve_command(
             bars.close()
     echo = click.echo
     echo("\n".join(_published_lines(session.published)))
+    if host in ALL_INTERFACES and "//127.0.0.1:" in session.url:
+        click.echo("No network address found: only this computer can open the page. Is Wi-Fi on?", err=True)
     echo(f"\nOpen this on your phone (same Wi-Fi), or scan the code:\n  {session.url}\n")
     echo(qr_code(session.url))
     echo(f"Podcast feed: {session.url}feed.xml")
