@@ -32,6 +32,15 @@ def private_speech_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         yield folder
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_sites_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`voiceguide serve` (in-process or started by a test) keeps its sites in a throw-away folder."""
+    folder = tmp_path_factory.mktemp("sites")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VOICEGUIDE_SITES_DIR", str(folder))
+        yield folder
+
+
 @pytest.fixture
 def write_routine(tmp_path: Path) -> Callable[..., Path]:
     """Write YAML text (dedented) to ``tmp_path/<name>`` and return its path."""

@@ -22,6 +22,8 @@ from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
+from .publish import Channel, Published, publish
+from .publish.site import base_url
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
 from .synth import Settings
@@ -338,3 +340,165 @@ def cache_clear() -> None:
     """
     removed = SpeechCache(default_folder()).clear()
     click.echo(f"Removed {removed.entries} lines ({removed.bytes / 1_000_000:.1f} MB).")
+
+
+def _base_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        return base_url(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+def _published_lines(done: Published) -> list[str]:
+    count = len(done.site.episodes)
+    encoded = len(done.encoded)
+    return [
+        f"Published {count} routine{'s' * (count != 1)} to {done.folder} "
+        f"({encoded} encoded, {count - encoded} up to date)"
+        + (f"; removed {len(done.removed)} files of routines that are gone" if done.removed else "")
+    ]
+
+
+@cli.command(name="publish")
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
+@click.option(
+    "-o",
+    "--output",
+    "site",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("site"),
+    show_default=True,
+    help="Folder for the site (upload it as it is).",
+)
+@click.option(
+    "--base-url",
+    required=True,
+    callback=_base_url,
+    help="Where the folder will be on the web; the feed needs absolute URLs.",
+)
+@click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
+@click.option("--author", help="The podcast's author (default: the first routine's author).")
+@click.option("--description", help="The podcast's description.")
+@click.option(
+    "--image",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
+)
+@voice_options
+@click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@synthesis_options
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
+def publish_command(
+    routines: Sequence[Path],
+    site: Path,
+    base_url: str,
+    title: str,
+    author: str | None,
+    description: str | None,
+    image: Path | None,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    bitrate: int,
+    jobs: int,
+    no_cache: bool,
+    quiet: bool,
+) -> None:
+    """Publish routines as a static site with a podcast feed: SITE/index.html, SITE/feed.xml, SITE/tracks/.
+
+    Upload SITE to any static web host at --base-url; send people the page, or the feed
+    for their podcast app (offline, resume, chapters, transcript). Publishing again
+    encodes only changed routines and removes the files of routines no longer given.
+
+    \b
+    Examples:
+      voiceguide publish routines/ -o site --base-url https://example.com/routines/
+      voiceguide publish desk-break.yaml neck.yaml --base-url https://example.com/r/ --title "Ana's routines"
+    """
+    channel = Channel(base_url, title, author, description, image)
+    bars = Bars() if not quiet and sys.stderr.isatty() else None
+    try:
+        done = publish(
+            routines, site, channel, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT
+        )
+    finally:
+        if bars:
+            bars.close()
+    if not quiet:
+        lines = _published_lines(done)
+        lines += [f"Page: {done.site.url('index.html')}", f"Feed: {done.site.url('feed.xml')}"]
+        click.echo("\n".join(lines))
+
+
+@cli.command(name="serve")
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
+@click.option(
+    "--host",
+    default="0.0.0.0",
+    show_default=True,
+    help="Address to listen on: all interfaces, so a phone on the same Wi-Fi can connect; 127.0.0.1 keeps it local.",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
+@click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
+@voice_options
+@click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@synthesis_options
+def serve_command(
+    routines: Sequence[Path],
+    host: str,
+    port: int,
+    title: str,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    bitrate: int,
+    jobs: int,
+    no_cache: bool,
+) -> None:
+    """Serve routines to a phone over Wi-Fi: scan the QR code, then play or subscribe.
+
+    Publishes ROUTINES (as `voiceguide publish` does) into your user cache and serves
+    that site under a secret path, kept for these routines so podcast subscriptions
+    survive restarts. Editing a routine re-publishes it. Ctrl-C stops.
+
+    \b
+    Examples:
+      voiceguide serve routines/
+      voiceguide serve desk-break.yaml --host 127.0.0.1 --port 8080
+    """
+    from .publish.serve import ALL_INTERFACES, qr_code, start  # the server's libraries load only for this command
+
+    bars = Bars() if sys.stderr.isatty() else None
+    try:
+        session = start(
+            routines,
+            host,
+            port,
+            title,
+            Overrides(engine, voice, rate),
+            bitrate,
+            settings(jobs, no_cache),
+            bars or SILENT,
+        )
+    finally:
+        if bars:
+            bars.close()
+    echo = click.echo
+    echo("\n".join(_published_lines(session.published)))
+    if host in ALL_INTERFACES and "//127.0.0.1:" in session.url:
+        click.echo("No network address found: only this computer can open the page. Is Wi-Fi on?", err=True)
+    echo(f"\nOpen this on your phone (same Wi-Fi), or scan the code:\n  {session.url}\n")
+    echo(qr_code(session.url))
+    echo(f"Podcast feed: {session.url}feed.xml")
+    echo("Watching the routine files; an edit is published at once. Ctrl-C stops.", nl=True)
+
+    def republished(changed: set[Path], done: Published) -> None:
+        names = ", ".join(sorted(p.name for p in changed))
+        echo(f"Changed: {names}. " + _published_lines(done)[0])
+
+    def failed(err: VoiceguideError) -> None:
+        click.echo(describe(err), err=True)
+        click.echo("The site still shows the last good version; fix the routine and save again.", err=True)
+
+    session.run(republished, failed)
+    echo("Stopped.")

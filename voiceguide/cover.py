@@ -43,33 +43,38 @@ def cover_art(routine: Routine) -> Cover:
     return Cover(data, COVER_TYPES[routine.cover.suffix.lower()])
 
 
-def title_card(title: str, byline: str | None) -> bytes:
-    """A square PNG: the title in large type over a calm background, a byline below."""
-    image = Image.new("RGB", (SIZE, SIZE), BACKGROUND)
+def title_card(title: str, byline: str | None, size: int = SIZE) -> bytes:
+    """A square PNG ``size`` pixels wide: the title in large type over a calm background, a byline below.
+
+    The layout is drawn at every size, not scaled (podcast artwork must be at least 1400 px).
+    """
+    k = size / SIZE
+    image = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(image)
-    width = SIZE - 2 * MARGIN
-    font, lines = _fit(draw, title, width)
+    margin = round(MARGIN * k)
+    width = size - 2 * margin
+    font, lines = _fit(draw, title, width, k)
     line_height = int(font.size * 1.2)
-    top = (SIZE - line_height * len(lines)) // 2 - line_height // 2
-    draw.rectangle((MARGIN, top - 48, MARGIN + 96, top - 38), fill=ACCENT)
+    top = (size - line_height * len(lines)) // 2 - line_height // 2
+    draw.rectangle((margin, top - round(48 * k), margin + round(96 * k), top - round(38 * k)), fill=ACCENT)
     for index, line in enumerate(lines):
-        draw.text((MARGIN, top + index * line_height), line, font=font, fill=INK)
+        draw.text((margin, top + index * line_height), line, font=font, fill=INK)
     if byline:
-        small = _font(34)
-        draw.text((MARGIN, SIZE - MARGIN - 34), _shorten(draw, byline, small, width), font=small, fill=MUTED)
+        small = _font(round(34 * k))
+        draw.text((margin, size - margin - small.size), _shorten(draw, byline, small, width), font=small, fill=MUTED)
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 
-def _fit(draw: ImageDraw.ImageDraw, title: str, width: int) -> tuple[ImageFont.FreeTypeFont, list[str]]:
-    """The largest font whose word-wrapped title fits the card."""
+def _fit(draw: ImageDraw.ImageDraw, title: str, width: int, k: float) -> tuple[ImageFont.FreeTypeFont, list[str]]:
+    """The largest font whose word-wrapped title fits the card (sizes scaled by ``k``)."""
     for size in TITLE_SIZES:
-        font = _font(size)
+        font = _font(round(size * k))
         lines = _wrap(draw, title, font, width)
         if len(lines) <= MAX_TITLE_LINES and all(draw.textlength(line, font=font) <= width for line in lines):
             return font, lines
-    font = _font(TITLE_SIZES[-1])
+    font = _font(round(TITLE_SIZES[-1] * k))
     return font, [_shorten(draw, line, font, width) for line in _wrap(draw, title, font, width)[:MAX_TITLE_LINES]]
 
 

@@ -1,0 +1,265 @@
+"""`voiceguide publish`: the site's files, and its feed read by a real feed parser and checked against them."""
+
+from __future__ import annotations
+
+import io
+import json
+import urllib.parse
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+
+import feedparser
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from voiceguide.audio import decode_file
+from voiceguide.cli import cli
+from voiceguide.errors import RoutineError
+from voiceguide.publish import Channel, Published, publish
+from voiceguide.publish.feed import ITUNES, PODCAST
+from voiceguide.publish.site import MANIFEST, base_url
+from voiceguide.render import Overrides
+
+from conftest import ROUTINES, SHORT_ROUTINE
+
+BASE = "http://example.com/my library/"
+ESPEAK = Overrides(engine="espeak-ng")
+ODD_NAME = "my routine é.yaml"  # a space and a non-ASCII letter, which URLs must encode
+
+
+def local_file(folder: Path, base: str, url: str) -> Path:
+    """The file in the site folder that ``url`` names; fails unless the URL is absolute, under ``base``
+    and percent-encoded (no raw spaces or non-ASCII)."""
+    assert url.isascii(), url
+    assert " " not in url, url
+    assert url.startswith(base), url
+    path = folder / urllib.parse.unquote(url[len(base) :])
+    assert path.is_file(), url
+    return path
+
+
+def check_artwork(path: Path) -> None:
+    """What Apple Podcasts asks of artwork: square, RGB, PNG or JPEG, 1400 to 3000 px."""
+    image = Image.open(io.BytesIO(path.read_bytes()))
+    assert image.format in ("PNG", "JPEG")
+    assert image.mode == "RGB"
+    assert image.width == image.height
+    assert 1400 <= image.width <= 3000
+
+
+def check_feed(folder: Path, base: str) -> feedparser.FeedParserDict:
+    """Parse ``feed.xml`` and check the channel, then every item against the files on disk."""
+    feed = feedparser.parse(str(folder / "feed.xml"))
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.version == "rss20"
+    channel = feed.feed
+    assert channel.title
+    assert channel.subtitle
+    assert channel.language
+    assert channel.author
+    assert channel.link == base + "index.html"
+    assert {"Health & Fitness"} <= {t.term for t in channel.tags}
+    check_artwork(local_file(folder, base, channel.image.href))
+    assert len(channel.podcast_guid) == 36
+    # what feedparser does not surface, from the XML itself
+    root = ET.parse(folder / "feed.xml").getroot()
+    xml_channel = root.find("channel")
+    assert xml_channel is not None
+    assert xml_channel.findtext(f"{{{ITUNES}}}explicit") == "false"
+    items = xml_channel.findall("item")
+    assert len(items) == len(feed.entries)
+    guids = [entry.id for entry in feed.entries]
+    assert len(set(guids)) == len(guids)
+    for entry, item in zip(feed.entries, items, strict=True):
+        assert entry.title
+        assert entry.summary
+        assert entry.guidislink is False
+        assert entry.published_parsed is not None
+        (enclosure,) = entry.enclosures
+        track = local_file(folder, base, enclosure.href)
+        assert enclosure.type == "audio/mpeg"
+        assert int(enclosure.length) == track.stat().st_size
+        samples, rate = decode_file(track)
+        assert int(entry.itunes_duration) == round(len(samples) / rate)
+        check_artwork(local_file(folder, base, entry.image.href))
+        assert entry.podcast_chapters["type"] == "application/json+chapters"
+        chapters = json.loads(local_file(folder, base, entry.podcast_chapters["url"]).read_text(encoding="utf-8"))
+        assert chapters["version"] == "1.2.0"
+        assert chapters["chapters"]
+        assert entry.podcast_transcript["type"] == "text/vtt"
+        captions = local_file(folder, base, entry.podcast_transcript["url"]).read_text(encoding="utf-8")
+        assert captions.startswith("WEBVTT")
+        assert item.find(f"{{{PODCAST}}}transcript") is not None
+    return feed
+
+
+@pytest.fixture(scope="module")
+def short_site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Published]:
+    """SHORT_ROUTINE, under a file name that needs URL encoding, published once."""
+    folder = tmp_path_factory.mktemp("publish")
+    source = folder / ODD_NAME
+    source.write_text(SHORT_ROUTINE, encoding="utf-8")
+    done = publish([source], folder / "site", Channel(base_url(BASE), title="Ana's <routines> & more"), ESPEAK)
+    return source, done
+
+
+def test_feed_matches_the_files_item_by_item(short_site: tuple[Path, Published]) -> None:
+    _, done = short_site
+    feed = check_feed(done.folder, base_url(BASE))
+    assert feed.feed.title == "Ana's <routines> & more"  # escaped in the XML, intact when parsed
+    (entry,) = feed.entries
+    assert entry.title == "Short check"
+    assert entry.enclosures[0].href == "http://example.com/my%20library/tracks/my%20routine%20%C3%A9.mp3"
+
+
+def test_site_holds_exactly_the_published_files(short_site: tuple[Path, Published]) -> None:
+    _, done = short_site
+    found = sorted(str(p.relative_to(done.folder)) for p in done.folder.rglob("*") if p.is_file())
+    stem = "tracks/my routine é"
+    assert found == sorted(
+        [
+            MANIFEST,
+            "cover.png",
+            "feed.xml",
+            "index.html",
+            f"{stem}.chapters.json",
+            f"{stem}.lrc",
+            f"{stem}.mp3",
+            f"{stem}.png",
+            f"{stem}.vtt",
+        ]
+    )
+
+
+def test_page_has_no_external_resources(short_site: tuple[Path, Published]) -> None:
+    _, done = short_site
+    page = (done.folder / "index.html").read_text(encoding="utf-8")
+    for attribute in ('src="http', "src='http", 'href="//', "@import", "url("):
+        assert attribute not in page
+    assert 'src="tracks/my routine é.mp3"' in page
+    assert "Ana&#x27;s &lt;routines&gt; &amp; more" in page  # escaped in the HTML
+
+
+def test_publishing_again_changes_nothing(short_site: tuple[Path, Published]) -> None:
+    source, done = short_site
+    feed = (done.folder / "feed.xml").read_bytes()
+    track = done.folder / done.site.episodes[0].audio
+    modified = track.stat().st_mtime_ns
+    again = publish([source], done.folder, Channel(base_url(BASE), title="Ana's <routines> & more"), ESPEAK)
+    assert again.encoded == ()
+    assert (done.folder / "feed.xml").read_bytes() == feed  # same guid, pubDate and duration
+    assert track.stat().st_mtime_ns == modified
+
+
+def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(SHORT_ROUTINE, encoding="utf-8")
+    second.write_text("title: Second\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    site = tmp_path / "site"
+    before = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
+    assert sorted(e.title for e in before.site.episodes) == ["Second", "Short check"]
+    (site / "notes.txt").write_text("mine", encoding="utf-8")  # not ours: never deleted
+
+    first.write_text(SHORT_ROUTINE.replace("title: Short check", "title: Short check, edited"), encoding="utf-8")
+    second.unlink()
+    after = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
+
+    assert after.encoded == ("Short check, edited",)
+    assert sorted(after.removed) == sorted(
+        f"tracks/second{suffix}" for suffix in (".mp3", ".png", ".vtt", ".chapters.json", ".lrc")
+    )
+    assert sorted(p.name for p in (site / "tracks").iterdir()) == [
+        f"first{suffix}" for suffix in (".chapters.json", ".lrc", ".mp3", ".png", ".vtt")
+    ]
+    assert (site / "notes.txt").is_file()
+    feed = check_feed(site, base_url(BASE))
+    assert [e.title for e in feed.entries] == ["Short check, edited"]
+    old_guid = next(e.guid for e in before.site.episodes if e.title == "Short check")
+    assert feed.entries[0].id == old_guid  # the same routine file keeps its guid
+    assert "Second" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_a_bad_routine_leaves_the_site_as_it_was(tmp_path: Path, write_routine: Callable[..., Path]) -> None:
+    good = write_routine(SHORT_ROUTINE, "good.yaml")
+    bad = write_routine("title: Bad\nsteps:\n  - say: Hold.\n    hold: forever\n", "bad.yaml")
+    site = tmp_path / "site"
+    publish([good], site, Channel(base_url(BASE)), ESPEAK)
+    feed = (site / "feed.xml").read_bytes()
+    with pytest.raises(RoutineError, match=r"bad\.yaml:4: steps\[0\]\.hold"):
+        publish([good, bad], site, Channel(base_url(BASE)), ESPEAK)
+    assert (site / "feed.xml").read_bytes() == feed
+
+
+def test_two_routines_with_one_file_name_are_refused(tmp_path: Path) -> None:
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "neck.yaml").write_text(SHORT_ROUTINE, encoding="utf-8")
+    with pytest.raises(RoutineError, match="same file name"):
+        publish([tmp_path / "a" / "neck.yaml", tmp_path / "b" / "neck.yaml"], tmp_path / "site", Channel(BASE))
+
+
+def test_channel_image_is_made_square_and_large_enough(tmp_path: Path, write_routine: Callable[..., Path]) -> None:
+    image = tmp_path / "wide photo.jpg"
+    Image.new("RGB", (600, 300), (200, 40, 40)).save(image)
+    routine = write_routine("title: T\nsteps:\n  - say: Go.\n")
+    done = publish([routine], tmp_path / "site", Channel(base_url(BASE), image=image), ESPEAK)
+    assert done.site.artwork == "cover.jpg"
+    check_artwork(tmp_path / "site" / "cover.jpg")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("https://example.com/routines", "https://example.com/routines/"),
+        ("http://192.168.1.20:8000/a b/", "http://192.168.1.20:8000/a%20b/"),
+        ("https://example.com/%C3%A9/", "https://example.com/%C3%A9/"),
+        ("https://example.com", "https://example.com/"),
+    ],
+)
+def test_base_url_is_normalised(given: str, expected: str) -> None:
+    assert base_url(given) == expected
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("example.com/routines", "absolute http:// or https:// URL"),
+        ("ftp://example.com/", "absolute http:// or https:// URL"),
+        ("https://example.com/?x=1", "without ?query"),
+    ],
+)
+def test_cli_refuses_a_bad_base_url(given: str, message: str, runner: CliRunner, short_routine: Path) -> None:
+    result = runner.invoke(cli, ["publish", str(short_routine), "--base-url", given])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_cli_publishes_and_prints_the_feed_url(runner: CliRunner, short_routine: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    args = [
+        "publish",
+        str(short_routine),
+        "-o",
+        str(site),
+        "--base-url",
+        "https://example.com/r",
+        "--engine",
+        "espeak-ng",
+    ]
+    result = runner.invoke(cli, [*args, "--title", "Mine", "--author", "Ana", "--description", "For Ana."])
+    assert result.exit_code == 0, result.output
+    assert "Published 1 routine" in result.output
+    assert "Feed: https://example.com/r/feed.xml" in result.output
+    feed = check_feed(site, "https://example.com/r/")
+    assert (feed.feed.title, feed.feed.author, feed.feed.subtitle) == ("Mine", "Ana", "For Ana.")
+
+
+def test_every_bundled_routine_publishes_a_valid_feed(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    routines = sorted(ROUTINES.glob("*.yaml"))
+    done = publish([ROUTINES], site, Channel(base_url(BASE)), ESPEAK)
+    assert len(done.site.episodes) == len(routines)
+    feed = check_feed(site, base_url(BASE))
+    assert {e.enclosures[0].href.rsplit("/", 1)[1] for e in feed.entries} == {f"{p.stem}.mp3" for p in routines}
