@@ -22,6 +22,7 @@ from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
+from .reference import schema_text
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
 from .synth import Settings
@@ -338,3 +339,19 @@ def cache_clear() -> None:
     """
     removed = SpeechCache(default_folder()).clear()
     click.echo(f"Removed {removed.entries} lines ({removed.bytes / 1_000_000:.1f} MB).")
+
+
+@cli.command(name="schema")
+def schema_command() -> None:
+    """Print the JSON Schema of routine files, for editors (completion, hover help, checks as you type).
+
+    The repository keeps a copy in schema/routine.schema.json. Point a YAML editor at it
+    with a first line like the bundled routines have, or with the YAML extension's
+    `yaml.schemas` setting in VS Code.
+
+    \b
+    Examples:
+      voiceguide schema > routine.schema.json
+      # yaml-language-server: $schema=routine.schema.json   (first line of a routine)
+    """
+    click.echo(schema_text(), nl=False)
