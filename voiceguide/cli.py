@@ -21,10 +21,12 @@ from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
+from .phrases import languages
 from .present import plan_dict, plan_lines
 from .reference import schema_text
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
+from .starter import check_title, write_starter
 from .synth import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -355,3 +357,32 @@ def schema_command() -> None:
       # yaml-language-server: $schema=routine.schema.json   (first line of a routine)
     """
     click.echo(schema_text(), nl=False)
+
+
+def _title(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--title``: text a routine's `title` accepts."""
+    try:
+        return None if value is None else check_title(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+
+
+@cli.command(name="new")
+@click.argument("file", type=click.Path(path_type=Path), default=Path("routine.yaml"))
+@click.option("--language", type=click.Choice(languages()), default="en", show_default=True, help="Its language.")
+@click.option("--title", callback=_title, help='Its title (default: "My routine", translated).')
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def new_command(file: Path, language: str, title: str | None, force: bool) -> None:
+    """Write a short, commented starter routine to FILE (default: routine.yaml).
+
+    It has an intro, one step done on both sides with a hold, a countdown and a cue,
+    and an outro, in the language's words; it validates and renders as written.
+    An existing file is never replaced unless --force is given.
+
+    \b
+    Examples:
+      voiceguide new morning-stretch.yaml --title "Morning stretch"
+      voiceguide new nacken.yaml --language de
+    """
+    path = write_starter(file, language, title, force)
+    click.echo(f"Wrote {path}. Edit it, then: voiceguide render {path}")
