@@ -28,6 +28,7 @@ from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
+from .watch import watch_routines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -163,6 +164,7 @@ def cli() -> None:
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
+@click.option("-w", "--watch", is_flag=True, help="Keep running: render each routine again whenever its file is saved.")
 def render_command(
     routines: Sequence[Path],
     out_dir: Path,
@@ -176,6 +178,7 @@ def render_command(
     jobs: int,
     no_cache: bool,
     quiet: bool,
+    watch: bool,
 ) -> None:
     """Render routines to MP3 files (OUTPUT/<file name>.mp3).
 
@@ -183,19 +186,25 @@ def render_command(
     complete; if one routine fails, the others are still rendered. Synthesised lines
     are cached (see `voiceguide cache info`), so a re-render only speaks what changed.
 
+    With --watch, each routine is rendered again whenever its file is saved; errors
+    are shown and watching goes on. Ctrl-C stops it (exit status 0; 130 if a render
+    was under way, which leaves no partial file).
+
     \b
     Examples:
       voiceguide render routines/neck-and-back.yaml
       voiceguide render routines/ -o ~/Music/routines
       voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
       voiceguide render desk-break.yaml --split --loudness -18
+      voiceguide render my-routine.yaml --watch
     """
     overrides = Overrides(engine, voice, rate)
     options = Export(loudness, sidecars, split)
     paths = expand_paths(routines)
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
-    for path in paths:
+
+    def render_one(path: Path) -> None:
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
@@ -204,7 +213,7 @@ def render_command(
             failures.append(err)
             failed.append(path)
             click.echo(describe(err), err=True)
-            continue
+            return
         finally:
             if bars:
                 bars.close()
@@ -217,8 +226,31 @@ def render_command(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache"
             )
+
+    if watch:
+        _watch(paths, render_one)
+        return
+    for path in paths:
+        render_one(path)
     if failures:
         _fail_batch(failures, len(paths), failed)
+
+
+def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
+    """Render ``paths``, then each one again when it is saved, until Ctrl-C."""
+    given = {Path(os.path.abspath(path)): path for path in paths}
+    changes = watch_routines(paths)
+    next(changes)  # the watcher runs: no save from here on is missed
+    pending: Sequence[Path] = paths
+    click.echo(f"Watching {len(paths)} routine{'s' * (len(paths) != 1)} for changes; Ctrl-C stops.", err=True)
+    while True:
+        for path in pending:
+            render_one(path)
+        try:
+            pending = [given[path] for path in sorted(next(changes))]
+        except KeyboardInterrupt:
+            click.echo("Stopped watching.", err=True)
+            return
 
 
 def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Path] = ()) -> NoReturn:
