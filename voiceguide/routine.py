@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .durations import duration_pattern, format_span
+from .durations import DURATION_HINT, duration_pattern, format_span
 from .errors import Problem, RoutineError
 from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
 from .phrases import Phrases, languages, phrases
@@ -33,6 +33,7 @@ from .schema import (
     Text,
     check,
     closest,
+    matching,
 )
 from .yamlsource import read_nodes
 
@@ -83,7 +84,7 @@ class WholeSeconds(Duration):
 
     def json(self, defs: JSON) -> JSON:
         seconds = {"type": "integer", "minimum": 2, "maximum": self.maximum_ms // 1000}
-        return {"anyOf": [seconds, {"type": "string", "pattern": duration_pattern()}], "examples": ["30s", "1m"]}
+        return {"anyOf": [matching(duration_pattern(), DURATION_HINT), seconds], "examples": ["30s", "1m"]}
 
     def summary(self) -> str:
         return "a duration in whole seconds, 2 s or more"
@@ -109,7 +110,7 @@ class Decibels(Number):
             below.append(rf"{tens}[0-{ones - 1}]{fraction}" if ones > 1 else rf"{tens}0{fraction}")
         magnitude = "|".join([*below, rf"{-int(self.low)}(?:\.0+)?"])
         level = rf"^\s*(?:-(?:{magnitude})|[+-]?(?:0+(?:\.0*)?|\.0+))\s*(?:dB|db)?\s*$"
-        return {"anyOf": [super().json(defs), {"type": "string", "pattern": level}], "examples": ["-20dB"]}
+        return {"anyOf": [matching(level, self.expected), super().json(defs)], "examples": ["-20dB"]}
 
     def summary(self) -> str:
         return f"`{self.low:g}dB` to `{self.high:g}dB` (`-20dB`, `-20 dB` or `-20`)"

@@ -64,6 +64,15 @@ class Context:
         self.problems.append(Problem(self.source, line, path, message))
 
 
+def matching(pattern: str, expected: str) -> JSON:
+    """JSON Schema for text that matches ``pattern``; editors say "expected ..." when it does not.
+
+    ``patternErrorMessage`` is an extension that VS Code and yaml-language-server read;
+    validators that do not know it ignore it.
+    """
+    return {"type": "string", "pattern": pattern, "patternErrorMessage": f"expected {expected}"}
+
+
 class Kind(Generic[T]):
     """A field type: turns a node into a value or raises ``Invalid``."""
 
@@ -100,7 +109,7 @@ class Text(Kind[str]):
 
     def json(self, defs: JSON) -> JSON:
         # \S: not only spaces (JSON Schema patterns are unanchored searches)
-        return {"type": "string", "minLength": 1, "maxLength": self.max_length, "pattern": r"\S"}
+        return {"minLength": 1, "maxLength": self.max_length, **matching(r"\S", "text, not only spaces")}
 
     def summary(self) -> str:
         return f"text, up to {self.max_length} characters"
@@ -179,7 +188,7 @@ class Duration(Kind[int]):
     def json(self, defs: JSON) -> JSON:
         seconds = {"type": "number", "minimum": self.minimum_ms / 1000, "maximum": self.maximum_ms / 1000}
         return {
-            "anyOf": [seconds, {"type": "string", "pattern": duration_pattern()}],
+            "anyOf": [matching(duration_pattern(), self.expected), seconds],
             "examples": list(DURATION_EXAMPLES),
         }
 
@@ -210,14 +219,8 @@ class Offset(Duration):
     expected = "`half`, a duration like 10s, or -10s (counted back from the end)"
 
     def json(self, defs: JSON) -> JSON:
-        return {
-            "anyOf": [
-                {"type": "number"},
-                {"const": "half"},
-                {"type": "string", "pattern": duration_pattern(signed=True)},
-            ],
-            "examples": ["half", "15s", "-10s"],
-        }
+        at = rf"^\s*half\s*$|{duration_pattern(signed=True)}"
+        return {"anyOf": [matching(at, self.expected), {"type": "number"}], "examples": ["half", "15s", "-10s"]}
 
     def summary(self) -> str:
         return "`half`, a duration, or a duration with a minus sign"
