@@ -193,7 +193,7 @@ class Duration(Kind[int]):
         }
 
     def summary(self) -> str:
-        floor = "more than 0" if self.minimum_ms == 1 else "0 or more"
+        floor = {0: "0 or more", 1: "more than 0"}.get(self.minimum_ms, f"at least {format_span(self.minimum_ms)}")
         return f"a [duration](#10-durations), {floor}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
