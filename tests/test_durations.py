@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from voiceguide.durations import format_clock, format_span, parse_duration
+from voiceguide.durations import duration_pattern, format_clock, format_span, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -149,3 +152,30 @@ def test_format_clock(seconds: float, expected: str) -> None:
 def test_format_span(ms: int, expected: str) -> None:
     """Compact spans for messages."""
     assert format_span(ms) == expected
+
+
+def _parses(text: str) -> bool:
+    try:
+        parse_duration(text)
+    except ValueError:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0123456789.:hmsHMS +-", max_size=20))
+def test_duration_pattern_reads_what_the_parser_reads(text: str) -> None:
+    """The JSON Schema's pattern for durations accepts exactly the texts `parse_duration` accepts."""
+    assert bool(re.search(duration_pattern(signed=True), text)) == _parses(text)
+    unsigned = _parses(text) and not text.strip().startswith("-")
+    assert bool(re.search(duration_pattern(), text)) == unsigned
+
+
+@pytest.mark.parametrize("text", ["30", "1m 30s", "45 s", "1 m 30 s", "1h2m3s4ms", ".5", "1:02:03.5", "-10s", "500MS"])
+def test_duration_pattern_accepts_the_documented_forms(text: str) -> None:
+    assert re.search(duration_pattern(signed=True), text)
+
+
+@pytest.mark.parametrize("text", ["1m30", "1 30", "2 seconds", "1 min", "--5s", "1e3", "1:75", "", "s"])
+def test_duration_pattern_refuses_what_the_docs_refuse(text: str) -> None:
+    assert not re.search(duration_pattern(signed=True), text)

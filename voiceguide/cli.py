@@ -21,12 +21,16 @@ from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
+from .phrases import languages
 from .present import plan_dict, plan_lines
 from .publish import Channel, Published, publish
 from .publish.site import base_url
+from .reference import schema_text
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
+from .starter import check_title, write_starter
 from .synth import Settings
+from .watch import watch_routines
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -162,6 +166,7 @@ def cli() -> None:
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
+@click.option("-w", "--watch", is_flag=True, help="Keep running: render each routine again whenever its file is saved.")
 def render_command(
     routines: Sequence[Path],
     out_dir: Path,
@@ -175,6 +180,7 @@ def render_command(
     jobs: int,
     no_cache: bool,
     quiet: bool,
+    watch: bool,
 ) -> None:
     """Render routines to MP3 files (OUTPUT/<file name>.mp3).
 
@@ -182,19 +188,25 @@ def render_command(
     complete; if one routine fails, the others are still rendered. Synthesised lines
     are cached (see `voiceguide cache info`), so a re-render only speaks what changed.
 
+    With --watch, each routine is rendered again whenever its file is saved; errors
+    are shown and watching goes on. Ctrl-C stops it (exit status 0; 130 if a render
+    was under way, which leaves no partial file).
+
     \b
     Examples:
       voiceguide render routines/neck-and-back.yaml
       voiceguide render routines/ -o ~/Music/routines
       voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
       voiceguide render desk-break.yaml --split --loudness -18
+      voiceguide render my-routine.yaml --watch
     """
     overrides = Overrides(engine, voice, rate)
     options = Export(loudness, sidecars, split)
     paths = expand_paths(routines)
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
-    for path in paths:
+
+    def render_one(path: Path) -> None:
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
@@ -203,7 +215,7 @@ def render_command(
             failures.append(err)
             failed.append(path)
             click.echo(describe(err), err=True)
-            continue
+            return
         finally:
             if bars:
                 bars.close()
@@ -216,8 +228,31 @@ def render_command(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache"
             )
+
+    if watch:
+        _watch(paths, render_one)
+        return
+    for path in paths:
+        render_one(path)
     if failures:
         _fail_batch(failures, len(paths), failed)
+
+
+def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
+    """Render ``paths``, then each one again when it is saved, until Ctrl-C."""
+    given = {Path(os.path.abspath(path)): path for path in paths}
+    changes = watch_routines(paths)
+    next(changes)  # the watcher runs: no save from here on is missed
+    pending: Sequence[Path] = paths
+    click.echo(f"Watching {len(paths)} routine{'s' * (len(paths) != 1)} for changes; Ctrl-C stops.", err=True)
+    while True:
+        for path in pending:
+            render_one(path)
+        try:
+            pending = [given.get(path, path) for path in sorted(next(changes)) if path.is_file()]
+        except KeyboardInterrupt:
+            click.echo("Stopped watching.", err=True)
+            return
 
 
 def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Path] = ()) -> NoReturn:
@@ -340,6 +375,30 @@ def cache_clear() -> None:
     """
     removed = SpeechCache(default_folder()).clear()
     click.echo(f"Removed {removed.entries} lines ({removed.bytes / 1_000_000:.1f} MB).")
+
+
+@cli.command(name="schema")
+def schema_command() -> None:
+    """Print the JSON Schema of routine files, for editors (completion, hover help, checks as you type).
+
+    The repository keeps a copy in schema/routine.schema.json. Point a YAML editor at it
+    with a first line like the bundled routines have, or with the YAML extension's
+    `yaml.schemas` setting in VS Code.
+
+    \b
+    Examples:
+      voiceguide schema > routine.schema.json
+      # yaml-language-server: $schema=routine.schema.json   (first line of a routine)
+    """
+    click.echo(schema_text(), nl=False)
+
+
+def _title(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--title``: text a routine's `title` accepts."""
+    try:
+        return None if value is None else check_title(value)
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
 
 
 def _base_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
@@ -502,3 +561,24 @@ def serve_command(
 
     session.run(republished, failed)
     echo("Stopped.")
+
+
+@cli.command(name="new")
+@click.argument("file", type=click.Path(path_type=Path), default=Path("routine.yaml"))
+@click.option("--language", type=click.Choice(languages()), default="en", show_default=True, help="Its language.")
+@click.option("--title", callback=_title, help='Its title (default: "My routine", translated).')
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+def new_command(file: Path, language: str, title: str | None, force: bool) -> None:
+    """Write a short, commented starter routine to FILE (default: routine.yaml).
+
+    It has an intro, one step done on both sides with a hold, a countdown and a cue,
+    and an outro, in the language's words; it validates and renders as written.
+    An existing file is never replaced unless --force is given.
+
+    \b
+    Examples:
+      voiceguide new morning-stretch.yaml --title "Morning stretch"
+      voiceguide new nacken.yaml --language de
+    """
+    path = write_starter(file, language, title, force)
+    click.echo(f"Wrote {path}. Edit it, then: voiceguide render {path}")

@@ -10,11 +10,12 @@ from typing import Any, TypeVar
 
 import yaml
 
-from .durations import format_span
+from .durations import DURATION_HINT, duration_pattern, format_span
 from .errors import Problem, RoutineError
 from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
 from .phrases import Phrases, languages, phrases
 from .schema import (
+    JSON,
     Choice,
     Context,
     Duration,
@@ -32,6 +33,7 @@ from .schema import (
     Text,
     check,
     closest,
+    matching,
 )
 from .yamlsource import read_nodes
 
@@ -61,6 +63,13 @@ class Sides(Kind["tuple[str, ...] | str"]):
         value = self.scalar(node).strip()
         return value if value == "both" else (value,)
 
+    def json(self, defs: JSON) -> JSON:
+        label = Text(60).json(defs)
+        return {
+            "anyOf": [label, {"type": "array", "items": label, "minItems": 1, "uniqueItems": True}],
+            "examples": ["both", ["upper", "lower"], "right"],
+        }
+
 
 class WholeSeconds(Duration):
     """A duration of whole seconds, at least two (spoken as "N seconds")."""
@@ -73,95 +82,317 @@ class WholeSeconds(Duration):
             raise self.fail(node)
         return ms
 
+    def json(self, defs: JSON) -> JSON:
+        seconds = {"type": "integer", "minimum": 2, "maximum": self.maximum_ms // 1000}
+        return {"anyOf": [matching(duration_pattern(), DURATION_HINT), seconds], "examples": ["30s", "1m"]}
+
+    def summary(self) -> str:
+        return "a duration in whole seconds, 2 s or more"
+
 
 class Decibels(Number):
     """A level in dB: ``-20dB``, ``-20 dB`` or ``-20``, within bounds."""
 
-    def __init__(self, low: float, high: float) -> None:
+    def __init__(self, low: int, high: int = 0) -> None:
+        if high != 0 or not -99 <= low <= -10:
+            raise ValueError("Decibels' pattern is written for levels from -10..-99 dB up to 0 dB")
         super().__init__(low, high)
         self.expected = f"a level in dB from {low:g}dB to {high:g}dB, like -20dB"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
         return self.within(self.scalar(node).strip().removesuffix("dB").removesuffix("db").strip(), node)
 
+    def json(self, defs: JSON) -> JSON:
+        tens, ones = divmod(-int(self.low), 10)
+        fraction = r"(?:\.\d+)?"
+        below = [rf"[0-{tens - 1}]?\d{fraction}" if tens > 1 else rf"\d{fraction}", r"\.\d+"]
+        if ones:
+            below.append(rf"{tens}[0-{ones - 1}]{fraction}" if ones > 1 else rf"{tens}0{fraction}")
+        magnitude = "|".join([*below, rf"{-int(self.low)}(?:\.0+)?"])
+        level = rf"^\s*(?:-(?:{magnitude})|[+-]?(?:0+(?:\.0*)?|\.0+))\s*(?:dB|db)?\s*$"
+        return {"anyOf": [matching(level, self.expected), super().json(defs)], "examples": ["-20dB"]}
+
+    def summary(self) -> str:
+        return f"`{self.low:g}dB` to `{self.high:g}dB` (`-20dB`, `-20 dB` or `-20`)"
+
 
 class BackgroundSchema(Schema):
-    file = Field(Text(1000), help="an audio file looped under the whole track")
-    noise = Field(Choice(NOISES), help="generated noise instead of a file")
-    volume = Field(Decibels(-60, 0), help="the background's level (RMS, dB of full scale)")
-    duck = Field(Decibels(-60, 0), help="how far it dips under speech")
+    file = Field(
+        Text(1000),
+        doc="An audio file (any format ffmpeg reads), from the routine's folder, looped for the whole track.",
+        values="a path",
+    )
+    noise = Field(
+        Choice(NOISES),
+        doc="Generated noise instead of a file: `pink` (like steady rain) or `brown` (deeper, like distant surf).",
+    )
+    volume = Field(
+        Decibels(-60),
+        doc="The background's level: its average (RMS) loudness in dB of full scale. `-20dB` is clearly audible, "
+        "`-35dB` faint; speech from the engines averages about `-20dB` while it speaks.",
+        default="-30dB",
+    )
+    duck = Field(
+        Decibels(-60),
+        doc="How much quieter the background gets under every spoken line (the voice, countdowns, cues, …; "
+        "not chimes).",
+        values="`-60dB` to `0dB`",
+        default="-12dB",
+    )
 
 
 class PhrasesSchema(Schema):
-    sides = Field(ListOf(Text(60), min_items=2, max_items=2), help="the two sides of `sides: both`")
-    remaining = Field(Text(200), help='"{n} seconds left."')
-    rep = Field(Text(200), help='"Rep {rep} of {reps}."')
-    numbers = Field(ListOf(Text(60), min_items=1, max_items=MAX_COUNT), help="one, two, three, ...")
+    sides = Field(
+        ListOf(Text(60), min_items=2, max_items=2),
+        doc="Replaces the two labels of `sides: both`, in order.",
+        values="a list of exactly two labels",
+        default_doc="the language's",
+        examples=[["rechte", "linke"]],
+    )
+    remaining = Field(
+        Text(200),
+        doc="Replaces the line of `remaining`; `{n}` is the seconds, as a word.",
+        values="text that contains `{n}`",
+        default_doc="the language's",
+    )
+    rep = Field(
+        Text(200),
+        doc="Replaces the line of `count_reps`; `{rep}` and `{reps}` are the numbers, as words.",
+        values="text that contains `{rep}` and `{reps}`",
+        default_doc="the language's",
+    )
+    numbers = Field(
+        ListOf(Text(60), min_items=1, max_items=MAX_COUNT),
+        doc="Replaces the first numbers, from one on (for the countdown, `count`, `{n}`, `{rep}` and `{reps}`).",
+        values=f"a list of 1 to {MAX_COUNT} words",
+        default_doc="the language's",
+    )
 
 
 class VoiceSchema(Schema):
-    engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
-    name = Field(Text(200), help="engine voice id, or a unique part of its name")
-    rate = Field(Integer(60, 450), help="words per minute")
-    volume = Field(Number(0.1, 1.0), help="0.1 to 1.0")
+    engine = Field(
+        Choice(ENGINE_NAMES),
+        doc="The speech engine. `pyttsx3` uses your computer's own voices (on Linux it speaks through espeak-ng); "
+        "`espeak-ng` calls the espeak-ng program directly.",
+        default=Voice().engine,
+    )
+    name = Field(
+        Text(200),
+        doc="The voice: its id as listed by `voiceguide voices` (or `voiceguide voices --engine espeak-ng`), its "
+        "name, its main language (the first code in the last column of that list, e.g. `en-gb`), or a part of the "
+        "id or name that matches exactly one voice. Upper/lower case does not matter.",
+        default_doc="the voice of the routine's `language` (see [Languages](#languages)) if the engine has it, "
+        "otherwise the engine's first voice for that language",
+        examples=["en-us", "en-gb"],
+    )
+    rate = Field(
+        Integer(60, 450),
+        doc="Speaking speed in words per minute. 130 to 150 is calm; 150 is the default.",
+        values="whole number, 60 to 450, written as plain digits (`140`, not `1:40` or `1_40`)",
+        default=Voice().rate,
+    )
+    volume = Field(Number(0.1, 1.0), doc="Loudness of the voice.", default=Voice().volume)
+
+
+_TEXT_PLACEHOLDERS = "text, up to 2000 characters; may use `{side}`, `{rep}`, `{reps}`"
 
 
 class DefaultsSchema(Schema):
-    pause = Field(Duration(), help="silence after each step")
-    rest = Field(Duration(), help="silence between reps")
-    countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of every hold")
-    switch = Field(Text(), help="prompt before every later side")
-    again = Field(Text(), help="spoken instead of `say` on later reps")
-    chime = Field(Choice(CHIMES), help="chimes at the start and/or end of every hold")
-    remaining = Field(ListOf(WholeSeconds()), help='"30 seconds left" at these points of every hold')
-    count_reps = Field(Flag(), help='"Rep 2 of 5" before every rep')
+    pause = Field(Duration(), doc="Silence after each step, and after the `intro`.", default="2s")
+    rest = Field(Duration(), doc="Silence between two reps, and between two sides of a step.", default="3s")
+    countdown = Field(
+        Integer(0, MAX_COUNTDOWN),
+        doc='How many numbers are counted down at the end of each hold ("three, two, one"). `0` turns the '
+        "countdown off. Shortened automatically for short holds (see "
+        "[section 8](#8-holds-countdowns-and-cues-the-exact-timing)).",
+        default=3,
+    )
+    switch = Field(
+        Text(),
+        doc="Spoken before each side after the first.",
+        values=_TEXT_PLACEHOLDERS,
+        default_doc="`Now switch to your {side} side.` (in the routine's `language`)",
+    )
+    again = Field(
+        Text(),
+        doc="Spoken instead of `say` on every rep after the first.",
+        values=f"{_TEXT_PLACEHOLDERS} (but see below for `{{side}}`)",
+        default_doc="`Again.` (in the routine's `language`)",
+    )
+    chime = Field(
+        Choice(CHIMES),
+        doc="A chime at the `start` of every hold, at its `end`, at `both`, or `none`.",
+        default="none",
+    )
+    remaining = Field(
+        ListOf(WholeSeconds()),
+        doc='Say "N seconds left." this long before the end of every hold that is longer.',
+        values="a list of durations in whole seconds, 2 s or more (`[30s, 10s]`, `[1m]`)",
+        default=[],
+        examples=[["30s", "10s"]],
+    )
+    count_reps = Field(Flag(), doc='Say "Rep 2 of 5." before every rep of steps with 2 or more reps.', default=False)
 
 
 class SoundsSchema(Schema):
-    start = Field(Text(1000), help="audio file played at the start of a hold")
-    end = Field(Text(1000), help="audio file played at the end of a hold")
+    start = Field(
+        Text(1000),
+        doc="Your own audio file for the chime where a hold starts, from the routine's folder.",
+        values="a path to any audio file ffmpeg reads (WAV, MP3, OGG, FLAC, …)",
+        default_doc="the built-in bell",
+    )
+    end = Field(
+        Text(1000),
+        doc="Your own audio file for the chime where a hold ends, from the routine's folder.",
+        values="a path to any audio file ffmpeg reads (WAV, MP3, OGG, FLAC, …)",
+        default_doc="the built-in bells",
+    )
 
 
 class CueSchema(Schema):
-    at = Field(Offset(), required=True, help="`half`, 10s from the start, or -10s from the end")
-    say = Field(Text(), required=True, help="what to say at that moment")
+    at = Field(
+        Offset(),
+        required=True,
+        help="`half`, 10s from the start, or -10s from the end",
+        doc="When the cue starts, measured inside the hold: `half` (exactly the middle, written in lower case), a "
+        "[duration](#10-durations) from the start of the hold (`15s`, `1m`, `0` = at the very start), or a duration "
+        "with a minus sign counted back from the end of the hold (`-15s` = 15 seconds before the end). The resulting "
+        "moment must be from 0 up to, but not including, the length of the hold. `-0s` means the start, not the end.",
+    )
+    say = Field(
+        Text(),
+        required=True,
+        help="what to say at that moment",
+        doc="What is said. May use placeholders.",
+    )
 
 
 class StepSchema(Schema):
-    name = Field(Text(200), help="chapter title")
-    say = Field(Text(), required=True, help="the instruction to speak")
-    sides = Field(Sides(), help="`both` or a list of side labels")
-    hold = Field(Duration(minimum_ms=1), help="timed silence after `say`")
-    reps = Field(Integer(1, 100), help="how many times")
-    rest = Field(Duration(), help="silence between reps")
-    again = Field(Text(), help="spoken instead of `say` on later reps")
-    release = Field(Text(), help="spoken after every hold")
-    switch = Field(Text(), help="prompt before every later side")
-    countdown = Field(Integer(0, MAX_COUNTDOWN), help="numbers spoken at the end of the hold")
-    cues = Field(ListOf(Nested(CueSchema)), help="lines spoken inside the hold")
-    pause = Field(Duration(), help="silence after the step")
-    chime = Field(Choice(CHIMES), help="chimes at the start and/or end of the hold")
-    remaining = Field(ListOf(WholeSeconds()), help='"30 seconds left" at these points of the hold')
-    count_reps = Field(Flag(), help='"Rep 2 of 5" before every rep')
-    count = Field(Integer(1, MAX_COUNT), help="numbers counted aloud through the hold")
-    voice = Field(Nested(VoiceSchema), help="this step's own voice")
+    name = Field(
+        Text(200),
+        doc="A short label for the step, shown as a heading by `voiceguide plan` (and as a chapter in "
+        "`plan --json`). Not spoken.",
+        values="text, up to 200 characters; no placeholders (any `{…}` in it is an error)",
+        default_doc="the first five words of `say` (see below)",
+    )
+    say = Field(
+        Text(),
+        required=True,
+        help="the instruction to speak",
+        doc="The instruction, spoken at the start of the step (and at the start of each side).",
+    )
+    sides = Field(
+        Sides(),
+        doc="Do the step once per side: `both`, a list of labels, or one label. See [section 7](#7-sides).",
+        values="`both`, a list, or one label",
+        default_doc="no sides (done once)",
+    )
+    hold = Field(
+        Duration(minimum_ms=1),
+        doc="How long the position is held, in silence, after `say` has been spoken.",
+        default_doc="no hold",
+    )
+    reps = Field(Integer(1, 100), doc="How many times the step is done (on each side).", default=1)
+    rest = Field(Duration(), doc="Silence between reps, and between sides.", default_doc="`defaults.rest`")
+    again = Field(Text(), doc="Spoken instead of `say` on rep 2, 3, …", default_doc="`defaults.again`")
+    release = Field(Text(), doc='Spoken after every hold (for example "And relax.").', default_doc="nothing")
+    switch = Field(Text(), doc="Spoken before each side after the first.", default_doc="`defaults.switch`")
+    countdown = Field(
+        Integer(0, MAX_COUNTDOWN),
+        doc="Numbers counted down at the end of the hold. `0` = no countdown.",
+        values=f"whole number, 0 to {MAX_COUNTDOWN}; needs a `hold` at least that many seconds long",
+        default_doc="`defaults.countdown`, shortened to fit the hold",
+    )
+    cues = Field(
+        ListOf(Nested(CueSchema)),
+        doc="Short lines spoken *during* the hold, each at a chosen moment.",
+        values="a list of `{at, say}`",
+    )
+    pause = Field(Duration(), doc="Silence after the whole step.", default_doc="`defaults.pause`")
+    chime = Field(Choice(CHIMES), doc="Chimes at this step's holds.", default_doc="`defaults.chime`")
+    remaining = Field(
+        ListOf(WholeSeconds()),
+        doc='"N seconds left." inside this step\'s holds.',
+        values="like `defaults.remaining`; `[]` turns it off",
+        default_doc="`defaults.remaining`",
+    )
+    count_reps = Field(Flag(), doc='"Rep 2 of 5." before every rep.', default_doc="`defaults.count_reps`")
+    count = Field(
+        Integer(1, MAX_COUNT),
+        doc='Count aloud through the hold: "one, two, three …", evenly spread (one number per second when `count` '
+        "equals the hold's seconds; `count: 5` in a 20 s hold counts every 4 s, e.g. breaths). Replaces the "
+        "countdown.",
+        values=f"whole number, 1 to {MAX_COUNT}; needs a `hold` of at least that many seconds; "
+        "not together with `countdown`",
+    )
+    voice = Field(
+        Nested(VoiceSchema),
+        doc="This step's own voice (for example slower and softer for a relaxation step). Fields it leaves out come "
+        "from the routine's `voice`; the other steps keep the routine's voice.",
+        values="a `voice` block, see [section 4](#4-voice)",
+        default_doc="the routine's voice",
+    )
 
 
 class RoutineSchema(Schema):
-    title = Field(Text(200), required=True, help="the track's title")
-    description = Field(Text(5000))
-    author = Field(Text(200))
-    album = Field(Text(200))
-    cover = Field(Text(500), help="cover image (.jpg or .png), relative to the routine file")
-    language = Field(Choice(languages()))
-    voice = Field(Nested(VoiceSchema))
-    defaults = Field(Nested(DefaultsSchema))
-    intro = Field(Text())
-    outro = Field(Text())
-    steps = Field(ListOf(Nested(StepSchema), min_items=1, max_items=500), required=True, help="at least one step")
-    sounds = Field(Nested(SoundsSchema), help="your own audio files for the chimes")
-    background = Field(Nested(BackgroundSchema), help="ambience under the whole track")
-    phrases = Field(Nested(PhrasesSchema), help="your own words for the built-in phrases")
+    title = Field(Text(200), required=True, help="the track's title", doc='The track\'s title (MP3 "title" tag).')
+    description = Field(Text(5000), doc='A longer description (MP3 "comment" tag).')
+    author = Field(Text(200), doc='Who wrote the routine (MP3 "artist" tag).', default_doc="`voiceguide` in the MP3")
+    album = Field(Text(200), doc='Groups tracks together (MP3 "album" tag).', default_doc="the `title`")
+    cover = Field(
+        Text(500),
+        doc="Cover art: a `.jpg` or `.png` file, relative to the routine file (checked by `validate`).",
+        values="a path",
+        default_doc="a generated square PNG showing the title",
+    )
+    language = Field(
+        Choice(languages()),
+        doc='Language of the built-in phrases (numbers, "Again.", "Now switch to your … side.", the names of the '
+        'two sides, "30 seconds left", "Rep 2 of 5"), and of the voice picked when `voice.name` is not set. '
+        "See [Languages](#languages).",
+        default="en",
+    )
+    voice = Field(
+        Nested(VoiceSchema),
+        doc="Which speech engine and voice, speed and loudness.",
+        values="see [section 4](#4-voice)",
+        default_doc="see section 4",
+    )
+    defaults = Field(
+        Nested(DefaultsSchema),
+        doc="Settings shared by all steps.",
+        values="see [section 5](#5-defaults)",
+        default_doc="see section 5",
+    )
+    intro = Field(Text(), doc="Spoken once at the very start.", values="text, up to 2000 characters; no placeholders")
+    outro = Field(Text(), doc="Spoken once at the very end.", values="text, up to 2000 characters; no placeholders")
+    steps = Field(
+        ListOf(Nested(StepSchema), min_items=1, max_items=500),
+        required=True,
+        help="at least one step",
+        doc="The exercises, in order.",
+        values="a list of 1 to 500 steps",
+    )
+    sounds = Field(
+        Nested(SoundsSchema),
+        doc="Your own audio files for the chimes: `start` and/or `end`. "
+        "See [Chimes](#chimes-time-cues-and-a-steps-own-voice).",
+        values="see there",
+        default_doc="the built-in bells",
+    )
+    background = Field(
+        Nested(BackgroundSchema),
+        doc="Ambience under the whole track: your own audio file looped, or generated noise; it dips under the "
+        "voice. See [Background](#background).",
+        values="`file` or `noise`, with `volume` and `duck`",
+    )
+    phrases = Field(
+        Nested(PhrasesSchema),
+        doc='Your own words for the built-in phrases (side names, "seconds left", "Rep 2 of 5", numbers). '
+        "See [Languages](#languages).",
+        values="see there",
+        default_doc="the language's phrases",
+    )
 
 
 def load_routine(path: str | Path) -> Routine:

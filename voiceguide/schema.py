@@ -4,6 +4,10 @@ A schema is a class whose attributes are ``Field``s; checking a mapping node
 against it collects every problem (unknown keys with a "did you mean", duplicate
 keys, missing or mistyped values) with its line and field path, and returns a
 ``Section`` from which typed values are read back.
+
+The same declaration describes itself for people and editors: ``json_schema``
+turns it into JSON Schema (draft 2020-12) and ``markdown_table`` into the
+reference tables of docs/routine-format.md, from each field's ``doc``.
 """
 
 from __future__ import annotations
@@ -16,12 +20,14 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import yaml
 
-from .durations import DURATION_HINT, format_span, parse_duration
+from .durations import DURATION_EXAMPLES, DURATION_HINT, duration_pattern, format_span, parse_duration
 from .errors import Problem
 from .yamlsource import describe, line_of
 
 T = TypeVar("T")
 _TAG = "tag:yaml.org,2002:"
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
+JSON = dict[str, Any]
 
 
 class Invalid(Exception):
@@ -58,6 +64,15 @@ class Context:
         self.problems.append(Problem(self.source, line, path, message))
 
 
+def matching(pattern: str, expected: str) -> JSON:
+    """JSON Schema for text that matches ``pattern``; editors say "expected ..." when it does not.
+
+    ``patternErrorMessage`` is an extension that VS Code and yaml-language-server read;
+    validators that do not know it ignore it.
+    """
+    return {"type": "string", "pattern": pattern, "patternErrorMessage": f"expected {expected}"}
+
+
 class Kind(Generic[T]):
     """A field type: turns a node into a value or raises ``Invalid``."""
 
@@ -66,6 +81,14 @@ class Kind(Generic[T]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> T:
         raise NotImplementedError
+
+    def json(self, defs: JSON) -> JSON:
+        """This kind as JSON Schema; the schemas of nested mappings go into ``defs``."""
+        raise NotImplementedError
+
+    def summary(self) -> str:
+        """The values this kind takes, as the reference tables say it."""
+        return self.expected
 
     def fail(self, node: yaml.Node, extra: str = "") -> Invalid:
         return Invalid(f"expected {self.expected}, got {describe(node)}{extra}")
@@ -83,6 +106,13 @@ class Text(Kind[str]):
 
     def __init__(self, max_length: int = 2000) -> None:
         self.max_length = max_length
+
+    def json(self, defs: JSON) -> JSON:
+        # \S: not only spaces (JSON Schema patterns are unanchored searches)
+        return {"minLength": 1, "maxLength": self.max_length, **matching(r"\S", "text, not only spaces")}
+
+    def summary(self) -> str:
+        return f"text, up to {self.max_length} characters"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
         text = " ".join(self.scalar(node).split())
@@ -103,6 +133,12 @@ class Integer(Kind[int]):
         self.low, self.high = low, high
         self.expected = f"a whole number from {low} to {high}"
 
+    def json(self, defs: JSON) -> JSON:
+        return {"type": "integer", "minimum": self.low, "maximum": self.high}
+
+    def summary(self) -> str:
+        return f"whole number, {self.low} to {self.high}"
+
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
         if not isinstance(node, yaml.ScalarNode) or not re.fullmatch(r"[-+]?\d+", str(node.value)):
             raise self.fail(node)
@@ -118,6 +154,12 @@ class Number(Kind[float]):
     def __init__(self, low: float, high: float) -> None:
         self.low, self.high = low, high
         self.expected = f"a number from {low} to {high}"
+
+    def json(self, defs: JSON) -> JSON:
+        return {"type": "number", "minimum": self.low, "maximum": self.high}
+
+    def summary(self) -> str:
+        return f"number from {self.low} to {self.high}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
         if node.tag not in (_TAG + "int", _TAG + "float"):
@@ -143,6 +185,17 @@ class Duration(Kind[int]):
     def __init__(self, minimum_ms: int = 0, maximum_ms: int = 4 * 3_600_000) -> None:
         self.minimum_ms, self.maximum_ms = minimum_ms, maximum_ms
 
+    def json(self, defs: JSON) -> JSON:
+        seconds = {"type": "number", "minimum": self.minimum_ms / 1000, "maximum": self.maximum_ms / 1000}
+        return {
+            "anyOf": [matching(duration_pattern(), self.expected), seconds],
+            "examples": list(DURATION_EXAMPLES),
+        }
+
+    def summary(self) -> str:
+        floor = {0: "0 or more", 1: "more than 0"}.get(self.minimum_ms, f"at least {format_span(self.minimum_ms)}")
+        return f"a [duration](#10-durations), {floor}"
+
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
         try:
             ms = parse_duration(self.scalar(node))
@@ -165,6 +218,13 @@ class Offset(Duration):
     HALF: ClassVar[int] = -(2**62)
     expected = "`half`, a duration like 10s, or -10s (counted back from the end)"
 
+    def json(self, defs: JSON) -> JSON:
+        at = rf"^\s*half\s*$|{duration_pattern(signed=True)}"
+        return {"anyOf": [matching(at, self.expected), {"type": "number"}], "examples": ["half", "15s", "-10s"]}
+
+    def summary(self) -> str:
+        return "`half`, a duration, or a duration with a minus sign"
+
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
         text = self.scalar(node).strip()
         if text == "half":
@@ -182,6 +242,13 @@ class Choice(Kind[str]):
         self.options = tuple(options)
         self.expected = f"one of [{', '.join(self.options)}]"
 
+    def json(self, defs: JSON) -> JSON:
+        return {"type": "string", "enum": list(self.options)}
+
+    def summary(self) -> str:
+        words = [f"`{option}`" for option in self.options]
+        return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else words[0]
+
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
         value = self.scalar(node).strip()
         if value not in self.options:
@@ -193,6 +260,12 @@ class Flag(Kind[bool]):
     """``true`` or ``false``."""
 
     expected = "true or false"
+
+    def json(self, defs: JSON) -> JSON:
+        return {"type": "boolean"}
+
+    def summary(self) -> str:
+        return "`true` or `false`"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> bool:
         if not isinstance(node, yaml.ScalarNode) or node.tag != _TAG + "bool":
@@ -206,6 +279,12 @@ class ListOf(Kind[list[T]]):
     def __init__(self, item: Kind[T], min_items: int = 0, max_items: int = 1000) -> None:
         self.item, self.min_items, self.max_items = item, min_items, max_items
         self.expected = f"a list of {item.plural or item.expected}"
+
+    def json(self, defs: JSON) -> JSON:
+        return {"type": "array", "items": self.item.json(defs), "minItems": self.min_items, "maxItems": self.max_items}
+
+    def summary(self) -> str:
+        return f"a list of {self.min_items} to {self.max_items} items, each {self.item.summary()}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> list[T]:
         if not isinstance(node, yaml.SequenceNode):
@@ -233,22 +312,83 @@ class Nested(Kind["Section"]):
     def __init__(self, schema: type[Schema]) -> None:
         self.schema = schema
 
+    def json(self, defs: JSON) -> JSON:
+        name = block_name(self.schema)
+        if name not in defs:
+            defs[name] = {}  # claimed first, so a schema may refer to itself
+            defs[name] = json_schema(self.schema, defs)
+        return {"$ref": f"#/$defs/{name}"}
+
+    def summary(self) -> str:
+        return f"a `{block_name(self.schema)}` block"
+
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> Section:
         if not isinstance(node, yaml.MappingNode):
             raise self.fail(node)
         return check(node, self.schema, path, ctx)
 
 
+class _NoDefault:
+    def __repr__(self) -> str:
+        return "NO_DEFAULT"
+
+
+NO_DEFAULT: Any = _NoDefault()
+
+
 class Field(Generic[T]):
-    """One key of a schema: its kind, whether it is required, and a line of help."""
+    """One key of a schema: its kind, whether it is required, and its documentation.
+
+    ``doc`` is the field's reference text (Markdown), shown in the docs' tables and
+    in editors; ``help`` is the short reminder a "is required" message gives.
+    ``values`` replaces the kind's own summary where the docs need more words.
+    ``default`` is the value a missing field means, when one literal value does;
+    ``default_doc`` says it in words when it depends on other settings.
+    """
 
     key: str
 
-    def __init__(self, kind: Kind[T], *, required: bool = False, help: str = "") -> None:
-        self.kind, self.required, self.help = kind, required, help
+    def __init__(
+        self,
+        kind: Kind[T],
+        *,
+        required: bool = False,
+        help: str = "",
+        doc: str = "",
+        values: str = "",
+        default: Any = NO_DEFAULT,
+        default_doc: str = "",
+        examples: Sequence[Any] = (),
+    ) -> None:
+        self.kind, self.required, self.help, self.doc = kind, required, help, doc
+        self.values, self.default, self.default_doc, self.examples = values, default, default_doc, tuple(examples)
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.key = name
+
+    def json(self, defs: JSON) -> JSON:
+        """This field's JSON Schema: its kind, described, with its default and examples."""
+        spec = dict(self.kind.json(defs))
+        description = plain(self.doc)
+        if self.default_doc:
+            description += f" Default: {plain(self.default_doc)}."
+        spec["description"] = description
+        if self.default is not NO_DEFAULT:
+            spec["default"] = self.default
+        if self.examples:
+            spec["examples"] = list(self.examples)
+        return spec
+
+    def default_text(self) -> str:
+        """The docs' "Default" column."""
+        if self.required:
+            return "—"
+        if self.default_doc:
+            return self.default_doc
+        if self.default is NO_DEFAULT or self.default == []:
+            return "none"
+        value = self.default
+        return f"`{str(value).lower() if isinstance(value, bool) else value}`"
 
 
 class Schema:
@@ -257,6 +397,41 @@ class Schema:
     @classmethod
     def fields(cls) -> dict[str, Field[Any]]:
         return {f.key: f for f in vars(cls).values() if isinstance(f, Field)}
+
+
+def block_name(schema: type[Schema]) -> str:
+    """``StepSchema`` -> ``step``: its name in the JSON Schema's ``$defs`` and the docs' markers."""
+    return schema.__name__.removesuffix("Schema").lower()
+
+
+def plain(markdown: str) -> str:
+    """Reference text for an editor's tooltip: links become their words."""
+    return _LINK.sub(r"\1", markdown)
+
+
+def json_schema(schema: type[Schema], defs: JSON) -> JSON:
+    """``schema`` as a JSON Schema object: every field, the required ones, and nothing else."""
+    fields = schema.fields()
+    spec: JSON = {
+        "type": "object",
+        "properties": {key: f.json(defs) for key, f in fields.items()},
+        "additionalProperties": False,
+    }
+    if required := [key for key, f in fields.items() if f.required]:
+        spec["required"] = required
+    return spec
+
+
+def markdown_table(schema: type[Schema]) -> str:
+    """The reference table of ``schema``'s fields, as docs/routine-format.md shows it."""
+    rows = ["| Field | What it is | Values | Default |", "|-------|------------|--------|---------|"]
+    for key, f in schema.fields().items():
+        what = f"**Required.** {f.doc}" if f.required else f.doc
+        cells = (f"`{key}`", what, f.values or f.kind.summary(), f.default_text())
+        if any("|" in cell or "\n" in cell for cell in cells):
+            raise ValueError(f"{schema.__name__}.{key}: a table cell cannot hold '|' or a line break")
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 class Section:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
@@ -42,9 +43,20 @@ def languages() -> tuple[str, ...]:
 
 
 @cache
+def _data(language: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(resources.files(__name__).joinpath(f"{language}.yaml").read_text("utf-8"))
+    return data
+
+
+def starter(language: str) -> dict[str, str]:
+    """The texts of the starter routine `voiceguide new` writes, in ``language``."""
+    return dict(_data(language)["starter"])
+
+
+@cache
 def phrases(language: str) -> Phrases:
     """The phrase table of ``language`` (one of ``languages()``)."""
-    data = yaml.safe_load(resources.files(__name__).joinpath(f"{language}.yaml").read_text("utf-8"))
+    data = _data(language)
     return Phrases(
         voice=data["voice"],
         both=tuple(data["sides"]["both"]),

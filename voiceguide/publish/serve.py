@@ -162,6 +162,8 @@ class Session:
 
         def watch() -> None:
             for changed in watch_routines(self.routines, stop):
+                if not changed:  # the watcher is running
+                    continue
                 try:
                     on_publish(changed, self.republish())
                 except VoiceguideError as err:
