@@ -33,7 +33,7 @@ from .schema import (
     check,
     closest,
 )
-from .yamlsource import read_nodes
+from .yamlsource import describe, read_nodes
 
 MAX_TOTAL_MS = 4 * 3_600_000
 MAX_COUNTDOWN = 20
@@ -41,25 +41,66 @@ MAX_COUNT = 60  # numbers the phrase files spell out
 PLACEHOLDERS = ("side", "rep", "reps")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME_WORDS = 5
+_TAG = "tag:yaml.org,2002:"
 COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 T = TypeVar("T")
 
 
-class Sides(Kind["tuple[str, ...] | str"]):
-    """``both`` (the language's two sides, resolved later) or a list of labels."""
+class SideLabel(Text):
+    """One side's name: letters, digits, spaces and hyphens (``left``, ``upper arm``)."""
 
-    expected = "`both` or a list of side labels like [right, left]"
+    expected = "a side label (letters, digits, spaces and hyphens)"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
+        if isinstance(node, yaml.ScalarNode) and node.tag != _TAG + "str":
+            kind = _KINDS.get(node.tag, "a value")
+            raise Invalid(f"expected a side label like left or right, got {describe(node)}, which YAML reads as {kind}")
+        label = super().convert(node, path, ctx)
+        if parts := _several(label):
+            raise Invalid(f"names several sides in one text ({label!r}); did you mean [{', '.join(parts)}]?")
+        if not _LABEL.fullmatch(label):
+            raise Invalid(f"expected {self.expected}, got {label!r}")
+        return label
+
+
+_LABEL = re.compile(r"[^\W_]([^\W_]|[ -])*")
+_SEPARATORS = re.compile(r"\s*[,/&]\s*|\s+and\s+", re.IGNORECASE)
+_KINDS = {_TAG + "int": "a number", _TAG + "float": "a number", _TAG + "bool": "yes/no (true/false)"}
+
+
+def _several(text: str) -> list[str]:
+    """The sides in ``left, right``, ``left and right``, ``left/right`` or ``left & right``; else []."""
+    if not _SEPARATORS.search(text):
+        return []
+    return [part for part in _SEPARATORS.split(text) if part]
+
+
+class Sides(Kind["tuple[str, ...] | str"]):
+    """``both`` (any case: the language's two sides, resolved later), one side label, or a list of labels."""
+
+    expected = "`both`, one side label, or a list of side labels like [right, left]"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> tuple[str, ...] | str:
         if isinstance(node, yaml.SequenceNode):
-            labels = tuple(Text(60).convert(item, path, ctx) for item in node.value)
+            labels = tuple(SideLabel(60).convert(item, path, ctx) for item in node.value)
             if not labels:
                 raise Invalid("expected at least one side label, got an empty list")
             if len(set(labels)) != len(labels):
                 raise Invalid(f"lists a side twice: {list(labels)}")
             return labels
-        value = self.scalar(node).strip()
-        return value if value == "both" else (value,)
+        if isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "str" and node.value.strip().lower() == "both":
+            return "both"
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _TAG + "null":
+            raise self.fail(node)
+        return (SideLabel(60).convert(node, path, ctx),)
+
+
+class Language(Choice):
+    """A language with a phrase file; ``fr-FR`` or ``fr_CA`` suggest ``fr``."""
+
+    def hint(self, value: str) -> str:
+        base = re.split(r"[-_]", value)[0]
+        return f"; did you mean {base!r}?" if base in self.options else super().hint(value)
 
 
 class WholeSeconds(Duration):
@@ -153,7 +194,7 @@ class RoutineSchema(Schema):
     author = Field(Text(200))
     album = Field(Text(200))
     cover = Field(Text(500), help="cover image (.jpg or .png), relative to the routine file")
-    language = Field(Choice(languages()))
+    language = Field(Language(languages()))
     voice = Field(Nested(VoiceSchema))
     defaults = Field(Nested(DefaultsSchema))
     intro = Field(Text())
@@ -172,8 +213,54 @@ def load_routine(path: str | Path) -> Routine:
     top = check(root, RoutineSchema, "", ctx)
     routine = _build(top, ctx)
     if ctx.problems or routine is None:
-        raise RoutineError(sorted(ctx.problems, key=lambda p: (p.line or 0, p.field)))
+        labelled = _labelled(ctx.problems, _step_names(root))
+        raise RoutineError(sorted(labelled, key=lambda p: (p.line or 0, p.field)))
     return routine
+
+
+def step_label(number: int, name: str | None) -> str:
+    """A step as people count and name it: ``step 3 "Shoulder knead"``."""
+    if name and len(name) > 40:
+        name = name[:37] + "..."
+    return f'step {number} "{name}"' if name else f"step {number}"
+
+
+_STEP_PATH = re.compile(r"steps\[(\d+)\]")
+
+
+def _labelled(problems: Iterable[Problem], names: list[str | None]) -> list[Problem]:
+    """Problems inside a step, labelled with the step's number and name."""
+    found = []
+    for problem in problems:
+        match = _STEP_PATH.match(problem.field)
+        index = int(match[1]) if match else len(names)
+        found.append(
+            dataclasses.replace(problem, label=step_label(index + 1, names[index])) if index < len(names) else problem
+        )
+    return found
+
+
+def _step_names(root: yaml.MappingNode) -> list[str | None]:
+    """Each written step's name (its `name`, or the first words of `say`), read from the nodes
+    so that steps with errors are named too."""
+    steps = next((v for k, v in root.value if getattr(k, "value", None) == "steps"), None)
+    if not isinstance(steps, yaml.SequenceNode):
+        return []
+    names: list[str | None] = []
+    for step in steps.value:
+        fields = (
+            {k.value: v for k, v in step.value if isinstance(k, yaml.ScalarNode)}
+            if isinstance(step, yaml.MappingNode)
+            else {}
+        )
+        name, say = fields.get("name"), fields.get("say")
+        if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
+            names.append(" ".join(str(name.value).split()))
+        elif isinstance(say, yaml.ScalarNode) and str(say.value).strip():
+            names.append(_name_from(str(say.value)))
+        else:
+            names.append(None)
+    return names
 
 
 def _build(top: Section, ctx: Context) -> Routine | None:
@@ -334,7 +421,9 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
     raw_sides = s.get(StepSchema.sides)
     sides = both if raw_sides == "both" else tuple(raw_sides or ())
     hold = s.get(StepSchema.hold) or 0
-    available = PLACEHOLDERS if sides else PLACEHOLDERS[1:]
+    available = (
+        PLACEHOLDERS if sides or s.given(StepSchema.sides) else PLACEHOLDERS[1:]
+    )  # one wrong `sides`, one message
     reps = s.get(StepSchema.reps) or 1
     for f in (StepSchema.say, StepSchema.again, StepSchema.switch, StepSchema.release):
         if (value := s.get(f)) is not None:

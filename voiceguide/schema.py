@@ -167,7 +167,7 @@ class Offset(Duration):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
         text = self.scalar(node).strip()
-        if text == "half":
+        if text.lower() == "half":
             return self.HALF
         try:
             return parse_duration(text)
@@ -184,9 +184,15 @@ class Choice(Kind[str]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
         value = self.scalar(node).strip()
+        if value.lower() in self.options:  # `Both`, `FR`: the case is not the mistake
+            return value.lower()
         if value not in self.options:
-            raise self.fail(node, did_you_mean(value, self.options))
+            raise self.fail(node, self.hint(value.lower()))
         return value
+
+    def hint(self, value: str) -> str:
+        """The "did you mean" part of the message for ``value``."""
+        return did_you_mean(value, self.options)
 
 
 class Flag(Kind[bool]):
@@ -227,8 +233,8 @@ class ListOf(Kind[list[T]]):
 class Nested(Kind["Section"]):
     """A mapping checked against another schema."""
 
-    expected = "a mapping"
-    plural = "mappings"
+    expected = "a group of fields (`key: value` lines)"
+    plural = "groups of fields"
 
     def __init__(self, schema: type[Schema]) -> None:
         self.schema = schema
