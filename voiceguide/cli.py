@@ -21,10 +21,11 @@ from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
-from .present import plan_dict, plan_lines
+from .present import move_warnings, plan_dict, plan_lines
 from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
 from .synth import Settings
+from .timeline import Timeline
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -159,7 +160,7 @@ def cli() -> None:
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @export_options
 @synthesis_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
 def render_command(
     routines: Sequence[Path],
     out_dir: Path,
@@ -205,6 +206,7 @@ def render_command(
         finally:
             if bars:
                 bars.close()
+        _warn(done.plan.timeline)
         if not quiet:
             stats, timeline = done.plan.stats, done.plan.timeline
             length = format_clock(timeline.seconds(timeline.duration))
@@ -216,6 +218,12 @@ def render_command(
             )
     if failures:
         _fail_batch(failures, len(paths), failed)
+
+
+def _warn(timeline: Timeline) -> None:
+    """Lines moved to make room, on stderr (they never stop a render)."""
+    for line in move_warnings(timeline):
+        click.echo(line, err=True)
 
 
 def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Path] = ()) -> NoReturn:
@@ -244,6 +252,7 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
     timeline = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache)).timeline
+    _warn(timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(timeline), indent=2, ensure_ascii=False))
     else:
@@ -252,19 +261,31 @@ def plan_command(
 
 @cli.command(name="validate")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
-def validate_command(routines: Sequence[Path]) -> None:
+@click.option(
+    "--speech",
+    is_flag=True,
+    help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
+)
+@synthesis_options
+def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache: bool) -> None:
     """Check routines without rendering; report every problem in every file.
+
+    Without --speech nothing is spoken, so lines crowded into a hold are only found by
+    `plan`, `render` or `validate --speech`.
 
     \b
     Examples:
       voiceguide validate routines/neck-and-back.yaml
       voiceguide validate routines/
+      voiceguide validate --speech routines/desk-break.yaml
     """
     failures: list[VoiceguideError] = []
     paths = expand_paths(routines)
     for path in paths:
         try:
             routine = load(path)
+            if speech:
+                _warn(plan(routine, settings(jobs, no_cache)).timeline)
         except RoutineError as err:
             failures.append(err)
             click.echo(describe(err), err=True)

@@ -514,7 +514,7 @@ def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> It
                 f"{format_span(hold)}, or a negative time counted back from the end",
             )
             continue
-        yield Cue(offset_ms=offset, text=say)
+        yield Cue(offset_ms=offset, text=say, line=cue.line(CueSchema.at))
 
 
 def _check_placeholders(
