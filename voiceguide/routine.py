@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from PIL import Image
 
 from .durations import format_span
 from .errors import Problem, RoutineError
@@ -323,8 +324,28 @@ def _cover(top: Section, ctx: Context) -> Path | None:
         ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
     elif not path.is_file():
         ctx.report(line, where, f"no image file at {path}; give a path relative to the routine file")
+    elif problem := _unreadable_image(path):
+        ctx.report(line, where, problem)
     else:
         return path
+    return None
+
+
+def _unreadable_image(path: Path) -> str | None:
+    """Why ``path`` is not a JPEG or PNG image a phone can show (decoded in full), or ``None``."""
+    formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
+    wanted = formats[COVER_TYPES[path.suffix.lower()]]
+    try:
+        with Image.open(path) as image:
+            found = image.format
+            image.verify()  # checksums and structure
+        with Image.open(path) as image:
+            image.load()  # every pixel: a truncated file fails here
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return f"{path.name} is not a readable {wanted} image ({err}); export the picture again as .jpg or .png"
+    if found != wanted:
+        right = ".png" if found == "PNG" else ".jpg"
+        return f"{path.name} is a {found} image with a {path.suffix} name; rename it to {path.stem}{right}"
     return None
 
 
