@@ -73,8 +73,9 @@ def test_validate_reports_every_problem_with_file_line_and_field(
     result = runner.invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"{path}:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got 'forever'",
-        f"{path}:5: steps[0].sied: unknown field 'sied'; did you mean 'sides'?",
+        f'{path}:4: step 1 "Hold it" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, '
+        "got 'forever'",
+        f"{path}:5: step 1 \"Hold it\" (steps[0]) → sied: unknown field 'sied'; did you mean 'sides'?",
         f"Error: 2 problems in {path}.",
     ]
     assert "Traceback" not in result.output
@@ -95,7 +96,7 @@ def test_invalid_routine_exits_2_and_writes_nothing(
     args = [command, str(path)] + (["-o", str(out)] if command == "render" else [])
     result = runner.invoke(cli, args)
     assert result.exit_code == 2
-    assert "steps[0].hold: expected a duration" in result.stderr
+    assert "(steps[0]) → hold: expected a duration" in result.stderr
     assert not out.exists()
 
 
@@ -151,7 +152,10 @@ def test_missing_espeak_ng_exits_1_with_the_install_command(write_routine: Calla
 def test_broken_ffmpeg_exits_1_and_leaves_no_partial_file(write_routine: Callable[..., Path], tmp_path: Path) -> None:
     path = write_routine(MINIMAL)
     fake = tmp_path / "ffmpeg"
-    fake.write_text("#!/bin/sh\necho 'Unknown encoder libmp3lame' >&2\nexit 1\n")
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = -version ] && echo "ffmpeg version fake" && exit 0\n'
+        "echo 'Unknown encoder libmp3lame' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     out = tmp_path / "out"
     result = run("render", str(path), "-o", str(out), "--loudness", "off", env={"VOICEGUIDE_FFMPEG": str(fake)})
@@ -223,7 +227,7 @@ def test_render_refuses_every_bad_routine_and_writes_nothing(
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # no other exception escaped
     assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == expected.splitlines()
-    count = len(expected.splitlines())
+    count = sum(not line.startswith(" ") for line in expected.splitlines())  # a problem's excerpt is indented
     assert result.stderr.splitlines()[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
     assert result.stdout == ""
     assert not out.exists()

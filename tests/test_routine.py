@@ -343,7 +343,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold:\n",
-        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got nothing",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got nothing',
         id="hold-empty",
     ),
     pytest.param(
@@ -368,7 +368,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: []\n",
-        "routine.yaml:4: step 1 \"hi\" (steps[0]) → sides: expected at least one side label, got an empty list",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected at least one side label, got an empty list',
         id="sides-empty",
     ),
     pytest.param(
@@ -378,7 +378,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: {a: 1}\n",
-        "routine.yaml:4: step 1 \"hi\" (steps[0]) → sides: expected `both`, one side label, or a list of side labels like [right, left], got a group of fields",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected `both`, one side label, or a list of side labels like [right, left], got a group of fields',
         id="sides-mapping",
     ),
     pytest.param(
@@ -434,7 +434,7 @@ BAD = [
               - at: 1s
                 sya: x
         """,
-        "routine.yaml:6: step 1 \"hi\" (steps[0]) → cues[0].say: is required (what to say at that moment)\n"
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].say: is required (what to say at that moment)\n'
         "routine.yaml:7: step 1 \"hi\" (steps[0]) → cues[0].sya: unknown field 'sya'; did you mean 'say'?",
         id="unknown-cue",
     ),
@@ -450,33 +450,33 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    say: ho\n",
-        "routine.yaml:4: step 1 \"ho\" (steps[0]) → say: appears twice (first on line 3); keep one",
+        'routine.yaml:4: step 1 "ho" (steps[0]) → say: appears twice (first on line 3); keep one',
         id="duplicate-in-step",
     ),
     # --- placeholders
     pytest.param(
         "title: T\nsteps:\n  - say: hi {sied}\n    sides: both\n",
-        "routine.yaml:3: step 1 \"hi\" (steps[0]) → say: unknown placeholder {sied}; did you mean {side}?",
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: unknown placeholder {sied}; did you mean {side}?',
         id="placeholder-typo-side",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 2\n    again: again {repz}\n",
-        "routine.yaml:5: step 1 \"hi\" (steps[0]) → again: unknown placeholder {repz}; did you mean {rep}?",
+        'routine.yaml:5: step 1 "hi" (steps[0]) → again: unknown placeholder {repz}; did you mean {rep}?',
         id="placeholder-typo-rep",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi {zzz}\n",
-        "routine.yaml:3: step 1 \"hi\" (steps[0]) → say: unknown placeholder {zzz}; placeholders available here: {rep}, {reps}",
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: unknown placeholder {zzz}; placeholders available here: {rep}, {reps}',
         id="placeholder-unknown",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi {side}\n",
-        "routine.yaml:3: step 1 \"hi\" (steps[0]) → say: uses {side}, but this step has no `sides`",
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: uses {side}, but this step has no `sides`',
         id="side-without-sides",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 1s\n        say: x {side}\n",
-        "routine.yaml:7: step 1 \"hi\" (steps[0]) → cues[0].say: uses {side}, but this step has no `sides`",
+        'routine.yaml:7: step 1 "hi" (steps[0]) → cues[0].say: uses {side}, but this step has no `sides`',
         id="side-in-cue-without-sides",
     ),
     pytest.param(
@@ -492,34 +492,34 @@ BAD = [
     # --- countdowns and cues against the hold
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 3s\n    countdown: 5\n",
-        "routine.yaml:5: step 1 \"hi\" (steps[0]) → countdown: a countdown of 5 needs a hold of at least 5 s; this hold is 3 s",
+        'routine.yaml:5: step 1 "hi" (steps[0]) → countdown: a countdown of 5 needs a hold of at least 5 s; this hold is 3 s',
         id="countdown-longer-than-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    countdown: 3\n",
-        "routine.yaml:4: step 1 \"hi\" (steps[0]) → countdown: a countdown of 3 needs a hold of at least 3 s; this step has no `hold`",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → countdown: a countdown of 3 needs a hold of at least 3 s; this step has no `hold`',
         id="countdown-without-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    cues:\n      - at: 1s\n        say: x\n",
-        "routine.yaml:5: step 1 \"hi\" (steps[0]) → cues: cues are spoken inside a hold; add `hold`",
+        'routine.yaml:5: step 1 "hi" (steps[0]) → cues: cues are spoken inside a hold; add `hold`',
         id="cues-without-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 20s\n        say: x\n",
-        "routine.yaml:6: step 1 \"hi\" (steps[0]) → cues[0].at: falls outside its 10 s hold; "
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: falls outside its 10 s hold; '
         "use a time from 0 s to just under 10 s, or a negative time counted back from the end",
         id="cue-after-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: -20s\n        say: x\n",
-        "routine.yaml:6: step 1 \"hi\" (steps[0]) → cues[0].at: falls outside its 10 s hold; "
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: falls outside its 10 s hold; '
         "use a time from 0 s to just under 10 s, or a negative time counted back from the end",
         id="cue-before-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: forever\n        say: x\n",
-        "routine.yaml:6: step 1 \"hi\" (steps[0]) → cues[0].at: expected `half`, a duration like 10s, or -10s "
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: expected `half`, a duration like 10s, or -10s '
         "(counted back from the end), got 'forever'",
         id="cue-at-forever",
     ),
@@ -548,7 +548,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: " + "a" * 3_000 + "\n",
-        "routine.yaml:3: step 1 \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" (steps[0]) → say: "
+        'routine.yaml:3: step 1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." (steps[0]) → say: '
         "text is 3,000 characters long; keep it to 2,000 at most "
         "(split a long instruction into several steps)",
         id="say-too-long",
@@ -572,7 +572,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: " + "a" * 999_000 + "\n",
-        "routine.yaml:3: step 1 \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...\" (steps[0]) → say: "
+        'routine.yaml:3: step 1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." (steps[0]) → say: '
         "text is 999,000 characters long; keep it to 2,000 at most "
         "(split a long instruction into several steps)",
         id="say-1mb",
@@ -637,7 +637,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - {at: 1s, say: a, at: 2s}\n",
-        "routine.yaml:6: step 1 \"hi\" (steps[0]) → cues[0].at: appears twice (first on line 6); keep one",
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: appears twice (first on line 6); keep one',
         id="duplicate-in-cue",
     ),
     pytest.param(
@@ -844,12 +844,12 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 6\n",
-            "routine.yaml:5: step 1 \"hi\" (steps[0]) → count: counting to 6 needs a hold of at least 6 s; this hold is 5 s",
+            'routine.yaml:5: step 1 "hi" (steps[0]) → count: counting to 6 needs a hold of at least 6 s; this hold is 5 s',
             id="count-too-long",
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 5\n    countdown: 2\n",
-            "routine.yaml:6: step 1 \"hi\" (steps[0]) → countdown: use either `count` or `countdown`",
+            'routine.yaml:6: step 1 "hi" (steps[0]) → countdown: use either `count` or `countdown`',
             id="count-and-countdown",
         ),
         pytest.param(

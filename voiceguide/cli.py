@@ -16,7 +16,7 @@ from . import __version__
 from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
-from .errors import RoutineError, VoiceguideError
+from .errors import Fault, RoutineError, VoiceguideError
 from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
@@ -307,9 +307,17 @@ def voices_command(engine: str, language: str | None) -> None:
       voiceguide voices
       voiceguide voices --engine espeak-ng --language en
     """
-    for voice in get_engine(engine).voices():
-        if language and not any(lang.lower().startswith(language.lower()) for lang in voice.languages):
-            continue
+    voices = get_engine(engine).voices()
+    if language:
+        voices = [v for v in voices if any(lang.lower().startswith(language.lower()) for lang in v.languages)]
+        if not voices:
+            others = [name for name in ENGINE_NAMES if name != engine]
+            raise Fault(
+                f"{engine} has no voice for language {language!r}",
+                f"use a code like en, de or pt-br (`voiceguide voices --engine {engine}` lists them all), "
+                f"or try another engine: --engine {others[0]}",
+            )
+    for voice in voices:
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
 
 

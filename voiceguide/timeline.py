@@ -432,13 +432,14 @@ def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance | Sound, 
 
 def _chapters(routine: Routine, events: list[Event], total: int) -> tuple[Chapter, ...]:
     """One chapter per step, plus intro and outro: each runs until the next begins."""
+    words = routine.phrases or phrases(routine.language)
     starts: list[tuple[int, str, int | None]] = []
     for event in events:
         if event.overlay:
             continue
         step = event.where.step
         if step is None:
-            title = "Introduction" if not starts or starts[-1][1] == "Introduction" else "Closing"
+            title = words.intro_chapter if all(s[2] is None for s in starts) else words.outro_chapter
         else:
             title = routine.steps[step - 1].name
         if not starts or (starts[-1][2], starts[-1][1]) != (step, title):

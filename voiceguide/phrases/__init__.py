@@ -20,6 +20,8 @@ class Phrases:
     remaining: str  # "{n} seconds left."
     rep: str  # "Rep {rep} of {reps}."
     numbers: tuple[str, ...]
+    intro_chapter: str = "Introduction"
+    outro_chapter: str = "Closing"
 
     def number(self, n: int) -> str:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
@@ -53,4 +55,6 @@ def phrases(language: str) -> Phrases:
         remaining=data["remaining"],
         rep=data["rep"],
         numbers=tuple(data["numbers"]),
+        intro_chapter=data["chapters"]["intro"],
+        outro_chapter=data["chapters"]["outro"],
     )
