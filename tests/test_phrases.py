@@ -80,5 +80,5 @@ def test_intro_and_outro_chapters_are_named_in_the_language(
         write_routine(f"title: T\nlanguage: {language}\nintro: A.\noutro: B.\nsteps: [{{say: C.}}]\n")
     )
     items = script(routine)
-    timeline = schedule(routine, items, {u: 100 for u in utterances(items)})
+    timeline = schedule(routine, items, dict.fromkeys(utterances(items), 100))
     assert [c.title for c in timeline.chapters] == [intro, "C", outro]

@@ -328,7 +328,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: forever\n",
-        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got 'forever'",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or '
+        "1:30, got 'forever'",
         id="hold-forever",
     ),
     pytest.param(
@@ -343,7 +344,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold:\n",
-        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got nothing',
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, '
+        "got nothing",
         id="hold-empty",
     ),
     pytest.param(
@@ -353,7 +355,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 1e999999999\n",
-        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got '1e999999999'",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or '
+        "1:30, got '1e999999999'",
         id="hold-huge-exponent",
     ),
     pytest.param(
@@ -378,7 +381,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: {a: 1}\n",
-        'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected `both`, one side label, or a list of side labels like [right, left], got a group of fields',
+        'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected `both`, one side label, or a list of side '
+        "labels like [right, left], got a group of fields",
         id="sides-mapping",
     ),
     pytest.param(
@@ -466,7 +470,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi {zzz}\n",
-        'routine.yaml:3: step 1 "hi" (steps[0]) → say: unknown placeholder {zzz}; placeholders available here: {rep}, {reps}',
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: unknown placeholder {zzz}; placeholders available '
+        "here: {rep}, {reps}",
         id="placeholder-unknown",
     ),
     pytest.param(
@@ -492,12 +497,14 @@ BAD = [
     # --- countdowns and cues against the hold
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 3s\n    countdown: 5\n",
-        'routine.yaml:5: step 1 "hi" (steps[0]) → countdown: a countdown of 5 needs a hold of at least 5 s; this hold is 3 s',
+        'routine.yaml:5: step 1 "hi" (steps[0]) → countdown: a countdown of 5 needs a hold of at least 5 s; '
+        "this hold is 3 s",
         id="countdown-longer-than-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    countdown: 3\n",
-        'routine.yaml:4: step 1 "hi" (steps[0]) → countdown: a countdown of 3 needs a hold of at least 3 s; this step has no `hold`',
+        'routine.yaml:4: step 1 "hi" (steps[0]) → countdown: a countdown of 3 needs a hold of at least 3 s; '
+        "this step has no `hold`",
         id="countdown-without-hold",
     ),
     pytest.param(
@@ -616,12 +623,14 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: !shell rm -rf ~\n",
-        "routine.yaml:3: YAML tag '!shell' is not allowed: a routine holds plain text, numbers, lists and groups of fields",
+        "routine.yaml:3: YAML tag '!shell' is not allowed: a routine holds plain text, numbers, lists and "
+        "groups of fields",
         id="local-tag",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: !!binary aGVsbG8=\n",
-        "routine.yaml:3: YAML tag '!!binary' is not allowed: a routine holds plain text, numbers, lists and groups of fields",
+        "routine.yaml:3: YAML tag '!!binary' is not allowed: a routine holds plain text, numbers, lists and "
+        "groups of fields",
         id="binary-tag",
     ),
     # --- duplicate keys at every level (never silently last-wins)
@@ -844,7 +853,8 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 6\n",
-            'routine.yaml:5: step 1 "hi" (steps[0]) → count: counting to 6 needs a hold of at least 6 s; this hold is 5 s',
+            'routine.yaml:5: step 1 "hi" (steps[0]) → count: counting to 6 needs a hold of at least 6 s; this '
+            "hold is 5 s",
             id="count-too-long",
         ),
         pytest.param(
