@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from test_routine import BAD as BAD_ROUTINES
@@ -497,3 +500,46 @@ def test_unreadable_sound_file_exits_1_with_a_fix(
     assert "Error: ffmpeg could not decode" in result.output
     assert "fix: check the file named in `sounds`" in result.output
     assert not (tmp_path / "out" / "routine.mp3").exists()
+
+
+def _readme_commands() -> list[list[str]]:
+    """The `.venv/bin/voiceguide ...` lines of the README's shell blocks, as argument lists."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in block.splitlines():
+            words = shlex.split(line, comments=True)
+            while words and "=" in words[0]:  # VAR=value before the command
+                words.pop(0)
+            if words and words[0] != "./setup.sh":
+                commands.append(words)
+    return commands
+
+
+@pytest.mark.parametrize("words", _readme_commands(), ids=" ".join)
+def test_readme_commands_run_as_written_from_the_repository(words: list[str]) -> None:
+    """Each README command names the venv's program, a real command, real options and real routine paths."""
+    assert words[0] == ".venv/bin/voiceguide", "a fresh terminal has no `voiceguide` on PATH"
+    args = words[1:]
+    command: click.Command = cli
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        found = command.get_command(click.Context(command), args[0])
+        assert found is not None, f"no command {args[0]!r}"
+        command, args = found, args[1:]
+    if "--help" not in args:  # a rendered track under output/ only exists after `render`
+        command.make_context(words[0], [str(ROOT / "README.md") if a.startswith("output/") else a for a in args])
+    for arg in args:
+        if arg.startswith("routines"):
+            assert (ROOT / arg).exists(), f"{arg} is not in the repository"
+
+
+@pytest.mark.parametrize("name", sorted(cli.commands))
+def test_help_examples_name_real_bundled_files(name: str, runner: CliRunner) -> None:
+    result = runner.invoke(cli, [name, "--help"])
+    for path in re.findall(r"\S+\.yaml|routines/\S*", result.output):
+        assert (ROOT / path).exists(), f"`{name} --help` names {path}, which is not in the repository"
+
+
+def test_top_level_help_shows_every_summary_whole(runner: CliRunner) -> None:
+    lines = runner.invoke(cli, ["--help"]).output.split("Commands:")[1].splitlines()
+    assert [line for line in lines if line.rstrip().endswith("...")] == []

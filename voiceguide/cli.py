@@ -185,8 +185,8 @@ def render_command(
     Examples:
       voiceguide render routines/neck-and-back.yaml
       voiceguide render routines/ -o ~/Music/routines
-      voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
-      voiceguide render desk-break.yaml --split --loudness -18
+      voiceguide render routines/desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
+      voiceguide render routines/desk-break.yaml --split --loudness -18
     """
     overrides = Overrides(engine, voice, rate)
     options = Export(loudness, sidecars, split)
@@ -259,7 +259,7 @@ def plan_command(
         click.echo("\n".join(plan_lines(timeline)))
 
 
-@cli.command(name="validate")
+@cli.command(name="validate", short_help="Check routines without rendering; report every problem.")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--speech",
@@ -296,7 +296,7 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
         _fail_batch(failures, len(paths))
 
 
-@cli.command(name="voices")
+@cli.command(name="voices", short_help="List the voices an engine offers.")
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default=ENGINE_NAMES[0], show_default=True)
 @click.option("--language", help="Only voices for this language code, e.g. en or de.")
 def voices_command(engine: str, language: str | None) -> None:
@@ -321,7 +321,7 @@ def voices_command(engine: str, language: str | None) -> None:
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
 
 
-@cli.command(name="info")
+@cli.command(name="info", short_help="Show a track's tags, chapters, duration and loudness.")
 @click.argument("track", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def info_command(track: Path) -> None:
     """Show what a phone will see in TRACK: tags, chapters, decoded duration, loudness.
