@@ -94,12 +94,16 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
         what = f"this quote ({quote}) is never closed"
         fix = f"add the closing {quote} at the end of the text"
     elif context.startswith("while parsing a flow") and opened:
-        at = (opened.line, opened.column)
         bracket = lines[opened.line][opened.column : opened.column + 1] or "["
         closing = {"[": "]", "{": "}"}.get(bracket, "]")
-        what = f"this `{bracket}` is not closed on its line"
         example = "[left, right]" if bracket == "[" else "{at: 10s, say: Breathe.}"
-        fix = f"end it with `{closing}` on the same line (items are separated by commas: {example})"
+        if mark and mark.line == opened.line and closing in lines[opened.line][mark.column :]:
+            what = f"inside `{bracket} {closing}`, a text with `?`, `:`, `[` or `{{` must be quoted"
+            fix = 'put that text in quotes: "When?"'
+        else:
+            at = (opened.line, opened.column)
+            what = f"this `{bracket}` is not closed on its line"
+            fix = f"end it with `{closing}` on the same line (items are separated by commas: {example})"
     elif "found another document" in problem:
         what = "a routine file holds one routine, but `---` starts a second one"
         fix = "put each routine in a file of its own (or delete the `---` line)"
