@@ -335,7 +335,8 @@ def schedule(
     events = [dataclasses.replace(e, duration=min(e.duration, cursor - e.start)) if e.sound else e for e in events]
     events.sort(key=lambda e: (e.start, e.overlay))
     chapters = _chapters(routine, events, cursor)
-    return Timeline(routine.title, sample_rate, cursor, tuple(events), chapters, tuple(moves.values()))
+    ordered = sorted(moves.values(), key=lambda m: (m.step.number, m.line, m.asked))  # as written in the file
+    return Timeline(routine.title, sample_rate, cursor, tuple(events), chapters, tuple(ordered))
 
 
 def _fit(
