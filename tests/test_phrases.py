@@ -82,3 +82,8 @@ def test_intro_and_outro_chapters_are_named_in_the_language(
     items = script(routine)
     timeline = schedule(routine, items, dict.fromkeys(utterances(items), 100))
     assert [c.title for c in timeline.chapters] == [intro, "C", outro]
+
+
+def test_a_step_without_words_is_named_in_the_language(write_routine: Callable[..., Path]) -> None:
+    routine = load_routine(write_routine('title: T\nlanguage: de\nsteps: [{say: "{rep} ..."}]\n'))
+    assert routine.steps[0].name == "Schritt"

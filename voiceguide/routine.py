@@ -280,7 +280,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     step_sections = top.get(RoutineSchema.steps) or []
     voice = _voice(voice_section, Voice())
     steps = tuple(
-        _build_step(number, section, default, words.both, voice, ctx)
+        _build_step(number, section, default, words, voice, ctx)
         for number, section in enumerate(step_sections, start=1)
     )
     title = top.get(RoutineSchema.title)
@@ -437,10 +437,10 @@ def _voice(section: Section | None, base: Voice) -> Voice:
     )
 
 
-def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], voice: Voice, ctx: Context) -> Step:
+def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voice: Voice, ctx: Context) -> Step:
     say = s.get(StepSchema.say) or ""
     raw_sides = s.get(StepSchema.sides)
-    sides = both if raw_sides == "both" else tuple(raw_sides or ())
+    sides = words.both if raw_sides == "both" else tuple(raw_sides or ())
     hold = s.get(StepSchema.hold) or 0
     available = (
         PLACEHOLDERS if sides or s.given(StepSchema.sides) else PLACEHOLDERS[1:]
@@ -467,7 +467,7 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
     cues = tuple(_cues(s, hold, available, ctx))
     return Step(
         number=number,
-        name=s.get(StepSchema.name) or _name_from(say),
+        name=s.get(StepSchema.name) or _name_from(say) or words.step_chapter,
         say=say,
         sides=sides,
         hold_ms=hold,
@@ -564,7 +564,7 @@ def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str
 
 def _name_from(say: str) -> str:
     words = [w for w in _PLACEHOLDER.sub("", say).split() if any(c.isalnum() for c in w)]
-    return " ".join(words[:_NAME_WORDS]).strip(".,;:!?") or "Step"
+    return " ".join(words[:_NAME_WORDS]).strip(".,;:!?")
 
 
 def _first(value: T | None, fallback: T) -> T:

@@ -22,6 +22,7 @@ class Phrases:
     numbers: tuple[str, ...]
     intro_chapter: str = "Introduction"
     outro_chapter: str = "Closing"
+    step_chapter: str = "Step"  # a step whose `say` has no words to name it
 
     def number(self, n: int) -> str:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
@@ -57,4 +58,5 @@ def phrases(language: str) -> Phrases:
         numbers=tuple(data["numbers"]),
         intro_chapter=data["chapters"]["intro"],
         outro_chapter=data["chapters"]["outro"],
+        step_chapter=data["chapters"]["step"],
     )
