@@ -38,7 +38,7 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
     if root is None:
         raise RoutineError([Problem(source, 1, "", "the file is empty; a routine needs at least `title` and `steps`")])
     _check_graph(root, source)
-    if cut := _cut_by_comment(root, text.splitlines(), source):
+    if cut := _cut_by_comment(root, yaml_lines(text), source):
         raise RoutineError(cut)
     if not isinstance(root, yaml.MappingNode):
         raise RoutineError(
@@ -56,19 +56,21 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
 
 def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Problem:
     """PyYAML's error in plain words: what is wrong, the line with a caret under it, and the fix."""
-    lines = text.splitlines() or [""]
+    lines = yaml_lines(text)
+
+    def row(index: int) -> str:
+        return lines[index] if 0 <= index < len(lines) else ""
+
     mark, opened = err.problem_mark, err.context_mark
     context, problem = err.context or "", err.problem or ""
     at = (mark.line, mark.column) if mark else (len(lines) - 1, 0)
     what, fix = "", ""
     if "'\\t'" in problem:
-        row = lines[min(at[0], len(lines) - 1)]
-        at = (at[0], max(row.find("\t"), 0))
+        at = (at[0], max(row(at[0]).find("\t"), 0))
         what = "a tab is used here; YAML lines are indented with spaces, never tabs"
         fix = "replace the tab with spaces (2 for each level), lined up with the lines above"
     elif context.startswith("while scanning a simple key") and opened:
-        row = lines[opened.line]
-        glued = re.search(r"([\w-]+):(\S+)", row[opened.column :])
+        glued = re.search(r"([\w-]+):(\S+)", row(opened.line)[opened.column :])
         if glued:
             at = (opened.line, opened.column + glued.start(2))
             what = f"`{glued[0]}` needs a space after the colon"
@@ -78,26 +80,26 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
             what = "this line is neither a `key: value` field nor part of the text above it"
             fix = "write it as `key: value`, or, if it continues the text above, put that whole text in quotes"
     elif problem == "mapping values are not allowed here":
-        row = lines[at[0]]
-        first = row.find(": ")
+        line = row(at[0])
+        first = line.find(": ")
         if 0 <= first < at[1]:
-            key, value = row[:first].strip(" -"), row[first + 1 :].strip()
+            key, value = line[:first].strip(" -"), line[first + 1 :].strip()
             what = f"the text after `{key}:` contains `: `, which YAML reads as the start of another field"
             fix = f'put the text in quotes: {key}: "{value}"'
         else:
             what = "this line is indented more than the field above it, so YAML cannot tell where it belongs"
             fix = "indent it by the same number of spaces as the field above it"
-            at = (at[0], len(row) - len(row.lstrip()))
+            at = (at[0], len(line) - len(line.lstrip()))
     elif context.startswith("while scanning a quoted scalar") and opened:
         at = (opened.line, opened.column)
-        quote = lines[opened.line][opened.column : opened.column + 1] or '"'
+        quote = row(opened.line)[opened.column : opened.column + 1] or '"'
         what = f"this quote ({quote}) is never closed"
         fix = f"add the closing {quote} at the end of the text"
     elif context.startswith("while parsing a flow") and opened:
-        bracket = lines[opened.line][opened.column : opened.column + 1] or "["
+        bracket = row(opened.line)[opened.column : opened.column + 1] or "["
         closing = {"[": "]", "{": "}"}.get(bracket, "]")
         example = "[left, right]" if bracket == "[" else "{at: 10s, say: Breathe.}"
-        if mark and mark.line == opened.line and closing in lines[opened.line][mark.column :]:
+        if mark and mark.line == opened.line and closing in row(opened.line)[mark.column :]:
             what = f"inside `{bracket} {closing}`, a text with `?`, `:`, `[` or `{{` must be quoted"
             fix = 'put that text in quotes: "When?"'
         else:
@@ -108,21 +110,29 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
         what = "a routine file holds one routine, but `---` starts a second one"
         fix = "put each routine in a file of its own (or delete the `---` line)"
     elif "expected <block end>" in problem and mark:
-        row = lines[at[0]] if at[0] < len(lines) else ""
-        before = row[at[1] - 1 : at[1]]
-        if "<scalar>" in problem and before in ("'", '"') and ": " in row:
-            key, value = (part.strip(" -") for part in row.split(": ", 1))
+        line = row(at[0])
+        before = line[at[1] - 1 : at[1]] if at[1] else ""
+        if "<scalar>" in problem and before in ("'", '"') and ": " in line:
+            key, value = (part.strip(" -") for part in line.split(": ", 1))
             what = f"the quoted text ends early, at the {before} inside it"
             other = '"' if before == "'" else "'"
             name = "double" if other == '"' else "single"
             fix = f"put the text in {name} quotes: {key}: {other}{value.strip(before)}{other}"
         else:
-            at = (at[0], len(row) - len(row.lstrip()))
+            at = (at[0], len(line) - len(line.lstrip()))
             what = "this line's indentation does not line up with the lines above it"
             fix = "give fields of the same step the same indentation (line them up under the first field after `- `)"
     else:
         what = ", ".join(part for part in (context, problem) if part and part != "while scanning for the next token")
-    return Problem(source, min(at[0] + 1, len(lines)), "", f"YAML syntax error: {what}\n{excerpt(lines, *at)}", fix=fix)
+    return Problem(
+        source, min(at[0] + 1, max(len(lines), 1)), "", f"YAML syntax error: {what}\n{excerpt(lines, *at)}", fix=fix
+    )
+
+
+def yaml_lines(text: str) -> list[str]:
+    """``text`` split where YAML counts lines (not at the form feeds ``str.splitlines`` also splits at)."""
+    lines = re.split(r"\r\n|[\r\n\x85\u2028\u2029]", text)
+    return lines[:-1] if len(lines) > 1 and not lines[-1] else lines
 
 
 def excerpt(lines: list[str], row: int, column: int) -> str:
