@@ -172,7 +172,7 @@ class CueSchema(Schema):
 class StepSchema(Schema):
     name = Field(Text(200), help="chapter title")
     say = Field(Text(), required=True, help="the instruction to speak")
-    sides = Field(Sides(), help="`both` or a list of side labels")
+    sides = Field(Sides(), help="`both` (any case), one side label, or a list of side labels")
     hold = Field(Duration(minimum_ms=1), help="timed silence after `say`")
     reps = Field(Integer(1, 100), help="how many times")
     rest = Field(Duration(), help="silence between reps")
