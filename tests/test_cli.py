@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -11,6 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 from test_routine import BAD as BAD_ROUTINES
@@ -18,6 +21,7 @@ from test_routine import BAD as BAD_ROUTINES
 from voiceguide import __version__
 from voiceguide.audio import FFMPEG_HINT, ffmpeg
 from voiceguide.cli import cli
+from voiceguide.render import load
 
 from conftest import MINIMAL, ROOT, FakeEspeak
 
@@ -73,8 +77,9 @@ def test_validate_reports_every_problem_with_file_line_and_field(
     result = runner.invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
-        f"{path}:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got 'forever'",
-        f"{path}:5: steps[0].sied: unknown field 'sied'; did you mean 'sides'?",
+        f'{path}:4: step 1 "Hold it" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, '
+        "got 'forever'",
+        f"{path}:5: step 1 \"Hold it\" (steps[0]) → sied: unknown field 'sied'; did you mean 'sides'?",
         f"Error: 2 problems in {path}.",
     ]
     assert "Traceback" not in result.output
@@ -95,7 +100,7 @@ def test_invalid_routine_exits_2_and_writes_nothing(
     args = [command, str(path)] + (["-o", str(out)] if command == "render" else [])
     result = runner.invoke(cli, args)
     assert result.exit_code == 2
-    assert "steps[0].hold: expected a duration" in result.stderr
+    assert "(steps[0]) → hold: expected a duration" in result.stderr
     assert not out.exists()
 
 
@@ -151,7 +156,10 @@ def test_missing_espeak_ng_exits_1_with_the_install_command(write_routine: Calla
 def test_broken_ffmpeg_exits_1_and_leaves_no_partial_file(write_routine: Callable[..., Path], tmp_path: Path) -> None:
     path = write_routine(MINIMAL)
     fake = tmp_path / "ffmpeg"
-    fake.write_text("#!/bin/sh\necho 'Unknown encoder libmp3lame' >&2\nexit 1\n")
+    fake.write_text(
+        '#!/bin/sh\n[ "$1" = -version ] && echo "ffmpeg version fake" && exit 0\n'
+        "echo 'Unknown encoder libmp3lame' >&2\nexit 1\n"
+    )
     fake.chmod(0o755)
     out = tmp_path / "out"
     result = run("render", str(path), "-o", str(out), "--loudness", "off", env={"VOICEGUIDE_FFMPEG": str(fake)})
@@ -223,7 +231,7 @@ def test_render_refuses_every_bad_routine_and_writes_nothing(
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # no other exception escaped
     assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == expected.splitlines()
-    count = len(expected.splitlines())
+    count = sum(not line.startswith(" ") for line in expected.splitlines())  # a problem's excerpt is indented
     assert result.stderr.splitlines()[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
     assert result.stdout == ""
     assert not out.exists()
@@ -493,3 +501,278 @@ def test_unreadable_sound_file_exits_1_with_a_fix(
     assert "Error: ffmpeg could not decode" in result.output
     assert "fix: check the file named in `sounds`" in result.output
     assert not (tmp_path / "out" / "routine.mp3").exists()
+
+
+def _readme_commands() -> list[list[str]]:
+    """The `.venv/bin/voiceguide ...` lines of the README's shell blocks, as argument lists."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    commands = []
+    for block in re.findall(r"```sh\n(.*?)```", text, re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():  # a command continued with \ is one line
+            words = shlex.split(line, comments=True)
+            while words and "=" in words[0]:  # VAR=value before the command
+                words.pop(0)
+            if words and words[0] != "./setup.sh":
+                commands.append(words)
+    return commands
+
+
+@pytest.mark.parametrize("words", _readme_commands(), ids=" ".join)
+def test_readme_commands_run_as_written_from_the_repository(words: list[str]) -> None:
+    """Each README command names the venv's program, a real command, real options and real routine paths."""
+    assert words[0] == ".venv/bin/voiceguide", "a fresh terminal has no `voiceguide` on PATH"
+    args = words[1:]
+    command: click.Command = cli
+    while isinstance(command, click.Group) and args and not args[0].startswith("-"):
+        found = command.get_command(click.Context(command), args[0])
+        assert found is not None, f"no command {args[0]!r}"
+        command, args = found, args[1:]
+    if "--help" not in args:  # a rendered track under output/ only exists after `render`
+        command.make_context(words[0], [str(ROOT / "README.md") if a.startswith("output/") else a for a in args])
+    for arg in args:
+        if arg.startswith("routines"):
+            assert (ROOT / arg).exists(), f"{arg} is not in the repository"
+
+
+@pytest.mark.parametrize("name", sorted(set(cli.commands) - {"new"}))  # `new`'s examples name files it creates
+def test_help_examples_name_real_bundled_files(name: str, runner: CliRunner) -> None:
+    result = runner.invoke(cli, [name, "--help"])
+    for path in re.findall(r"\S+\.yaml|routines/\S*", result.output):
+        assert (ROOT / path).exists(), f"`{name} --help` names {path}, which is not in the repository"
+
+
+def test_top_level_help_shows_every_summary_whole(runner: CliRunner) -> None:
+    lines = runner.invoke(cli, ["--help"]).output.split("Commands:")[1].splitlines()
+    assert [line for line in lines if line.rstrip().endswith("...")] == []
+
+
+STEP = "title: T\nsteps:\n  - name: Lift\n    say: Lift your {side} arm.\n"
+# A newcomer's mistakes, each with (part of) the plain-language message and the fix `validate` gives.
+# The first rows are the ones reported in issue 15; the rest are other common slips.
+NEWCOMER_MISTAKES = [
+    pytest.param(
+        "title: T\nsteps:\n\t- say: Hi.\n",
+        "a tab is used here; YAML lines are indented with spaces, never tabs\n      3 | →- say: Hi.\n        | ^",
+        "fix: replace the tab with spaces",
+        id="tab",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold:10s\n",
+        "`hold:10s` needs a space after the colon\n      4 |     hold:10s\n        |          ^",
+        "fix: write `hold: 10s`",
+        id="no-space-after-colon",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    release: Tip: shake it out.\n",
+        "the text after `release:` contains `: `, which YAML reads as the start of another field",
+        'fix: put the text in quotes: release: "Tip: shake it out."',
+        id="unquoted-colon",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n  release: Relax.\n",
+        "this line's indentation does not line up with the lines above it\n      5 |   release: Relax.",
+        "fix: give fields of the same step the same indentation",
+        id="indent-slip",
+    ),
+    pytest.param(
+        STEP + "    sides: left and right\n",
+        "sides: names several sides in one text ('left and right'); did you mean [left, right]?",
+        "did you mean [left, right]?",
+        id="sides-and",
+    ),
+    pytest.param(
+        STEP + "    sides: left, right\n",
+        "names several sides in one text ('left, right')",
+        "did you mean [left, right]?",
+        id="sides-comma",
+    ),
+    pytest.param(
+        STEP + "    sides: left/right\n", "names several sides", "did you mean [left, right]?", id="sides-slash"
+    ),
+    pytest.param(
+        STEP + "    sides: Left & Right\n", "names several sides", "did you mean [Left, Right]?", id="sides-ampersand"
+    ),
+    pytest.param(
+        STEP + "    sides: 2\n",
+        "sides: expected a side label like left or right, got '2', which YAML reads as a number",
+        "a side label like left or right",
+        id="sides-number",
+    ),
+    pytest.param(
+        STEP + "    sides: true\n",
+        "got 'true', which YAML reads as yes/no (true/false)",
+        "a side label like left or right",
+        id="sides-boolean",
+    ),
+    pytest.param(
+        "title: T\nlanguage: fr-FR\nsteps:\n  - say: Hi.\n",
+        "language: expected one of [de, en, es, fr, it, nl, pt], got 'fr-FR'",
+        "did you mean 'fr'?",
+        id="language-with-region",
+    ),
+    pytest.param(
+        "title: T\ncover: fake.png\nsteps:\n  - say: Hi.\n",
+        "cover: fake.png is not a readable PNG image",
+        "export the picture again as .jpg or .png",
+        id="cover-not-an-image",
+    ),
+    pytest.param(
+        'title: T\nsteps:\n  - say: "Hi.\n    hold: 10s\n',
+        'this quote (") is never closed\n      3 |   - say: "Hi.\n        |          ^',
+        'fix: add the closing " at the end of the text',
+        id="unclosed-quote",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    sides: [left, right\n    hold: 10s\n",
+        "this `[` is not closed on its line",
+        "fix: end it with `]` on the same line",
+        id="unclosed-bracket",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Do set #2 now.\n",
+        "the text stops at ` #2 now.`: YAML reads everything after ` #` as a comment",
+        'fix: put the whole text in quotes: say: "Do set #2 now."',
+        id="hash-in-text",
+    ),
+    # --- more realistic slips
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hodl: 20s\n",
+        "step 1 \"Hi\" (steps[0]) → hodl: unknown field 'hodl'",
+        "did you mean 'hold'?",
+        id="field-typo",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 30 seconds\n",
+        "hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got '30 seconds'",
+        "like 30s",
+        id="duration-in-words",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    reps: three\n",
+        "reps: expected a whole number from 1 to 100, got 'three'",
+        "a whole number",
+        id="number-in-words",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: 'It's fine.'\n",
+        "the quoted text ends early, at the ' inside it",
+        'fix: put the text in double quotes: say: "It\'s fine."',
+        id="apostrophe-in-single-quotes",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n      hold: 10s\n",
+        "this line is indented more than the field above it",
+        "fix: indent it by the same number of spaces as the field above it",
+        id="over-indented",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n  - Breathe in.\n",
+        "step 2 (steps[1]): expected a group of fields (`key: value` lines), got 'Breathe in.'",
+        "`key: value` lines",
+        id="step-without-say",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - {say: When?}\n",
+        "inside `{ }`, a text with `?`, `:`, `[` or `{` must be quoted",
+        'fix: put that text in quotes: "When?"',
+        id="question-mark-in-braces",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n---\ntitle: U\n",
+        "a routine file holds one routine, but `---` starts a second one",
+        "fix: put each routine in a file of its own",
+        id="two-routines",
+    ),
+    pytest.param(
+        "title: T\nvoice: {engine: espeak}\nsteps:\n  - say: Hi.\n",
+        "voice.engine: expected one of",
+        "did you mean 'espeak-ng'?",
+        id="engine-typo",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    cues:\n      - at: 5s\n",
+        'step 1 "Hi" (steps[0]) → cues[0].say: is required',
+        "(what to say at that moment)",
+        id="cue-without-say",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Lift your {Side} arm.\n    sides: both\n",
+        "unknown placeholder {Side}",
+        "did you mean {side}?",
+        id="placeholder-case",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    cues: [{at: 15s, say: Late.}]\n",
+        "cues[0].at: falls outside its 10 s hold",
+        "use a time from 0 s to just under 10 s",
+        id="cue-after-the-hold",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    cues: [{at: 1s, say: Now.}]\n",
+        "cues: cues are spoken inside a hold",
+        "add `hold`",
+        id="cues-without-hold",
+    ),
+    pytest.param(
+        "title: T\nbackground: {noise: pink, volume: loud}\nsteps:\n  - say: Hi.\n",
+        "background.volume: expected a level in dB from -60dB to 0dB",
+        "like -20dB",
+        id="volume-in-words",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 3s\n    countdown: 5\n",
+        "countdown: a countdown of 5 needs a hold of at least 5 s; this hold is 3 s",
+        "at least 5 s",
+        id="countdown-longer-than-hold",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message", "fix"), NEWCOMER_MISTAKES)
+def test_validate_explains_a_newcomers_mistakes_in_plain_words(
+    text: str, message: str, fix: str, write_routine: Callable[..., Path], runner: CliRunner
+) -> None:
+    path = write_routine(text)
+    (path.parent / "fake.png").write_text("not a picture\n")
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert message in result.stderr
+    assert fix in result.stderr
+    for jargon in ("mapping", "scalar", "sequence", "<block end>", "simple key", "could not find expected"):
+        assert jargon not in result.stderr
+
+
+def test_case_slips_that_are_not_mistakes(write_routine: Callable[..., Path]) -> None:
+    """`sides: Both`, `chime: Both`, `at: Half` and `language: FR` mean what they say."""
+    path = write_routine(
+        "title: T\nlanguage: FR\nsteps:\n  - say: Levez le bras {side}.\n    sides: Both\n"
+        "    hold: 10s\n    chime: Both\n    cues: [{at: Half, say: Respirez.}]\n"
+    )
+    routine = load(path)
+    (step,) = routine.steps
+    assert (routine.language, step.sides, step.chimes) == ("fr", ("droite", "gauche"), ("start", "end"))
+    assert step.cues[0].offset_ms == 5_000
+
+
+def test_validate_speech_warns_about_every_moved_cue(write_routine: Callable[..., Path], runner: CliRunner) -> None:
+    """Real synthesis: the issue's cue at 15 s that "Thirty seconds left" also wants."""
+    path = write_routine(
+        "title: T\nvoice: {engine: espeak-ng}\nsteps:\n  - name: Shoulders\n    say: Hold.\n    hold: 45s\n"
+        "    remaining: [30s]\n    cues:\n      - {at: 15s, say: Breathe out.}\n      - {at: 0s, say: In.}\n"
+        "      - {at: 0s, say: Out.}\n"
+    )
+    plain = runner.invoke(cli, ["validate", str(path)])
+    assert plain.exit_code == 0
+    assert "Warning" not in plain.stderr  # nothing is spoken without --speech
+    for command in (["validate", "--speech"], ["plan"]):
+        result = runner.invoke(cli, [*command, str(path)])
+        assert result.exit_code == 0, result.output
+        warnings = result.stderr.splitlines()
+        assert len(warnings) == 2, warnings
+        assert warnings[0].startswith(
+            f'Warning: {path}:9: step 1 "Shoulders" (steps[0]) → cues[0]: "Breathe out." is spoken '
+        )
+        assert warnings[0].endswith('s earlier, to make room for "Thirty seconds left.")')
+        assert warnings[1].startswith(f'Warning: {path}:11: step 1 "Shoulders" (steps[0]) → cues[2]: "Out." is ')
+        assert "not at 0.0 s as asked" in warnings[1]
+        assert warnings[1].endswith('s later, to make room for "In.")')

@@ -22,7 +22,7 @@ from voiceguide.durations import format_clock
 from voiceguide.export import Export
 from voiceguide.loudness import measure_file
 from voiceguide.present import plan_dict
-from voiceguide.render import Overrides, load, render
+from voiceguide.render import PLAYLIST_STAMP, Overrides, load, render
 from voiceguide.timeline import Timeline
 
 from conftest import ROUTINES
@@ -100,7 +100,7 @@ def check_track(ffmpeg: str, mp3: Path, plan: dict[str, Any], background: bool =
 
 def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> None:
     """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album."""
-    lines = playlist.read_text(encoding="utf-8").splitlines()
+    lines = [line for line in playlist.read_text(encoding="utf-8").splitlines() if not line.startswith(PLAYLIST_STAMP)]
     entries = list(zip(lines[2::2], lines[3::2], strict=True))
     count = len(timeline.chapters)
     assert len(entries) == count
@@ -209,12 +209,21 @@ def test_split_writes_one_track_per_chapter_and_a_relative_playlist(
     timeline = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again").plan.timeline
     playlist = (out / "short.m3u8").read_text(encoding="utf-8").splitlines()
     assert playlist[:2] == ["#EXTM3U", "#PLAYLIST:Short check"]
-    entries = list(zip(playlist[2::2], playlist[3::2], strict=True))
+    assert playlist[2].startswith(PLAYLIST_STAMP)
+    entries = list(zip(playlist[3::2], playlist[4::2], strict=True))
     names = ["01 - Introduction", "02 - Press", "03 - Breathe out", "04 - Closing"]
     assert [path for _, path in entries] == [f"short/{name}.mp3" for name in names]
     check_split(out / "short.m3u8", timeline, "Short check", ffmpeg_exe)
     assert all((out / path).with_suffix(".lrc").exists() for _, path in entries)
     assert not any(p.suffix == ".part" for p in out.rglob("*"))
+
+    again = runner.invoke(cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--split"])
+    assert again.exit_code == 0, again.output
+    assert f"Up to date: {out / 'short.m3u8'} (" in again.output
+    (out / entries[1][1]).unlink()  # a part deleted: render it again
+    third = runner.invoke(cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--split"])
+    assert f"Wrote {out / 'short.m3u8'} (" in third.output
+    assert (out / entries[1][1]).is_file()
 
 
 def test_no_sidecars(short_routine: Path, tmp_path: Path, runner: CliRunner) -> None:

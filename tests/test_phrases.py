@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
 from voiceguide.engines import get_engine, pick_voice
 from voiceguide.model import ENGINE_NAMES
 from voiceguide.phrases import languages, phrases
+from voiceguide.routine import load_routine
+from voiceguide.timeline import schedule, script, utterances
 
 LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")
 
@@ -54,3 +59,31 @@ def test_numbers_and_sentences_are_words_of_the_language(
 def test_each_language_picks_a_voice_of_that_language(engine: str, language: str) -> None:
     voice = pick_voice(get_engine(engine), None, language, phrases(language).voice)
     assert voice.languages[0].startswith(language)
+
+
+@pytest.mark.parametrize(
+    ("language", "intro", "outro"),
+    [
+        ("en", "Introduction", "Closing"),
+        ("de", "Einleitung", "Abschluss"),
+        ("fr", "Introduction", "Conclusion"),
+        ("es", "Introducción", "Cierre"),
+        ("it", "Introduzione", "Chiusura"),
+        ("nl", "Inleiding", "Afsluiting"),
+        ("pt", "Introdução", "Encerramento"),
+    ],
+)
+def test_intro_and_outro_chapters_are_named_in_the_language(
+    write_routine: Callable[..., Path], language: str, intro: str, outro: str
+) -> None:
+    routine = load_routine(
+        write_routine(f"title: T\nlanguage: {language}\nintro: A.\noutro: B.\nsteps: [{{say: C.}}]\n")
+    )
+    items = script(routine)
+    timeline = schedule(routine, items, dict.fromkeys(utterances(items), 100))
+    assert [c.title for c in timeline.chapters] == [intro, "C", outro]
+
+
+def test_a_step_without_words_is_named_in_the_language(write_routine: Callable[..., Path]) -> None:
+    routine = load_routine(write_routine('title: T\nlanguage: de\nsteps: [{say: "{rep} ..."}]\n'))
+    assert routine.steps[0].name == "Schritt"

@@ -58,7 +58,7 @@ def steps(draw: st.DrawFn) -> dict[str, Any]:
         if draw(st.booleans()):
             step["countdown"] = countdown
         if cues:
-            # a second apart (two cues wishing for the very start cannot both fit: cues only move earlier)
+            # a second apart, so that they fit whatever the speech lengths
             offsets = [1_000 * i + draw(st.integers(0, 500)) for i in range(cues)]
             ats = [draw(st.sampled_from([f"{ms}ms", f"-{hold_ms - ms}ms"])) for ms in offsets]
             if cues == 1 and draw(st.booleans()):

@@ -214,12 +214,19 @@ BAD = [
           bad: indent
         steps: []
         """,
-        "routine.yaml:2: YAML syntax error: mapping values are not allowed here (column 6)",
+        "routine.yaml:2: YAML syntax error: this line is indented more than the field above it, "
+        "so YAML cannot tell where it belongs\n"
+        "      2 |   bad: indent\n"
+        "        |   ^\n"
+        "  fix: indent it by the same number of spaces as the field above it",
         id="yaml-syntax",
     ),
     pytest.param(
         "title: T\nsteps:\n\t- say: hi\n",
-        "routine.yaml:3: YAML syntax error: found character '\\t' that cannot start any token (column 1)",
+        "routine.yaml:3: YAML syntax error: a tab is used here; YAML lines are indented with spaces, never tabs\n"
+        "      3 | →- say: hi\n"
+        "        | ^\n"
+        "  fix: replace the tab with spaces (2 for each level), lined up with the lines above",
         id="yaml-tab",
     ),
     pytest.param(
@@ -230,8 +237,10 @@ BAD = [
         ---
         title: U
         """,
-        "routine.yaml:4: YAML syntax error: expected a single document in the stream, "
-        "but found another document (column 1)",
+        "routine.yaml:4: YAML syntax error: a routine file holds one routine, but `---` starts a second one\n"
+        "      4 | ---\n"
+        "        | ^\n"
+        "  fix: put each routine in a file of its own (or delete the `---` line)",
         id="yaml-two-documents",
     ),
     pytest.param(
@@ -239,12 +248,12 @@ BAD = [
         - say: hi
         - say: ho
         """,
-        "routine.yaml:1: expected a mapping (`title: ...`, `steps: ...`) at the top level, got a list",
+        "routine.yaml:1: expected a group of fields (`title: ...`, `steps: ...`) at the top level, got a list",
         id="top-level-list",
     ),
     pytest.param(
         "just text\n",
-        "routine.yaml:1: expected a mapping (`title: ...`, `steps: ...`) at the top level, got 'just text'",
+        "routine.yaml:1: expected a group of fields (`title: ...`, `steps: ...`) at the top level, got 'just text'",
         id="top-level-text",
     ),
     pytest.param(
@@ -270,7 +279,7 @@ BAD = [
     pytest.param("title: T\nsteps: []\n", "routine.yaml:2: steps: needs at least 1 item, got none", id="steps-empty"),
     pytest.param(
         "title: T\nsteps:\n  - hold: 5s\n",
-        "routine.yaml:3: steps[0].say: is required (the instruction to speak)",
+        "routine.yaml:3: step 1 (steps[0]) → say: is required (the instruction to speak)",
         id="step-without-say",
     ),
     # --- wrong types and values
@@ -284,22 +293,22 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: three\n",
-        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got 'three'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → reps: expected a whole number from 1 to 100, got 'three'",
         id="reps-text",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 0\n",
-        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '0'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → reps: expected a whole number from 1 to 100, got '0'",
         id="reps-0",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 101\n",
-        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '101'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → reps: expected a whole number from 1 to 100, got '101'",
         id="reps-101",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 2.5\n",
-        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '2.5'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → reps: expected a whole number from 1 to 100, got '2.5'",
         id="reps-fraction",
     ),
     pytest.param(
@@ -314,42 +323,45 @@ BAD = [
     ),
     pytest.param(
         "title: T\nvoice: [a]\nsteps:\n  - say: hi\n",
-        "routine.yaml:2: voice: expected a mapping, got a list",
+        "routine.yaml:2: voice: expected a group of fields (`key: value` lines), got a list",
         id="voice-list",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: forever\n",
-        "routine.yaml:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got 'forever'",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or '
+        "1:30, got 'forever'",
         id="hold-forever",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 0\n",
-        "routine.yaml:4: steps[0].hold: must be more than 0, got '0'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hold: must be more than 0, got '0'",
         id="hold-0",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: -5s\n",
-        "routine.yaml:4: steps[0].hold: must be more than 0, got '-5s'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hold: must be more than 0, got '-5s'",
         id="hold-negative",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold:\n",
-        "routine.yaml:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got nothing",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or 1:30, '
+        "got nothing",
         id="hold-empty",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 5h\n",
-        "routine.yaml:4: steps[0].hold: must be at most 4h, got '5h'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hold: must be at most 4h, got '5h'",
         id="hold-over-4h",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 1e999999999\n",
-        "routine.yaml:4: steps[0].hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got '1e999999999'",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → hold: expected a duration like 30s, 1m30s, 500ms or '
+        "1:30, got '1e999999999'",
         id="hold-huge-exponent",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    rest: -1s\n",
-        "routine.yaml:4: steps[0].rest: must be at least 0 s, got '-1s'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → rest: must be at least 0 s, got '-1s'",
         id="rest-negative",
     ),
     pytest.param(
@@ -359,17 +371,18 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: []\n",
-        "routine.yaml:4: steps[0].sides: expected at least one side label, got an empty list",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected at least one side label, got an empty list',
         id="sides-empty",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: [left, left]\n",
-        "routine.yaml:4: steps[0].sides: lists a side twice: ['left', 'left']",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → sides: lists a side twice: ['left', 'left']",
         id="sides-duplicate",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: {a: 1}\n",
-        "routine.yaml:4: steps[0].sides: expected `both` or a list of side labels like [right, left], got a mapping",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected `both`, one side label, or a list of side '
+        "labels like [right, left], got a group of fields",
         id="sides-mapping",
     ),
     pytest.param(
@@ -384,7 +397,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues: x\n",
-        "routine.yaml:5: steps[0].cues: expected a list of mappings, got 'x'",
+        "routine.yaml:5: step 1 \"hi\" (steps[0]) → cues: expected a list of groups of fields, got 'x'",
         id="cues-not-a-list",
     ),
     # --- unknown and duplicate keys
@@ -412,7 +425,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hodl: 5s\n",
-        "routine.yaml:4: steps[0].hodl: unknown field 'hodl'; did you mean 'hold'?",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → hodl: unknown field 'hodl'; did you mean 'hold'?",
         id="unknown-step",
     ),
     pytest.param(
@@ -425,8 +438,8 @@ BAD = [
               - at: 1s
                 sya: x
         """,
-        "routine.yaml:6: steps[0].cues[0].say: is required (what to say at that moment)\n"
-        "routine.yaml:7: steps[0].cues[0].sya: unknown field 'sya'; did you mean 'say'?",
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].say: is required (what to say at that moment)\n'
+        "routine.yaml:7: step 1 \"hi\" (steps[0]) → cues[0].sya: unknown field 'sya'; did you mean 'say'?",
         id="unknown-cue",
     ),
     pytest.param(
@@ -441,33 +454,34 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    say: ho\n",
-        "routine.yaml:4: steps[0].say: appears twice (first on line 3); keep one",
+        'routine.yaml:4: step 1 "ho" (steps[0]) → say: appears twice (first on line 3); keep one',
         id="duplicate-in-step",
     ),
     # --- placeholders
     pytest.param(
         "title: T\nsteps:\n  - say: hi {sied}\n    sides: both\n",
-        "routine.yaml:3: steps[0].say: unknown placeholder {sied}; did you mean {side}?",
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: unknown placeholder {sied}; did you mean {side}?',
         id="placeholder-typo-side",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 2\n    again: again {repz}\n",
-        "routine.yaml:5: steps[0].again: unknown placeholder {repz}; did you mean {rep}?",
+        'routine.yaml:5: step 1 "hi" (steps[0]) → again: unknown placeholder {repz}; did you mean {rep}?',
         id="placeholder-typo-rep",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi {zzz}\n",
-        "routine.yaml:3: steps[0].say: unknown placeholder {zzz}; placeholders available here: {rep}, {reps}",
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: unknown placeholder {zzz}; placeholders available '
+        "here: {rep}, {reps}",
         id="placeholder-unknown",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi {side}\n",
-        "routine.yaml:3: steps[0].say: uses {side}, but this step has no `sides`",
+        'routine.yaml:3: step 1 "hi" (steps[0]) → say: uses {side}, but this step has no `sides`',
         id="side-without-sides",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 1s\n        say: x {side}\n",
-        "routine.yaml:7: steps[0].cues[0].say: uses {side}, but this step has no `sides`",
+        'routine.yaml:7: step 1 "hi" (steps[0]) → cues[0].say: uses {side}, but this step has no `sides`',
         id="side-in-cue-without-sides",
     ),
     pytest.param(
@@ -483,34 +497,36 @@ BAD = [
     # --- countdowns and cues against the hold
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 3s\n    countdown: 5\n",
-        "routine.yaml:5: steps[0].countdown: a countdown of 5 needs a hold of at least 5 s; this hold is 3 s",
+        'routine.yaml:5: step 1 "hi" (steps[0]) → countdown: a countdown of 5 needs a hold of at least 5 s; '
+        "this hold is 3 s",
         id="countdown-longer-than-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    countdown: 3\n",
-        "routine.yaml:4: steps[0].countdown: a countdown of 3 needs a hold of at least 3 s; this step has no `hold`",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → countdown: a countdown of 3 needs a hold of at least 3 s; '
+        "this step has no `hold`",
         id="countdown-without-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    cues:\n      - at: 1s\n        say: x\n",
-        "routine.yaml:5: steps[0].cues: cues are spoken inside a hold; add `hold`",
+        'routine.yaml:5: step 1 "hi" (steps[0]) → cues: cues are spoken inside a hold; add `hold`',
         id="cues-without-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 20s\n        say: x\n",
-        "routine.yaml:6: steps[0].cues[0].at: falls outside its 10 s hold; "
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: falls outside its 10 s hold; '
         "use a time from 0 s to just under 10 s, or a negative time counted back from the end",
         id="cue-after-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: -20s\n        say: x\n",
-        "routine.yaml:6: steps[0].cues[0].at: falls outside its 10 s hold; "
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: falls outside its 10 s hold; '
         "use a time from 0 s to just under 10 s, or a negative time counted back from the end",
         id="cue-before-hold",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: forever\n        say: x\n",
-        "routine.yaml:6: steps[0].cues[0].at: expected `half`, a duration like 10s, or -10s "
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: expected `half`, a duration like 10s, or -10s '
         "(counted back from the end), got 'forever'",
         id="cue-at-forever",
     ),
@@ -518,7 +534,7 @@ BAD = [
     pytest.param(
         'title: T\nsteps:\n  - say: !!python/object/apply:os.system ["echo hi"]\n',
         "routine.yaml:3: YAML tag '!!python/object/apply:os.system' is not allowed: "
-        "a routine holds plain text, numbers, lists and mappings",
+        "a routine holds plain text, numbers, lists and groups of fields",
         id="python-tag",
     ),
     pytest.param(
@@ -539,7 +555,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: " + "a" * 3_000 + "\n",
-        "routine.yaml:3: steps[0].say: text is 3,000 characters long; keep it to 2,000 at most "
+        'routine.yaml:3: step 1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." (steps[0]) → say: '
+        "text is 3,000 characters long; keep it to 2,000 at most "
         "(split a long instruction into several steps)",
         id="say-too-long",
     ),
@@ -557,12 +574,13 @@ BAD = [
     # --- absurd sizes, rejected while loading (before any synthesis)
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 100000\n",
-        "routine.yaml:4: steps[0].reps: expected a whole number from 1 to 100, got '100000'",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → reps: expected a whole number from 1 to 100, got '100000'",
         id="reps-100000",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: " + "a" * 999_000 + "\n",
-        "routine.yaml:3: steps[0].say: text is 999,000 characters long; keep it to 2,000 at most "
+        'routine.yaml:3: step 1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..." (steps[0]) → say: '
+        "text is 999,000 characters long; keep it to 2,000 at most "
         "(split a long instruction into several steps)",
         id="say-1mb",
     ),
@@ -588,29 +606,31 @@ BAD = [
     pytest.param(
         "title: !!python/name:os.system T\nsteps:\n  - say: hi\n",
         "routine.yaml:1: YAML tag '!!python/name:os.system' is not allowed: "
-        "a routine holds plain text, numbers, lists and mappings",
+        "a routine holds plain text, numbers, lists and groups of fields",
         id="python-name-tag",
     ),
     pytest.param(
         "title: T\nsteps:\n  - !!python/object/new:subprocess.Popen [[ls]]\n",
         "routine.yaml:3: YAML tag '!!python/object/new:subprocess.Popen' is not allowed: "
-        "a routine holds plain text, numbers, lists and mappings",
+        "a routine holds plain text, numbers, lists and groups of fields",
         id="python-object-new-tag",
     ),
     pytest.param(
         "title: T\n? !!python/object/apply:os.system [ls]\n: 1\nsteps:\n  - say: hi\n",
         "routine.yaml:2: YAML tag '!!python/object/apply:os.system' is not allowed: "
-        "a routine holds plain text, numbers, lists and mappings",
+        "a routine holds plain text, numbers, lists and groups of fields",
         id="python-tag-as-key",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: !shell rm -rf ~\n",
-        "routine.yaml:3: YAML tag '!shell' is not allowed: a routine holds plain text, numbers, lists and mappings",
+        "routine.yaml:3: YAML tag '!shell' is not allowed: a routine holds plain text, numbers, lists and "
+        "groups of fields",
         id="local-tag",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: !!binary aGVsbG8=\n",
-        "routine.yaml:3: YAML tag '!!binary' is not allowed: a routine holds plain text, numbers, lists and mappings",
+        "routine.yaml:3: YAML tag '!!binary' is not allowed: a routine holds plain text, numbers, lists and "
+        "groups of fields",
         id="binary-tag",
     ),
     # --- duplicate keys at every level (never silently last-wins)
@@ -626,7 +646,7 @@ BAD = [
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - {at: 1s, say: a, at: 2s}\n",
-        "routine.yaml:6: steps[0].cues[0].at: appears twice (first on line 6); keep one",
+        'routine.yaml:6: step 1 "hi" (steps[0]) → cues[0].at: appears twice (first on line 6); keep one',
         id="duplicate-in-cue",
     ),
     pytest.param(
@@ -749,7 +769,8 @@ def test_yaml_error_points_at_the_unclosed_bracket(write_routine: WriteRoutine) 
         load_routine(path)
     (problem,) = caught.value.problems
     assert problem.line == 3
-    assert "flow sequence" in problem.message
+    assert "this `[` is not closed" in problem.message
+    assert problem.fix.startswith("end it with `]`")
 
 
 def test_inherited_side_placeholder_is_reported_per_step_that_cannot_fill_it(write_routine: WriteRoutine) -> None:
@@ -832,17 +853,18 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 6\n",
-            "routine.yaml:5: steps[0].count: counting to 6 needs a hold of at least 6 s; this hold is 5 s",
+            'routine.yaml:5: step 1 "hi" (steps[0]) → count: counting to 6 needs a hold of at least 6 s; this '
+            "hold is 5 s",
             id="count-too-long",
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 5\n    countdown: 2\n",
-            "routine.yaml:6: steps[0].countdown: use either `count` or `countdown`",
+            'routine.yaml:6: step 1 "hi" (steps[0]) → countdown: use either `count` or `countdown`',
             id="count-and-countdown",
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    hold: 5s\n    count: 61\n",
-            "routine.yaml:5: steps[0].count: expected a whole number from 1 to 60, got '61'",
+            "routine.yaml:5: step 1 \"hi\" (steps[0]) → count: expected a whole number from 1 to 60, got '61'",
             id="count-over-60",
         ),
         pytest.param(
@@ -852,7 +874,7 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    remaining: [1s]\n",
-            "routine.yaml:4: steps[0].remaining[0]: expected whole seconds like 30s or 1m, got '1s'",
+            "routine.yaml:4: step 1 \"hi\" (steps[0]) → remaining[0]: expected whole seconds like 30s or 1m, got '1s'",
             id="remaining-under-2s",
         ),
         pytest.param(
@@ -902,7 +924,7 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
         ),
         pytest.param(
             "title: T\nsteps:\n  - say: hi\n    voice: {rat: 100}\n",
-            "routine.yaml:4: steps[0].voice.rat: unknown field 'rat'; did you mean 'rate'?",
+            "routine.yaml:4: step 1 \"hi\" (steps[0]) → voice.rat: unknown field 'rat'; did you mean 'rate'?",
             id="step-voice-typo",
         ),
     ],

@@ -149,8 +149,8 @@ def test_overlays_that_cannot_fit_are_a_routine_error(write_routine: Callable[..
         timeline_of(path, lambda text: 3 * RATE if text == "Long." else fake_length(text))
     (problem,) = caught.value.problems
     assert str(problem) == (
-        f"{path}:3: steps[0].hold: its cues and countdown (3 s of speech) cannot all fit "
-        "in the 2 s hold without overlapping; spread the cues out or lengthen the hold"
+        f'{path}:3: step 1 "Hold" (steps[0]) → hold: its cues and countdown (3 s of speech) cannot all fit '
+        "in the 2 s hold without overlapping\n  fix: spread the cues out, shorten them, or lengthen the hold"
     )
 
 
@@ -191,6 +191,7 @@ def test_chapters_cover_intro_each_step_and_outro(write_routine: Callable[..., P
 
 
 def test_cues_wishing_for_the_same_moment_keep_their_written_order(write_routine: Callable[..., Path]) -> None:
+    """The rule of docs/routine-format.md section 8: equal moments are spoken in the order written."""
     path = write_routine(
         """\
         title: T
@@ -326,3 +327,55 @@ def test_a_routine_overrides_built_in_phrases(write_routine: Callable[..., Path]
         "Runde zwo von zwo.",
     ]
     assert "Jetzt die linke Seite." in [e.text for e in timeline_of(path).events]
+
+
+def moves_of(timeline: Timeline) -> list[tuple[str, str, float, float]]:
+    """(field, text, asked, given) of each moved line, in seconds from the hold's start."""
+    return [(m.field, m.text, m.asked / RATE, m.given / RATE) for m in timeline.moves]
+
+
+@pytest.mark.parametrize(
+    ("cues", "expected"),
+    [
+        # two cues at 0: written order, the second waits for the first (0.06 s of fake speech)
+        ("[{at: 0s, say: First.}, {at: 0s, say: Second}]", [("First.", 0.0), ("Second", 0.06)]),
+        # three at the same later moment: the first written moves earlier, the last keeps its time
+        (
+            "[{at: 5s, say: One.}, {at: 5s, say: Two.}, {at: 5s, say: Six.}]",
+            [("One.", 4.92), ("Two.", 4.96), ("Six.", 5.0)],
+        ),
+        # a cue at 0 and one just after it: the one at 0 keeps its place, the next one waits
+        ("[{at: 0s, say: A long line.}, {at: 0.05s, say: B.}]", [("A long line.", 0.0), ("B.", 0.12)]),
+    ],
+)
+def test_cue_timing_rule(write_routine: Callable[..., Path], cues: str, expected: list[tuple[str, float]]) -> None:
+    """Cues at 0 or at equal moments are spoken in the order written, never refused for lack of room."""
+    path = write_routine(f"title: T\nsteps:\n  - {{say: Hold., hold: 10s, countdown: 0, cues: {cues}}}\n")
+    timeline = timeline_of(path)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    got = [(e.text, round((e.start - hold.start) / RATE, 3)) for e in timeline.events if e.role is Role.CUE]
+    assert got == expected
+
+
+def test_every_moved_line_is_reported_once(write_routine: Callable[..., Path]) -> None:
+    """The issue's case: a cue at 15 s and "Thirty seconds left" both want 15 s of a 45 s hold."""
+    path = write_routine(
+        """\
+        title: T
+        steps:
+          - say: Hold.
+            reps: 2
+            hold: 45s
+            remaining: [30s]
+            cues: [{at: 15s, say: Breathe out slowly.}, {at: 30s, say: Fine.}]
+        """
+    )
+    timeline = timeline_of(path)
+    (move,) = timeline.moves  # the same move in rep 2 is not repeated
+    assert (move.field, move.text, move.line, move.step.number) == ("cues[0]", "Breathe out slowly.", 7, 1)
+    assert (move.asked, move.given) == (15 * RATE, 15 * RATE - fake_length("Breathe out slowly."))
+    assert move.because == "Thirty seconds left."
+
+
+def test_lines_in_place_are_not_reported(write_routine: Callable[..., Path]) -> None:
+    assert timeline_of(write_routine(STEP_WITH_EVERYTHING)).moves == ()

@@ -36,11 +36,15 @@ def ffmpeg() -> str:
     """$VOICEGUIDE_FFMPEG if set, else the system ffmpeg, else the imageio-ffmpeg wheel's binary."""
     chosen = os.environ.get("VOICEGUIDE_FFMPEG")
     if chosen:
+        fix = "point VOICEGUIDE_FFMPEG at an ffmpeg binary, or unset it to use the one voiceguide finds"
         if shutil.which(chosen) is None:
-            raise EncoderError(
-                f"VOICEGUIDE_FFMPEG is set to {chosen!r}, which is not a program",
-                "point VOICEGUIDE_FFMPEG at an ffmpeg binary, or unset it to use the one voiceguide finds",
-            )
+            raise EncoderError(f"VOICEGUIDE_FFMPEG is set to {chosen!r}, which is not a program", fix)
+        try:  # a wrong program here would otherwise fail later with advice about installing ffmpeg
+            answer = subprocess.run([chosen, "-version"], capture_output=True, timeout=30).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            answer = b""
+        if not answer.startswith(b"ffmpeg version"):
+            raise EncoderError(f"VOICEGUIDE_FFMPEG is set to {chosen!r}, which does not answer like ffmpeg", fix)
         return chosen
     found = shutil.which("ffmpeg")
     if found:
@@ -196,12 +200,18 @@ def decode_file(path: Path, sample_rate: int | None = None, max_seconds: int | N
         except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
             info = None
         if info is None:
-            raise EncoderError(f"{path} is not an audio file voiceguide can read", "render it again")
+            raise EncoderError(
+                f"{path} is not an audio file voiceguide can read",
+                "give the path of an audio file (MP3, WAV, OGG, ...)",
+            )
         rate = int(info.info.sample_rate)
     source = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path)]
     if max_seconds is not None:
         source += ["-t", str(max_seconds)]
     done = subprocess.run([*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True)
     if done.returncode != 0:
-        raise EncoderError(f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}", FFMPEG_HINT)
+        raise EncoderError(
+            f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}",
+            f"check that {path.name} plays in a media player; if it does not, convert it to MP3 or WAV",
+        )
     return np.frombuffer(done.stdout, dtype=np.int16), rate

@@ -16,13 +16,13 @@ from . import __version__
 from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
-from .errors import RoutineError, VoiceguideError
+from .errors import Fault, RoutineError, VoiceguideError
 from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .phrases import languages
-from .present import plan_dict, plan_lines
+from .present import move_warnings, plan_dict, plan_lines
 from .publish import Channel, Published, publish
 from .publish.site import base_url
 from .reference import schema_text
@@ -30,6 +30,7 @@ from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
 from .routine import expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
+from .timeline import Timeline
 from .watch import watch_routines
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -165,7 +166,7 @@ def cli() -> None:
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @export_options
 @synthesis_options
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
 @click.option("-w", "--watch", is_flag=True, help="Keep running: render each routine again whenever its file is saved.")
 def render_command(
     routines: Sequence[Path],
@@ -196,9 +197,9 @@ def render_command(
     Examples:
       voiceguide render routines/neck-and-back.yaml
       voiceguide render routines/ -o ~/Music/routines
-      voiceguide render desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
-      voiceguide render desk-break.yaml --split --loudness -18
-      voiceguide render my-routine.yaml --watch
+      voiceguide render routines/desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
+      voiceguide render routines/desk-break.yaml --split --loudness -18
+      voiceguide render routines/desk-break.yaml --watch
     """
     overrides = Overrides(engine, voice, rate)
     options = Export(loudness, sidecars, split)
@@ -219,6 +220,7 @@ def render_command(
         finally:
             if bars:
                 bars.close()
+        _warn(done.plan.timeline)
         if not quiet:
             stats, timeline = done.plan.stats, done.plan.timeline
             length = format_clock(timeline.seconds(timeline.duration))
@@ -255,6 +257,12 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
             return
 
 
+def _warn(timeline: Timeline) -> None:
+    """Lines moved to make room, on stderr (they never stop a render)."""
+    for line in move_warnings(timeline):
+        click.echo(line, err=True)
+
+
 def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Path] = ()) -> NoReturn:
     code = 2 if all(isinstance(f, RoutineError) for f in failures) else 1
     if total > 1:
@@ -281,27 +289,40 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
     timeline = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache)).timeline
+    _warn(timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(timeline), indent=2, ensure_ascii=False))
     else:
         click.echo("\n".join(plan_lines(timeline)))
 
 
-@cli.command(name="validate")
+@cli.command(name="validate", short_help="Check routines without rendering; report every problem.")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
-def validate_command(routines: Sequence[Path]) -> None:
+@click.option(
+    "--speech",
+    is_flag=True,
+    help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
+)
+@synthesis_options
+def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache: bool) -> None:
     """Check routines without rendering; report every problem in every file.
+
+    Without --speech nothing is spoken, so lines crowded into a hold are only found by
+    `plan`, `render` or `validate --speech`.
 
     \b
     Examples:
       voiceguide validate routines/neck-and-back.yaml
       voiceguide validate routines/
+      voiceguide validate --speech routines/desk-break.yaml
     """
     failures: list[VoiceguideError] = []
     paths = expand_paths(routines)
     for path in paths:
         try:
             routine = load(path)
+            if speech:
+                _warn(plan(routine, settings(jobs, no_cache)).timeline)
         except RoutineError as err:
             failures.append(err)
             click.echo(describe(err), err=True)
@@ -312,7 +333,7 @@ def validate_command(routines: Sequence[Path]) -> None:
         _fail_batch(failures, len(paths))
 
 
-@cli.command(name="voices")
+@cli.command(name="voices", short_help="List the voices an engine offers.")
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default=ENGINE_NAMES[0], show_default=True)
 @click.option("--language", help="Only voices for this language code, e.g. en or de.")
 def voices_command(engine: str, language: str | None) -> None:
@@ -323,13 +344,21 @@ def voices_command(engine: str, language: str | None) -> None:
       voiceguide voices
       voiceguide voices --engine espeak-ng --language en
     """
-    for voice in get_engine(engine).voices():
-        if language and not any(lang.lower().startswith(language.lower()) for lang in voice.languages):
-            continue
+    voices = get_engine(engine).voices()
+    if language:
+        voices = [v for v in voices if any(lang.lower().startswith(language.lower()) for lang in v.languages)]
+        if not voices:
+            others = [name for name in ENGINE_NAMES if name != engine]
+            raise Fault(
+                f"{engine} has no voice for language {language!r}",
+                f"use a code like en, de or pt-br (`voiceguide voices --engine {engine}` lists them all), "
+                f"or try another engine: --engine {others[0]}",
+            )
+    for voice in voices:
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
 
 
-@cli.command(name="info")
+@cli.command(name="info", short_help="Show a track's tags, chapters, duration and loudness.")
 @click.argument("track", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def info_command(track: Path) -> None:
     """Show what a phone will see in TRACK: tags, chapters, decoded duration, loudness.
@@ -377,7 +406,7 @@ def cache_clear() -> None:
     click.echo(f"Removed {removed.entries} lines ({removed.bytes / 1_000_000:.1f} MB).")
 
 
-@cli.command(name="schema")
+@cli.command(name="schema", short_help="Print the JSON Schema of routine files, for editors.")
 def schema_command() -> None:
     """Print the JSON Schema of routine files, for editors (completion, hover help, checks as you type).
 
@@ -418,7 +447,7 @@ def _published_lines(done: Published) -> list[str]:
     ]
 
 
-@cli.command(name="publish")
+@cli.command(name="publish", short_help="Publish routines as a static site with a podcast feed.")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "-o",
@@ -472,7 +501,7 @@ def publish_command(
     \b
     Examples:
       voiceguide publish routines/ -o site --base-url https://example.com/routines/
-      voiceguide publish desk-break.yaml neck.yaml --base-url https://example.com/r/ --title "Ana's routines"
+      X
     """
     channel = Channel(base_url, title, author, description, image)
     bars = Bars() if not quiet and sys.stderr.isatty() else None
@@ -489,7 +518,7 @@ def publish_command(
         click.echo("\n".join(lines))
 
 
-@cli.command(name="serve")
+@cli.command(name="serve", short_help="Serve routines to your phone over Wi-Fi, with a QR code.")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
 @click.option(
     "--host",
@@ -523,7 +552,7 @@ def serve_command(
     \b
     Examples:
       voiceguide serve routines/
-      voiceguide serve desk-break.yaml --host 127.0.0.1 --port 8080
+      voiceguide serve routines/desk-break.yaml --host 127.0.0.1 --port 8080
     """
     from .publish.serve import ALL_INTERFACES, qr_code, start  # the server's libraries load only for this command
 
@@ -563,7 +592,7 @@ def serve_command(
     echo("Stopped.")
 
 
-@cli.command(name="new")
+@cli.command(name="new", short_help="Write a commented starter routine.")
 @click.argument("file", type=click.Path(path_type=Path), default=Path("routine.yaml"))
 @click.option("--language", type=click.Choice(languages()), default="en", show_default=True, help="Its language.")
 @click.option("--title", callback=_title, help='Its title (default: "My routine", translated).')

@@ -19,16 +19,31 @@ class VoiceguideError(Exception):
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with a routine, pinned to a file, line and field."""
+    """One thing wrong with a routine, pinned to a file, line and field.
+
+    ``field`` is the path tools read (``steps[2].hold``); ``label`` names the step the
+    way people count (``step 3 "Shoulder knead"``); ``fix`` says what to change.
+    """
 
     source: str
     line: int | None
     field: str
     message: str
+    label: str = ""
+    fix: str = ""
 
     def __str__(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = f"{where}: {self.subject}: {self.message}" if self.field else f"{where}: {self.message}"
+        return f"{text}\n  fix: {self.fix}" if self.fix else text
+
+    @property
+    def subject(self) -> str:
+        """The field as a person reads it: ``step 3 "Shoulder knead" (steps[2]) → hold``."""
+        if not self.label:
+            return self.field
+        head, _, rest = self.field.partition(".")
+        return f"{self.label} ({head}) → {rest}" if rest else f"{self.label} ({head})"
 
 
 class RoutineError(VoiceguideError):

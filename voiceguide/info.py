@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from mutagen import File as MutagenFile
+from mutagen import MutagenError
 from mutagen.id3 import ID3, ID3NoHeaderError
 
 from .audio import decode_file
 from .durations import format_clock
+from .errors import Fault
 from .loudness import Loudness, measure_file
 from .tags import Mark
 
@@ -44,6 +47,20 @@ class TrackInfo:
 
 def inspect(path: Path) -> TrackInfo:
     """Read ``path``'s tags and chapters, decode it, and measure its loudness."""
+    if path.suffix.lower() in (".yaml", ".yml"):
+        raise Fault(
+            f"{path} is a routine; `info` reads a track that `voiceguide render` wrote",
+            f"render it first (voiceguide render {path}), then run voiceguide info output/{path.stem}.mp3",
+        )
+    try:
+        audio = MutagenFile(path)
+    except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
+        audio = None
+    if audio is None:
+        raise Fault(
+            f"{path} is not an audio file; `info` expected an MP3 written by `voiceguide render`",
+            "give the path of a rendered track (they are in output/ unless you chose another folder with -o)",
+        )
     samples, rate = decode_file(path)
     try:
         tags = ID3(path)

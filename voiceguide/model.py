@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .phrases import Phrases
@@ -29,6 +29,7 @@ class Cue:
 
     offset_ms: int
     text: str
+    line: int = field(default=0, compare=False)  # where `at` is written, for warnings after synthesis
 
 
 @dataclass(frozen=True)

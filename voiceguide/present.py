@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .durations import format_clock
+from .errors import Problem
+from .routine import step_label
 from .timeline import Event, Kind, Timeline
 
 
@@ -62,3 +64,21 @@ def _event_line(timeline: Timeline, event: Event) -> str:
     context = ", ".join(part for part in (event.where.side, rep) if part)
     note = f"  ({context})" if context else ""
     return f"{start:>11}  {kind:<11}{timeline.seconds(event.duration):.3f} s{note}"
+
+
+def move_warnings(timeline: Timeline) -> list[str]:
+    """One warning per line inside a hold that is spoken at another moment than asked."""
+    warnings = []
+    for move in timeline.moves:
+        asked, given = timeline.seconds(move.asked), timeline.seconds(move.given)
+        shift = f"{abs(given - asked):.1f} s {'earlier' if given < asked else 'later'}"
+        reason = f'to make room for "{move.because}"' if move.because else "so that it ends with the hold"
+        problem = Problem(
+            move.source,
+            move.line,
+            f"steps[{move.step.number - 1}].{move.field}",
+            f'"{move.text}" is spoken {given:.1f} s into the hold, not at {asked:.1f} s as asked ({shift}, {reason})',
+            label=step_label(move.step.number, move.step.name),
+        )
+        warnings.append(f"Warning: {problem}")
+    return warnings

@@ -16,6 +16,7 @@ from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
 from .model import Routine, Voice
 from .routine import load_routine
+from .sidecars import write_text
 from .sounds import chime_clips
 from .synth import Settings, Stats, synthesise
 from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
@@ -118,6 +119,8 @@ def render(
         if options.sidecars:  # cheap, and puts back any that were deleted
             track_sidecars(routine, planned.timeline, base)
         return Rendered(target, planned, encoded=False)
+    if options.split and _playlist_is_current(target, stamp):
+        return Rendered(target, planned, encoded=False)
     timeline = planned.timeline
     total = -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS))
 
@@ -129,7 +132,30 @@ def render(
             pcm = with_background(pcm, timeline, routine.background)
         return _counted(pcm, progress)
 
-    return Rendered(export(routine, timeline, chunks, base, bitrate, options, stamp), planned, encoded=True)
+    written = export(routine, timeline, chunks, base, bitrate, options, stamp)
+    if options.split:
+        _stamp_playlist(written, stamp)
+    return Rendered(written, planned, encoded=True)
+
+
+PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
+
+
+def _stamp_playlist(playlist: Path, stamp: str) -> None:
+    """Record in a split render's playlist what its parts were made from."""
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    kept = [line for line in lines if not line.startswith(PLAYLIST_STAMP)]
+    write_text(playlist, "\n".join([*kept[:2], PLAYLIST_STAMP + stamp, *kept[2:]]) + "\n")
+
+
+def _playlist_is_current(playlist: Path, stamp: str) -> bool:
+    """Whether a split render's playlist carries ``stamp`` and every part it lists is still there."""
+    try:
+        lines = playlist.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    parts = [playlist.parent / line for line in lines if line and not line.startswith("#")]
+    return PLAYLIST_STAMP + stamp in lines and bool(parts) and all(part.is_file() for part in parts)
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
+from PIL import Image
 
 from .durations import DURATION_HINT, duration_pattern, format_span
 from .errors import Problem, RoutineError
@@ -35,7 +36,7 @@ from .schema import (
     closest,
     matching,
 )
-from .yamlsource import read_nodes
+from .yamlsource import describe, read_nodes
 
 MAX_TOTAL_MS = 4 * 3_600_000
 MAX_COUNTDOWN = 20
@@ -43,32 +44,77 @@ MAX_COUNT = 60  # numbers the phrase files spell out
 PLACEHOLDERS = ("side", "rep", "reps")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME_WORDS = 5
+_TAG = "tag:yaml.org,2002:"
 COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 T = TypeVar("T")
 
 
-class Sides(Kind["tuple[str, ...] | str"]):
-    """``both`` (the language's two sides, resolved later) or a list of labels."""
+class SideLabel(Text):
+    """One side's name: letters, digits, spaces and hyphens (``left``, ``upper arm``)."""
 
-    expected = "`both` or a list of side labels like [right, left]"
+    expected = "a side label (letters, digits, spaces and hyphens)"
+
+    def json(self, defs: JSON) -> JSON:
+        # no `,` `/` `&` or ` and `: one label per side (the validator suggests the list)
+        return {**super().json(defs), **matching(r"^(?!.*\s[Aa][Nn][Dd]\s)[^,/&]*[^\s,/&][^,/&]*$", self.expected)}
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
+        if isinstance(node, yaml.ScalarNode) and node.tag != _TAG + "str":
+            kind = _KINDS.get(node.tag, "a value")
+            raise Invalid(f"expected a side label like left or right, got {describe(node)}, which YAML reads as {kind}")
+        label = super().convert(node, path, ctx)
+        if parts := _several(label):
+            raise Invalid(f"names several sides in one text ({label!r}); did you mean [{', '.join(parts)}]?")
+        if not _LABEL.fullmatch(label):
+            raise Invalid(f"expected {self.expected}, got {label!r}")
+        return label
+
+
+_LABEL = re.compile(r"[^\W_]([^\W_]|[ -])*")
+_SEPARATORS = re.compile(r"\s*[,/&]\s*|\s+and\s+", re.IGNORECASE)
+_KINDS = {_TAG + "int": "a number", _TAG + "float": "a number", _TAG + "bool": "yes/no (true/false)"}
+
+
+def _several(text: str) -> list[str]:
+    """The sides in ``left, right``, ``left and right``, ``left/right`` or ``left & right``; else []."""
+    if not _SEPARATORS.search(text):
+        return []
+    return [part for part in _SEPARATORS.split(text) if part]
+
+
+class Sides(Kind["tuple[str, ...] | str"]):
+    """``both`` (any case: the language's two sides, resolved later), one side label, or a list of labels."""
+
+    expected = "`both`, one side label, or a list of side labels like [right, left]"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> tuple[str, ...] | str:
         if isinstance(node, yaml.SequenceNode):
-            labels = tuple(Text(60).convert(item, path, ctx) for item in node.value)
+            labels = tuple(SideLabel(60).convert(item, path, ctx) for item in node.value)
             if not labels:
                 raise Invalid("expected at least one side label, got an empty list")
             if len(set(labels)) != len(labels):
                 raise Invalid(f"lists a side twice: {list(labels)}")
             return labels
-        value = self.scalar(node).strip()
-        return value if value == "both" else (value,)
+        if isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "str" and node.value.strip().lower() == "both":
+            return "both"
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _TAG + "null":
+            raise self.fail(node)
+        return (SideLabel(60).convert(node, path, ctx),)
 
     def json(self, defs: JSON) -> JSON:
-        label = Text(60).json(defs)
+        label = SideLabel(60).json(defs)
         return {
             "anyOf": [label, {"type": "array", "items": label, "minItems": 1, "uniqueItems": True}],
             "examples": ["both", ["upper", "lower"], "right"],
         }
+
+
+class Language(Choice):
+    """A language with a phrase file; ``fr-FR`` or ``fr_CA`` suggest ``fr``."""
+
+    def hint(self, value: str) -> str:
+        base = re.split(r"[-_]", value)[0]
+        return f"; did you mean {base!r}?" if base in self.options else super().hint(value)
 
 
 class WholeSeconds(Duration):
@@ -254,7 +300,7 @@ class CueSchema(Schema):
         Offset(),
         required=True,
         help="`half`, 10s from the start, or -10s from the end",
-        doc="When the cue starts, measured inside the hold: `half` (exactly the middle, written in lower case), a "
+        doc="When the cue starts, measured inside the hold: `half` (exactly the middle, in any case), a "
         "[duration](#10-durations) from the start of the hold (`15s`, `1m`, `0` = at the very start), or a duration "
         "with a minus sign counted back from the end of the hold (`-15s` = 15 seconds before the end). The resulting "
         "moment must be from 0 up to, but not including, the length of the hold. `-0s` means the start, not the end.",
@@ -283,7 +329,8 @@ class StepSchema(Schema):
     )
     sides = Field(
         Sides(),
-        doc="Do the step once per side: `both`, a list of labels, or one label. See [section 7](#7-sides).",
+        doc="Do the step once per side: `both` (any case), a list of side labels, or one label. "
+        "See [section 7](#7-sides).",
         values="`both`, a list, or one label",
         default_doc="no sides (done once)",
     )
@@ -346,7 +393,7 @@ class RoutineSchema(Schema):
         default_doc="a generated square PNG showing the title",
     )
     language = Field(
-        Choice(languages()),
+        Language(languages()),
         doc='Language of the built-in phrases (numbers, "Again.", "Now switch to your … side.", the names of the '
         'two sides, "30 seconds left", "Rep 2 of 5"), and of the voice picked when `voice.name` is not set. '
         "See [Languages](#languages).",
@@ -403,8 +450,54 @@ def load_routine(path: str | Path) -> Routine:
     top = check(root, RoutineSchema, "", ctx)
     routine = _build(top, ctx)
     if ctx.problems or routine is None:
-        raise RoutineError(sorted(ctx.problems, key=lambda p: (p.line or 0, p.field)))
+        labelled = _labelled(ctx.problems, _step_names(root))
+        raise RoutineError(sorted(labelled, key=lambda p: (p.line or 0, p.field)))
     return routine
+
+
+def step_label(number: int, name: str | None) -> str:
+    """A step as people count and name it: ``step 3 "Shoulder knead"``."""
+    if name and len(name) > 40:
+        name = name[:37] + "..."
+    return f'step {number} "{name}"' if name else f"step {number}"
+
+
+_STEP_PATH = re.compile(r"steps\[(\d+)\]")
+
+
+def _labelled(problems: Iterable[Problem], names: list[str | None]) -> list[Problem]:
+    """Problems inside a step, labelled with the step's number and name."""
+    found = []
+    for problem in problems:
+        match = _STEP_PATH.match(problem.field)
+        index = int(match[1]) if match else len(names)
+        found.append(
+            dataclasses.replace(problem, label=step_label(index + 1, names[index])) if index < len(names) else problem
+        )
+    return found
+
+
+def _step_names(root: yaml.MappingNode) -> list[str | None]:
+    """Each written step's name (its `name`, or the first words of `say`), read from the nodes
+    so that steps with errors are named too."""
+    steps = next((v for k, v in root.value if getattr(k, "value", None) == "steps"), None)
+    if not isinstance(steps, yaml.SequenceNode):
+        return []
+    names: list[str | None] = []
+    for step in steps.value:
+        fields = (
+            {k.value: v for k, v in step.value if isinstance(k, yaml.ScalarNode)}
+            if isinstance(step, yaml.MappingNode)
+            else {}
+        )
+        name, say = fields.get("name"), fields.get("say")
+        if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
+            names.append(" ".join(str(name.value).split()))
+        elif isinstance(say, yaml.ScalarNode) and str(say.value).strip():
+            names.append(_name_from(str(say.value)))
+        else:
+            names.append(None)
+    return names
 
 
 def _build(top: Section, ctx: Context) -> Routine | None:
@@ -423,7 +516,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     step_sections = top.get(RoutineSchema.steps) or []
     voice = _voice(voice_section, Voice())
     steps = tuple(
-        _build_step(number, section, default, words.both, voice, ctx)
+        _build_step(number, section, default, words, voice, ctx)
         for number, section in enumerate(step_sections, start=1)
     )
     title = top.get(RoutineSchema.title)
@@ -467,8 +560,28 @@ def _cover(top: Section, ctx: Context) -> Path | None:
         ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
     elif not path.is_file():
         ctx.report(line, where, f"no image file at {path}; give a path relative to the routine file")
+    elif problem := _unreadable_image(path):
+        ctx.report(line, where, problem)
     else:
         return path
+    return None
+
+
+def _unreadable_image(path: Path) -> str | None:
+    """Why ``path`` is not a JPEG or PNG image a phone can show (decoded in full), or ``None``."""
+    formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
+    wanted = formats[COVER_TYPES[path.suffix.lower()]]
+    try:
+        with Image.open(path) as image:
+            found = image.format
+            image.verify()  # checksums and structure
+        with Image.open(path) as image:
+            image.load()  # every pixel: a truncated file fails here
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        return f"{path.name} is not a readable {wanted} image ({err}); export the picture again as .jpg or .png"
+    if found != wanted:
+        right = ".png" if found == "PNG" else ".jpg"
+        return f"{path.name} is a {found} image with a {path.suffix} name; rename it to {path.stem}{right}"
     return None
 
 
@@ -560,12 +673,14 @@ def _voice(section: Section | None, base: Voice) -> Voice:
     )
 
 
-def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ...], voice: Voice, ctx: Context) -> Step:
+def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voice: Voice, ctx: Context) -> Step:
     say = s.get(StepSchema.say) or ""
     raw_sides = s.get(StepSchema.sides)
-    sides = both if raw_sides == "both" else tuple(raw_sides or ())
+    sides = words.both if raw_sides == "both" else tuple(raw_sides or ())
     hold = s.get(StepSchema.hold) or 0
-    available = PLACEHOLDERS if sides else PLACEHOLDERS[1:]
+    available = (
+        PLACEHOLDERS if sides or s.given(StepSchema.sides) else PLACEHOLDERS[1:]
+    )  # one wrong `sides`, one message
     reps = s.get(StepSchema.reps) or 1
     for f in (StepSchema.say, StepSchema.again, StepSchema.switch, StepSchema.release):
         if (value := s.get(f)) is not None:
@@ -588,7 +703,7 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
     cues = tuple(_cues(s, hold, available, ctx))
     return Step(
         number=number,
-        name=s.get(StepSchema.name) or _name_from(say),
+        name=s.get(StepSchema.name) or _name_from(say) or words.step_chapter,
         say=say,
         sides=sides,
         hold_ms=hold,
@@ -656,7 +771,7 @@ def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> It
                 f"{format_span(hold)}, or a negative time counted back from the end",
             )
             continue
-        yield Cue(offset_ms=offset, text=say)
+        yield Cue(offset_ms=offset, text=say, line=cue.line(CueSchema.at))
 
 
 def _check_placeholders(
@@ -685,7 +800,7 @@ def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str
 
 def _name_from(say: str) -> str:
     words = [w for w in _PLACEHOLDER.sub("", say).split() if any(c.isalnum() for c in w)]
-    return " ".join(words[:_NAME_WORDS]).strip(".,;:!?") or "Step"
+    return " ".join(words[:_NAME_WORDS]).strip(".,;:!?")
 
 
 def _first(value: T | None, fallback: T) -> T:

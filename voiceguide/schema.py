@@ -219,7 +219,7 @@ class Offset(Duration):
     expected = "`half`, a duration like 10s, or -10s (counted back from the end)"
 
     def json(self, defs: JSON) -> JSON:
-        at = rf"^\s*half\s*$|{duration_pattern(signed=True)}"
+        at = rf"^\s*[Hh][Aa][Ll][Ff]\s*$|{duration_pattern(signed=True)}"
         return {"anyOf": [matching(at, self.expected), {"type": "number"}], "examples": ["half", "15s", "-10s"]}
 
     def summary(self) -> str:
@@ -227,7 +227,7 @@ class Offset(Duration):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
         text = self.scalar(node).strip()
-        if text == "half":
+        if text.lower() == "half":
             return self.HALF
         try:
             return parse_duration(text)
@@ -251,9 +251,15 @@ class Choice(Kind[str]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
         value = self.scalar(node).strip()
+        if value.lower() in self.options:  # `Both`, `FR`: the case is not the mistake
+            return value.lower()
         if value not in self.options:
-            raise self.fail(node, did_you_mean(value, self.options))
+            raise self.fail(node, self.hint(value.lower()))
         return value
+
+    def hint(self, value: str) -> str:
+        """The "did you mean" part of the message for ``value``."""
+        return did_you_mean(value, self.options)
 
 
 class Flag(Kind[bool]):
@@ -306,8 +312,8 @@ class ListOf(Kind[list[T]]):
 class Nested(Kind["Section"]):
     """A mapping checked against another schema."""
 
-    expected = "a mapping"
-    plural = "mappings"
+    expected = "a group of fields (`key: value` lines)"
+    plural = "groups of fields"
 
     def __init__(self, schema: type[Schema]) -> None:
         self.schema = schema

@@ -17,7 +17,7 @@ from .durations import format_span
 from .errors import Problem, RoutineError
 from .model import Routine, Step, Voice
 from .phrases import phrases
-from .routine import fill
+from .routine import fill, step_label
 
 SAMPLE_RATE = 22_050
 
@@ -90,11 +90,17 @@ class Gap:
 
 @dataclass(frozen=True)
 class Overlay:
-    """Speech inside a hold; ``at_ms`` is where it would like to start."""
+    """Speech inside a hold; ``at_ms`` is where it would like to start.
+
+    ``field`` and ``line`` say where the routine asks for it (``cues[1]`` on line 14),
+    for the warning when it has to move.
+    """
 
     utterance: Utterance
     role: Role
     at_ms: int
+    field: str = ""
+    line: int = 0
 
 
 @dataclass(frozen=True)
@@ -148,14 +154,33 @@ class Chapter:
 
 
 @dataclass(frozen=True)
+class Move:
+    """A line inside a hold spoken at another moment than the routine asks, to make room.
+
+    Times are in samples from the start of the hold; ``because`` is the line that was in the
+    way (``None``: the end of the hold). The CLI prints these as warnings.
+    """
+
+    source: str
+    line: int
+    step: Step
+    field: str  # inside the step: "cues[0]", "remaining", "countdown" or "count"
+    text: str
+    asked: int
+    given: int
+    because: str | None
+
+
+@dataclass(frozen=True)
 class Timeline:
-    """Every event of a track, ordered by start, with its total length."""
+    """Every event of a track, ordered by start, with its total length (and any lines moved)."""
 
     title: str
     sample_rate: int
     duration: int
     events: tuple[Event, ...]
     chapters: tuple[Chapter, ...]
+    moves: tuple[Move, ...] = ()
 
     def seconds(self, samples: int) -> float:
         return samples / self.sample_rate
@@ -205,20 +230,45 @@ def _script(routine: Routine) -> Iterator[Item]:
                 text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
                 yield say(fill(text, side, rep, step.reps), role, where, voice)
                 if step.hold_ms:
+                    line = step.hold_line
                     overlays = [
-                        Overlay(Utterance(fill(c.text, side, rep, step.reps), voice), Role.CUE, c.offset_ms)
-                        for c in step.cues
+                        Overlay(
+                            Utterance(fill(c.text, side, rep, step.reps), voice),
+                            Role.CUE,
+                            c.offset_ms,
+                            f"cues[{i}]",
+                            c.line,
+                        )
+                        for i, c in enumerate(step.cues)
                     ]
                     overlays += [
-                        Overlay(Utterance(words.number(n), voice), Role.COUNTDOWN, step.hold_ms - n * 1000)
+                        Overlay(
+                            Utterance(words.number(n), voice),
+                            Role.COUNTDOWN,
+                            step.hold_ms - n * 1000,
+                            "countdown",
+                            line,
+                        )
                         for n in range(step.countdown, 0, -1)
                     ]
                     overlays += [
-                        Overlay(Utterance(words.seconds_left(ms // 1000), voice), Role.REMAINING, step.hold_ms - ms)
+                        Overlay(
+                            Utterance(words.seconds_left(ms // 1000), voice),
+                            Role.REMAINING,
+                            step.hold_ms - ms,
+                            "remaining",
+                            line,
+                        )
                         for ms in step.remaining
                     ]
                     overlays += [
-                        Overlay(Utterance(words.number(n), voice), Role.COUNT, (n - 1) * step.hold_ms // step.count)
+                        Overlay(
+                            Utterance(words.number(n), voice),
+                            Role.COUNT,
+                            (n - 1) * step.hold_ms // step.count,
+                            "count",
+                            line,
+                        )
                         for n in range(1, step.count + 1)
                     ]
                     overlays.sort(key=lambda o: o.at_ms)
@@ -254,6 +304,7 @@ def schedule(
     """
     events: list[Event] = []
     problems: list[Problem] = []
+    moves: dict[tuple[int, str, int, int], Move] = {}  # the same move in every rep is reported once
     cursor = 0
     for item in items:
         if isinstance(item, Line):
@@ -269,6 +320,8 @@ def schedule(
             if placed is None:
                 problems.append(_overfull(routine, item, lengths, sample_rate))
                 placed = []
+            for move in _moves(routine.source, item, placed, lengths, sample_rate):
+                moves.setdefault((item.step.number, move.field, move.asked, move.given), move)
             events.extend(
                 Event(cursor + offset, lengths[o.utterance], Kind.SPEECH, item.where, o.role, o.utterance)
                 for offset, o in placed
@@ -281,7 +334,9 @@ def schedule(
         raise RoutineError(problems)
     events = [dataclasses.replace(e, duration=min(e.duration, cursor - e.start)) if e.sound else e for e in events]
     events.sort(key=lambda e: (e.start, e.overlay))
-    return Timeline(routine.title, sample_rate, cursor, tuple(events), _chapters(routine, events, cursor))
+    chapters = _chapters(routine, events, cursor)
+    ordered = sorted(moves.values(), key=lambda m: (m.step.number, m.line, m.asked))  # as written in the file
+    return Timeline(routine.title, sample_rate, cursor, tuple(events), chapters, tuple(ordered))
 
 
 def _fit(
@@ -289,10 +344,13 @@ def _fit(
 ) -> list[tuple[int, Overlay]] | None:
     """Start offsets for a hold's overlays, or ``None`` if they cannot all fit.
 
-    Countdown numbers keep their whole seconds before the end (a number too long
-    for its second moves earlier, so the last one always ends by the end of the
-    hold). Cues then take their wished-for time, moved earlier only as far as
-    needed to clear the countdown, other cues and the end of the hold.
+    Countdown (and count) numbers keep their moment; one too long for its second moves
+    earlier, so the last one always ends by the end of the hold. The other lines (cues and
+    `remaining`) are spoken in the order of their moments, equal moments in the order
+    written (cues before `remaining`). Each starts at its moment, moved earlier only as far
+    as needed to clear the numbers, the lines after it and the end of the hold. A line that
+    would then start before the hold begins (cues at ``0``, say) starts as early as it fits
+    instead, and the lines after it wait their turn.
     """
     placed: list[tuple[int, Overlay]] = []
     limit = length
@@ -300,19 +358,64 @@ def _fit(
         start = min(to_samples(overlay.at_ms, sample_rate), limit - lengths[overlay.utterance])
         placed.append((start, overlay))
         limit = start
-    # Latest wish first; among equal wishes the last written goes first, so the first
-    # written is the one moved earlier and is spoken first.
-    cues = [o for o in hold.overlays if o.role not in FIXED]
-    for _, cue in sorted(enumerate(cues), key=lambda pair: (pair[1].at_ms, pair[0]), reverse=True):
-        size = lengths[cue.utterance]
-        start = min(to_samples(cue.at_ms, sample_rate), length - size)
-        for other_start, other in sorted(placed, key=lambda p: p[0], reverse=True):
-            if start < other_start + lengths[other.utterance] and other_start < start + size:
-                start = other_start - size
-        placed.append((start, cue))
-    if any(start < 0 for start, _ in placed):
+    if limit < 0:
         return None
+    fixed = [(start, start + lengths[o.utterance]) for start, o in placed]
+    lines = [o for o in hold.overlays if o.role not in FIXED]  # already in order: moment, then as written
+    latest: list[int] = []
+    busy = list(fixed)
+    for line in reversed(lines):
+        size = lengths[line.utterance]
+        start = min(to_samples(line.at_ms, sample_rate), length - size)
+        for other_start, other_end in sorted(busy, reverse=True):
+            if start < other_end and other_start < start + size:
+                start = other_start - size
+        latest.append(start)
+        busy.append((start, start + size))
+    latest.reverse()
+    if latest and latest[0] < 0:
+        previous_end = 0
+        for index, line in enumerate(lines):
+            size = lengths[line.utterance]
+            start = max(latest[index], previous_end)
+            while clash := [end for begin, end in fixed if start < end and begin < start + size]:
+                start = max(clash)
+            if start + size > length:
+                return None
+            latest[index] = start
+            previous_end = start + size
+    placed += zip(latest, lines, strict=True)
     return sorted(placed, key=lambda p: p[0])
+
+
+def _moves(
+    source: str,
+    hold: Hold,
+    placed: list[tuple[int, Overlay]],
+    lengths: Mapping[Utterance | Sound, int],
+    sample_rate: int,
+) -> Iterator[Move]:
+    """The overlays of one hold that start elsewhere than asked, each with what was in its way."""
+    for start, overlay in placed:
+        asked = to_samples(overlay.at_ms, sample_rate)
+        if start == asked:
+            continue
+        size = lengths[overlay.utterance]
+        blockers = [
+            other.utterance.text
+            for other_start, other in placed
+            if other is not overlay and other_start < asked + size and asked < other_start + lengths[other.utterance]
+        ]
+        yield Move(
+            source,
+            overlay.line or hold.step.hold_line,
+            hold.step,
+            overlay.field,
+            overlay.utterance.text,
+            asked,
+            start,
+            blockers[0] if blockers else None,
+        )
 
 
 def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance | Sound, int], sample_rate: int) -> Problem:
@@ -322,19 +425,22 @@ def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance | Sound, 
         hold.step.hold_line,
         f"steps[{hold.step.number - 1}].hold",
         f"its cues and countdown ({format_span(speech_ms)} of speech) cannot all fit in the "
-        f"{format_span(hold.ms)} hold without overlapping; spread the cues out or lengthen the hold",
+        f"{format_span(hold.ms)} hold without overlapping",
+        label=step_label(hold.step.number, hold.step.name),
+        fix="spread the cues out, shorten them, or lengthen the hold",
     )
 
 
 def _chapters(routine: Routine, events: list[Event], total: int) -> tuple[Chapter, ...]:
     """One chapter per step, plus intro and outro: each runs until the next begins."""
+    words = routine.phrases or phrases(routine.language)
     starts: list[tuple[int, str, int | None]] = []
     for event in events:
         if event.overlay:
             continue
         step = event.where.step
         if step is None:
-            title = "Introduction" if not starts or starts[-1][1] == "Introduction" else "Closing"
+            title = words.intro_chapter if all(s[2] is None for s in starts) else words.outro_chapter
         else:
             title = routine.steps[step - 1].name
         if not starts or (starts[-1][2], starts[-1][1]) != (step, title):

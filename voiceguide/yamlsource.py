@@ -7,6 +7,7 @@ measured on the node graph before anything expands them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -31,12 +32,14 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as err:
-        raise RoutineError([_syntax_problem(err, source, max(1, len(text.splitlines())))]) from None
+        raise RoutineError([_syntax_problem(err, source, text)]) from None
     except yaml.YAMLError as err:
         raise RoutineError([Problem(source, None, "", f"YAML syntax error: {err}")]) from None
     if root is None:
         raise RoutineError([Problem(source, 1, "", "the file is empty; a routine needs at least `title` and `steps`")])
     _check_graph(root, source)
+    if cut := _cut_by_comment(root, yaml_lines(text), source):
+        raise RoutineError(cut)
     if not isinstance(root, yaml.MappingNode):
         raise RoutineError(
             [
@@ -44,23 +47,136 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
                     source,
                     line_of(root),
                     "",
-                    f"expected a mapping (`title: ...`, `steps: ...`) at the top level, got {describe(root)}",
+                    f"expected a group of fields (`title: ...`, `steps: ...`) at the top level, got {describe(root)}",
                 )
             ]
         )
     return root
 
 
-def _syntax_problem(err: yaml.MarkedYAMLError, source: str, last_line: int) -> Problem:
-    """PyYAML's error as one line: what it was reading, what went wrong, and where."""
+def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Problem:
+    """PyYAML's error in plain words: what is wrong, the line with a caret under it, and the fix."""
+    lines = yaml_lines(text)
+
+    def row(index: int) -> str:
+        return lines[index] if 0 <= index < len(lines) else ""
+
     mark, opened = err.problem_mark, err.context_mark
-    line = min(mark.line + 1, last_line) if mark else None
-    context = err.context if err.context != "while scanning for the next token" else None
-    what = ", ".join(part for part in (context, err.problem) if part)
-    where = f" (column {mark.column + 1})" if mark and mark.line + 1 <= last_line else " (at the end of the file)"
-    if context and context.startswith("while") and opened and mark and opened.line != mark.line:
-        where += f"; it started on line {opened.line + 1}"
-    return Problem(source, line, "", f"YAML syntax error: {what}{where}")
+    context, problem = err.context or "", err.problem or ""
+    at = (mark.line, mark.column) if mark else (len(lines) - 1, 0)
+    what, fix = "", ""
+    if "'\\t'" in problem:
+        at = (at[0], max(row(at[0]).find("\t"), 0))
+        what = "a tab is used here; YAML lines are indented with spaces, never tabs"
+        fix = "replace the tab with spaces (2 for each level), lined up with the lines above"
+    elif context.startswith("while scanning a simple key") and opened:
+        glued = re.search(r"([\w-]+):(\S+)", row(opened.line)[opened.column :])
+        if glued:
+            at = (opened.line, opened.column + glued.start(2))
+            what = f"`{glued[0]}` needs a space after the colon"
+            fix = f"write `{glued[1]}: {glued[2]}`"
+        else:
+            at = (opened.line, opened.column)
+            what = "this line is neither a `key: value` field nor part of the text above it"
+            fix = "write it as `key: value`, or, if it continues the text above, put that whole text in quotes"
+    elif problem == "mapping values are not allowed here":
+        line = row(at[0])
+        first = line.find(": ")
+        if 0 <= first < at[1]:
+            key, value = line[:first].strip(" -"), line[first + 1 :].strip()
+            what = f"the text after `{key}:` contains `: `, which YAML reads as the start of another field"
+            fix = f'put the text in quotes: {key}: "{value}"'
+        else:
+            what = "this line is indented more than the field above it, so YAML cannot tell where it belongs"
+            fix = "indent it by the same number of spaces as the field above it"
+            at = (at[0], len(line) - len(line.lstrip()))
+    elif context.startswith("while scanning a quoted scalar") and opened:
+        at = (opened.line, opened.column)
+        quote = row(opened.line)[opened.column : opened.column + 1] or '"'
+        what = f"this quote ({quote}) is never closed"
+        fix = f"add the closing {quote} at the end of the text"
+    elif context.startswith("while parsing a flow") and opened:
+        bracket = row(opened.line)[opened.column : opened.column + 1] or "["
+        closing = {"[": "]", "{": "}"}.get(bracket, "]")
+        example = "[left, right]" if bracket == "[" else "{at: 10s, say: Breathe.}"
+        if mark and mark.line == opened.line and closing in row(opened.line)[mark.column :]:
+            what = f"inside `{bracket} {closing}`, a text with `?`, `:`, `[` or `{{` must be quoted"
+            fix = 'put that text in quotes: "When?"'
+        else:
+            at = (opened.line, opened.column)
+            what = f"this `{bracket}` is not closed on its line"
+            fix = f"end it with `{closing}` on the same line (items are separated by commas: {example})"
+    elif "found another document" in problem:
+        what = "a routine file holds one routine, but `---` starts a second one"
+        fix = "put each routine in a file of its own (or delete the `---` line)"
+    elif "expected <block end>" in problem and mark:
+        line = row(at[0])
+        before = line[at[1] - 1 : at[1]] if at[1] else ""
+        if "<scalar>" in problem and before in ("'", '"') and ": " in line:
+            key, value = (part.strip(" -") for part in line.split(": ", 1))
+            what = f"the quoted text ends early, at the {before} inside it"
+            other = '"' if before == "'" else "'"
+            name = "double" if other == '"' else "single"
+            fix = f"put the text in {name} quotes: {key}: {other}{value.strip(before)}{other}"
+        else:
+            at = (at[0], len(line) - len(line.lstrip()))
+            what = "this line's indentation does not line up with the lines above it"
+            fix = "give fields of the same step the same indentation (line them up under the first field after `- `)"
+    else:
+        what = ", ".join(part for part in (context, problem) if part and part != "while scanning for the next token")
+    return Problem(
+        source, min(at[0] + 1, max(len(lines), 1)), "", f"YAML syntax error: {what}\n{excerpt(lines, *at)}", fix=fix
+    )
+
+
+def yaml_lines(text: str) -> list[str]:
+    """``text`` split where YAML counts lines (not at the form feeds ``str.splitlines`` also splits at)."""
+    lines = re.split(r"\r\n|[\r\n\x85\u2028\u2029]", text)
+    return lines[:-1] if len(lines) > 1 and not lines[-1] else lines
+
+
+def excerpt(lines: list[str], row: int, column: int) -> str:
+    """Line ``row`` (0-based) as written, with a caret under ``column``; tabs shown as →."""
+    if row >= len(lines):
+        return f"{'':>7} | (at the end of the file)"
+    number = f"{row + 1:>7}"
+    return f"{number} | {lines[row].replace(chr(9), '→')}\n{'':>7} | {' ' * column}^"
+
+
+def _cut_by_comment(root: yaml.Node, lines: list[str], source: str) -> list[Problem]:
+    """Plain texts followed by ``#`` and a word, such as ``say: Do set #2``: YAML drops the ``#2``."""
+    found: list[Problem] = []
+    seen: set[int] = set()
+
+    def walk(node: yaml.Node, field: str = "") -> None:
+        if id(node) in seen:
+            return
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, f"{key.value}: " if isinstance(key, yaml.ScalarNode) else "")
+        elif isinstance(node, yaml.ScalarNode) and node.style is None and node.end_mark.line < len(lines):
+            row = lines[node.end_mark.line]
+            cut = re.match(r"[ \t]+(#[^\s#].*)", row[node.end_mark.column :])
+            if cut:
+                column = node.end_mark.column + cut.start(1)
+                found.append(
+                    Problem(
+                        source,
+                        node.end_mark.line + 1,
+                        "",
+                        f"the text stops at ` {cut[1]}`: YAML reads everything after ` #` as a comment"
+                        f"\n{excerpt(lines, node.end_mark.line, column)}",
+                        fix=f'put the whole text in quotes: {field}"{node.value} {cut[1]}"; '
+                        "or, if it is a comment, write a space after the #",
+                    )
+                )
+
+    walk(root)
+    return found
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -106,7 +222,7 @@ def _check_graph(root: yaml.Node, source: str) -> None:
             else:
                 message = (
                     f"YAML tag {node.tag.replace(_TAG, '!!')!r} is not allowed: "
-                    "a routine holds plain text, numbers, lists and mappings"
+                    "a routine holds plain text, numbers, lists and groups of fields"
                 )
             raise RoutineError([Problem(source, line_of(node), "", message)])
         active.add(key)
@@ -160,7 +276,7 @@ def line_of(node: yaml.Node) -> int:
 def describe(node: yaml.Node) -> str:
     """How a value reads in an "expected X, got Y" message."""
     if isinstance(node, yaml.MappingNode):
-        return "a mapping"
+        return "a group of fields"
     if isinstance(node, yaml.SequenceNode):
         return "a list"
     if node.tag == _TAG + "null":

@@ -21,6 +21,9 @@ class Phrases:
     remaining: str  # "{n} seconds left."
     rep: str  # "Rep {rep} of {reps}."
     numbers: tuple[str, ...]
+    intro_chapter: str = "Introduction"
+    outro_chapter: str = "Closing"
+    step_chapter: str = "Step"  # a step whose `say` has no words to name it
 
     def number(self, n: int) -> str:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
@@ -65,4 +68,7 @@ def phrases(language: str) -> Phrases:
         remaining=data["remaining"],
         rep=data["rep"],
         numbers=tuple(data["numbers"]),
+        intro_chapter=data["chapters"]["intro"],
+        outro_chapter=data["chapters"]["outro"],
+        step_chapter=data["chapters"]["step"],
     )
