@@ -501,7 +501,7 @@ def publish_command(
     \b
     Examples:
       voiceguide publish routines/ -o site --base-url https://example.com/routines/
-      X
+      voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
     """
     channel = Channel(base_url, title, author, description, image)
     bars = Bars() if not quiet and sys.stderr.isatty() else None
