@@ -104,7 +104,7 @@ class Integer(Kind[int]):
         self.expected = f"a whole number from {low} to {high}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
-        if not isinstance(node, yaml.ScalarNode) or not re.fullmatch(r"[-+]?\d+", str(node.value)):
+        if not isinstance(node, yaml.ScalarNode) or not re.fullmatch(r"[-+]?\d{1,30}", str(node.value)):
             raise self.fail(node)
         value = int(node.value)
         if not self.low <= value <= self.high:
