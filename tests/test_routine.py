@@ -158,7 +158,6 @@ def test_routine_is_frozen(write_routine: WriteRoutine) -> None:
         ("One two three four five six seven.", "One two three four five"),
         ("Lift {rep} times.", "Lift times"),
         ("{rep}", "Step"),
-        ("...", "Step"),
         pytest.param(
             "{rep}. Lift the bar.",
             "Lift the bar",
@@ -367,6 +366,56 @@ BAD = [
         "title: T\nsteps:\n  - say: hi\n    sides: [left, left]\n",
         "routine.yaml:4: steps[0].sides: lists a side twice: ['left', 'left']",
         id="sides-duplicate",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    sides: [Left, left]\n",
+        "routine.yaml:4: steps[0].sides: lists a side twice: ['Left', 'left']",
+        id="sides-duplicate-by-case",
+    ),
+    pytest.param(
+        'title: T\nsteps:\n  - say: Press your knee.\n    sides: ""\n',
+        "routine.yaml:4: steps[0].sides: expected text, got an empty string",
+        id="sides-empty-string",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Press your knee.\n    sides: [right, ' ']\n",
+        "routine.yaml:4: steps[0].sides: expected text, got an empty string",
+        id="sides-blank-label",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Press your knee.\n    sides: [right, '--']\n",
+        "routine.yaml:4: steps[0].sides: expected text with at least one letter or digit, got '--'",
+        id="sides-label-without-letters",
+    ),
+    pytest.param(
+        "title: T\nphrases:\n  sides: [Left, left]\nsteps:\n  - say: hi {side}\n    sides: both\n",
+        "routine.yaml:3: phrases.sides: lists a side twice: ['Left', 'left']",
+        id="phrases-sides-duplicate",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: '...'\n",
+        "routine.yaml:3: steps[0].say: expected text with at least one letter or digit, got '...'",
+        id="say-only-dots",
+    ),
+    pytest.param(
+        "title: '!?'\nsteps:\n  - say: hi\n",
+        "routine.yaml:1: title: expected text with at least one letter or digit, got '!?'",
+        id="title-only-punctuation",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 1s\n        say: '\u3000\u00a0'\n",
+        "routine.yaml:7: steps[0].cues[0].say: expected text, got an empty string",
+        id="cue-unicode-whitespace",
+    ),
+    pytest.param(
+        "title: T\nintro: '- - -'\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: intro: expected text with at least one letter or digit, got '- - -'",
+        id="intro-dashes",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    release: '.'\n",
+        "routine.yaml:4: steps[0].release: expected text with at least one letter or digit, got '.'",
+        id="release-dot",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: {a: 1}\n",

@@ -55,11 +55,18 @@ class Sides(Kind["tuple[str, ...] | str"]):
             labels = tuple(Text(60).convert(item, path, ctx) for item in node.value)
             if not labels:
                 raise Invalid("expected at least one side label, got an empty list")
-            if len(set(labels)) != len(labels):
-                raise Invalid(f"lists a side twice: {list(labels)}")
+            _distinct(labels)
             return labels
-        value = self.scalar(node).strip()
+        self.scalar(node)  # a list or mapping is "expected `both` or a list", not "expected text"
+        value = Text(60).convert(node, path, ctx)
         return value if value == "both" else (value,)
+
+
+def _distinct(labels: Iterable[str]) -> None:
+    """Side labels must differ (ignoring case), or two sides would sound the same."""
+    labels = list(labels)
+    if len({label.casefold() for label in labels}) != len(labels):
+        raise Invalid(f"lists a side twice: {labels}")
 
 
 class WholeSeconds(Duration):
@@ -254,6 +261,10 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
             ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
     numbers = section.get(PhrasesSchema.numbers) or []
     sides = section.get(PhrasesSchema.sides)
+    try:
+        _distinct(sides or ())
+    except Invalid as err:
+        ctx.report(section.line(PhrasesSchema.sides), section.where(PhrasesSchema.sides), str(err))
     return dataclasses.replace(
         built_in,
         both=tuple(sides) if sides else built_in.both,
