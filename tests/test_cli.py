@@ -493,3 +493,40 @@ def test_unreadable_sound_file_exits_1_with_a_fix(
     assert "Error: ffmpeg could not decode" in result.output
     assert "fix: check the file named in `sounds`" in result.output
     assert not (tmp_path / "out" / "routine.mp3").exists()
+
+
+# --- a batch never writes two routines to one track
+
+
+def test_routines_that_map_to_one_track_name_refuse_the_batch(
+    write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    """`a:b.yaml` and `a-b.yaml` would both become `a-b.mp3` (and `A-B.yml` on a FAT card or a Mac)."""
+    first = write_routine("title: One\nsteps:\n  - say: First.\n", "a:b.yaml")
+    second = write_routine("title: Two\nsteps:\n  - say: Second.\n", "a-b.yaml")
+    third = write_routine("title: Three\nsteps:\n  - say: Third.\n", "A-B.yml")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a-b.mp3").write_bytes(b"an older track")
+    result = run("render", str(first.parent), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{second}: would be written to the same track as {third} ('a-b'); rename one of the two files",
+        f"{first}: would be written to the same track as {third} ('a-b'); rename one of the two files",
+        f"Error: 2 problems in {second}, {first}.",
+    ]
+    assert fake_espeak.spoken() == []
+    assert sorted(p.name for p in out.iterdir()) == ["a-b.mp3"]
+    assert (out / "a-b.mp3").read_bytes() == b"an older track"
+
+
+def test_one_routine_named_twice_is_rendered_once(
+    write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    """A file named directly and through its folder is the same routine, not a collision."""
+    path = write_routine("title: T\nsteps:\n  - say: Hello.\n", "hello.yaml")
+    out = tmp_path / "out"
+    result = run("render", str(path), str(path.parent), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Wrote") == 1
+    assert fake_espeak.spoken() == ["Hello."]

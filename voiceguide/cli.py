@@ -22,7 +22,7 @@ from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_NAMES
 from .present import plan_dict, plan_lines
-from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
+from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
 from .routine import expand_paths
 from .synth import Settings
 
@@ -189,7 +189,7 @@ def render_command(
     """
     overrides = Overrides(engine, voice, rate)
     options = Export(loudness, sidecars, split)
-    paths = expand_paths(routines)
+    paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
     for path in paths:

@@ -12,6 +12,7 @@ from typing import Protocol
 from . import __version__
 from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
 from .background import with_background
+from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
 from .model import Routine, Voice
@@ -111,7 +112,7 @@ def render(
     it would be made from is left as it is.
     """
     planned = plan(routine, settings, progress)
-    base = output_folder(out_dir) / safe_name(Path(routine.source).stem)
+    base = output_folder(out_dir) / track_name(routine.source)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
@@ -130,6 +131,30 @@ def render(
         return _counted(pcm, progress)
 
     return Rendered(export(routine, timeline, chunks, base, bitrate, options, stamp), planned, encoded=True)
+
+
+def track_name(source: str | Path) -> str:
+    """The name (without extension) of the track rendered from routine file ``source``."""
+    return safe_name(Path(source).stem)
+
+
+def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` with repeats of one file dropped; refused if two files would write one track.
+
+    Names are compared as a FAT card or a Mac compares them (ignoring case), so no
+    track of a batch ever replaces another.
+    """
+    kept: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        name = track_name(path)
+        first = kept.setdefault(name.casefold(), path)
+        if first is not path and first.resolve() != path.resolve():
+            message = f"would be written to the same track as {first} ({name!r}); rename one of the two files"
+            problems.append(Problem(str(path), None, "", message))
+    if problems:
+        raise RoutineError(problems)
+    return list(kept.values())
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
