@@ -62,3 +62,12 @@ class EncoderError(Fault):
 
 class OutputError(Fault):
     """An output file could not be written."""
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: stop exactly as Ctrl-C does (ffmpeg stopped, temporary files
+    removed), since every clean-up that handles Ctrl-C handles this too."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)
