@@ -234,9 +234,11 @@ def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[.
         (Role.START, holds[0].start, RATE),
         (Role.END, holds[0].end, 2 * RATE),
         (Role.START, holds[1].start, RATE),
-        (Role.END, holds[1].end, 0),  # the track ends with this hold: the chime is cut there
+        (Role.END, holds[1].end, 2 * RATE),  # the track ends with this hold: it runs on for the chime
     ]
-    assert holds[1].end == timeline.duration
+    assert timeline.duration == holds[1].end + 2 * RATE
+    assert timeline.tail == 2 * RATE
+    assert timeline.chapters[-1].end == timeline.duration
 
 
 def test_remaining_is_spoken_that_long_before_the_end(write_routine: Callable[..., Path]) -> None:
