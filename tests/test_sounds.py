@@ -104,7 +104,9 @@ def test_an_end_chime_at_the_end_of_the_track_is_heard_in_full(
     write_routine: Callable[..., Path], tmp_path: Path
 ) -> None:
     """The track runs on after its last hold until the end chime has rung out."""
-    text = "title: T\ndefaults: {{chime: {chime}, pause: 0}}\nsteps:\n  - say: Breathe.\n    hold: 2s\n    countdown: 0\n"
+    text = (
+        "title: T\ndefaults: {{chime: {chime}, pause: 0}}\nsteps:\n  - say: Breathe.\n    hold: 2s\n    countdown: 0\n"
+    )
     chimed, timeline = rendered(write_routine(text.format(chime="end"), "chimed.yaml"), tmp_path)
     plain, _ = rendered(write_routine(text.format(chime="none"), "plain.yaml"), tmp_path)
     bell = chime_clips(load(write_routine(text.format(chime="end"))), [Sound("end")], SAMPLE_RATE)[Sound("end")]
