@@ -162,7 +162,7 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     routine = dataclasses.replace(planned.routine, source="")
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
     if routine.cover is not None and routine.cover.is_file():
-        digest.update(routine.cover.read_bytes())
+        digest.update(_file_digest(routine.cover))
     events = planned.timeline.events
     for event in events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())
@@ -170,9 +170,17 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
         digest.update(planned.clips[clip].tobytes())
     background = planned.routine.background
     if background and background.file:  # its path is in the routine; its content may change
-        stat = background.file.stat()
-        digest.update(repr((stat.st_size, stat.st_mtime_ns)).encode())
+        digest.update(_file_digest(background.file))
     return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's content, read in blocks (a background recording may be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
 
 
 def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
