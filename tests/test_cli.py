@@ -137,6 +137,32 @@ def test_unknown_voice_exits_1_with_a_fix(
     assert not (tmp_path / "out").exists()
 
 
+def test_unknown_voice_in_the_file_exits_2_naming_file_line_and_field(
+    write_routine: Callable[..., Path], runner: CliRunner
+) -> None:
+    """A voice name written in the routine is a problem in the routine: every one is reported."""
+    path = write_routine(
+        "title: T\nvoice:\n  engine: pyttsx3\n  name: en-uss\nsteps:\n  - say: Hi.\n"
+        "  - say: There.\n    voice: {engine: espeak-ng, name: zz}\n"
+    )
+    result = runner.invoke(cli, ["plan", str(path)])
+    assert result.exit_code == 2
+    first, second, summary = result.stderr.splitlines()
+    assert first.startswith(f"{path}:4: voice.name: no voice 'en-uss' in pyttsx3 (did you mean 'gmw/en-us'?); voices: ")
+    assert first.endswith("(pick one from `voiceguide voices --engine pyttsx3`)")
+    assert "gmw/en-us" in first.split("voices: ")[1]
+    assert second.startswith(f"{path}:8: steps[1].voice.name: no voice 'zz' in espeak-ng; voices: ")
+    assert summary == f"Error: 2 problems in {path}."
+
+
+def test_ambiguous_voice_in_the_file_names_its_line(write_routine: Callable[..., Path], runner: CliRunner) -> None:
+    path = write_routine("title: T\nvoice: {engine: espeak-ng, name: gb}\nsteps:\n  - say: Hi.\n")
+    result = runner.invoke(cli, ["plan", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}:2: voice.name: voice 'gb' matches ")
+    assert "be more specific" in result.stderr
+
+
 def test_missing_espeak_ng_exits_1_with_the_install_command(write_routine: Callable[..., Path], tmp_path: Path) -> None:
     path = write_routine(MINIMAL)
     result = run("render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng", env={"PATH": ""})

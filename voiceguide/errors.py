@@ -56,6 +56,15 @@ class EngineError(Fault):
     """A speech engine is missing, broken or lacks the requested voice."""
 
 
+class UnknownVoice(EngineError):
+    """A voice name that fits no voice of the engine, or several. ``detail`` says so in the
+    words of a routine problem, for when the name came from a routine file."""
+
+    def __init__(self, message: str, fix: str, detail: str) -> None:
+        super().__init__(message, fix)
+        self.detail = detail
+
+
 class EncoderError(Fault):
     """ffmpeg is missing or failed to encode or decode."""
 

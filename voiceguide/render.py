@@ -72,6 +72,7 @@ def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
             voice,
             engine=overrides.engine or voice.engine,
             name=overrides.voice or voice.name,
+            named_at=None if overrides.voice else voice.named_at,
             rate=overrides.rate or voice.rate,
         )
 

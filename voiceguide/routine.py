@@ -197,7 +197,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
             if (text := defaults.get(f)) is not None:
                 _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
-    voice = _voice(voice_section, Voice())
+    voice = _voice(voice_section, Voice(), ctx)
     steps = tuple(
         _build_step(number, section, default, words.both, voice, ctx)
         for number, section in enumerate(step_sections, start=1)
@@ -328,15 +328,19 @@ class _Defaults:
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
 
 
-def _voice(section: Section | None, base: Voice) -> Voice:
+def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
     """The voice a ``voice`` block sets; what it leaves out comes from ``base``."""
     if section is None:
         return base
+    name = section.get(VoiceSchema.name)
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
-        name=section.get(VoiceSchema.name) or base.name,
+        name=name or base.name,
         rate=section.get(VoiceSchema.rate) or base.rate,
         volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
+        named_at=(ctx.source, section.line(VoiceSchema.name), section.where(VoiceSchema.name))
+        if name
+        else base.named_at,
     )
 
 
@@ -385,7 +389,7 @@ def _build_step(number: int, s: Section, default: _Defaults, both: tuple[str, ..
         remaining=_remaining(s, default.remaining, hold),
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
-        voice=_voice(s.get(StepSchema.voice), voice) if s.given(StepSchema.voice) else None,
+        voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
     )
 
 
