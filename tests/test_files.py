@@ -170,7 +170,7 @@ def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> No
     source = tmp_path / "routines"
     source.mkdir()
     for i, name in enumerate(ODD_NAMES):
-        title = ["../../etc/passwd", "CON", "🙂" * 150, "a/b\\c"][i % 4]  # titles are tags, never paths
+        title = ["../../etc/passwd", "CON", "Smile " + "🙂" * 150, "a/b\\c"][i % 4]  # titles are tags, never paths
         routine = {"title": title, "steps": [{"say": "Hi."}]}
         (source / name).write_text(yaml.safe_dump(routine, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "out"
