@@ -142,6 +142,32 @@ def test_unknown_voice_exits_1_with_a_fix(
     assert not (tmp_path / "out").exists()
 
 
+def test_unknown_voice_in_the_file_exits_2_naming_file_line_and_field(
+    write_routine: Callable[..., Path], runner: CliRunner
+) -> None:
+    """A voice name written in the routine is a problem in the routine: every one is reported."""
+    path = write_routine(
+        "title: T\nvoice:\n  engine: pyttsx3\n  name: en-uss\nsteps:\n  - say: Hi.\n"
+        "  - say: There.\n    voice: {engine: espeak-ng, name: zz}\n"
+    )
+    result = runner.invoke(cli, ["plan", str(path)])
+    assert result.exit_code == 2
+    first, second, summary = result.stderr.splitlines()
+    assert first.startswith(f"{path}:4: voice.name: no voice 'en-uss' in pyttsx3 (did you mean 'gmw/en-us'?); voices: ")
+    assert first.endswith("(pick one from `voiceguide voices --engine pyttsx3`)")
+    assert "gmw/en-us" in first.split("voices: ")[1]
+    assert second.startswith(f"{path}:8: steps[1].voice.name: no voice 'zz' in espeak-ng; voices: ")
+    assert summary == f"Error: 2 problems in {path}."
+
+
+def test_ambiguous_voice_in_the_file_names_its_line(write_routine: Callable[..., Path], runner: CliRunner) -> None:
+    path = write_routine("title: T\nvoice: {engine: espeak-ng, name: gb}\nsteps:\n  - say: Hi.\n")
+    result = runner.invoke(cli, ["plan", str(path)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{path}:2: voice.name: voice 'gb' matches ")
+    assert "be more specific" in result.stderr
+
+
 def test_missing_espeak_ng_exits_1_with_the_install_command(write_routine: Callable[..., Path], tmp_path: Path) -> None:
     path = write_routine(MINIMAL)
     result = run("render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng", env={"PATH": ""})
@@ -776,3 +802,40 @@ def test_validate_speech_warns_about_every_moved_cue(write_routine: Callable[...
         assert warnings[1].startswith(f'Warning: {path}:11: step 1 "Shoulders" (steps[0]) → cues[2]: "Out." is ')
         assert "not at 0.0 s as asked" in warnings[1]
         assert warnings[1].endswith('s later, to make room for "In.")')
+
+
+# --- a batch never writes two routines to one track
+
+
+def test_routines_that_map_to_one_track_name_refuse_the_batch(
+    write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    """`a:b.yaml` and `a-b.yaml` would both become `a-b.mp3` (and `A-B.yml` on a FAT card or a Mac)."""
+    first = write_routine("title: One\nsteps:\n  - say: First.\n", "a:b.yaml")
+    second = write_routine("title: Two\nsteps:\n  - say: Second.\n", "a-b.yaml")
+    third = write_routine("title: Three\nsteps:\n  - say: Third.\n", "A-B.yml")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a-b.mp3").write_bytes(b"an older track")
+    result = run("render", str(first.parent), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"{second}: would be written to the same track as {third} ('a-b'); rename one of the two files",
+        f"{first}: would be written to the same track as {third} ('a-b'); rename one of the two files",
+        f"Error: 2 problems in {second}, {first}.",
+    ]
+    assert fake_espeak.spoken() == []
+    assert sorted(p.name for p in out.iterdir()) == ["a-b.mp3"]
+    assert (out / "a-b.mp3").read_bytes() == b"an older track"
+
+
+def test_one_routine_named_twice_is_rendered_once(
+    write_routine: Callable[..., Path], fake_espeak: FakeEspeak, tmp_path: Path
+) -> None:
+    """A file named directly and through its folder is the same routine, not a collision."""
+    path = write_routine("title: T\nsteps:\n  - say: Hello.\n", "hello.yaml")
+    out = tmp_path / "out"
+    result = run("render", str(path), str(path.parent), "-o", str(out), "--engine", "espeak-ng", env=fake_espeak.env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Wrote") == 1
+    assert fake_espeak.spoken() == ["Hello."]

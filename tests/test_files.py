@@ -90,10 +90,23 @@ def ffmpeg_writing_into(folder: Path) -> list[str]:
     [
         (signal.SIGINT, True, b"the previous track"),  # Ctrl-C in a terminal signals the whole group
         (signal.SIGINT, False, None),
+        (signal.SIGTERM, False, b"the previous track"),  # `timeout`, `docker stop`: this process only
+        (signal.SIGTERM, True, None),  # `systemctl stop`: the whole group
+        (signal.SIGHUP, False, b"the previous track"),
+        (signal.SIGHUP, True, None),  # the terminal closed
         (signal.SIGKILL, False, b"the previous track"),
         (signal.SIGKILL, True, None),
     ],
-    ids=["ctrl-c-over-old-track", "sigint-no-old-track", "sigkill-over-old-track", "sigkill-group-no-old-track"],
+    ids=[
+        "ctrl-c-over-old-track",
+        "sigint-no-old-track",
+        "sigterm-over-old-track",
+        "sigterm-group-no-old-track",
+        "sighup-over-old-track",
+        "sighup-group-no-old-track",
+        "sigkill-over-old-track",
+        "sigkill-group-no-old-track",
+    ],
 )
 def test_killed_render_leaves_the_old_track_or_nothing(
     sig: signal.Signals, whole_group: bool, previous: bytes | None, tmp_path: Path
@@ -126,9 +139,10 @@ def test_killed_render_leaves_the_old_track_or_nothing(
         assert not target.exists()
     else:
         assert target.read_bytes() == previous
-    if sig == signal.SIGINT:
-        assert process.returncode == 130
-        assert stderr == "Interrupted; no partial file was left behind.\n"
+    if sig != signal.SIGKILL:
+        assert process.returncode == 128 + sig
+        what = "Interrupted" if sig == signal.SIGINT else f"Stopped by {sig.name}"
+        assert stderr == f"{what}; no partial file was left behind.\n"
         assert [p.name for p in out.iterdir()] == ([target.name] if previous else [])
         assert ffmpeg_writing_into(out) == []
     else:
@@ -156,7 +170,7 @@ def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> No
     source = tmp_path / "routines"
     source.mkdir()
     for i, name in enumerate(ODD_NAMES):
-        title = ["../../etc/passwd", "CON", "🙂" * 150, "a/b\\c"][i % 4]  # titles are tags, never paths
+        title = ["../../etc/passwd", "CON", "Smile " + "🙂" * 150, "a/b\\c"][i % 4]  # titles are tags, never paths
         routine = {"title": title, "steps": [{"say": "Hi."}]}
         (source / name).write_text(yaml.safe_dump(routine, allow_unicode=True), encoding="utf-8")
     out = tmp_path / "out"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import random
 import string
 import tempfile
 from collections import Counter
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from fuzz_loader import ROUTINES, check, mutate
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_timeline import RATE, fake_length
@@ -240,3 +242,11 @@ any_character = st.characters(exclude_categories=["Cc"]) | st.sampled_from(["\ud
 def test_loader_survives_json_style_escapes(title: str, say: str) -> None:
     """JSON is YAML: ``json.dumps`` writes 🙂 as two escaped halves and a lone half as one."""
     load_or_refuse(f"title: {json.dumps(title)}\nsteps:\n  - say: {json.dumps(say)}\n")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(ROUTINES), st.randoms(use_true_random=False))
+def test_validate_survives_fuzzed_bundled_routines(path: Path, rng: random.Random) -> None:
+    """tests/fuzz_loader.py's mutations, briefly: exit 0 or 2 with a message, never a traceback or a hang."""
+    with tempfile.TemporaryDirectory() as folder:
+        assert check(mutate(rng, path.read_bytes()), Path(folder)) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -16,7 +17,7 @@ from voiceguide.audio import decode_file
 from voiceguide.cli import cli
 from voiceguide.durations import format_clock
 from voiceguide.model import ENGINE_NAMES
-from voiceguide.render import Overrides, load, render
+from voiceguide.render import DEFAULT_BITRATE, Overrides, fingerprint, load, plan, render
 
 from conftest import ROUTINES
 
@@ -182,3 +183,21 @@ def test_time_cues_and_a_step_voice_are_heard_where_planned(
     # the slower voice of step 3 only: the same words take longer there than in steps 2 and 4
     lengths = [e["duration"] for e in plan["events"] if e["text"] == "Breathe with me."]
     assert lengths[0] == lengths[2] < lengths[1] * 0.8
+
+
+def test_fingerprint_follows_the_background_files_content(write_routine: Callable[..., Path], tmp_path: Path) -> None:
+    """A background file is known by its content: an edit that keeps its size and time still
+    re-renders, and a touch that changes only its time does not."""
+    bed = tmp_path / "bed.wav"
+    bed.write_bytes(b"A" * 4096)
+    path = write_routine("title: T\nbackground: {file: bed.wav}\nsteps:\n  - say: Hello.\n")
+    planned = plan(load(path, Overrides(engine="espeak-ng")))
+    first = fingerprint(planned, DEFAULT_BITRATE)
+    before = bed.stat()
+    bed.write_bytes(b"B" * 4096)
+    os.utime(bed, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert bed.stat().st_size == before.st_size
+    assert fingerprint(planned, DEFAULT_BITRATE) != first
+    bed.write_bytes(b"A" * 4096)
+    os.utime(bed, ns=(0, 0))
+    assert fingerprint(planned, DEFAULT_BITRATE) == first

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.model import Background, Cue, Routine, Step, Voice
@@ -157,7 +158,6 @@ def test_routine_is_frozen(write_routine: WriteRoutine) -> None:
         ("One two three four five six seven.", "One two three four five"),
         ("Lift {rep} times.", "Lift times"),
         ("{rep}", "Step"),
-        ("...", "Step"),
         pytest.param(
             "{rep}. Lift the bar.",
             "Lift the bar",
@@ -380,6 +380,57 @@ BAD = [
         id="sides-duplicate",
     ),
     pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    sides: [Left, left]\n",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → sides: lists a side twice: ['Left', 'left']",
+        id="sides-duplicate-by-case",
+    ),
+    pytest.param(
+        'title: T\nsteps:\n  - say: Press your knee.\n    sides: ""\n',
+        'routine.yaml:4: step 1 "Press your knee" (steps[0]) → sides: expected text, got an empty string',
+        id="sides-empty-string",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Press your knee.\n    sides: [right, ' ']\n",
+        'routine.yaml:4: step 1 "Press your knee" (steps[0]) → sides: expected text, got an empty string',
+        id="sides-blank-label",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Press your knee.\n    sides: [right, '--']\n",
+        'routine.yaml:4: step 1 "Press your knee" (steps[0]) → sides: '
+        "expected text with at least one letter or digit, got '--'",
+        id="sides-label-without-letters",
+    ),
+    pytest.param(
+        "title: T\nphrases:\n  sides: [Left, left]\nsteps:\n  - say: hi {side}\n    sides: both\n",
+        "routine.yaml:3: phrases.sides: lists a side twice: ['Left', 'left']",
+        id="phrases-sides-duplicate",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: '...'\n",
+        "routine.yaml:3: step 1 (steps[0]) → say: expected text with at least one letter or digit, got '...'",
+        id="say-only-dots",
+    ),
+    pytest.param(
+        "title: '!?'\nsteps:\n  - say: hi\n",
+        "routine.yaml:1: title: expected text with at least one letter or digit, got '!?'",
+        id="title-only-punctuation",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    hold: 10s\n    cues:\n      - at: 1s\n        say: '\u3000\u00a0'\n",
+        'routine.yaml:7: step 1 "hi" (steps[0]) → cues[0].say: expected text, got an empty string',
+        id="cue-unicode-whitespace",
+    ),
+    pytest.param(
+        "title: T\nintro: '- - -'\nsteps:\n  - say: hi\n",
+        "routine.yaml:2: intro: expected text with at least one letter or digit, got '- - -'",
+        id="intro-dashes",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    release: '.'\n",
+        "routine.yaml:4: step 1 \"hi\" (steps[0]) → release: expected text with at least one letter or digit, got '.'",
+        id="release-dot",
+    ),
+    pytest.param(
         "title: T\nsteps:\n  - say: hi\n    sides: {a: 1}\n",
         'routine.yaml:4: step 1 "hi" (steps[0]) → sides: expected `both`, one side label, or a list of side '
         "labels like [right, left], got a group of fields",
@@ -539,18 +590,46 @@ BAD = [
     ),
     pytest.param(
         BILLION_LAUGHS,
-        "routine.yaml: the document expands to 1,234,567,918 values (limit 20,000); "
-        "are YAML aliases (*name) repeating a large part of it?",
+        "routine.yaml:6: the limit is 20,000 values; this file passes it on this line "
+        "(its YAML aliases, *name, repeat large parts of it)",
         id="alias-bomb",
     ),
     pytest.param(
+        "title: T\nsteps:\n" + "  - say: hi\n" * 10_000,
+        "routine.yaml:6668: the limit is 20,000 values; this file passes it on this line",
+        id="many-values-without-aliases",
+    ),
+    pytest.param(
+        "title: T\nsteps: " + "[" * 10_000 + "]" * 10_000 + "\n",
+        "routine.yaml:2: the limit is 32 lists and mappings inside each other; this file nests 33 here",
+        id="deep-flow",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n" + "".join(" " * i + "- x:\n" for i in range(0, 200, 2)),
+        "routine.yaml:18: the limit is 32 lists and mappings inside each other; this file nests 33 here",
+        id="deep-block",
+    ),
+    pytest.param(
+        "a0: &a0 [x]\n"
+        + "".join(f"a{i}: &a{i} [[[[[[[[[[*a{i - 1}]]]]]]]]]]\n" for i in range(1, 5))
+        + "title: T\nsteps:\n  - say: hi\n",
+        "routine.yaml:5: the limit is 32 lists and mappings inside each other; this file nests 42 here",
+        id="deep-through-aliases",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: hi\n    reps: " + "9" * 5_000 + "\n",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → reps: '
+        "expected a whole number from 1 to 100, got '" + "9" * 37 + "...'",
+        id="huge-integer",
+    ),
+    pytest.param(
         "title: T\nsteps: &steps\n  - say: hi\n  - *steps\n",
-        "routine.yaml:2: a YAML alias refers to itself",
+        "routine.yaml:4: a YAML alias refers to itself (*steps is inside &steps, line 2)",
         id="recursive-alias",
     ),
     pytest.param(
         "title: T\nsteps:\n  - say: " + "a" * 1_000_000 + "\n",
-        "routine.yaml: is larger than 1 MB; a routine is a short text file",
+        "routine.yaml: the limit is 1,000,000 bytes (1 MB); this file has 1,000,026",
         id="file-over-1mb",
     ),
     pytest.param(
@@ -691,6 +770,76 @@ def test_bad_bytes(tmp_path: Path, data: bytes, expected: str) -> None:
     with pytest.raises(RoutineError) as caught:
         load_routine(path)
     assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_with_a_byte_order_mark_are_read(tmp_path: Path, encoding: str) -> None:
+    """Windows editors save "Unicode" as UTF-16 with a byte order mark; YAML allows it."""
+    path = tmp_path / "routine.yaml"
+    path.write_bytes(("\ufeff" + MINIMAL.replace("Test", "Café")).encode(encoding))
+    assert load_routine(path).title == "Café"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (MINIMAL.encode("utf-16-le"), "routine.yaml: is a binary file, not a YAML routine"),
+        (b"\xff\xfe" + b"t\x00\x00\xd8", "routine.yaml: starts like UTF-16 text but is not; save it as UTF-8"),
+        (b"\xff\xfet\x00\x00\x00", "routine.yaml: is a binary file, not a YAML routine"),
+    ],
+    ids=["utf16-without-bom", "broken-utf16", "utf16-with-nul"],
+)
+def test_bad_wide_text(tmp_path: Path, data: bytes, expected: str) -> None:
+    path = tmp_path / "routine.yaml"
+    path.write_bytes(data)
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert str(caught.value).replace(str(path), "routine.yaml") == expected
+
+
+def test_named_pipe_is_refused_without_waiting(tmp_path: Path) -> None:
+    """Opening a FIFO for reading would wait for a writer forever; it is refused at once."""
+    path = tmp_path / "routine.yaml"
+    os.mkfifo(path)
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path)
+    assert caught.value.problems == (
+        Problem(str(path), None, "", "is not a regular file (a pipe, socket or device); name a .yaml file"),
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="no /dev/zero")
+def test_endless_device_is_refused() -> None:
+    """/dev/zero never ends; it is refused before anything is read."""
+    with pytest.raises(RoutineError) as caught:
+        load_routine("/dev/zero")
+    assert caught.value.problems == (
+        Problem("/dev/zero", None, "", "is not a regular file (a pipe, socket or device); name a .yaml file"),
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "title: T\nsteps:\n" + "- a\n" * 249_000,
+        "title: T\nsteps: [" + "a," * 499_000 + "]\n",
+        "title: T\nsteps: " + "[" * 499_000 + "]" * 499_000 + "\n",
+    ],
+    ids=["many-lines", "long-flow-list", "deep"],
+)
+def test_limits_are_enforced_while_parsing(
+    write_routine: WriteRoutine, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    """A 1 MB file over a limit is refused from the parser's events: no node is ever built."""
+
+    def no_nodes(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("nodes were built before the limits were checked")
+
+    monkeypatch.setattr(yaml, "compose", no_nodes)
+    path = write_routine(text)
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(RoutineError, match="the limit is"):
+        load_routine(path)
 
 
 def test_json_style_surrogate_escapes_become_one_character(write_routine: WriteRoutine) -> None:

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import decode_file
+from voiceguide.export import Export
 from voiceguide.render import Overrides, load, render
 from voiceguide.sounds import FADE_IN_MS, MAX_SOUND_SECONDS, chime_clips
 from voiceguide.timeline import SAMPLE_RATE, Event, Kind, Sound, Timeline
@@ -31,7 +32,8 @@ ONSET_TOLERANCE = round(0.005 * SAMPLE_RATE)  # 5 ms
 
 
 def rendered(path: Path, out: Path) -> tuple[npt.NDArray[np.int32], Timeline]:
-    done = render(load(path, Overrides(engine="espeak-ng")), out)
+    # not levelled: the chimes would change each track's gain, and the difference would not be the chimes alone
+    done = render(load(path, Overrides(engine="espeak-ng")), out, options=Export(loudness=None))
     decoded, rate = decode_file(done.path)
     assert rate == SAMPLE_RATE
     return decoded.astype(np.int32), done.plan.timeline
@@ -43,8 +45,8 @@ def chime_only(
     """The chimed track minus the same track without chimes: the chimes alone (and codec noise)."""
     chimed, timeline = rendered(write_routine(CHIMED.format(chime=chime, sounds=sounds), "chimed.yaml"), tmp_path)
     plain, plain_timeline = rendered(write_routine(CHIMED.format(chime="none", sounds=""), "plain.yaml"), tmp_path)
-    assert len(chimed) == len(plain)
-    return chimed - plain, timeline, plain_timeline
+    assert len(chimed) >= len(plain)  # longer when the last end chime runs past the end
+    return chimed - np.pad(plain, (0, len(chimed) - len(plain))), timeline, plain_timeline
 
 
 def onset(signal: npt.NDArray[np.int32], near: int, threshold: int = 2000) -> int:
@@ -72,7 +74,7 @@ def test_chimes_sit_at_the_plans_times_without_moving_any_hold(
 ) -> None:
     alone, timeline, plain = chime_only(write_routine, tmp_path, "both")
     assert holds(timeline) == holds(plain)
-    assert timeline.duration == plain.duration
+    assert timeline.duration == plain.duration + timeline.tail
     placed = chimes(timeline)
     assert [e.role for e in placed] == ["start", "end"] * 3
     for event in placed:
@@ -96,6 +98,28 @@ def test_chime_setting_picks_the_edges(
     assert [e.role for e in chimes(timeline)] == roles * 3
     if not roles:
         assert np.abs(alone).max() < 1000  # codec noise only
+
+
+def test_an_end_chime_at_the_end_of_the_track_is_heard_in_full(
+    write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    """The track runs on after its last hold until the end chime has rung out."""
+    text = (
+        "title: T\ndefaults: {{chime: {chime}, pause: 0}}\nsteps:\n  - say: Breathe.\n    hold: 2s\n    countdown: 0\n"
+    )
+    chimed, timeline = rendered(write_routine(text.format(chime="end"), "chimed.yaml"), tmp_path)
+    plain, _ = rendered(write_routine(text.format(chime="none"), "plain.yaml"), tmp_path)
+    bell = chime_clips(load(write_routine(text.format(chime="end"))), [Sound("end")], SAMPLE_RATE)[Sound("end")]
+    (start, length), (chime,) = holds(timeline)[-1], chimes(timeline)
+    assert (chime.start, chime.duration) == (start + length, len(bell))
+    assert timeline.duration == chime.end
+    assert timeline.tail == len(bell)
+    assert len(chimed) >= chime.end  # the decoded track holds the whole chime
+    alone = chimed - np.pad(plain, (0, len(chimed) - len(plain)))[: len(chimed)]
+    late = slice(round(1.0 * SAMPLE_RATE), round(1.4 * SAMPLE_RATE))  # the last strike, ringing out
+    heard = alone[chime.start :][late].astype(float)
+    expected = bell[late].astype(float)
+    assert np.sqrt(np.mean(heard**2)) > 0.5 * np.sqrt(np.mean(expected**2))
 
 
 def test_built_in_chimes_fade_in_and_out() -> None:

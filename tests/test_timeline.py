@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from voiceguide.errors import RoutineError
+from voiceguide.present import plan_dict, plan_lines
 from voiceguide.routine import load_routine
 from voiceguide.timeline import Event, Kind, Role, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 
@@ -235,9 +236,13 @@ def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[.
         (Role.START, holds[0].start, RATE),
         (Role.END, holds[0].end, 2 * RATE),
         (Role.START, holds[1].start, RATE),
-        (Role.END, holds[1].end, 0),  # the track ends with this hold: the chime is cut there
+        (Role.END, holds[1].end, 2 * RATE),  # the track ends with this hold: it runs on for the chime
     ]
-    assert holds[1].end == timeline.duration
+    assert timeline.duration == holds[1].end + 2 * RATE
+    assert timeline.tail == 2 * RATE
+    assert timeline.chapters[-1].end == timeline.duration
+    assert plan_dict(timeline)["tail"] == 2.0
+    assert "tail       2.000 s  (the track runs on so the last chime ends)" in "\n".join(plan_lines(timeline))
 
 
 def test_remaining_is_spoken_that_long_before_the_end(write_routine: Callable[..., Path]) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -16,7 +20,7 @@ from . import __version__
 from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
-from .errors import Fault, RoutineError, VoiceguideError
+from .errors import Fault, RoutineError, Stopped, VoiceguideError
 from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
@@ -26,7 +30,7 @@ from .present import move_warnings, plan_dict, plan_lines
 from .publish import Channel, Published, publish
 from .publish.site import base_url
 from .reference import schema_text
-from .render import DEFAULT_BITRATE, SILENT, Overrides, load, plan, render
+from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
 from .routine import expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
@@ -57,9 +61,42 @@ class Group(click.Group):
         except VoiceguideError as err:
             click.echo(describe(err), err=True)
             ctx.exit(err.exit_code)
-        except KeyboardInterrupt:
-            click.echo("Interrupted; no partial file was left behind.", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as err:
+            signum = err.signum if isinstance(err, Stopped) else signal.SIGINT
+            name = signal.Signals(signum).name
+            what = "Interrupted" if signum == signal.SIGINT else f"Stopped by {name}"
+            with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+                click.echo(f"{what}; no partial file was left behind.", err=True)
+            ctx.exit(128 + signum)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        with stop_signals_interrupt():
+            return super().main(*args, **kwargs)
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM (`timeout`, `systemctl stop`, `docker stop`) and SIGHUP (a closed terminal) raise
+    ``Stopped``, so they stop voiceguide as Ctrl-C does; a repeat of either is ignored while
+    it cleans up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def voice_options(command: F) -> F:
@@ -203,7 +240,7 @@ def render_command(
     """
     overrides = Overrides(engine, voice, rate)
     options = Export(loudness, sidecars, split)
-    paths = expand_paths(routines)
+    paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
 

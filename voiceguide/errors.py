@@ -71,9 +71,27 @@ class EngineError(Fault):
     """A speech engine is missing, broken or lacks the requested voice."""
 
 
+class UnknownVoice(EngineError):
+    """A voice name that fits no voice of the engine, or several. ``detail`` says so in the
+    words of a routine problem, for when the name came from a routine file."""
+
+    def __init__(self, message: str, fix: str, detail: str) -> None:
+        super().__init__(message, fix)
+        self.detail = detail
+
+
 class EncoderError(Fault):
     """ffmpeg is missing or failed to encode or decode."""
 
 
 class OutputError(Fault):
     """An output file could not be written."""
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: stop exactly as Ctrl-C does (ffmpeg stopped, temporary files
+    removed), since every clean-up that handles Ctrl-C handles this too."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        super().__init__(signum)

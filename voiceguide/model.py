@@ -21,6 +21,9 @@ class Voice:
     name: str | None = None
     rate: int = 150
     volume: float = 1.0
+    # where the routine gives `name` (file, line, field), for a message if no voice has it;
+    # not part of what the voice is, so equal voices stay equal wherever they are written
+    named_at: tuple[str, int, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

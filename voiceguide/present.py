@@ -20,6 +20,7 @@ def plan_dict(timeline: Timeline) -> dict[str, Any]:
         "title": timeline.title,
         "duration": _seconds(timeline, timeline.duration),
         "sample_rate": timeline.sample_rate,
+        "tail": _seconds(timeline, timeline.tail),
         "events": [
             {
                 "start": _seconds(timeline, e.start),
@@ -49,6 +50,11 @@ def plan_lines(timeline: Timeline) -> list[str]:
         if chapter is not None:
             lines.append(f"  -- {chapter.title}")
         lines.append(_event_line(timeline, event))
+    if timeline.tail:
+        lines.append(
+            f"{format_clock(timeline.seconds(timeline.duration - timeline.tail)):>11}  "
+            f"{'tail':<11}{timeline.seconds(timeline.tail):.3f} s  (the track runs on so the last chime ends)"
+        )
     lines += ["", f"Total {format_clock(timeline.seconds(timeline.duration))}"]
     return lines
 

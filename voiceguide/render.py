@@ -12,6 +12,7 @@ from typing import Protocol
 from . import __version__
 from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
 from .background import with_background
+from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
 from .model import Routine, Voice
@@ -72,6 +73,7 @@ def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
             voice,
             engine=overrides.engine or voice.engine,
             name=overrides.voice or voice.name,
+            named_at=None if overrides.voice else voice.named_at,
             rate=overrides.rate or voice.rate,
         )
 
@@ -112,7 +114,7 @@ def render(
     it would be made from is left as it is.
     """
     planned = plan(routine, settings, progress)
-    base = output_folder(out_dir) / safe_name(Path(routine.source).stem)
+    base = output_folder(out_dir) / track_name(routine.source)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
@@ -158,12 +160,36 @@ def _playlist_is_current(playlist: Path, stamp: str) -> bool:
     return PLAYLIST_STAMP + stamp in lines and bool(parts) and all(part.is_file() for part in parts)
 
 
+def track_name(source: str | Path) -> str:
+    """The name (without extension) of the track rendered from routine file ``source``."""
+    return safe_name(Path(source).stem)
+
+
+def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
+    """``paths`` with repeats of one file dropped; refused if two files would write one track.
+
+    Names are compared as a FAT card or a Mac compares them (ignoring case), so no
+    track of a batch ever replaces another.
+    """
+    kept: dict[str, Path] = {}
+    problems: list[Problem] = []
+    for path in paths:
+        name = track_name(path)
+        first = kept.setdefault(name.casefold(), path)
+        if first is not path and first.resolve() != path.resolve():
+            message = f"would be written to the same track as {first} ({name!r}); rename one of the two files"
+            problems.append(Problem(str(path), None, "", message))
+    if problems:
+        raise RoutineError(problems)
+    return list(kept.values())
+
+
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
     routine = dataclasses.replace(planned.routine, source="")
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
     if routine.cover is not None and routine.cover.is_file():
-        digest.update(routine.cover.read_bytes())
+        digest.update(_file_digest(routine.cover))
     events = planned.timeline.events
     for event in events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())
@@ -171,9 +197,17 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
         digest.update(planned.clips[clip].tobytes())
     background = planned.routine.background
     if background and background.file:  # its path is in the routine; its content may change
-        stat = background.file.stat()
-        digest.update(repr((stat.st_size, stat.st_mtime_ns)).encode())
+        digest.update(_file_digest(background.file))
     return digest.hexdigest()
+
+
+def _file_digest(path: Path) -> bytes:
+    """SHA-256 of a file's content, read in blocks (a background recording may be large)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()
 
 
 def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:

@@ -92,8 +92,7 @@ class Sides(Kind["tuple[str, ...] | str"]):
             labels = tuple(SideLabel(60).convert(item, path, ctx) for item in node.value)
             if not labels:
                 raise Invalid("expected at least one side label, got an empty list")
-            if len(set(labels)) != len(labels):
-                raise Invalid(f"lists a side twice: {list(labels)}")
+            _distinct(labels)
             return labels
         if isinstance(node, yaml.ScalarNode) and node.tag == _TAG + "str" and node.value.strip().lower() == "both":
             return "both"
@@ -115,6 +114,13 @@ class Language(Choice):
     def hint(self, value: str) -> str:
         base = re.split(r"[-_]", value)[0]
         return f"; did you mean {base!r}?" if base in self.options else super().hint(value)
+
+
+def _distinct(labels: Iterable[str]) -> None:
+    """Side labels must differ (ignoring case), or two sides would sound the same."""
+    labels = list(labels)
+    if len({label.casefold() for label in labels}) != len(labels):
+        raise Invalid(f"lists a side twice: {labels}")
 
 
 class WholeSeconds(Duration):
@@ -514,7 +520,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
             if (text := defaults.get(f)) is not None:
                 _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
-    voice = _voice(voice_section, Voice())
+    voice = _voice(voice_section, Voice(), ctx)
     steps = tuple(
         _build_step(number, section, default, words, voice, ctx)
         for number, section in enumerate(step_sections, start=1)
@@ -598,6 +604,10 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
             ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
     numbers = section.get(PhrasesSchema.numbers) or []
     sides = section.get(PhrasesSchema.sides)
+    try:
+        _distinct(sides or ())
+    except Invalid as err:
+        ctx.report(section.line(PhrasesSchema.sides), section.where(PhrasesSchema.sides), str(err))
     return dataclasses.replace(
         built_in,
         both=tuple(sides) if sides else built_in.both,
@@ -661,15 +671,19 @@ class _Defaults:
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
 
 
-def _voice(section: Section | None, base: Voice) -> Voice:
+def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
     """The voice a ``voice`` block sets; what it leaves out comes from ``base``."""
     if section is None:
         return base
+    name = section.get(VoiceSchema.name)
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
-        name=section.get(VoiceSchema.name) or base.name,
+        name=name or base.name,
         rate=section.get(VoiceSchema.rate) or base.rate,
         volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
+        named_at=(ctx.source, section.line(VoiceSchema.name), section.where(VoiceSchema.name))
+        if name
+        else base.named_at,
     )
 
 
@@ -720,7 +734,7 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         remaining=_remaining(s, default.remaining, hold),
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
-        voice=_voice(s.get(StepSchema.voice), voice) if s.given(StepSchema.voice) else None,
+        voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
     )
 
 

@@ -100,7 +100,8 @@ class Kind(Generic[T]):
 
 
 class Text(Kind[str]):
-    """Non-empty text; numbers are accepted as their written form."""
+    """Text with at least one letter or digit (nothing to say is not a text); numbers are
+    accepted as their written form."""
 
     expected = "text"
 
@@ -118,6 +119,8 @@ class Text(Kind[str]):
         text = " ".join(self.scalar(node).split())
         if not text:
             raise Invalid("expected text, got an empty string")
+        if not any(character.isalnum() for character in text):
+            raise Invalid(f"expected text with at least one letter or digit, got {describe(node)}")
         if len(text) > self.max_length:
             raise Invalid(
                 f"text is {len(text):,} characters long; keep it to {self.max_length:,} at most "
@@ -140,7 +143,7 @@ class Integer(Kind[int]):
         return f"whole number, {self.low} to {self.high}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
-        if not isinstance(node, yaml.ScalarNode) or not re.fullmatch(r"[-+]?\d+", str(node.value)):
+        if not isinstance(node, yaml.ScalarNode) or not re.fullmatch(r"[-+]?\d{1,30}", str(node.value)):
             raise self.fail(node)
         value = int(node.value)
         if not self.low <= value <= self.high:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from . import cache as speech_cache
 from .audio import Samples, decode_clip, trim
 from .engines import VoiceInfo, get_engine, pick_voice
+from .errors import Problem, RoutineError, UnknownVoice
 from .model import Voice
 from .phrases import phrases
 from .timeline import Utterance
@@ -40,9 +41,25 @@ class Stats:
 
 
 def resolve_voices(voices: Iterable[Voice], language: str) -> dict[Voice, VoiceInfo]:
-    """Check every voice exists before any synthesis, so a typo fails at once."""
+    """Check every voice exists before any synthesis, so a typo fails at once.
+
+    A name from the routine file that fits no voice is a problem in that file (its line
+    and field); one from ``--voice`` is reported as the engine's error.
+    """
     preferred = phrases(language).voice
-    return {v: pick_voice(get_engine(v.engine), v.name, language, preferred) for v in set(voices)}
+    resolved: dict[Voice, VoiceInfo] = {}
+    unknown: dict[tuple[str, int, str] | None, UnknownVoice] = {}
+    for voice in set(voices):
+        try:
+            resolved[voice] = pick_voice(get_engine(voice.engine), voice.name, language, preferred)
+        except UnknownVoice as err:
+            unknown[voice.named_at] = err
+    if None in unknown:
+        raise unknown[None]
+    problems = [Problem(*origin, err.detail) for origin, err in unknown.items() if origin is not None]
+    if problems:
+        raise RoutineError(sorted(problems, key=lambda p: (p.source, p.line or 0)))
+    return resolved
 
 
 def synthesise(

@@ -8,7 +8,6 @@ length of every utterance is known.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -180,6 +179,7 @@ class Timeline:
     duration: int
     events: tuple[Event, ...]
     chapters: tuple[Chapter, ...]
+    tail: int = 0  # samples added after the last hold or line so that a chime ends in full
     moves: tuple[Move, ...] = ()
 
     def seconds(self, samples: int) -> float:
@@ -299,8 +299,8 @@ def schedule(
 
     Holds start where the speech before them ends and keep their exact length;
     their overlays are fitted inside (raising ``RoutineError`` if they cannot be).
-    Chimes start exactly at a hold's start or end and move nothing; one running
-    past the end of the track is cut there.
+    Chimes start exactly at a hold's start or end and move nothing; if one would run
+    past the end of the track, the track is extended (``Timeline.tail``) so it is heard in full.
     """
     events: list[Event] = []
     problems: list[Problem] = []
@@ -332,11 +332,11 @@ def schedule(
         cursor += n
     if problems:
         raise RoutineError(problems)
-    events = [dataclasses.replace(e, duration=min(e.duration, cursor - e.start)) if e.sound else e for e in events]
+    end = max([cursor, *(e.end for e in events if e.sound)])
     events.sort(key=lambda e: (e.start, e.overlay))
-    chapters = _chapters(routine, events, cursor)
+    chapters = _chapters(routine, events, end)
     ordered = sorted(moves.values(), key=lambda m: (m.step.number, m.line, m.asked))  # as written in the file
-    return Timeline(routine.title, sample_rate, cursor, tuple(events), chapters, tuple(ordered))
+    return Timeline(routine.title, sample_rate, end, tuple(events), chapters, end - cursor, tuple(ordered))
 
 
 def _fit(

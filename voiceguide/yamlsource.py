@@ -7,7 +7,11 @@ measured on the node graph before anything expands them.
 
 from __future__ import annotations
 
+import codecs
+import os
 import re
+import stat
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -16,9 +20,18 @@ from .errors import Problem, RoutineError
 
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
+MAX_DEPTH = 32  # lists and mappings inside each other (a routine needs 6)
 
 _TAG = "tag:yaml.org,2002:"
 ALLOWED_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp"))
+# libyaml's parser when PyYAML has it (about 20 times faster); PyYAML's own parser words syntax errors better
+_FAST_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BOMS = (  # UTF-32 first: its little-endian mark starts like UTF-16's
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def read_nodes(path: Path, source: str) -> yaml.MappingNode:
@@ -30,7 +43,12 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
     if not text.strip():  # tabs alone would otherwise be a YAML syntax error
         text = ""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            root = _compose(text, source, _FAST_LOADER)
+        except yaml.YAMLError:
+            if _FAST_LOADER is yaml.SafeLoader:
+                raise
+            root = _compose(text, source, yaml.SafeLoader)  # for its message (or if only libyaml objects)
     except yaml.MarkedYAMLError as err:
         raise RoutineError([_syntax_problem(err, source, text)]) from None
     except yaml.YAMLError as err:
@@ -52,6 +70,89 @@ def read_nodes(path: Path, source: str) -> yaml.MappingNode:
             ]
         )
     return root
+
+
+def _compose(text: str, source: str, loader: type[yaml.SafeLoader]) -> yaml.Node | None:
+    """Nodes for ``text``, once ``loader`` has measured its event stream against the limits.
+
+    Nodes are always built by the pure-Python loader: libyaml accepts a few texts it
+    refuses (``{When? now}``) and marks plain texts differently, and within the limits
+    building is quick.
+    """
+    _measure(text, source, loader)
+    return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+@dataclass
+class _Open:
+    """A list or mapping being parsed: where its values began, how deep it and what it holds reach."""
+
+    anchor: str | None
+    values_before: int
+    depth: int
+    deepest: int
+
+
+def _measure(text: str, source: str, loader: type[yaml.SafeLoader]) -> None:
+    """Enforce ``MAX_VALUES`` and ``MAX_DEPTH`` on the parser's events, before any node is built.
+
+    Values are counted as if every alias were expanded (an alias counts what its anchor
+    holds), so a "billion laughs" file stops after 20,000 values, not after expanding.
+    """
+    values = 0
+    stack: list[_Open] = []
+    anchors: dict[str, tuple[int, int]] = {}  # name -> (values, levels) once complete
+    opened: dict[str, int] = {}  # name -> line, while its list or mapping is still being read
+    aliased = False
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.CollectionEndEvent):
+            done = stack.pop()
+            if done.anchor is not None:
+                del opened[done.anchor]
+                anchors[done.anchor] = (values - done.values_before, done.deepest - done.depth + 1)
+            if stack:
+                stack[-1].deepest = max(stack[-1].deepest, done.deepest)
+            continue
+        if not isinstance(event, yaml.NodeEvent):
+            continue
+        size, levels = 1, 0
+        if isinstance(event, yaml.AliasEvent):
+            aliased = True
+            if event.anchor in opened:
+                raise _limit(
+                    source,
+                    event,
+                    f"a YAML alias refers to itself (*{event.anchor} is inside "
+                    f"&{event.anchor}, line {opened[event.anchor]})",
+                )
+            size, levels = anchors.get(event.anchor or "", (1, 0))  # undefined: the composer says so
+        elif isinstance(event, yaml.CollectionStartEvent):
+            levels = 1
+        values += size
+        depth = len(stack) + levels
+        if values > MAX_VALUES:
+            hint = " (its YAML aliases, *name, repeat large parts of it)" if aliased else ""
+            raise _limit(source, event, f"the limit is {MAX_VALUES:,} values; this file passes it on this line{hint}")
+        if depth > MAX_DEPTH:
+            message = f"the limit is {MAX_DEPTH} lists and mappings inside each other; this file nests {depth} here"
+            raise _limit(source, event, message)
+        if stack:
+            stack[-1].deepest = max(stack[-1].deepest, depth)
+        if isinstance(event, yaml.CollectionStartEvent):
+            stack.append(_Open(event.anchor, values - 1, depth, depth))
+            if event.anchor is not None:
+                opened[event.anchor] = _line(event) or 0
+        elif isinstance(event, yaml.ScalarEvent) and event.anchor is not None:
+            anchors[event.anchor] = (1, 0)
+
+
+def _limit(source: str, event: yaml.Event, message: str) -> RoutineError:
+    return RoutineError([Problem(source, _line(event), "", message)])
+
+
+def _line(event: yaml.Event) -> int | None:
+    mark = event.start_mark
+    return None if mark is None else int(mark.line) + 1
 
 
 def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Problem:
@@ -180,42 +281,61 @@ def _cut_by_comment(root: yaml.Node, lines: list[str], source: str) -> list[Prob
 
 
 def _read_text(path: Path, source: str) -> str:
+    """The file's text, refused before YAML sees it if it is not a small regular text file."""
+
     def fail(message: str, line: int | None = None) -> RoutineError:
         return RoutineError([Problem(source, line, "", message)])
 
-    if path.is_dir():
-        raise fail("is a folder, not a routine file; name the .yaml file inside it")
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        # non-blocking, so that opening a named pipe does not wait for a writer
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise fail("no such file") from None
     except PermissionError:
         raise fail("cannot be read (permission denied); check the file's permissions") from None
     except OSError as err:
         raise fail(f"cannot be read: {err.strerror}") from None
-    if len(data) > MAX_FILE_BYTES:
-        raise fail(f"is larger than {MAX_FILE_BYTES // 1_000_000} MB; a routine is a short text file")
-    if b"\0" in data:
+    try:
+        info = os.fstat(handle)
+        if stat.S_ISDIR(info.st_mode):
+            raise fail("is a folder, not a routine file; name the .yaml file inside it")
+        if not stat.S_ISREG(info.st_mode):
+            raise fail("is not a regular file (a pipe, socket or device); name a .yaml file")
+        if info.st_size > MAX_FILE_BYTES:
+            raise fail(f"the limit is {MAX_FILE_BYTES:,} bytes (1 MB); this file has {info.st_size:,}")
+        with os.fdopen(handle, "rb", closefd=False) as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as err:
+        raise fail(f"cannot be read: {err.strerror}") from None
+    finally:
+        os.close(handle)
+    if len(data) > MAX_FILE_BYTES:  # it grew while we looked
+        raise fail(f"the limit is {MAX_FILE_BYTES:,} bytes (1 MB); this file has more")
+    encoding = next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8-sig")
+    if encoding == "utf-8-sig" and b"\0" in data:
         raise fail("is a binary file, not a YAML routine")
     try:
-        return data.decode("utf-8-sig")
+        text = data.decode(encoding)
     except UnicodeDecodeError as err:
+        if encoding != "utf-8-sig":
+            raise fail(f"starts like {encoding.upper()} text but is not; save it as UTF-8") from None
         line = data.count(b"\n", 0, err.start) + 1
         raise fail(f"is not UTF-8 text (byte 0x{data[err.start]:02x}); save it as UTF-8", line) from None
+    text = text.removeprefix("\ufeff")
+    if "\0" in text:
+        raise fail("is a binary file, not a YAML routine")
+    return text
 
 
 def _check_graph(root: yaml.Node, source: str) -> None:
-    """Refuse foreign tags, recursive aliases and documents that expand too far."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: yaml.Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise RoutineError([Problem(source, line_of(node), "", "a YAML alias refers to itself")])
+    """Refuse foreign tags and unpaired surrogates (sizes and depth were measured while parsing)."""
+    seen: set[int] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         if node.tag not in ALLOWED_TAGS:
             if node.tag == _TAG + "merge":
                 message = "YAML merge keys (<<) are not supported; write the fields out in full"
@@ -225,31 +345,12 @@ def _check_graph(root: yaml.Node, source: str) -> None:
                     "a routine holds plain text, numbers, lists and groups of fields"
                 )
             raise RoutineError([Problem(source, line_of(node), "", message)])
-        active.add(key)
         if isinstance(node, yaml.SequenceNode):
-            total = 1 + sum(size(item) for item in node.value)
+            pending.extend(reversed(node.value))
         elif isinstance(node, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in node.value)
+            pending.extend(child for pair in reversed(node.value) for child in reversed(pair))
         else:
-            total = 1
             _join_surrogates(node, source)
-        active.discard(key)
-        sizes[key] = total
-        return total
-
-    total = size(root)
-    if total > MAX_VALUES:
-        raise RoutineError(
-            [
-                Problem(
-                    source,
-                    None,
-                    "",
-                    f"the document expands to {total:,} values (limit {MAX_VALUES:,}); "
-                    "are YAML aliases (*name) repeating a large part of it?",
-                )
-            ]
-        )
 
 
 def _join_surrogates(node: yaml.Node, source: str) -> None:

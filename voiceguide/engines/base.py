@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..errors import EngineError
+from ..errors import EngineError, UnknownVoice
 from ..schema import closest
 
 
@@ -82,12 +82,19 @@ def pick_voice(engine: Engine, name: str | None, language: str, preferred: str |
     if len(partial) == 1:
         return partial[0]
     if partial:
-        listed = ", ".join(v.id for v in partial[:8]) + (", ..." if len(partial) > 8 else "")
-        raise EngineError(
-            f"voice {name!r} matches {len(partial)} {engine.name} voices ({listed}); be more specific", fix
-        )
-    hint = f"; did you mean {m!r}?" if (m := closest(name, [v.id for v in voices])) else ""
-    raise EngineError(f"{engine.name} has no voice {name!r}{hint}", fix)
+        ambiguous = f"voice {name!r} matches {len(partial)} {engine.name} voices ({_listed(partial)}); be more specific"
+        raise UnknownVoice(ambiguous, fix, ambiguous)
+    match = closest(name, [v.id for v in voices])
+    hint = f"; did you mean {match!r}?" if match else ""
+    lang = _norm(language).split("-")[0]
+    for_language = [v for v in voices if any(_norm(x).split("-")[0] == lang for x in v.languages)]
+    guess = f" (did you mean {match!r}?)" if match else ""
+    detail = f"no voice {name!r} in {engine.name}{guess}; voices: {_listed(for_language or voices)} ({fix})"
+    raise UnknownVoice(f"{engine.name} has no voice {name!r}{hint}", fix, detail)
+
+
+def _listed(voices: list[VoiceInfo]) -> str:
+    return ", ".join(v.id for v in voices[:8]) + (", ..." if len(voices) > 8 else "")
 
 
 def _exact(voices: list[VoiceInfo], name: str) -> VoiceInfo | None:
