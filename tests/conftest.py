@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import textwrap
@@ -10,8 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
+
+from voiceguide.render import Plan
+from voiceguide.timeline import Kind, Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINES = ROOT / "routines"
@@ -119,8 +125,8 @@ def ffmpeg_exe() -> str:
 
 
 @pytest.fixture(scope="module")
-def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
-    """SHORT_ROUTINE rendered once with espeak-ng (default export options): the MP3 and its plan document."""
+def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], Plan]:
+    """SHORT_ROUTINE rendered once with espeak-ng (default export options): the MP3, its plan document and plan."""
     from voiceguide.present import plan_dict
     from voiceguide.render import Overrides, load, render
 
@@ -128,4 +134,86 @@ def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     source = folder / "short.yaml"
     source.write_text(SHORT_ROUTINE, encoding="utf-8")
     done = render(load(source, Overrides(engine="espeak-ng")), folder / "out")
-    return done.path, plan_dict(done.plan.timeline)
+    return done.path, plan_dict(done.plan.timeline), done.plan
+
+
+# --- Rendered audio against each line's own samples (issue 14) --------------------------------
+# Shapes, not levels: every comparison is a correlation or is scaled by the fitted gain, so the
+# checks hold for any correct levelling, and leave room for MP3 coding noise.
+
+CORRELATION = 0.9  # a line's slot against its own samples; another line's speech scores near 0
+END_TOLERANCE_SECONDS = 0.005
+MAX_LAG_SECONDS = 0.01
+
+
+@functools.cache
+def own_clip(utterance: Utterance, language: str, sample_rate: int) -> npt.NDArray[np.float64]:
+    """A line spoken by itself, straight from its engine, and trimmed here (not by voiceguide)."""
+    from voiceguide.audio import decode_clip
+    from voiceguide.engines import get_engine
+    from voiceguide.synth import resolve_voices
+
+    voice = utterance.voice
+    info = resolve_voices([voice], language)[voice]
+    samples = decode_clip(
+        get_engine(voice.engine).synthesise(utterance.text, info, voice.rate, voice.volume), sample_rate
+    )
+    audible = np.flatnonzero(np.abs(samples.astype(np.int32)) >= 16)
+    return samples[audible[0] : audible[-1] + 1].astype(np.float64)
+
+
+def expected_track(planned: Plan) -> npt.NDArray[np.float64]:
+    """The track as the plan says it sounds: each line's own speech at its event, chimes at theirs."""
+    timeline = planned.timeline
+    track = np.zeros(timeline.duration)
+    for event in timeline.events:
+        if event.utterance is not None:
+            clip = own_clip(event.utterance, planned.routine.language, timeline.sample_rate)
+            assert len(clip) == event.duration, f"{event.text!r}: {event.duration} samples planned, spoken {len(clip)}"
+            track[event.start : event.end] += clip
+        elif event.sound is not None:
+            track[event.start : event.end] += planned.clips[event.sound]
+    return track
+
+
+def correlation(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
+    """Normalised correlation at lag 0: 1 for the same shape at any level."""
+    return float(np.dot(a, b) / max(np.sqrt(np.dot(a, a) * np.dot(b, b)), 1e-9))
+
+
+def voice_end(samples: npt.NDArray[np.float64], threshold: float, rate: int) -> int:
+    """Where the voice stops: just after the last sample whose 10 ms RMS envelope is above ``threshold``
+    (an envelope over a pitch period or so, so neither MP3 coding noise nor one waveform peak decides)."""
+    window = rate // 100
+    envelope = np.sqrt(np.convolve(samples**2, np.ones(window) / window, "same"))
+    return int(np.flatnonzero(envelope > threshold)[-1]) + 1
+
+
+def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None:
+    """Every spoken line is heard in its slot as its own samples, at lag 0, ending where planned."""
+    timeline = planned.timeline
+    rate = timeline.sample_rate
+    expected = expected_track(planned)
+    heard = decoded.astype(np.float64)
+    lag, tolerance = round(MAX_LAG_SECONDS * rate), round(END_TOLERANCE_SECONDS * rate)
+    speech = [e for e in timeline.events if e.kind is Kind.SPEECH]
+    # the voice stops right where the hold starts: a line ends on each hold's first sample (and is measured below)
+    ends = {e.end for e in speech if not e.overlay}
+    late = [e.start / rate for e in timeline.events if e.kind is Kind.HOLD and e.start not in ends]
+    assert not late, f"holds at {late} s do not start where a line ends"
+    for number, event in enumerate(speech):
+        got, want = heard[event.start : event.end], expected[event.start : event.end]
+        score = correlation(got, want)
+        assert score >= CORRELATION, f"{event.text!r} at {event.start / rate:.3f} s: correlation {score:.2f}"
+        if number < 12 and lag < event.start and event.end + lag <= len(heard):  # aligned to the sample
+            around = np.correlate(heard[event.start - lag : event.end + lag], want, "valid")
+            off = int(np.argmax(around)) - lag
+            assert abs(off) <= 1, f"{event.text!r} is {off} samples off"
+        after = slice(event.end, min(event.end + rate // 5, timeline.duration))
+        if not expected[after].any():  # nothing else sounds right after it: where the voice stops is measurable
+            tail = slice(max(event.start, event.end - rate // 25), event.end)  # its last 40 ms: never limited
+            gain = np.dot(heard[tail], expected[tail]) / max(np.dot(expected[tail], expected[tail]), 1e-9)
+            threshold = 0.1 * np.sqrt(np.mean(want**2))  # 20 dB under the line's RMS level
+            window = slice(event.start, after.stop)
+            stops = voice_end(heard[window], threshold * gain, rate) - voice_end(expected[window], threshold, rate)
+            assert abs(stops) <= tolerance, f"{event.text!r}: the voice stops {stops / rate * 1000:+.1f} ms off"
