@@ -39,6 +39,8 @@ def test_trim_drops_zero_padding_only() -> None:
     last = int(np.flatnonzero(np.abs(speech) >= 16)[-1])
     assert np.array_equal(trimmed, speech[first : last + 1])
     assert len(trim(np.zeros(100, np.int16))) == 0
+    edges = np.array([0, 15, -16, 900, 16, -15, 0], np.int16)  # 16 is the quietest sample kept
+    assert trim(edges).tolist() == [-16, 900, 16]
 
 
 def test_pcm_chunks_place_scheduled_clips_over_several_chunks(write_routine: Callable[..., Path]) -> None:
@@ -75,9 +77,10 @@ def test_pcm_chunks_carry_clips_over_chunk_boundaries_and_mix_overlaps() -> None
         line = Utterance(f"line {n}", Voice())
         clips[line] = rng.integers(-20_000, 20_000, length).astype(np.int16)
         events.append(Event(start, length, Kind.SPEECH, Where(), utterance=line))
-    chime = Sound("end")
-    clips[chime] = np.full(100, 30_000, np.int16)  # overlaps line 5: the sum is clipped, not wrapped
-    events.append(Event(3 * chunk + 600, 100, Kind.CHIME, Where(), sound=chime))
+    for name, level, at in (("end", 30_000, 3 * chunk + 600), ("start", -30_000, 3 * chunk + 60)):
+        chime = Sound(name)  # over lines 5 and 4: the sums are clipped at both ends, not wrapped
+        clips[chime] = np.full(100, level, np.int16)
+        events.append(Event(at, 100, Kind.CHIME, Where(), sound=chime))
     events.sort(key=lambda e: e.start)
     duration = 3 * chunk + 4321
     pcm = np.frombuffer(b"".join(pcm_chunks(Timeline("T", SAMPLE_RATE, duration, tuple(events), ()), clips)), "<i2")
@@ -86,7 +89,7 @@ def test_pcm_chunks_carry_clips_over_chunk_boundaries_and_mix_overlaps() -> None
         assert event.clip is not None
         expected[event.start : event.end] += clips[event.clip]
     assert np.array_equal(pcm, np.clip(expected, -32768, 32767))
-    assert pcm.max() == 32767
+    assert (pcm.min(), pcm.max()) == (-32768, 32767)
 
 
 def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:
