@@ -10,6 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 from mutagen.id3 import ID3, CTOCFlags
@@ -25,7 +27,7 @@ from voiceguide.present import plan_dict
 from voiceguide.render import Overrides, Plan, load, render
 from voiceguide.timeline import Timeline
 
-from conftest import ROUTINES
+from conftest import ROUTINES, correlation
 
 TOLERANCE = 0.010  # seconds
 _CHAPTER = re.compile(r"Chapter #\d+:\d+: start (\S+), end (\S+)\n\s+Metadata:\n\s+title\s+: (.*)")
@@ -99,8 +101,9 @@ def check_track(ffmpeg: str, mp3: Path, planned: Plan, background: bool = False)
     assert_audio_matches_plan(mp3, planned, background)  # normalising moved nothing and added no noise
 
 
-def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> None:
-    """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album."""
+def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str, whole: Path) -> None:
+    """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album;
+    and the parts, decoded and joined, are the ``whole`` track decoded (``assert_parts_join_into``)."""
     lines = playlist.read_text(encoding="utf-8").splitlines()
     entries = list(zip(lines[2::2], lines[3::2], strict=True))
     count = len(timeline.chapters)
@@ -117,6 +120,42 @@ def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> 
         found = (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"]))
         assert found == (f"{number}/{count}", album, chapter.title)
         assert [c[2] for c in probed_chapters(ffmpeg, mp3)] == [chapter.title]
+    parts = [decode_file(playlist.parent / path)[0] for path in lines[3::2]]
+    assert_parts_join_into(parts, timeline, decode_file(whole)[0])
+
+
+PART_WINDOW_SECONDS = 0.1
+
+
+def assert_parts_join_into(
+    parts: list[npt.NDArray[np.int16]], timeline: Timeline, whole: npt.NDArray[np.int16]
+) -> None:
+    """Each part, cut to its chapter's length, is the whole track's stretch of that chapter: the same
+    shape in every 100 ms window with sound (correlation, so any level passes; two encodes' coding
+    noise keeps it below 1, a stretch 100 ms off scores near 0), aligned to the sample; and the
+    parts joined are as long as the whole."""
+    rate = timeline.sample_rate
+    window, lag = round(PART_WINDOW_SECONDS * rate), rate // 100
+    heard = whole.astype(np.float64)
+    joined = []
+    for part, chapter in zip(parts, timeline.chapters, strict=True):
+        cut = part[: chapter.end - chapter.start].astype(np.float64)
+        joined.append(cut)
+        same = heard[chapter.start : chapter.end]
+        loudest = max(np.sqrt(np.mean(same[i : i + window] ** 2)) for i in range(0, len(same) - window + 1, window))
+        for i in range(0, len(same) - window + 1, window):
+            if np.sqrt(np.mean(same[i : i + window] ** 2)) > 0.05 * loudest:  # sound, not a hold's silence
+                score = correlation(cut[i : i + window], same[i : i + window])
+                assert score > 0.75, f"{chapter.title!r} at {i / rate:.2f} s into the part: correlation {score:.2f}"
+        assert correlation(cut, same) > 0.9, chapter.title
+        speech = np.flatnonzero(np.abs(same) > 0.1 * np.abs(same).max())  # align on the part's first sound
+        lo = max(lag, int(speech[0]))
+        if chapter.start + lo + window + lag <= len(heard):
+            around = np.correlate(
+                heard[chapter.start + lo - lag : chapter.start + lo + window + lag], cut[lo : lo + window], "valid"
+            )
+            assert int(np.argmax(around)) == lag, f"{chapter.title!r} is {int(np.argmax(around)) - lag} samples off"
+    assert sum(len(j) for j in joined) == len(heard) == timeline.duration
 
 
 def test_short_track_has_chapters_sidecars_loudness_and_exact_timing(
@@ -131,7 +170,7 @@ def test_every_bundled_routine_is_phone_ready(routine: Path, tmp_path: Path, ffm
     whole = render(loaded, tmp_path)
     check_track(ffmpeg_exe, whole.path, whole.plan, loaded.background is not None)
     split = render(loaded, tmp_path / "split", options=Export(sidecars=False, split=True))
-    check_split(split.path, whole.plan.timeline, loaded.album or loaded.title, ffmpeg_exe)
+    check_split(split.path, whole.plan.timeline, loaded.album or loaded.title, ffmpeg_exe, whole.path)
 
 
 def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any], Plan]) -> None:
@@ -207,13 +246,13 @@ def test_split_writes_one_track_per_chapter_and_a_relative_playlist(
     assert result.exit_code == 0, result.output
     assert f"Wrote {out / 'short.m3u8'} (" in result.output
     assert ", 4 tracks) in " in result.output
-    timeline = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again").plan.timeline
+    whole = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again")
     playlist = (out / "short.m3u8").read_text(encoding="utf-8").splitlines()
     assert playlist[:2] == ["#EXTM3U", "#PLAYLIST:Short check"]
     entries = list(zip(playlist[2::2], playlist[3::2], strict=True))
     names = ["01 - Introduction", "02 - Press", "03 - Breathe out", "04 - Closing"]
     assert [path for _, path in entries] == [f"short/{name}.mp3" for name in names]
-    check_split(out / "short.m3u8", timeline, "Short check", ffmpeg_exe)
+    check_split(out / "short.m3u8", whole.plan.timeline, "Short check", ffmpeg_exe, whole.path)
     assert all((out / path).with_suffix(".lrc").exists() for _, path in entries)
     assert not any(p.suffix == ".part" for p in out.rglob("*"))
 
