@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import numpy as np
 import numpy.typing as npt
 import pytest
@@ -143,6 +144,17 @@ def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
     done = render(load(source, Overrides(engine="espeak-ng")), folder / "out")
     return done.path, plan_dict(done.plan.timeline), done.plan
 
+
+# --- Hypothesis profiles (issue 14) ------------------------------------------------------------
+# In CI (CI=true) examples are derandomised: the same run every time, so a failure reproduces.
+# HYPOTHESIS_PROFILE=ci|dev picks one by hand.
+# Both start from Hypothesis's own defaults (not its automatic CI profile, which it picks whenever CI is set).
+_BASE = hypothesis.settings.get_profile("default")
+hypothesis.settings.register_profile("ci", parent=_BASE, derandomize=True, database=None, print_blob=True)
+hypothesis.settings.register_profile("dev", parent=_BASE, print_blob=True)
+hypothesis.settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+)
 
 # --- Rendered audio against each line's own samples (issue 14) --------------------------------
 # Shapes, not levels: every comparison is a correlation or is scaled by the fitted gain, so the

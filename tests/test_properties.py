@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import string
 import tempfile
 from collections import Counter
@@ -240,3 +241,10 @@ any_character = st.characters(exclude_categories=["Cc"]) | st.sampled_from(["\ud
 def test_loader_survives_json_style_escapes(title: str, say: str) -> None:
     """JSON is YAML: ``json.dumps`` writes 🙂 as two escaped halves and a lone half as one."""
     load_or_refuse(f"title: {json.dumps(title)}\nsteps:\n  - say: {json.dumps(say)}\n")
+
+
+def test_ci_runs_are_derandomised() -> None:
+    """CI=true loads the ``ci`` profile (tests/conftest.py): the same examples every run, so a failure reproduces."""
+    chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+    assert settings.default.derandomize == (chosen == "ci")
+    assert FAST.derandomize == (chosen == "ci")  # the tests' own settings keep it
