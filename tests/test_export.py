@@ -15,6 +15,7 @@ import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 from mutagen.id3 import ID3, CTOCFlags
+from mutagen.mp3 import MONO, MP3, BitrateMode
 from PIL import Image
 from test_render import assert_audio_matches_plan
 
@@ -171,6 +172,15 @@ def test_every_bundled_routine_is_phone_ready(routine: Path, tmp_path: Path, ffm
     check_track(ffmpeg_exe, whole.path, whole.plan, loaded.background is not None)
     split = render(loaded, tmp_path / "split", options=Export(sidecars=False, split=True))
     check_split(split.path, whole.plan.timeline, loaded.album or loaded.title, ffmpeg_exe, whole.path)
+
+
+def test_the_track_is_64_kbps_mono_as_read_from_its_own_frames(
+    rendered_short: tuple[Path, dict[str, Any], Plan],
+) -> None:
+    """Channels, bitrate and rate from the MP3's frame headers (mutagen), not from a decode that mixes to mono."""
+    info = MP3(rendered_short[0]).info
+    assert (info.channels, info.mode, info.bitrate, info.sample_rate) == (1, MONO, 64_000, 22_050)
+    assert info.bitrate_mode in (BitrateMode.CBR, BitrateMode.UNKNOWN)  # LAME's Info tag: constant bitrate
 
 
 def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any], Plan]) -> None:
