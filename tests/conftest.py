@@ -100,6 +100,11 @@ class FakeEspeak:
     def open_gate(self) -> None:
         self.gate.touch()
 
+    def events(self) -> list[str]:
+        """``+text`` when a line starts being spoken, ``-text`` when it is done, in the order they happened."""
+        events = self.log.with_name("events.log")
+        return events.read_text(encoding="utf-8").splitlines() if events.exists() else []
+
 
 @pytest.fixture
 def fake_espeak(tmp_path: Path) -> FakeEspeak:
@@ -109,14 +114,19 @@ def fake_espeak(tmp_path: Path) -> FakeEspeak:
     folder.mkdir()
     log = tmp_path / "spoken.log"
     gate = tmp_path / "gate"
+    events = tmp_path / "events.log"
     script = folder / "espeak-ng"
     script.write_text(
         f"""#!/bin/sh
 text=$(cat)
 [ -n "$text" ] && printf '%s\\n' "$text" >> '{log}'
 case "$text" in *CRASH*) echo "espeak-ng: internal error while speaking" >&2; exit 3;; esac
+[ -n "$text" ] && printf '+%s\\n' "$text" >> '{events}'
 case "$text" in *WAIT*) while [ ! -e '{gate}' ]; do sleep 0.02; done;; esac
-printf '%s' "$text" | exec '{real}' "$@"
+printf '%s' "$text" | '{real}' "$@"
+code=$?
+[ -n "$text" ] && printf -- '-%s\\n' "$text" >> '{events}'
+exit $code
 """,
         encoding="utf-8",
     )
