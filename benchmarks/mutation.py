@@ -1,5 +1,6 @@
 """Mutation testing of the core modules with mutmut: one command, a score per module.
 
+    .venv/bin/pip install -e '.[mutation]'                       # once: mutmut
     .venv/bin/python benchmarks/mutation.py                      # timeline, durations, assembly
     .venv/bin/python benchmarks/mutation.py loudness export      # any modules named below
     .venv/bin/python benchmarks/mutation.py --survivors timeline  # also list the mutants no test killed
@@ -21,6 +22,11 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # mutmut installs toml on Python 3.10
+    import toml as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / ".mutation"
@@ -55,21 +61,24 @@ DEFAULT = ("timeline", "durations", "assembly")
 
 
 def scratch_copy(chosen: list[Target]) -> Path:
-    """A fresh copy of the package and tests whose mutmut settings name only ``chosen``."""
+    """A fresh copy of the package and tests whose mutmut settings (pyproject's ``[tool.mutmut]``)
+    name only ``chosen`` and the tests that cover them."""
     shutil.rmtree(SCRATCH, ignore_errors=True)
     SCRATCH.mkdir()
     for folder in ("voiceguide", "tests", "routines"):
         shutil.copytree(ROOT / folder, SCRATCH / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    tests = sorted({t for target in chosen for t in target.tests})
-    modules = sorted({f"voiceguide/{target.module}.py" for target in chosen})
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    mutmut = {
+        **project["mutmut"],
+        "only_mutate": sorted({f"voiceguide/{target.module}.py" for target in chosen}),
+        "pytest_add_cli_args_test_selection": sorted({t for target in chosen for t in target.tests}),
+    }
+    pytest_options = project["pytest"]["ini_options"]
     (SCRATCH / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
-        'source_paths = ["voiceguide"]\n'
-        f"only_mutate = {json.dumps(modules)}\n"
-        f"pytest_add_cli_args_test_selection = {json.dumps(tests)}\n"
-        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-p", "no:randomly"]\n'
-        "\n[tool.pytest.ini_options]\n"
-        "filterwarnings = [\"ignore:'audioop' is deprecated:DeprecationWarning\"]\n",
+        + "".join(f"{key} = {json.dumps(value)}\n" for key, value in mutmut.items())
+        + "\n[tool.pytest.ini_options]\n"
+        + f"filterwarnings = {json.dumps(pytest_options['filterwarnings'])}\n",
         encoding="utf-8",
     )
     return SCRATCH
@@ -98,6 +107,9 @@ def main() -> int:
     chosen = [TARGETS[name] for name in dict.fromkeys(args.modules)]
     folder = scratch_copy(chosen)
     mutmut = Path(sys.executable).with_name("mutmut")
+    if not mutmut.exists():
+        print("mutmut is not installed: .venv/bin/pip install -e '.[mutation]'", file=sys.stderr)
+        return 1
     names = [n for target in chosen for n in target.names()]
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     code = subprocess.call(["nice", "-n", "10", str(mutmut), "run", *names], cwd=folder, env=env)
