@@ -170,7 +170,9 @@ hypothesis.settings.load_profile(
 # Shapes, not levels: every comparison is a correlation or is scaled by the fitted gain, so the
 # checks hold for any correct levelling, and leave room for MP3 coding noise.
 
-CORRELATION = 0.9  # a line's slot against its own samples; another line's speech scores near 0
+# a line's slot against its own samples: 0.89 to 0.99 measured on the bundled routines (limiter,
+# background and MP3 coding noise included); another line's speech scores near 0
+CORRELATION = 0.8
 END_TOLERANCE_SECONDS = 0.005
 MAX_LAG_SECONDS = 0.01
 
