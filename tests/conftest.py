@@ -207,7 +207,8 @@ def expected_track(planned: Plan) -> npt.NDArray[np.float64]:
     if planned.routine.background is not None:  # the bed alone, mixed under silence (test_background measures it)
         from voiceguide.background import with_background
 
-        silence = [bytes(2 * timeline.duration)]
+        chunk = 10 * timeline.sample_rate
+        silence = (bytes(2 * min(chunk, timeline.duration - start)) for start in range(0, timeline.duration, chunk))
         track += np.frombuffer(b"".join(with_background(silence, timeline, planned.routine.background)), "<i2")
     return track
 
@@ -217,12 +218,18 @@ def correlation(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float
     return float(np.dot(a, b) / max(np.sqrt(np.dot(a, a) * np.dot(b, b)), 1e-9))
 
 
-def voice_end(samples: npt.NDArray[np.float64], threshold: float, rate: int) -> int:
-    """Where the voice stops: just after the last sample whose 10 ms RMS envelope is above ``threshold``
-    (an envelope over a pitch period or so, so neither MP3 coding noise nor one waveform peak decides)."""
+def envelope(samples: npt.NDArray[np.float64], rate: int) -> npt.NDArray[np.float64]:
+    """RMS over a centred 10 ms window, about a pitch period, so that neither MP3 coding noise
+    nor one waveform peak decides where the voice stops (a running sum: linear time)."""
     window = rate // 100
-    envelope = np.sqrt(np.convolve(samples**2, np.ones(window) / window, "same"))
-    return int(np.flatnonzero(envelope > threshold)[-1]) + 1
+    padded = np.concatenate([np.zeros(window // 2 + 1), samples**2, np.zeros(window - window // 2)])
+    running = np.cumsum(padded)
+    return np.sqrt(np.maximum(running[window:] - running[:-window], 0)[: len(samples)] / window)
+
+
+def voice_end(level: npt.NDArray[np.float64], threshold: float) -> int:
+    """Just after the last sample whose envelope ``level`` is above ``threshold``."""
+    return int(np.flatnonzero(level > threshold)[-1]) + 1
 
 
 def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None:
@@ -253,10 +260,10 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
             window = slice(event.start, after.stop)
             # at three levels under the line's RMS (-16, -14 and -12 dB), so one bump of the
             # envelope near a level does not decide; a voice that really stops late is late at all three
+            got_level, want_level = envelope(heard[window], rate), envelope(expected[window], rate)
             stops = min(
                 (
-                    voice_end(heard[window], share * level * gain, rate)
-                    - voice_end(expected[window], share * level, rate)
+                    voice_end(got_level, share * level * gain) - voice_end(want_level, share * level)
                     for share in (0.15, 0.2, 0.25)
                 ),
                 key=abs,
