@@ -8,10 +8,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.audio import Samples, decode_file, encode_mp3, pcm_chunks, trim
+from voiceguide.audio import CHUNK_SECONDS, Samples, decode_file, encode_mp3, pcm_chunks, trim
 from voiceguide.errors import EncoderError
+from voiceguide.model import Voice
 from voiceguide.routine import load_routine
-from voiceguide.timeline import SAMPLE_RATE, Kind, schedule, script, utterances
+from voiceguide.timeline import (
+    SAMPLE_RATE,
+    Event,
+    Kind,
+    Sound,
+    Timeline,
+    Utterance,
+    Where,
+    schedule,
+    script,
+    utterances,
+)
 
 
 def tone(seconds: float, amplitude: int = 8000) -> Samples:
@@ -27,9 +39,11 @@ def test_trim_drops_zero_padding_only() -> None:
     last = int(np.flatnonzero(np.abs(speech) >= 16)[-1])
     assert np.array_equal(trimmed, speech[first : last + 1])
     assert len(trim(np.zeros(100, np.int16))) == 0
+    edges = np.array([0, 15, -16, 900, 16, -15, 0], np.int16)  # 16 is the quietest sample kept
+    assert trim(edges).tolist() == [-16, 900, 16]
 
 
-def test_pcm_chunks_place_clips_at_exact_offsets_across_chunk_boundaries(write_routine: Callable[..., Path]) -> None:
+def test_pcm_chunks_place_scheduled_clips_over_several_chunks(write_routine: Callable[..., Path]) -> None:
     routine = load_routine(write_routine("title: T\nsteps:\n" + "  - {say: Go., hold: 7s, countdown: 0}\n" * 4))
     items = script(routine)
     clips = {u: tone(1.3) for u in utterances(items)}
@@ -42,6 +56,40 @@ def test_pcm_chunks_place_clips_at_exact_offsets_across_chunk_boundaries(write_r
             assert np.array_equal(segment, tone(1.3))
         else:
             assert not segment.any()
+
+
+def test_pcm_chunks_carry_clips_over_chunk_boundaries_and_mix_overlaps() -> None:
+    """Distinct clips placed across, on and inside chunk boundaries, one longer than a chunk and
+    some overlapping: the stream equals the track summed in one array (and clipped to 16 bits)."""
+    chunk = CHUNK_SECONDS * SAMPLE_RATE
+    rng = np.random.default_rng(7)
+    placed = [  # (start, length): across the first boundary, on it, longer than a chunk, ending on one, overlapping
+        (chunk - 1000, 5000),
+        (chunk, 300),
+        (chunk + 4000, 2 * chunk + 10),
+        (3 * chunk - 700, 700),
+        (3 * chunk + 50, 900),
+        (3 * chunk + 500, 2000),
+    ]
+    clips: dict[Utterance | Sound, Samples] = {}
+    events = []
+    for n, (start, length) in enumerate(placed):
+        line = Utterance(f"line {n}", Voice())
+        clips[line] = rng.integers(-20_000, 20_000, length).astype(np.int16)
+        events.append(Event(start, length, Kind.SPEECH, Where(), utterance=line))
+    for name, level, at in (("end", 30_000, 3 * chunk + 600), ("start", -30_000, 3 * chunk + 60)):
+        chime = Sound(name)  # over lines 5 and 4: the sums are clipped at both ends, not wrapped
+        clips[chime] = np.full(100, level, np.int16)
+        events.append(Event(at, 100, Kind.CHIME, Where(), sound=chime))
+    events.sort(key=lambda e: e.start)
+    duration = 3 * chunk + 4321
+    pcm = np.frombuffer(b"".join(pcm_chunks(Timeline("T", SAMPLE_RATE, duration, tuple(events), ()), clips)), "<i2")
+    expected = np.zeros(duration, np.int32)
+    for event in events:
+        assert event.clip is not None
+        expected[event.start : event.end] += clips[event.clip]
+    assert np.array_equal(pcm, np.clip(expected, -32768, 32767))
+    assert (pcm.min(), pcm.max()) == (-32768, 32767)
 
 
 def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:

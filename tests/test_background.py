@@ -11,8 +11,10 @@ import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import decode_file
+from voiceguide.background import with_background
 from voiceguide.export import Export
 from voiceguide.loudness import measure_file
+from voiceguide.model import Background
 from voiceguide.render import DEFAULT_BITRATE, Overrides, load, render
 from voiceguide.timeline import SAMPLE_RATE, Kind, Timeline
 
@@ -107,6 +109,25 @@ def test_a_file_loops_smoothly_under_the_whole_track(write_routine: Callable[...
     assert np.fft.rfftfreq(len(inside), 1 / RATE)[spectrum.argmax()] == pytest.approx(330, abs=2)
     windows = [dbfs(inside[i : i + RATE // 10]) for i in range(0, len(inside) - RATE // 10, RATE // 10)]
     assert max(windows) - min(windows) < 4  # no gap or jump where the loop wraps
+
+
+def test_a_file_loops_without_a_click_or_a_dropout_at_any_loop_point(tmp_path: Path) -> None:
+    """The bed alone, sample by sample: a tone whose file ends a quarter cycle early. Cut and
+    looped as is, each loop point would jump; crossfaded, the tone runs on at a steady level."""
+    frequency, seconds = 330.25, 1.5  # the file ends mid-cycle; its last third is crossfaded into its start
+    tone = 8000 * np.sin(2 * np.pi * frequency * np.arange(round(seconds * RATE)) / RATE)
+    write_wav(tmp_path / "tone.wav", tone.astype(np.int16), RATE)
+    timeline = Timeline("T", RATE, 12 * RATE, (), ())
+    silence = [bytes(2 * RATE)] * 12
+    bed = np.frombuffer(b"".join(with_background(silence, timeline, Background(tmp_path / "tone.wav"))), "<i2")
+    middle = bed[4 * RATE : 8 * RATE].astype(np.float64)  # away from the fades in and out; four loop points
+    amplitude = np.sqrt(2) * 10 ** (-30 / 20) * 32767  # a sine at the default -30 dB RMS
+    window = RATE // 200  # 5 ms
+    peaks = np.abs(middle[: len(middle) // window * window]).reshape(-1, window).max(axis=1)
+    assert peaks.min() > 0.9 * amplitude  # no dropout, no dip where the crossfade runs
+    assert peaks.max() < 1.1 * amplitude
+    steepest = 2 * np.pi * frequency / RATE * amplitude  # a sine's largest step from one sample to the next
+    assert np.abs(np.diff(middle)).max() < 1.1 * steepest + 2  # no jump anywhere (rounding: 1 each side)
 
 
 def test_a_track_with_background_still_meets_the_loudness_target(

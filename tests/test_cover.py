@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from voiceguide.cover import BACKGROUND, SIZE, title_card
+from voiceguide.cover import BACKGROUND, INK, SIZE, title_card
 
 
 @pytest.mark.parametrize(
@@ -31,10 +31,18 @@ def test_title_card_is_a_square_png_with_the_title_drawn(title: str, byline: str
     assert columns.max() <= SIZE - 60
 
 
-def test_a_longer_title_gets_smaller_type() -> None:
-    def ink_height(title: str) -> int:
-        pixels = np.asarray(Image.open(io.BytesIO(title_card(title, None))).convert("RGB")).astype(int)
-        rows = np.nonzero((np.abs(pixels - np.array(BACKGROUND)).sum(axis=2) > 200).any(axis=1))[0]
-        return int(rows.max() - rows.min())
+def title_lines(title: str) -> list[int]:
+    """The height in pixels of each line of title type on the card (the byline and accent excluded)."""
+    pixels = np.asarray(Image.open(io.BytesIO(title_card(title, None))).convert("RGB")).astype(int)
+    rows = np.flatnonzero((np.abs(pixels - np.array(INK)).sum(axis=2) < 150).any(axis=1))
+    return [len(run) for run in np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)]
 
-    assert ink_height("Neck") < ink_height("Neck and shoulders, a long routine for the whole back")
+
+def test_a_longer_title_gets_smaller_type() -> None:
+    # titles of one word repeated: every line has the same glyphs, so its height is in proportion to the type size
+    cards = [title_lines(" ".join(["Neck"] * words)) for words in (1, 10, 15, 20, 30)]
+    assert all(len(set(lines)) == 1 and len(lines) <= 5 for lines in cards)
+    heights = [lines[0] for lines in cards]
+    assert heights[0] == heights[1]  # ten words still fit in five lines of the largest type
+    assert heights[1] > heights[2] > heights[3] > heights[4]
+    assert heights[4] < heights[0] / 2

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import pytest
@@ -103,18 +102,26 @@ def test_parse_duration(value: str | float, expected_ms: int) -> None:
 )
 def test_parse_duration_rejects(value: str | bool) -> None:
     """Unreadable text (and booleans, which are ints in Python) raise ValueError."""
-    with pytest.raises(ValueError):  # noqa: PT011 - the message is just the input
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the message is just the input
         parse_duration(value)
+    assert caught.value.args == (value,)  # the caller names the input in its message
 
 
 @pytest.mark.parametrize(
     "value",
-    ["1e999999999", "99999999999999999999999999999999h", float("inf"), 1e308],
+    ["1e999999999", "99999999999999999999999999999999h", float("inf"), 1e308, "0" * 21 + "1.5s", "1" * 25],
 )
-def test_parse_duration_fails_only_with_value_error(value: str | float) -> None:
-    """Huge inputs either parse or raise ValueError; no other exception escapes."""
-    with contextlib.suppress(ValueError):
+def test_huge_inputs_are_a_value_error_naming_them(value: str | float) -> None:
+    """Huge inputs (past 24 characters, or written with an exponent) raise ValueError; no other exception escapes."""
+    with pytest.raises(ValueError) as caught:  # noqa: PT011 - the message is just the input
         parse_duration(value)
+    assert caught.value.args == (value,)
+
+
+def test_the_longest_accepted_duration_is_24_characters() -> None:
+    assert parse_duration("0" * 20 + "1.5s") == 1_500
+    assert parse_duration("-" + "0" * 20 + "1.5s") == -1_500  # the sign does not count
+    assert parse_duration(" " + "0" * 20 + "1.5s ") == 1_500  # nor do surrounding spaces
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 from mutagen.id3 import ID3, CTOCFlags
+from mutagen.mp3 import MONO, MP3, BitrateMode
 from PIL import Image
 from test_render import assert_audio_matches_plan
 
@@ -22,10 +25,10 @@ from voiceguide.durations import format_clock
 from voiceguide.export import Export
 from voiceguide.loudness import measure_file
 from voiceguide.present import plan_dict
-from voiceguide.render import PLAYLIST_STAMP, Overrides, load, render
+from voiceguide.render import PLAYLIST_STAMP, Overrides, Plan, load, render
 from voiceguide.timeline import Timeline
 
-from conftest import ROUTINES
+from conftest import ROUTINES, correlation
 
 TOLERANCE = 0.010  # seconds
 _CHAPTER = re.compile(r"Chapter #\d+:\d+: start (\S+), end (\S+)\n\s+Metadata:\n\s+title\s+: (.*)")
@@ -64,13 +67,14 @@ def vtt_cues(path: Path) -> list[tuple[float, float, str]]:
     return [(seconds(a), seconds(b), t) for a, b, t in cues]
 
 
-def check_track(ffmpeg: str, mp3: Path, plan: dict[str, Any], background: bool = False) -> None:
+def check_track(ffmpeg: str, mp3: Path, planned: Plan, background: bool = False) -> None:
     """Everything the issue promises about one whole-track render, against its plan."""
+    plan = plan_dict(planned.timeline)
     chapters = probed_chapters(ffmpeg, mp3)
     assert [c[2] for c in chapters] == [c["title"] for c in plan["chapters"]]
-    for (start, end, _), planned in zip(chapters, plan["chapters"], strict=True):
-        assert abs(start - planned["start"]) <= TOLERANCE
-        assert abs(end - planned["end"]) <= TOLERANCE
+    for (start, end, _), chapter in zip(chapters, plan["chapters"], strict=True):
+        assert abs(start - chapter["start"]) <= TOLERANCE
+        assert abs(end - chapter["end"]) <= TOLERANCE
     toc = ID3(mp3).getall("CTOC")
     assert len(toc) == 1
     assert toc[0].flags == CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED
@@ -83,9 +87,9 @@ def check_track(ffmpeg: str, mp3: Path, plan: dict[str, Any], background: bool =
     assert all(abs(at - start) <= TOLERANCE for (at, _), (start, _, _) in zip(lines, speech, strict=True))
     cues = vtt_cues(mp3.with_suffix(".vtt"))
     assert [text for _, _, text in cues] == [text.replace("&", "&amp;") for _, _, text in speech]
-    for (start, end, _), (planned, length, _) in zip(cues, speech, strict=True):
-        assert abs(start - planned) <= 0.001
-        assert abs(end - (planned + length)) <= 0.001
+    for (start, end, _), (begins, length, _) in zip(cues, speech, strict=True):
+        assert abs(start - begins) <= 0.001
+        assert abs(end - (begins + length)) <= 0.001
     document = json.loads(mp3.with_name(mp3.stem + ".chapters.json").read_text(encoding="utf-8"))
     assert document["version"] == "1.2.0"
     assert [(c["title"], c["startTime"], c["endTime"]) for c in document["chapters"]] == [
@@ -95,11 +99,12 @@ def check_track(ffmpeg: str, mp3: Path, plan: dict[str, Any], background: bool =
     loudness = measure_file(mp3)
     assert abs(loudness.integrated - -16) <= 0.5
     assert loudness.true_peak <= -1.0
-    assert_audio_matches_plan(mp3, plan, background)  # normalising moved nothing and added no noise
+    assert_audio_matches_plan(mp3, planned, background)  # normalising moved nothing and added no noise
 
 
-def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> None:
-    """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album."""
+def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str, whole: Path) -> None:
+    """Parts against the plan: relative paths, true durations, exact cuts, n/N tags in one album;
+    and the parts, decoded and joined, are the ``whole`` track decoded (``assert_parts_join_into``)."""
     lines = [line for line in playlist.read_text(encoding="utf-8").splitlines() if not line.startswith(PLAYLIST_STAMP)]
     entries = list(zip(lines[2::2], lines[3::2], strict=True))
     count = len(timeline.chapters)
@@ -116,24 +121,69 @@ def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str) -> 
         found = (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"]))
         assert found == (f"{number}/{count}", album, chapter.title)
         assert [c[2] for c in probed_chapters(ffmpeg, mp3)] == [chapter.title]
+    parts = [decode_file(playlist.parent / path)[0] for path in lines[3::2]]
+    assert_parts_join_into(parts, timeline, decode_file(whole)[0])
+
+
+PART_WINDOW_SECONDS = 0.1
+
+
+def assert_parts_join_into(
+    parts: list[npt.NDArray[np.int16]], timeline: Timeline, whole: npt.NDArray[np.int16]
+) -> None:
+    """Each part, cut to its chapter's length, is the whole track's stretch of that chapter: the same
+    shape in every 100 ms window with sound (correlation, so any level passes; two encodes' coding
+    noise keeps it below 1, a stretch 100 ms off scores near 0), aligned to the sample; and the
+    parts joined are as long as the whole."""
+    rate = timeline.sample_rate
+    window, lag = round(PART_WINDOW_SECONDS * rate), rate // 100
+    heard = whole.astype(np.float64)
+    joined = []
+    for part, chapter in zip(parts, timeline.chapters, strict=True):
+        cut = part[: chapter.end - chapter.start].astype(np.float64)
+        joined.append(cut)
+        same = heard[chapter.start : chapter.end]
+        loudest = max(np.sqrt(np.mean(same[i : i + window] ** 2)) for i in range(0, len(same) - window + 1, window))
+        for i in range(0, len(same) - window + 1, window):
+            if np.sqrt(np.mean(same[i : i + window] ** 2)) > 0.05 * loudest:  # sound, not a hold's silence
+                score = correlation(cut[i : i + window], same[i : i + window])
+                assert score > 0.75, f"{chapter.title!r} at {i / rate:.2f} s into the part: correlation {score:.2f}"
+        assert correlation(cut, same) > 0.9, chapter.title
+        speech = np.flatnonzero(np.abs(same) > 0.1 * np.abs(same).max())  # align on the part's first sound
+        lo = max(lag, int(speech[0]))
+        if chapter.start + lo + window + lag <= len(heard):
+            around = np.correlate(
+                heard[chapter.start + lo - lag : chapter.start + lo + window + lag], cut[lo : lo + window], "valid"
+            )
+            assert int(np.argmax(around)) == lag, f"{chapter.title!r} is {int(np.argmax(around)) - lag} samples off"
+    assert sum(len(j) for j in joined) == len(heard) == timeline.duration
 
 
 def test_short_track_has_chapters_sidecars_loudness_and_exact_timing(
-    rendered_short: tuple[Path, dict[str, Any]], ffmpeg_exe: str
+    rendered_short: tuple[Path, dict[str, Any], Plan], ffmpeg_exe: str
 ) -> None:
-    check_track(ffmpeg_exe, *rendered_short)
+    check_track(ffmpeg_exe, rendered_short[0], rendered_short[2])
 
 
 @pytest.mark.parametrize("routine", sorted(ROUTINES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_bundled_routine_is_phone_ready(routine: Path, tmp_path: Path, ffmpeg_exe: str) -> None:
     loaded = load(routine, Overrides(engine="espeak-ng"))
     whole = render(loaded, tmp_path)
-    check_track(ffmpeg_exe, whole.path, plan_dict(whole.plan.timeline), loaded.background is not None)
+    check_track(ffmpeg_exe, whole.path, whole.plan, loaded.background is not None)
     split = render(loaded, tmp_path / "split", options=Export(sidecars=False, split=True))
-    check_split(split.path, whole.plan.timeline, loaded.album or loaded.title, ffmpeg_exe)
+    check_split(split.path, whole.plan.timeline, loaded.album or loaded.title, ffmpeg_exe, whole.path)
 
 
-def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any]]) -> None:
+def test_the_track_is_64_kbps_mono_as_read_from_its_own_frames(
+    rendered_short: tuple[Path, dict[str, Any], Plan],
+) -> None:
+    """Channels, bitrate and rate from the MP3's frame headers (mutagen), not from a decode that mixes to mono."""
+    info = MP3(rendered_short[0]).info
+    assert (info.channels, info.mode, info.bitrate, info.sample_rate) == (1, MONO, 64_000, 22_050)
+    assert info.bitrate_mode in (BitrateMode.CBR, BitrateMode.UNKNOWN)  # LAME's Info tag: constant bitrate
+
+
+def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any], Plan]) -> None:
     tags = ID3(rendered_short[0])
     assert tags.version == (2, 4, 0)
     found = {frame: str(tags[frame]) for frame in ("TIT2", "TPE1", "TALB", "TRCK", "TCON", "TLAN")}
@@ -206,14 +256,14 @@ def test_split_writes_one_track_per_chapter_and_a_relative_playlist(
     assert result.exit_code == 0, result.output
     assert f"Wrote {out / 'short.m3u8'} (" in result.output
     assert ", 4 tracks) in " in result.output
-    timeline = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again").plan.timeline
+    whole = render(load(short_routine, Overrides(engine="espeak-ng")), tmp_path / "again")
     playlist = (out / "short.m3u8").read_text(encoding="utf-8").splitlines()
     assert playlist[:2] == ["#EXTM3U", "#PLAYLIST:Short check"]
     assert playlist[2].startswith(PLAYLIST_STAMP)
     entries = list(zip(playlist[3::2], playlist[4::2], strict=True))
     names = ["01 - Introduction", "02 - Press", "03 - Breathe out", "04 - Closing"]
     assert [path for _, path in entries] == [f"short/{name}.mp3" for name in names]
-    check_split(out / "short.m3u8", timeline, "Short check", ffmpeg_exe)
+    check_split(out / "short.m3u8", whole.plan.timeline, "Short check", ffmpeg_exe, whole.path)
     assert all((out / path).with_suffix(".lrc").exists() for _, path in entries)
     assert not any(p.suffix == ".part" for p in out.rglob("*"))
 
@@ -235,9 +285,9 @@ def test_no_sidecars(short_routine: Path, tmp_path: Path, runner: CliRunner) -> 
 
 
 def test_info_shows_tags_chapters_decoded_duration_and_loudness(
-    rendered_short: tuple[Path, dict[str, Any]], runner: CliRunner
+    rendered_short: tuple[Path, dict[str, Any], Plan], runner: CliRunner
 ) -> None:
-    mp3, plan = rendered_short
+    mp3, plan, _ = rendered_short
     result = runner.invoke(cli, ["info", str(mp3)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()

@@ -187,25 +187,33 @@ def test_odd_routine_names_render_inside_the_output_folder(tmp_path: Path) -> No
 def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
     whole_group: bool, tmp_path: Path, fake_espeak: FakeEspeak
 ) -> None:
-    """Ctrl-C (or SIGINT) while lines are spoken in parallel: no output, and every cache entry whole."""
+    """Ctrl-C (or SIGINT) while lines are spoken in parallel: no output, and every cache entry whole.
+
+    Decided by state, not by the clock: the first lines are spoken and stored; the rest are held
+    by the fake espeak-ng until the signal is sent, so the render cannot finish before it."""
     routine = tmp_path / "many.yaml"
-    routine.write_text("title: Many\nsteps:\n" + "".join(f"  - say: Line number {i}.\n" for i in range(400)))
+    # lines are spoken in sorted order: the five "A ..." lines first, then the held ones
+    lines = [f"A line, number {i}." if i < 5 else f"Held WAIT line, number {i}." for i in range(400)]
+    routine.write_text("title: Many\nsteps:\n" + "".join(f"  - say: {line}\n" for line in lines))
     out = tmp_path / "out"
+    cache = SpeechCache(Path(fake_espeak.env["VOICEGUIDE_CACHE_DIR"]))
     command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
     env = {**os.environ, **fake_espeak.env}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
     try:
-        deadline = time.monotonic() + 60
-        while len(fake_espeak.spoken()) < 20:  # synthesis is under way
+        deadline = time.monotonic() + 120  # a safety net only: the loop ends on what it sees
+        while not (any(cache.folder.rglob("*.pcm")) and any("WAIT" in line for line in fake_espeak.spoken())):
             assert process.poll() is None, "render ended before it could be interrupted"
-            assert time.monotonic() < deadline, "render never started speaking"
+            assert time.monotonic() < deadline, "render never stored a line and started a held one"
             time.sleep(0.02)
         if whole_group:
             os.killpg(process.pid, signal.SIGINT)
         else:
             process.send_signal(signal.SIGINT)
+        fake_espeak.open_gate()  # lines already being spoken may finish; no new ones start
         _, stderr = process.communicate(timeout=60)
     finally:
+        fake_espeak.open_gate()
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
@@ -213,7 +221,6 @@ def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
     assert stderr == "Interrupted; no partial file was left behind.\n"
     assert not out.exists() or list(out.iterdir()) == []
     assert len(fake_espeak.spoken()) < 400  # it really was interrupted
-    cache = SpeechCache(Path(fake_espeak.env["VOICEGUIDE_CACHE_DIR"]))
     entries = list(cache.folder.rglob("*"))
     assert not [p for p in entries if p.name.endswith(".part")]
     stored = [p for p in entries if p.suffix == ".pcm"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import random
 import string
 import tempfile
@@ -250,3 +251,10 @@ def test_validate_survives_fuzzed_bundled_routines(path: Path, rng: random.Rando
     """tests/fuzz_loader.py's mutations, briefly: exit 0 or 2 with a message, never a traceback or a hang."""
     with tempfile.TemporaryDirectory() as folder:
         assert check(mutate(rng, path.read_bytes()), Path(folder)) is None
+
+
+def test_ci_runs_are_derandomised() -> None:
+    """CI=true loads the ``ci`` profile (tests/conftest.py): the same examples every run, so a failure reproduces."""
+    chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+    assert settings.default.derandomize == (chosen == "ci")
+    assert FAST.derandomize == (chosen == "ci")  # the tests' own settings keep it

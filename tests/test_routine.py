@@ -206,6 +206,19 @@ BILLION_LAUGHS = (
     + "title: T\nsteps:\n  - say: hi\n"
 )
 
+
+def expanding_to(values: int) -> str:
+    """A valid routine whose YAML expands (aliases and all) to ``values`` values, 20,000 or 20,001:
+    4 steps aliased from one with 998 aliased cues (19,988 values), 5 for the document and the
+    title, and 4 plus the numbers listed for ``phrases``."""
+    numbers = ", ".join(["one", "two", "three", "four"][: values - 19_997])
+    cues = "[&c {at: 1s, say: x}" + ", *c" * 997 + "]"
+    return (
+        f"title: T\nphrases: {{numbers: [{numbers}]}}\nsteps:\n"
+        f"  - &s {{say: hi, hold: 10s, cues: {cues}}}\n  - *s\n  - *s\n  - *s\n"
+    )
+
+
 BAD = [
     # --- YAML itself
     pytest.param(
@@ -621,6 +634,40 @@ BAD = [
         'routine.yaml:4: step 1 "hi" (steps[0]) → reps: '
         "expected a whole number from 1 to 100, got '" + "9" * 37 + "...'",
         id="huge-integer",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - &a {say: hi}\n  - <<: *a\n    hold: 1s\n",
+        "routine.yaml:4: YAML merge keys (<<) are not supported; write the fields out in full",
+        id="merge-key",
+    ),
+    pytest.param(
+        expanding_to(20_001),
+        "routine.yaml:7: the limit is 20,000 values; this file passes it on this line "
+        "(its YAML aliases, *name, repeat large parts of it)",
+        id="values-one-over",
+    ),
+    # --- each limit one past its edge (test_limits_at_their_edges_are_accepted: at the edge)
+    pytest.param(
+        "title: T\nsteps:\n  - {name: " + "n" * 201 + ", say: hi}\n",
+        'routine.yaml:3: step 1 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn..." (steps[0]) → name: '
+        "text is 201 characters long; keep it to 200 at most "
+        "(split a long instruction into several steps)",
+        id="name-201-characters",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - {say: hi, hold: 30s, countdown: 21}\n",
+        "routine.yaml:3: step 1 \"hi\" (steps[0]) → countdown: expected a whole number from 0 to 20, got '21'",
+        id="countdown-21",
+    ),
+    pytest.param(
+        "title: T\nvoice: {rate: 451}\nsteps:\n  - {say: hi}\n",
+        "routine.yaml:2: voice.rate: expected a whole number from 60 to 450, got '451'",
+        id="rate-451",
+    ),
+    pytest.param(
+        "title: T\nvoice: {rate: 59}\nsteps:\n  - {say: hi}\n",
+        "routine.yaml:2: voice.rate: expected a whole number from 60 to 450, got '59'",
+        id="rate-59",
     ),
     pytest.param(
         "title: T\nsteps: &steps\n  - say: hi\n  - *steps\n",
@@ -1096,3 +1143,18 @@ def test_bad_sound_design(write_routine: WriteRoutine, text: str, expected: str)
 def test_background(write_routine: WriteRoutine, background: str, expected: Background) -> None:
     routine = load_routine(write_routine(f"title: T\nbackground: {background}\nsteps:\n  - say: hi\n"))
     assert routine.background == expected
+
+
+def test_limits_at_their_edges_are_accepted(write_routine: WriteRoutine) -> None:
+    """The largest (and smallest) values the limits allow load: docs/security.md's table, to the edge."""
+    edge = load_routine(write_routine(expanding_to(20_000)))
+    assert (len(edge.steps), len(edge.steps[0].cues)) == (4, 998)
+    routine = load_routine(
+        write_routine(
+            "title: " + "t" * 200 + "\nvoice: {rate: 450}\nsteps:\n"
+            "  - {name: " + "n" * 200 + ", say: hi, hold: 30s, countdown: 20, voice: {rate: 60}}\n"
+        )
+    )
+    step = routine.steps[0]
+    assert (len(routine.title), len(step.name), step.countdown) == (200, 200, 20)
+    assert (routine.voice.rate, step.voice.rate if step.voice else None) == (450, 60)

@@ -13,7 +13,7 @@ import pytest
 from voiceguide.audio import decode_file
 from voiceguide.export import Export
 from voiceguide.render import Overrides, load, render
-from voiceguide.sounds import FADE_IN_MS, MAX_SOUND_SECONDS, chime_clips
+from voiceguide.sounds import FADE_IN_MS, FADE_OUT_MS, MAX_SOUND_SECONDS, chime_clips
 from voiceguide.timeline import SAMPLE_RATE, Event, Kind, Sound, Timeline
 
 CHIMED = """\
@@ -131,6 +131,25 @@ def test_built_in_chimes_fade_in_and_out() -> None:
         assert clip[0] == 0
         assert clip[-1] == 0
         assert np.abs(clip[: fade // 4].astype(int)).max() < np.abs(clip.astype(int)).max() / 4
+
+
+def test_a_chime_fades_out_over_its_last_40_ms(tmp_path: Path) -> None:
+    """A steady tone from the user's file ends in a falling ramp, not a cut (which clicks)."""
+    from voiceguide.model import Routine, Sounds, Voice
+
+    write_tone(tmp_path / "steady.wav", 300.0, 1.0)
+    sounds = Sounds(start=tmp_path / "steady.wav")
+    routine = Routine("r.yaml", "T", None, None, None, "en", Voice(), None, None, 0, (), sounds=sounds)
+    (clip,) = chime_clips(routine, [Sound("start")], SAMPLE_RATE).values()
+    window = SAMPLE_RATE // 200  # 5 ms, a cycle and a half of the tone
+    fade = FADE_OUT_MS * SAMPLE_RATE // 1000
+    peaks = [int(np.abs(clip[i : i + window].astype(int)).max()) for i in range(len(clip) - fade, len(clip), window)]
+    steady = int(np.abs(clip[-2 * fade : -fade].astype(int)).max())
+    assert steady > 10_000
+    assert peaks == sorted(peaks, reverse=True)  # falling all the way
+    assert peaks[0] > 0.8 * steady
+    assert peaks[len(peaks) // 2] == pytest.approx(steady / 2, rel=0.2)  # a linear ramp
+    assert peaks[-1] < 0.15 * steady
 
 
 def write_tone(path: Path, frequency: float, seconds: float, rate: int = 44_100) -> None:

@@ -9,9 +9,24 @@ from pathlib import Path
 import pytest
 
 from voiceguide.errors import RoutineError
+from voiceguide.model import Voice
 from voiceguide.present import plan_dict, plan_lines
 from voiceguide.routine import load_routine
-from voiceguide.timeline import Event, Kind, Role, Sound, Timeline, Utterance, schedule, script, sounds, utterances
+from voiceguide.timeline import (
+    Event,
+    Hold,
+    Kind,
+    Line,
+    Role,
+    Sound,
+    Timeline,
+    Utterance,
+    schedule,
+    script,
+    sounds,
+    to_samples,
+    utterances,
+)
 
 RATE = 22_050
 
@@ -147,7 +162,7 @@ def test_cue_that_would_run_into_the_countdown_moves_earlier(write_routine: Call
 def test_overlays_that_cannot_fit_are_a_routine_error(write_routine: Callable[..., Path]) -> None:
     path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 2s, countdown: 0, cues: [{at: 0s, say: Long.}]}\n")
     with pytest.raises(RoutineError) as caught:
-        timeline_of(path, lambda text: 3 * RATE if text == "Long." else fake_length(text))
+        timeline_of(path, lambda text: 3 * RATE + 7 if text == "Long." else fake_length(text))  # 3.0003 s
     (problem,) = caught.value.problems
     assert str(problem) == (
         f'{path}:3: step 1 "Hold" (steps[0]) → hold: its cues and countdown (3 s of speech) cannot all fit '
@@ -204,8 +219,10 @@ def test_cues_wishing_for_the_same_moment_keep_their_written_order(write_routine
         """
     )
     timeline = timeline_of(path)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
     cues = [e for e in timeline.events if e.role is Role.CUE]
-    assert [c.text for c in cues] == ["First cue.", "Second cue."]
+    assert [c.text for c in cues] == ["First cue.", "Second cue."]  # as docs/routine-format.md sections 8 and 16 say
+    assert cues[1].start == hold.start + 2 * RATE  # the last written keeps the moment
     assert cues[0].end == cues[1].start
 
 
@@ -384,3 +401,150 @@ def test_every_moved_line_is_reported_once(write_routine: Callable[..., Path]) -
 
 def test_lines_in_place_are_not_reported(write_routine: Callable[..., Path]) -> None:
     assert timeline_of(write_routine(STEP_WITH_EVERYTHING)).moves == ()
+
+
+EVERY_LINE = """\
+title: Every line
+intro: Hi.
+steps:
+  - say: "Press {side}, {rep} of {reps}."
+    again: "Again {side}, {rep} of {reps}."
+    switch: "Switch to {side}, {rep} of {reps}."
+    release: "Relax {side}, {rep} of {reps}."
+    sides: both
+    reps: 2
+    rest: 1s
+    count_reps: true
+    voice: {rate: 90}
+    hold: 10s
+    countdown: 2
+    remaining: [4s]
+    chime: start
+    cues: [{at: 1s, say: "Cue {side}, {rep} of {reps}."}]
+  - say: Plain.
+    hold: 10s
+    count: 3
+outro: Bye.
+"""
+
+
+def test_script_speaks_every_line_with_its_placeholders_voice_role_and_place(
+    write_routine: Callable[..., Path],
+) -> None:
+    """The whole script of a step that uses everything, line by line: text, role, where, voice and offset."""
+    routine = load_routine(write_routine(EVERY_LINE))
+    step_voice = routine.steps[0].voice
+    assert step_voice is not None
+    assert step_voice != routine.voice
+    found: list[tuple[str, ...]] = []
+
+    def whose(voice: Voice | None) -> str:
+        return {step_voice: "step", routine.voice: "routine"}.get(voice, repr(voice))
+
+    for item in script(routine):
+        if isinstance(item, Line):
+            found.append((item.role.value, item.utterance.text, whose(item.utterance.voice), str(item.where)))
+        elif isinstance(item, Hold):
+            found.append(("hold", str(item.ms), str(item.where)))
+            for o in item.overlays:
+                found.append((f"  {o.role.value}", o.utterance.text, whose(o.utterance.voice), str(o.at_ms)))
+        else:
+            found.append((item.kind.value, str(item.ms), str(item.where)))
+
+    def rep(side: str, n: int) -> list[tuple[str, ...]]:
+        where = f"Where(step=1, side='{side}', rep={n})"
+        first = ("say", f"Press {side}, {n} of 2.") if n == 1 else ("again", f"Again {side}, {n} of 2.")
+        return [
+            ("rep", f"Rep {['one', 'two'][n - 1]} of two.", "step", where),
+            (*first, "step", where),
+            ("hold", "10000", where),
+            ("  cue", f"Cue {side}, {n} of 2.", "step", "1000"),
+            ("  remaining", "Four seconds left.", "step", "6000"),
+            ("  countdown", "two", "step", "8000"),
+            ("  countdown", "one", "step", "9000"),
+            ("release", f"Relax {side}, {n} of 2.", "step", where),
+        ]
+
+    assert found == [
+        ("intro", "Hi.", "routine", "Where(step=None, side=None, rep=None)"),
+        ("pause", "2000", "Where(step=None, side=None, rep=None)"),
+        *rep("right", 1),
+        ("rest", "1000", "Where(step=1, side='right', rep=1)"),
+        *rep("right", 2),
+        ("rest", "1000", "Where(step=1, side='right', rep=2)"),
+        ("switch", "Switch to left, 1 of 2.", "step", "Where(step=1, side='left', rep=1)"),
+        *rep("left", 1),
+        ("rest", "1000", "Where(step=1, side='left', rep=1)"),
+        *rep("left", 2),
+        ("pause", "2000", "Where(step=1, side=None, rep=None)"),
+        ("say", "Plain.", "routine", "Where(step=2, side=None, rep=1)"),
+        ("hold", "10000", "Where(step=2, side=None, rep=1)"),
+        ("  count", "one", "routine", "0"),
+        ("  count", "two", "routine", "3333"),
+        ("  count", "three", "routine", "6666"),
+        ("pause", "2000", "Where(step=2, side=None, rep=None)"),
+        ("outro", "Bye.", "routine", "Where(step=None, side=None, rep=None)"),
+    ]
+
+
+def test_schedule_labels_every_event_and_names_the_timeline(write_routine: Callable[..., Path]) -> None:
+    routine = load_routine(write_routine(EVERY_LINE))
+    items = script(routine)
+    lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
+    lengths[Sound("start")] = RATE // 2
+    timeline = schedule(routine, items, lengths, RATE)
+    assert timeline.title == "Every line"
+    assert timeline.seconds(RATE * 3 // 2) == 1.5
+    holds = {e.start: e for e in timeline.events if e.kind is Kind.HOLD}
+    for event in timeline.events:
+        if event.overlay and event.kind is not Kind.CHIME:
+            assert event.kind is Kind.SPEECH
+        if event.kind is Kind.CHIME:
+            assert event.where == holds[event.start].where
+    assert [c.step for c in timeline.chapters] == [None, 1, 2, None]
+
+
+@pytest.mark.parametrize(
+    ("ms", "rate", "samples"),
+    [(1, 1499, 1), (1, 1500, 2), (1, 1501, 2), (3, 22_050, 66), (1000, 22_050, 22_050), (0, 22_050, 0)],
+)
+def test_to_samples_rounds_half_up(ms: int, rate: int, samples: int) -> None:
+    assert to_samples(ms, rate) == samples
+
+
+def overlays_of(path: Path, length: Callable[[str], int]) -> dict[str, tuple[float, float]]:
+    """Each overlay's text and its (start, end) in seconds from the start of the (only) hold."""
+    timeline = timeline_of(path, length)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    return {
+        str(e.text): ((e.start - hold.start) / RATE, (e.end - hold.start) / RATE) for e in timeline.events if e.overlay
+    }
+
+
+def test_a_cue_may_touch_a_countdown_number_on_either_side(write_routine: Callable[..., Path]) -> None:
+    path = write_routine(
+        "title: T\nsteps:\n  - {say: Go., hold: 10s, countdown: 3,"
+        " cues: [{at: 7.5s, say: After three.}, {at: 6.5s, say: Before three.}]}\n"
+    )
+    placed = overlays_of(path, lambda _: RATE // 2)
+    assert placed["three"] == (7.0, 7.5)
+    assert placed["After three."] == (7.5, 8.0)  # starts as "three" ends, ends as "two" starts: not moved
+    assert placed["Before three."] == (6.5, 7.0)  # ends as "three" starts: not moved
+
+
+def test_a_cue_moved_before_one_number_keeps_moving_past_the_earlier_ones(write_routine: Callable[..., Path]) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: Go., hold: 10s, countdown: 3, cues: [{at: 9.2s, say: Late.}]}\n")
+    placed = overlays_of(path, lambda text: RATE // 2 if text == "Late." else RATE * 9 // 10)
+    assert placed["Late."] == (6.5, 7.0)  # not into "two" (8 to 8.9 s) after clearing "one"
+
+
+def test_the_cue_wishing_for_the_later_moment_keeps_it_whatever_the_written_order(
+    write_routine: Callable[..., Path],
+) -> None:
+    path = write_routine(
+        "title: T\nsteps:\n  - {say: Go., hold: 10s, countdown: 0,"
+        " cues: [{at: 5.5s, say: Later.}, {at: 5s, say: Earlier and long.}]}\n"
+    )
+    placed = overlays_of(path, lambda text: 2 * RATE if text == "Earlier and long." else RATE)
+    assert placed["Later."] == (5.5, 6.5)
+    assert placed["Earlier and long."] == (3.5, 5.5)

@@ -12,10 +12,10 @@ from decimal import ROUND_HALF_UP, Decimal
 
 _NUMBER = r"(\d+(?:\.\d+)?|\.\d+)"
 _UNITS = re.compile(
-    rf"^(?:{_NUMBER}h)?(?:{_NUMBER}m(?!s))?(?:{_NUMBER}s)?(?:{_NUMBER}ms)?$",
+    rf"^(?:(?P<h>{_NUMBER})h)?(?:(?P<m>{_NUMBER})m(?!s))?(?:(?P<s>{_NUMBER})s)?(?:(?P<ms>{_NUMBER})ms)?$",
 )
 _CLOCK = re.compile(r"^(\d+):([0-5]\d)(?::([0-5]\d))?(\.\d+)?$")
-_UNIT_MS = (3_600_000, 60_000, 1_000, 1)
+_UNIT_MS = {"h": 3_600_000, "m": 60_000, "s": 1_000, "ms": 1}
 _UNIT_SPACE = re.compile(r"(?<=[a-z])\s+(?=\d)|(?<=\d)\s+(?=[a-z])")
 
 DURATION_HINT = "a duration like 30s, 1m30s, 500ms or 1:30"
@@ -50,10 +50,10 @@ def parse_duration(value: str | int | float) -> int:
     """
     if isinstance(value, bool):
         raise ValueError(value)
-    text = str(value).strip().lower() if isinstance(value, int | float) else value.strip().lower()
+    text = str(value).strip().lower()
     text = _UNIT_SPACE.sub("", text)  # "1m 30s" and "45 s" are fine; "1 30" stays ambiguous
     sign = -1 if text.startswith("-") else 1
-    if text[:1] in "+-":
+    if text[:1] in ("+", "-"):
         text = text[1:]
     if len(text) > 24:  # longer than any real duration, and past Decimal's exact range
         raise ValueError(value)
@@ -67,17 +67,17 @@ def parse_duration(value: str | int | float) -> int:
             total = Decimal(first) * 3600 + Decimal(second) * 60 + Decimal(third)
         return sign * _round_ms((total + Decimal(fraction or 0)) * 1000)
     units = _UNITS.match(text)
-    if units is None or not any(units.groups()):
+    if units is None or not any(units.groupdict().values()):
         raise ValueError(value)
-    total_ms = sum(
-        (Decimal(part) * scale for part, scale in zip(units.groups(), _UNIT_MS, strict=True) if part),
-        Decimal(0),
-    )
+    total_ms = Decimal(0)
+    for unit, part in units.groupdict().items():
+        if part:
+            total_ms += Decimal(part) * _UNIT_MS[unit]
     return sign * _round_ms(total_ms)
 
 
 def _round_ms(ms: Decimal) -> int:
-    return int(ms.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(ms.to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def format_clock(seconds: float) -> str:
