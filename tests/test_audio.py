@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.audio import Samples, decode_file, encode_mp3, pcm_chunks, trim
+from voiceguide.audio import Mix, Samples, decode_file, encode_mp3, trim
 from voiceguide.errors import EncoderError
 from voiceguide.routine import load_routine
 from voiceguide.timeline import SAMPLE_RATE, Kind, schedule, script, utterances
@@ -29,13 +29,15 @@ def test_trim_drops_zero_padding_only() -> None:
     assert len(trim(np.zeros(100, np.int16))) == 0
 
 
-def test_pcm_chunks_place_clips_at_exact_offsets_across_chunk_boundaries(write_routine: Callable[..., Path]) -> None:
+def test_the_mix_places_clips_at_exact_offsets_in_any_window(write_routine: Callable[..., Path]) -> None:
     routine = load_routine(write_routine("title: T\nsteps:\n" + "  - {say: Go., hold: 7s, countdown: 0}\n" * 4))
     items = script(routine)
     clips = {u: tone(1.3) for u in utterances(items)}
     timeline = schedule(routine, items, {u: len(c) for u, c in clips.items()})
-    pcm = np.frombuffer(b"".join(pcm_chunks(timeline, clips)), dtype="<i2")
-    assert len(pcm) == timeline.duration > 3 * 10 * SAMPLE_RATE  # spans several chunks
+    mix = Mix(timeline, clips)
+    cuts = [0, 12_345, 10 * SAMPLE_RATE, 10 * SAMPLE_RATE + 1, 25 * SAMPLE_RATE, timeline.duration]
+    pcm = np.concatenate([mix.voice(lo, hi) for lo, hi in zip(cuts, cuts[1:], strict=False)])
+    assert len(pcm) == timeline.duration > 3 * 10 * SAMPLE_RATE
     for event in timeline.events:
         segment = pcm[event.start : event.end]
         if event.kind is Kind.SPEECH:

@@ -1,17 +1,16 @@
-"""The pipeline: load -> validate -> plan -> synthesise -> assemble -> export."""
+"""The pipeline: load -> validate -> plan -> synthesise -> assemble -> level -> encode and export."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from . import __version__
-from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
-from .background import with_background
+from .audio import Mix, Samples, read_fingerprint
+from .background import Bed
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
 from .model import Routine, Voice
@@ -119,17 +118,10 @@ def render(
             track_sidecars(routine, planned.timeline, base)
         return Rendered(target, planned, encoded=False)
     timeline = planned.timeline
-    total = -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS))
-
-    def chunks() -> Iterator[bytes]:
-        """The track's PCM; called once per encoding pass (loudness, split parts)."""
-        progress.stage("Encoding", total)
-        pcm = pcm_chunks(timeline, planned.clips)
-        if routine.background:
-            pcm = with_background(pcm, timeline, routine.background)
-        return _counted(pcm, progress)
-
-    return Rendered(export(routine, timeline, chunks, base, bitrate, options, stamp), planned, encoded=True)
+    bed = Bed(timeline, routine.background).window if routine.background else None
+    mix = Mix(timeline, planned.clips, bed)
+    path = export(routine, timeline, mix, base, bitrate, options, stamp, progress)
+    return Rendered(path, planned, encoded=True)
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
@@ -148,9 +140,3 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
         stat = background.file.stat()
         digest.update(repr((stat.st_size, stat.st_mtime_ns)).encode())
     return digest.hexdigest()
-
-
-def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk
-        progress.advance()
