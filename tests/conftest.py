@@ -111,6 +111,35 @@ printf '%s' "$text" | exec '{real}' "$@"
     return FakeEspeak(env, log)  # its own speech cache, so every line it is asked for is really spoken
 
 
+def _ffmpegs() -> dict[str, str]:
+    """Every ffmpeg voiceguide may meet here: the system's, and the imageio-ffmpeg wheel's."""
+    found = {}
+    system = shutil.which("ffmpeg")
+    if system:
+        found["system-ffmpeg"] = system
+    try:
+        import imageio_ffmpeg
+
+        found["imageio-ffmpeg"] = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass
+    return found
+
+
+FFMPEGS = _ffmpegs()
+
+
+@pytest.fixture(params=sorted(FFMPEGS))
+def each_ffmpeg(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test once with each ffmpeg present (through VOICEGUIDE_FFMPEG); yields its path."""
+    from voiceguide import audio
+
+    monkeypatch.setenv("VOICEGUIDE_FFMPEG", FFMPEGS[request.param])
+    audio.ffmpeg.cache_clear()  # it is cached per process
+    yield FFMPEGS[request.param]
+    audio.ffmpeg.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def ffmpeg_exe() -> str:
     from voiceguide.audio import ffmpeg

@@ -44,6 +44,8 @@ MP3_GAIN_DB = -0.43
 def mp3_margin(bitrate: int) -> float:
     """How far (dB) below the true-peak ceiling the PCM's peaks must stay for the MP3's to stay under it."""
     return 1.6 if bitrate < 48 else 1.0 if bitrate < 64 else 0.5
+
+
 SCREEN_DB = 30.0  # ticks this far below the loudest sample so far are never limited: not oversampled
 MAX_REDUCTION_DB = 24.0  # deeper limiting than this is distortion: the target is out of reach
 TOLERANCE_LU = 0.05  # how closely the gain is solved
