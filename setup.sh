@@ -19,6 +19,11 @@ command -v python3 >/dev/null 2>&1 || missing+=(python3)
 if command -v python3 >/dev/null 2>&1 && ! python3 -c "import ensurepip, venv" >/dev/null 2>&1; then
   missing+=(python3-venv)
 fi
+# The tests run against every ffmpeg present, so `test` also installs the system's (render uses
+# the imageio-ffmpeg wheel's binary when there is none).
+if [ "$1" = test ] && ! command -v ffmpeg >/dev/null 2>&1; then
+  missing+=(ffmpeg)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "Installing system packages: ${missing[*]}"

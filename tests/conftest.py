@@ -112,8 +112,12 @@ printf '%s' "$text" | exec '{real}' "$@"
 
 
 def _ffmpegs() -> dict[str, str]:
-    """Every ffmpeg voiceguide may meet here: the system's, and the imageio-ffmpeg wheel's."""
+    """Every ffmpeg voiceguide may meet here: the system's, the imageio-ffmpeg wheel's, and
+    any other named by VOICEGUIDE_EXTRA_FFMPEG (e.g. an old release to check compatibility)."""
     found = {}
+    extra = os.environ.get("VOICEGUIDE_EXTRA_FFMPEG")
+    if extra:
+        found["extra-ffmpeg"] = extra
     system = shutil.which("ffmpeg")
     if system:
         found["system-ffmpeg"] = system

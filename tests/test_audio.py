@@ -59,6 +59,15 @@ def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:
     assert np.abs(gap.astype(int)).max() < 100
 
 
+@pytest.mark.parametrize("remainder", [0, 1, 20, 46, 47, 300, 575])
+def test_every_length_decodes_to_the_sample(remainder: int, tmp_path: Path, each_ffmpeg: str) -> None:
+    # LAME frames hold 576 samples here; ffmpeg's own header was short for remainders 1 to 46
+    signal = np.tile(tone(0.5), 4)[: 576 * 30 + remainder]
+    path = tmp_path / "t.mp3"
+    encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64)
+    assert len(decode_file(path)[0]) == len(signal)
+
+
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from voiceguide import audio
 
