@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,7 +37,7 @@ def test_the_mix_places_clips_at_exact_offsets_in_any_window(write_routine: Call
     timeline = schedule(routine, items, {u: len(c) for u, c in clips.items()})
     mix = Mix(timeline, clips)
     cuts = [0, 12_345, 10 * SAMPLE_RATE, 10 * SAMPLE_RATE + 1, 25 * SAMPLE_RATE, timeline.duration]
-    pcm = np.concatenate([mix.voice(lo, hi) for lo, hi in zip(cuts, cuts[1:], strict=False)])
+    pcm = np.concatenate([mix.voice(lo, hi) for lo, hi in itertools.pairwise(cuts)])
     assert len(pcm) == timeline.duration > 3 * 10 * SAMPLE_RATE
     for event in timeline.events:
         segment = pcm[event.start : event.end]
@@ -59,8 +60,9 @@ def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:
     assert np.abs(gap.astype(int)).max() < 100
 
 
+@pytest.mark.usefixtures("each_ffmpeg")
 @pytest.mark.parametrize("remainder", [0, 1, 20, 46, 47, 300, 575])
-def test_every_length_decodes_to_the_sample(remainder: int, tmp_path: Path, each_ffmpeg: str) -> None:
+def test_every_length_decodes_to_the_sample(remainder: int, tmp_path: Path) -> None:
     # LAME frames hold 576 samples here; ffmpeg's own header was short for remainders 1 to 46
     signal = np.tile(tone(0.5), 4)[: 576 * 30 + remainder]
     path = tmp_path / "t.mp3"

@@ -139,7 +139,7 @@ def test_a_default_render_is_on_target_encoded_once_and_moves_nothing(
         window = plain[lo:hi]
         shifts = range(-200, 201)
         scores = [
-            float(np.dot(window, levelled[lo + s : hi + s])) if 0 <= lo + s and hi + s <= len(levelled) else -np.inf
+            float(np.dot(window, levelled[lo + s : hi + s])) if lo + s >= 0 and hi + s <= len(levelled) else -np.inf
             for s in shifts
         ]
         assert shifts[int(np.argmax(scores))] == 0, f"{event.text!r} moved"

@@ -215,7 +215,7 @@ def exact_padding(path: Path, samples: int) -> None:
         mpeg1, mono = (header >> 19) & 3 == 3, (header >> 6) & 3 == 3
         xing = 4 + ((17 if mono else 32) if mpeg1 else (9 if mono else 17))
         flags = int.from_bytes(head[xing + 4 : xing + 8], "big")
-        if head[xing : xing + 4] not in (b"Xing", b"Info") or not flags & 1:
+        if bytes(head[xing : xing + 4]) not in (b"Xing", b"Info") or not flags & 1:
             return
         frames = int.from_bytes(head[xing + 8 : xing + 12], "big")
         lame = xing + 8 + sum(size for bit, size in ((1, 4), (2, 4), (4, 100), (8, 4)) if flags & bit)

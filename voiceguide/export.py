@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .audio import Mix, encode_mp3
 from .cover import Cover, cover_art
 from .files import atomic_path, output_folder, safe_name
-from .level import ENCODE_AGAIN_LU, Levelled, level
+from .level import ENCODE_AGAIN_LU, Levelled, analysis_steps, level
 from .loudness import DEFAULT_TARGET, Meter
 from .model import Routine
 from .sidecars import Header, Window, to_ms, write_sidecars, write_text
@@ -53,8 +53,8 @@ def export(
     """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path."""
     cover = cover_art(routine)
     rate = timeline.sample_rate
-    if progress is not None:
-        progress.stage("Levelling", -(-timeline.duration // (timeline.sample_rate * 10)))
+    if progress is not None and options.loudness is not None:
+        progress.stage("Levelling", analysis_steps(mix))
     levelled = level(mix, options.loudness, bitrate, progress.advance if progress else _nothing)
     if options.split:
         return _split(routine, timeline, levelled, base, bitrate, options, cover, progress)

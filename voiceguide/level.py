@@ -211,13 +211,23 @@ def _unreachable(target: float, best: float) -> Fault:
     )
 
 
+def _grid(mix: Mix) -> range:
+    """Where the analysis pass starts a chunk (besides the edges of the spans)."""
+    return range(0, -(-mix.duration // TICK) * TICK, mix.rate * CHUNK_SECONDS // TICK * TICK)
+
+
+def analysis_steps(mix: Mix) -> int:
+    """How many times ``analyse`` reports progress."""
+    return len(_grid(mix))
+
+
 def analyse(mix: Mix, advance: Callable[[], None] = _advance) -> Ticks:
     """One pass over where sound is: the voice per tick around clips, the bed's energy elsewhere."""
     rate, size = mix.rate, round(mix.rate / 10)
     sos = k_weighting(rate)
     end = -(-mix.duration // TICK) * TICK
     spans = tuple((lo, min(hi, end)) for lo, hi in mix.spans(MARGIN, TICK))
-    step = rate * CHUNK_SECONDS // TICK * TICK
+    step = _grid(mix).step
     cuts = {0, end, *(edge for span in spans for edge in span), *range(0, end, step)}
     edges = sorted(c for c in cuts if c <= end)
     span_starts = [lo for lo, _ in spans]
@@ -227,7 +237,8 @@ def analyse(mix: Mix, advance: Callable[[], None] = _advance) -> Ticks:
     loudest = 0.0
     c = OVERSAMPLER.context
     for lo, hi in itertools.pairwise(edges):
-        advance()
+        if lo % step == 0:
+            advance()
         bed = mix.bed(lo, hi) if mix.bed is not None else None
         bed_k = np.zeros(hi - lo)
         if bed is not None:
