@@ -1,6 +1,7 @@
 """Loudness, measured in-process: ITU-R BS.1770-4 integrated loudness and true peak of a PCM stream.
 
-K-weighting (two biquads, coefficients for any sample rate as libebur128 computes them),
+K-weighting (two biquads, coefficients for any sample rate as libebur128 computes them,
+applied by FFT convolution with their impulse response),
 energies summed per 100 ms so 400 ms blocks with 75% overlap can be gated at the end
 (absolute gate -70 LUFS, relative gate -10 LU), and the true peak from a 4x polyphase
 oversampler. Everything streams: a 3-hour track keeps one float per 100 ms.
@@ -15,11 +16,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 from .audio import decode_stream, rate_of
 
@@ -50,6 +51,49 @@ def k_weighting(rate: int) -> npt.NDArray[np.float64]:
     return np.array([shelf, highpass])
 
 
+IMPULSE = 4096  # samples of the K-weighting's impulse response kept (the rest is below 1e-9)
+
+
+@cache
+def _k_response(rate: int) -> Wave:
+    """The K-weighting's impulse response, for FFT filtering."""
+    response = np.zeros(IMPULSE)
+    impulse = [1.0] + [0.0] * (IMPULSE - 1)
+    for b0, b1, b2, _, a1, a2 in k_weighting(rate).tolist():  # direct form II, once per rate
+        w1 = w2 = 0.0
+        out = []
+        for x in impulse:
+            w0 = x - a1 * w1 - a2 * w2
+            out.append(b0 * w0 + b1 * w1 + b2 * w2)
+            w1, w2 = w0, w1
+        impulse = out
+    response[:] = impulse
+    return response
+
+
+class KFilter:
+    """K-weighting of a stream, by FFT convolution with the filter's impulse response (overlap-add).
+
+    numpy only: scipy.signal would do it recursively, but importing it costs 80 MB of memory.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self._response = _k_response(rate)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start at rest (after silence)."""
+        self._tail = np.zeros(IMPULSE - 1)
+
+    def __call__(self, wave: Wave) -> Wave:
+        size = len(wave) + IMPULSE - 1
+        n = 1 << (size - 1).bit_length()
+        out = np.fft.irfft(np.fft.rfft(wave, n) * np.fft.rfft(self._response, n), n)[:size]
+        out[: IMPULSE - 1] += self._tail
+        self._tail = out[len(wave) :].copy()
+        return np.asarray(out[: len(wave)], dtype=np.float64)
+
+
 def gated(energies: Wave, size: int) -> float:
     """Integrated loudness (LUFS) from K-weighted energy sums per 100 ms (``size`` samples each)."""
     if len(energies) < 4:
@@ -70,13 +114,16 @@ def db(amplitude: float) -> float:
 
 
 class Oversampler:
-    """A 4x polyphase interpolator (windowed sinc, a Nyquist filter: every 4th output is the input)."""
+    """A 4x polyphase interpolator: a Kaiser-windowed sinc cut at the input's Nyquist frequency,
+    so every 4th output is the input itself and only the 3 phases between samples are computed."""
 
     def __init__(self) -> None:
         n = OVERSAMPLE * TAPS_PER_PHASE + 1
-        self.taps = signal.firwin(n, 1 / OVERSAMPLE, window=("kaiser", 7.0)) * OVERSAMPLE
-        self.delay = (n - 1) // 2  # in output samples; a whole number of input samples
-        self.context = TAPS_PER_PHASE // 2 + 1  # input samples needed on each side
+        middle = (n - 1) // 2
+        self.taps = np.sinc((np.arange(n) - middle) / OVERSAMPLE) * np.kaiser(n, 7.0)
+        self.taps *= OVERSAMPLE / self.taps.sum()
+        self.half = middle // OVERSAMPLE  # input samples each side of the one being interpolated
+        self.context = self.half + 1  # input samples needed on each side
         # the most any output can exceed the largest input it is made from
         self.bound = max(float(np.abs(self.taps[p::OVERSAMPLE]).sum()) for p in range(OVERSAMPLE))
 
@@ -86,9 +133,14 @@ class Oversampler:
             return np.zeros(0)
         c = self.context
         rows = wave[starts[:, None] + np.arange(-c, size + c)]
-        up = signal.upfirdn(self.taps, rows, OVERSAMPLE, axis=1)
-        lo = c * OVERSAMPLE + self.delay
-        return np.asarray(np.abs(up[:, lo : lo + size * OVERSAMPLE]).max(axis=1), dtype=np.float64)
+        best = np.abs(rows[:, c : c + size]).max(axis=1)
+        for phase in range(1, OVERSAMPLE):
+            between = np.zeros((len(starts), size))
+            for j, tap in enumerate(self.taps[phase::OVERSAMPLE]):
+                lo = c + self.half - j
+                between += tap * rows[:, lo : lo + size]
+            best = np.maximum(best, np.abs(between).max(axis=1))
+        return np.asarray(best, dtype=np.float64)
 
 
 OVERSAMPLER = Oversampler()
@@ -103,8 +155,7 @@ class Meter:
     def __init__(self, rate: int, true_peak: bool = True) -> None:
         self.rate = rate
         self.size = round(rate / 10)  # 100 ms
-        self._sos = k_weighting(rate)
-        self._state = np.zeros((2, 2))
+        self._filter = KFilter(rate)
         self._energies: list[float] = []
         self._position = 0
         self._true_peak = true_peak
@@ -117,7 +168,7 @@ class Meter:
             self._skip(at - self._position)
         if not len(wave):
             return
-        filtered, self._state = signal.sosfilt(self._sos, wave, zi=self._state)
+        filtered = self._filter(wave)
         squares = filtered * filtered
         first = self._position // self.size
         cuts = np.arange((first + 1) * self.size, self._position + len(wave), self.size) - self._position
@@ -135,7 +186,7 @@ class Meter:
         ring = min(gap, 2 * self.size)
         self.add(np.zeros(ring))
         self._flush()
-        self._state = np.zeros((2, 2))
+        self._filter.reset()
         rest = gap - ring
         end = self._position + rest
         self._energies.extend([0.0] * max(0, (end - 1) // self.size + 1 - len(self._energies)))
