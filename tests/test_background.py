@@ -112,7 +112,8 @@ def test_a_file_loops_smoothly_under_the_whole_track(write_routine: Callable[...
 def test_a_track_with_background_still_meets_the_loudness_target(
     write_routine: Callable[..., Path], tmp_path: Path
 ) -> None:
-    text = ROUTINE.format(background="background: {noise: brown, volume: -20dB, duck: -12dB}")
+    # the bed keeps its absolute level, so it must leave the voice room: -26 dB under a -16 LUFS voice
+    text = ROUTINE.format(background="background: {noise: brown, volume: -26dB, duck: -12dB}")
     done = render(load(write_routine(text, "loud.yaml"), Overrides(engine="espeak-ng")), tmp_path)
     measured = measure_file(done.path)
     assert measured.integrated == pytest.approx(-16, abs=1)

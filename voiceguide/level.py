@@ -194,7 +194,7 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float) -> Levelled:
     lo, hi = aim - plain - 12.0, aim - plain + MAX_REDUCTION_DB
     top, curve = loudness(hi)
     if top < aim - TOLERANCE_LU:
-        raise _unreachable(target, top)
+        raise _unreachable(target, top, ticks.bed is not None)
     while hi - lo > 0.01:
         middle = (lo + hi) / 2
         found, curve = loudness(middle)
@@ -206,15 +206,16 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float) -> Levelled:
             hi = middle
     found, curve = loudness(hi)
     if curve.min() < 10 ** (-MAX_REDUCTION_DB / 20):
-        raise _unreachable(target, found)
+        raise _unreachable(target, found, ticks.bed is not None)
     return Levelled(mix, 10 ** (hi / 20), ticks, curve, aim, ceiling)
 
 
-def _unreachable(target: float, best: float) -> Fault:
+def _unreachable(target: float, best: float, bed: bool) -> Fault:
     return Fault(
         f"could not reach {target:g} LUFS with true peak at most {TRUE_PEAK_CEILING:g} dBTP "
         f"without limiting the voice by more than {MAX_REDUCTION_DB:g} dB (best: {best:.1f} LUFS)",
-        "choose a quieter target with --loudness, e.g. --loudness -18, or --loudness off",
+        "choose a quieter target with --loudness, e.g. --loudness -18, or --loudness off"
+        + (" (the background keeps its own `volume`: a loud one leaves the voice less room)" if bed else ""),
     )
 
 
