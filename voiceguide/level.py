@@ -47,8 +47,9 @@ def mp3_margin(bitrate: int) -> float:
 
 
 SCREEN_DB = 30.0  # ticks this far below the loudest sample so far are never limited: not oversampled
-MAX_REDUCTION_DB = 24.0  # deeper limiting than this is distortion: the target is out of reach
+MAX_REDUCTION_DB = 24.0  # the gain goes at most this far past what reaches the target unlimited
 TOLERANCE_LU = 0.05  # how closely the gain is solved
+BEST_EFFORT_LU = 1.0  # a track the limiter cannot bring closer than this to the target is refused
 ENCODE_AGAIN_LU = 0.3  # an encoded track this far from the target is levelled and encoded again
 
 
@@ -193,8 +194,10 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float) -> Levelled:
         return Levelled(mix, 1.0)  # nothing to level (silence, or only the bed)
     lo, hi = aim - plain - 12.0, aim - plain + MAX_REDUCTION_DB
     top, curve = loudness(hi)
-    if top < aim - TOLERANCE_LU:
+    if top < aim - BEST_EFFORT_LU:
         raise _unreachable(target, top, ticks.bed is not None)
+    # a few words limit little and saturate early: settle a little short rather than crush them
+    aim = min(aim, top - 0.3)
     while hi - lo > 0.01:
         middle = (lo + hi) / 2
         found, curve = loudness(middle)
@@ -204,16 +207,14 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float) -> Levelled:
             lo = middle
         else:
             hi = middle
-    found, curve = loudness(hi)
-    if curve.min() < 10 ** (-MAX_REDUCTION_DB / 20):
-        raise _unreachable(target, found, ticks.bed is not None)
+    _, curve = loudness(hi)
     return Levelled(mix, 10 ** (hi / 20), ticks, curve, aim, ceiling)
 
 
 def _unreachable(target: float, best: float, bed: bool) -> Fault:
     return Fault(
         f"could not reach {target:g} LUFS with true peak at most {TRUE_PEAK_CEILING:g} dBTP "
-        f"without limiting the voice by more than {MAX_REDUCTION_DB:g} dB (best: {best:.1f} LUFS)",
+        f"without limiting the voice by {MAX_REDUCTION_DB:g} dB or more (best: {best:.1f} LUFS)",
         "choose a quieter target with --loudness, e.g. --loudness -18, or --loudness off"
         + (" (the background keeps its own `volume`: a loud one leaves the voice less room)" if bed else ""),
     )
