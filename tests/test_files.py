@@ -72,6 +72,12 @@ def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
 LONG = "title: Long\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for many seconds
 
 
+def hear_sigint() -> None:
+    """In the render's process: take SIGINT's default action even if whoever started the tests
+    ignores it (a background job in a non-interactive shell does), so Python turns it into Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def part_sizes(folder: Path) -> set[int]:
     """Sizes of the temporary files in ``folder`` now (one may vanish as we look)."""
     sizes = set()
@@ -116,7 +122,13 @@ def test_killed_render_leaves_the_old_track_or_nothing(
     if previous is not None:
         target.write_bytes(previous)
     command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=hear_sigint,  # noqa: PLW1509
+    )
     try:
         safety_net = time.monotonic() + 600  # only if the render hangs: the wait is for a state
         sizes: set[int] = set()
@@ -191,7 +203,14 @@ def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
     out = tmp_path / "out"
     command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
     env = {**os.environ, **fake_espeak.env}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+        preexec_fn=hear_sigint,  # noqa: PLW1509
+    )
     try:
         deadline = time.monotonic() + 60
         while len(fake_espeak.spoken()) < 20:  # synthesis is under way
