@@ -24,6 +24,11 @@ if [ "$1" = test ] && command -v apt-get >/dev/null 2>&1; then
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
+# The tests run against every ffmpeg present, so `test` also installs the system's (render uses
+# the imageio-ffmpeg wheel's binary when there is none).
+if [ "$1" = test ] && ! command -v ffmpeg >/dev/null 2>&1; then
+  missing+=(ffmpeg)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "Installing system packages: ${missing[*]}"

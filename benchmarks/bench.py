@@ -4,11 +4,11 @@
     .venv/bin/python benchmarks/bench.py --minutes 10    # just one
 
 voiceguide runs as a user runs it (`python -m voiceguide render`, espeak-ng engine,
-all cores) doing the hand-made pipeline's job (`--loudness off --no-sidecars`: speech,
-exact silences, one encode): with an empty cache, again with a warm cache (unchanged, and
-with the track deleted so it is encoded again), and after editing one line. A last column
-renders cold with the default settings, which add loudness normalisation to -16 LUFS
-(several ffmpeg passes), chapters, cover art and sidecar files.
+all cores, default settings: loudness -16 LUFS, chapters, cover, sidecars): with an empty
+cache, again unchanged, and after editing one line. A last column renders cold doing only
+the hand-made pipeline's job (`--loudness off --no-sidecars`).
+`--hold` instead renders one 3-hour hold and compares it with a bare ffmpeg encode of
+3 hours of silence.
 The hand-made pipeline is what a user could script: `espeak-ng -w` for every spoken
 line in order, trim, place at sample-exact offsets in one array, one ffmpeg encode.
 Each run is its own process; wall time from a monotonic clock, peak RSS from wait4.
@@ -93,15 +93,30 @@ def bench(minutes: int, folder: Path) -> dict[str, Run]:
     env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / f"cache-{minutes}")}
     out = folder / "out"
     defaults = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
-    render = [*defaults, "--loudness", "off", "--no-sidecars"]
-    runs = {"cold": measure(render, env), "warm": measure(render, env)}
-    (out / routine.with_suffix(".mp3").name).unlink()
-    runs["encode"] = measure(render, env)
+    runs = {"hand": measure([sys.executable, str(HANDMADE), str(routine), str(folder / "hand.mp3")], env)}
+    runs["cold"] = measure(defaults, env)
+    runs["warm"] = measure(defaults, env)
     routine.write_text(routine_text(minutes, edited=True))
-    runs["edit"] = measure(render, env)
-    runs["defaults"] = measure(defaults, {**env, "VOICEGUIDE_CACHE_DIR": str(folder / f"cold-{minutes}")})
-    runs["hand"] = measure([sys.executable, str(HANDMADE), str(routine), str(folder / "hand.mp3")], env)
+    runs["edit"] = measure(defaults, env)
+    bare = [*defaults, "--loudness", "off", "--no-sidecars"]
+    runs["bare"] = measure(bare, {**env, "VOICEGUIDE_CACHE_DIR": str(folder / f"cold-{minutes}")})
     return runs
+
+
+def hold(folder: Path) -> None:
+    """One 3-hour hold, default settings, against a bare ffmpeg encode of 3 hours of silence."""
+    from voiceguide.audio import ffmpeg
+
+    routine = folder / "hold.yaml"
+    routine.write_text("title: Hold\nsteps:\n  - say: Hold still.\n    hold: 3h\n")
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / "cache-hold")}
+    ours = measure([sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(folder / "out")], env)
+    silence = ["-f", "lavfi", "-i", "anullsrc=r=22050:cl=mono", "-t", "10800"]
+    bare = measure([ffmpeg(), "-v", "error", "-y", *silence, "-b:a", "64k", str(folder / "silence.mp3")], env)
+    print(
+        f"| 3-hour hold | {ours.seconds:.2f} s | bare ffmpeg, 3 h of silence: {bare.seconds:.2f} s | "
+        f"{ours.seconds / bare.seconds:.2f}x | {ours.peak_mb:.0f} MB |"
+    )
 
 
 def summary_numbers(output: str) -> tuple[str, int, int]:
@@ -113,34 +128,37 @@ def summary_numbers(output: str) -> tuple[str, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--minutes", type=int, nargs="+", default=[10, 30, 120])
+    parser.add_argument("--minutes", type=int, nargs="*", default=[10, 30, 120])
+    parser.add_argument("--hold", action="store_true", help="also time one 3-hour hold against bare ffmpeg")
     args = parser.parse_args()
-    print(f"{os.cpu_count()} cores; voiceguide with the espeak-ng engine, all cores\n")
+    from voiceguide.audio import ffmpeg
+
+    print(f"{os.cpu_count()} cores; voiceguide with the espeak-ng engine, all cores; {ffmpeg()}\n")
     print(
-        "| routine | track | lines | cold | warm, unchanged | warm, re-encoded | edit 1 line (synthesised) "
-        "| hand-made | cold/hand | warm/hand (unchanged, re-encoded) | peak RSS vg / hand "
-        "| cold, default settings (/hand) |"
+        "| routine | track | lines | hand-made | cold | cold/hand | unchanged (/hand) | edit 1 line, "
+        "synthesised (/hand) | peak RSS vg / hand | cold, --loudness off --no-sidecars (/hand) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     totals: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as tmp:
         for minutes in args.minutes:
             runs = bench(minutes, Path(tmp))
             length, lines, _ = summary_numbers(runs["cold"].output)
             _, edit_lines, edit_hits = summary_numbers(runs["edit"].output)
-            cold, warm, encode, edit, hand, full = (
-                runs[k] for k in ("cold", "warm", "encode", "edit", "hand", "defaults")
-            )
-            peak = max(cold.peak_mb, warm.peak_mb, encode.peak_mb, edit.peak_mb, full.peak_mb)
+            cold, warm, edit, hand, bare = (runs[k] for k in ("cold", "warm", "edit", "hand", "bare"))
+            peak = max(cold.peak_mb, warm.peak_mb, edit.peak_mb, bare.peak_mb)
             totals[minutes] = cold.seconds
+            h = hand.seconds
             print(
-                f"| {minutes} min | {length} | {lines} | {cold.seconds:.2f} s | {warm.seconds:.2f} s | "
-                f"{encode.seconds:.2f} s | {edit.seconds:.2f} s ({edit_lines - edit_hits}) | {hand.seconds:.2f} s | "
-                f"{cold.seconds / hand.seconds:.2f}x | {warm.seconds / hand.seconds:.2f}x, "
-                f"{encode.seconds / hand.seconds:.2f}x | "
-                f"{peak:.0f} MB / {hand.peak_mb:.0f} MB | {full.seconds:.2f} s ({full.seconds / hand.seconds:.2f}x) |",
+                f"| {minutes} min | {length} | {lines} | {h:.2f} s | {cold.seconds:.2f} s | {cold.seconds / h:.2f}x | "
+                f"{warm.seconds:.2f} s ({warm.seconds / h:.2f}x) | "
+                f"{edit.seconds:.2f} s, {edit_lines - edit_hits} ({edit.seconds / h:.2f}x) | "
+                f"{peak:.0f} MB / {hand.peak_mb:.0f} MB | {bare.seconds:.2f} s ({bare.seconds / h:.2f}x) |",
                 flush=True,
             )
+        if args.hold:
+            print("\n| routine | voiceguide, default settings | anchor | ratio | peak RSS |\n|---|---|---|---|---|")
+            hold(Path(tmp))
     slopes = {
         (shorter, longer): (totals[longer] - totals[shorter]) / (longer - shorter)
         for shorter, longer in pairwise(sorted(totals))

@@ -45,7 +45,11 @@ class Target:
         prefix = f"voiceguide.{self.module}."
         if not self.functions:
             return [prefix + "*"]
-        return [f"{prefix}x_{f}__mutmut_*" for f in self.functions]
+        # mutmut names a method's mutants xǁClassǁmethod__mutmut_N; "Mix.*" takes all of Mix's
+        return [
+            f"{prefix}xǁ{f.replace('.', 'ǁ')}__mutmut_*" if "." in f else f"{prefix}x_{f}__mutmut_*"
+            for f in self.functions
+        ]
 
 
 TIMING_TESTS = ("tests/test_timeline.py", "tests/test_durations.py", "tests/test_properties.py")
@@ -53,8 +57,9 @@ TARGETS = {
     "timeline": Target("timeline", TIMING_TESTS),
     "durations": Target("durations", TIMING_TESTS),
     # the assembly code: trimming engine clips and placing them at their samples
-    "assembly": Target("audio", ("tests/test_audio.py",), ("trim", "pcm_chunks")),
+    "assembly": Target("audio", ("tests/test_audio.py",), ("trim", "Mix.*")),
     "loudness": Target("loudness", ("tests/test_loudness.py", "tests/test_audio.py")),
+    "level": Target("level", ("tests/test_loudness.py", "tests/test_audio.py")),
     "export": Target("export", ("tests/test_export.py",)),
 }
 DEFAULT = ("timeline", "durations", "assembly")

@@ -144,6 +144,39 @@ exit $code
     return FakeEspeak(env, log, gate)  # its own speech cache, so every line it is asked for is really spoken
 
 
+def _ffmpegs() -> dict[str, str]:
+    """Every ffmpeg voiceguide may meet here: the system's, the imageio-ffmpeg wheel's, and
+    any other named by VOICEGUIDE_EXTRA_FFMPEG (e.g. an old release to check compatibility)."""
+    found = {}
+    extra = os.environ.get("VOICEGUIDE_EXTRA_FFMPEG")
+    if extra:
+        found["extra-ffmpeg"] = extra
+    system = shutil.which("ffmpeg")
+    if system:
+        found["system-ffmpeg"] = system
+    try:
+        import imageio_ffmpeg
+
+        found["imageio-ffmpeg"] = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except (ImportError, RuntimeError):
+        pass
+    return found
+
+
+FFMPEGS = _ffmpegs()
+
+
+@pytest.fixture(params=sorted(FFMPEGS))
+def each_ffmpeg(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run the test once with each ffmpeg present (through VOICEGUIDE_FFMPEG); yields its path."""
+    from voiceguide import audio
+
+    monkeypatch.setenv("VOICEGUIDE_FFMPEG", FFMPEGS[request.param])
+    audio.ffmpeg.cache_clear()  # it is cached per process
+    yield FFMPEGS[request.param]
+    audio.ffmpeg.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def ffmpeg_exe() -> str:
     from voiceguide.audio import ffmpeg
@@ -214,11 +247,9 @@ def expected_track(planned: Plan) -> npt.NDArray[np.float64]:
         elif event.sound is not None:
             track[event.start : event.end] += planned.clips[event.sound]
     if planned.routine.background is not None:  # the bed alone, mixed under silence (test_background measures it)
-        from voiceguide.background import with_background
+        from voiceguide.background import Bed
 
-        chunk = 10 * timeline.sample_rate
-        silence = (bytes(2 * min(chunk, timeline.duration - start)) for start in range(0, timeline.duration, chunk))
-        track += np.frombuffer(b"".join(with_background(silence, timeline, planned.routine.background)), "<i2")
+        track += Bed(timeline, planned.routine.background).window(0, timeline.duration)
     return track
 
 

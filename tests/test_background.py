@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import decode_file
-from voiceguide.background import with_background
+from voiceguide.background import Bed
 from voiceguide.export import Export
 from voiceguide.loudness import measure_file
 from voiceguide.model import Background
@@ -118,8 +118,7 @@ def test_a_file_loops_without_a_click_or_a_dropout_at_any_loop_point(tmp_path: P
     tone = 8000 * np.sin(2 * np.pi * frequency * np.arange(round(seconds * RATE)) / RATE)
     write_wav(tmp_path / "tone.wav", tone.astype(np.int16), RATE)
     timeline = Timeline("T", RATE, 12 * RATE, (), ())
-    silence = [bytes(2 * RATE)] * 12
-    bed = np.frombuffer(b"".join(with_background(silence, timeline, Background(tmp_path / "tone.wav"))), "<i2")
+    bed = Bed(timeline, Background(tmp_path / "tone.wav")).window(0, timeline.duration)
     middle = bed[4 * RATE : 8 * RATE].astype(np.float64)  # away from the fades in and out; four loop points
     amplitude = np.sqrt(2) * 10 ** (-30 / 20) * 32767  # a sine at the default -30 dB RMS
     window = RATE // 200  # 5 ms
@@ -133,7 +132,8 @@ def test_a_file_loops_without_a_click_or_a_dropout_at_any_loop_point(tmp_path: P
 def test_a_track_with_background_still_meets_the_loudness_target(
     write_routine: Callable[..., Path], tmp_path: Path
 ) -> None:
-    text = ROUTINE.format(background="background: {noise: brown, volume: -20dB, duck: -12dB}")
+    # the bed keeps its absolute level, so it must leave the voice room: -26 dB under a -16 LUFS voice
+    text = ROUTINE.format(background="background: {noise: brown, volume: -26dB, duck: -12dB}")
     done = render(load(write_routine(text, "loud.yaml"), Overrides(engine="espeak-ng")), tmp_path)
     measured = measure_file(done.path)
     assert measured.integrated == pytest.approx(-16, abs=1)

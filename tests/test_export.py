@@ -114,8 +114,7 @@ def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str, who
         assert ".." not in Path(path).parts
         mp3 = playlist.parent / path
         decoded, rate = decode_file(mp3)
-        # cut at the chapter's sample; LAME's gapless header can add up to 47 trailing samples
-        assert 0 <= len(decoded) - (chapter.end - chapter.start) <= 47
+        assert len(decoded) == chapter.end - chapter.start  # cut at the chapter's sample, decoded to the sample
         assert abs(float(info.removeprefix("#EXTINF:").split(",")[0]) - len(decoded) / rate) <= TOLERANCE
         tags = ID3(mp3)
         found = (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -68,7 +69,22 @@ def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
 
 # --- a render killed mid-way: the old track stays whole (or there is none), never half of a new one
 
-LONG = "title: Long\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for about 20 s
+LONG = "title: Long\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for many seconds
+
+
+def hear_sigint() -> None:
+    """In the render's process: take SIGINT's default action even if whoever started the tests
+    ignores it (a background job in a non-interactive shell does), so Python turns it into Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def part_sizes(folder: Path) -> set[int]:
+    """Sizes of the temporary files in ``folder`` now (one may vanish as we look)."""
+    sizes = set()
+    for path in folder.glob("*.part"):
+        with contextlib.suppress(FileNotFoundError):
+            sizes.add(path.stat().st_size)
+    return sizes
 
 
 def ffmpeg_writing_into(folder: Path) -> list[str]:
@@ -119,12 +135,20 @@ def test_killed_render_leaves_the_old_track_or_nothing(
     if previous is not None:
         target.write_bytes(previous)
     command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=hear_sigint,  # noqa: PLW1509
+    )
     try:
-        deadline = time.monotonic() + 60
-        while not any(p.stat().st_size > 0 for p in out.glob("*.part")):  # encoding has begun
+        safety_net = time.monotonic() + 600  # only if the render hangs: the wait is for a state
+        sizes: set[int] = set()
+        while len(sizes - {0}) < 2:  # encoding is under way: the partial MP3 exists and has grown
             assert process.poll() is None, "render ended before it could be interrupted"
-            assert time.monotonic() < deadline, "render never started encoding"
+            assert time.monotonic() < safety_net, "render never started encoding"
+            sizes.update(part_sizes(out))
             time.sleep(0.05)
         if whole_group:
             os.killpg(process.pid, sig)
@@ -199,7 +223,14 @@ def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
     cache = SpeechCache(Path(fake_espeak.env["VOICEGUIDE_CACHE_DIR"]))
     command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
     env = {**os.environ, **fake_espeak.env}
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True, env=env)
+    process = subprocess.Popen(
+        command,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=env,
+        preexec_fn=hear_sigint,  # noqa: PLW1509
+    )
     try:
         deadline = time.monotonic() + 120  # a safety net only: the loop ends on what it sees
         while not (any(cache.folder.rglob("*.pcm")) and any("WAIT" in line for line in fake_espeak.spoken())):

@@ -32,7 +32,8 @@ ONSET_TOLERANCE = round(0.005 * SAMPLE_RATE)  # 5 ms
 
 
 def rendered(path: Path, out: Path) -> tuple[npt.NDArray[np.int32], Timeline]:
-    # not levelled: the chimes would change each track's gain, and the difference would not be the chimes alone
+    # unlevelled: a chime changes the track's loudness, and so the voice's gain, which the
+    # difference of two levelled tracks would show as voice
     done = render(load(path, Overrides(engine="espeak-ng")), out, options=Export(loudness=None))
     decoded, rate = decode_file(done.path)
     assert rate == SAMPLE_RATE

@@ -13,7 +13,7 @@ import shutil
 import signal
 import subprocess
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache
 from pathlib import Path
 
@@ -81,26 +81,60 @@ def trim(samples: Samples) -> Samples:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def pcm_chunks(timeline: Timeline, clips: Mapping[Utterance | Sound, Samples]) -> Iterator[bytes]:
-    """The whole track as 16-bit little-endian PCM, in chunks of a few seconds."""
-    speech = [e for e in timeline.events if e.clip is not None]
-    chunk = timeline.sample_rate * CHUNK_SECONDS
-    upcoming = 0
-    active: list[tuple[int, Samples]] = []
-    for start in range(0, timeline.duration, chunk):
-        end = min(start + chunk, timeline.duration)
-        while upcoming < len(speech) and speech[upcoming].start < end:
-            event = speech[upcoming]
-            assert event.clip is not None
-            active.append((event.start, clips[event.clip]))
-            upcoming += 1
-        buffer = np.zeros(end - start, dtype=np.int32)
-        for offset, clip in active:
+class Mix:
+    """The assembled track, readable at any window: every clip (speech, chimes) at its
+    sample offset, and the background bed beside it (kept apart, because levelling
+    changes the voice's gain and not the bed's)."""
+
+    def __init__(
+        self,
+        timeline: Timeline,
+        clips: Mapping[Utterance | Sound, Samples],
+        bed: Callable[[int, int], npt.NDArray[np.float64]] | None = None,
+    ) -> None:
+        self.rate = timeline.sample_rate
+        self.duration = timeline.duration
+        self.bed = bed
+        placed = sorted(
+            ((e.start, clips[e.clip]) for e in timeline.events if e.clip is not None and e.duration),
+            key=lambda pair: pair[0],
+        )
+        self._starts = np.array([start for start, _ in placed], dtype=np.int64)
+        self._clips = [clip[: self.duration - start] for start, clip in placed]
+        self._longest = max((len(c) for c in self._clips), default=0)
+
+    def _near(self, start: int, end: int) -> range:
+        lo = int(np.searchsorted(self._starts, start - self._longest, side="right"))
+        return range(max(0, lo - 1), int(np.searchsorted(self._starts, end, side="left")))
+
+    def voice(self, start: int, end: int) -> npt.NDArray[np.float64]:
+        """Speech and chimes from sample ``start`` to ``end`` (16-bit scale, as floats; zeros outside the track)."""
+        out = np.zeros(end - start)
+        for i in self._near(start, end):
+            offset, clip = int(self._starts[i]), self._clips[i]
             lo, hi = max(start, offset), min(end, offset + len(clip))
             if lo < hi:
-                buffer[lo - start : hi - start] += clip[lo - offset : hi - offset]
-        active = [(offset, clip) for offset, clip in active if offset + len(clip) > end]
-        yield np.clip(buffer, -32768, 32767).astype("<i2").tobytes()
+                out[lo - start : hi - start] += clip[lo - offset : hi - offset]
+        return out
+
+    def speaks(self, start: int, end: int) -> bool:
+        """Whether any clip sounds between ``start`` and ``end``."""
+        return any(
+            int(self._starts[i]) < end and int(self._starts[i]) + len(self._clips[i]) > start
+            for i in self._near(start, end)
+        )
+
+    def spans(self, margin: int, grid: int) -> list[tuple[int, int]]:
+        """Where clips sound, widened by ``margin`` and merged, with both ends on multiples of ``grid``."""
+        spans: list[tuple[int, int]] = []
+        for start, clip in zip(self._starts.tolist(), self._clips, strict=True):
+            lo = max(0, start - margin) // grid * grid
+            hi = -(-(start + len(clip) + margin) // grid) * grid
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], max(spans[-1][1], hi))
+            else:
+                spans.append((lo, hi))
+        return spans
 
 
 def run_ffmpeg(arguments: Sequence[str], chunks: Iterable[bytes] | None = None) -> tuple[int, str]:
@@ -141,28 +175,76 @@ def failure(code: int, message: str) -> str:
     return message.splitlines()[-1] if message else "no message"
 
 
-def encode_mp3(
-    chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int, filters: str | None = None
-) -> None:
-    """Encode mono PCM to ``path`` with ffmpeg/LAME, whose Info header makes it gapless.
+def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int) -> None:
+    """Encode mono 16-bit PCM to ``path`` with ffmpeg/LAME; its Info header makes it gapless, to the sample."""
+    counted = [0]
 
-    ``filters`` is an ffmpeg audio filter chain; the output keeps ``sample_rate`` whatever it does.
-    """
+    def counting() -> Iterator[bytes]:
+        for chunk in chunks:
+            counted[0] += len(chunk)
+            yield chunk
+
     code, message = run_ffmpeg(
         [
             *("-loglevel", "error", "-y"),
             *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
-            *(("-af", filters, "-ar", str(sample_rate)) if filters else ()),
             # LAME quality 5 ("good, fast"): on speech at 64 kbps, 20% faster than ffmpeg's default 3
             *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-compression_level", "5", "-map_metadata", "-1"),
             *("-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(path)),
         ],
-        chunks,
+        counting(),
     )
     if code != 0:
         if "No space left" in message or "File too large" in message or code == -signal.SIGXFSZ:
             raise disk_full(path)
         raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", FFMPEG_HINT)
+
+    exact_padding(path, counted[0] // 2)
+
+
+def exact_padding(path: Path, samples: int) -> None:
+    """Make the MP3's LAME tag say it holds exactly ``samples``.
+
+    ffmpeg writes the trailing padding from its libmp3lame wrapper's frame count, which
+    is short by ``47 - samples % 576`` when that is positive (LAME's 576-sample delay is
+    529 the decoder skips plus 47): such a track decoded up to 47 samples long. The padding
+    follows from the frame count, the delay and the samples we sent; the tag's CRC (over the
+    first 190 bytes, its own field zeroed, as ffmpeg computes it) is updated with it.
+    """
+    with path.open("r+b") as file:
+        head = bytearray(file.read(_LAME_HEAD))
+        header = int.from_bytes(head[:4], "big")
+        if len(head) < _LAME_HEAD or header >> 21 != 0x7FF:
+            return
+        mpeg1, mono = (header >> 19) & 3 == 3, (header >> 6) & 3 == 3
+        xing = 4 + ((17 if mono else 32) if mpeg1 else (9 if mono else 17))
+        flags = int.from_bytes(head[xing + 4 : xing + 8], "big")
+        if bytes(head[xing : xing + 4]) not in (b"Xing", b"Info") or not flags & 1:
+            return
+        frames = int.from_bytes(head[xing + 8 : xing + 12], "big")
+        lame = xing + 8 + sum(size for bit, size in ((1, 4), (2, 4), (4, 100), (8, 4)) if flags & bit)
+        delay = head[lame + 21] << 4 | head[lame + 22] >> 4
+        padding = frames * (1152 if mpeg1 else 576) - delay - samples
+        if not 0 <= padding < 1 << 12 or lame + 36 > _LAME_HEAD:
+            return
+        head[lame + 22 : lame + 24] = bytes([(head[lame + 22] & 0xF0) | padding >> 8, padding & 0xFF])
+        head[lame + 34 : lame + 36] = b"\0\0"
+        head[lame + 34 : lame + 36] = _crc16(head[:190]).to_bytes(2, "big")
+        file.seek(0)
+        file.write(head[: lame + 36])
+
+
+_LAME_HEAD = 4 + 32 + 120 + 36  # frame header, the longest side info, Xing fields, LAME tag
+
+
+def _crc16(data: bytes | bytearray) -> int:
+    """CRC-16 (polynomial 0x8005, reflected, initial 0), as the LAME tag's CRC field uses."""
+    crc = 0
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
 
 
 def disk_full(path: Path) -> OutputError:
@@ -187,31 +269,62 @@ def read_fingerprint(path: Path) -> str | None:
     return str(frames[0].text[0]) if frames else None
 
 
-def decode_file(path: Path, sample_rate: int | None = None, max_seconds: int | None = None) -> tuple[Samples, int]:
-    """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` and cut
-    after ``max_seconds`` if given); returns them with their sample rate."""
+def rate_of(path: Path) -> int:
+    """The sample rate of an audio file, read from its header."""
     from mutagen import File as MutagenFile
     from mutagen import MutagenError
 
-    rate = sample_rate
-    if rate is None:
-        try:
-            info = MutagenFile(path)
-        except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
-            info = None
-        if info is None:
-            raise EncoderError(
-                f"{path} is not an audio file voiceguide can read",
-                "give the path of an audio file (MP3, WAV, OGG, ...)",
-            )
-        rate = int(info.info.sample_rate)
-    source = [ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", str(path)]
+    try:
+        info = MutagenFile(path)
+    except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
+        info = None
+    if info is None:
+        raise EncoderError(
+            f"{path} is not an audio file voiceguide can read",
+            "give the path of an audio file (MP3, WAV, OGG, ...)",
+        )
+    return int(info.info.sample_rate)
+
+
+def decode_stream(path: Path, rate: int, max_seconds: int | None = None) -> Iterator[Samples]:
+    """Decode any audio file to mono 16-bit samples at ``rate``, in chunks of a few seconds."""
+    source = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path)]
     if max_seconds is not None:
         source += ["-t", str(max_seconds)]
-    done = subprocess.run([*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"], capture_output=True)
-    if done.returncode != 0:
-        raise EncoderError(
-            f"ffmpeg could not decode {path}: {done.stderr.decode().strip()}",
-            f"check that {path.name} plays in a media player; if it does not, convert it to MP3 or WAV",
+    try:
+        process = subprocess.Popen(
+            [*source, "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-    return np.frombuffer(done.stdout, dtype=np.int16), rate
+    except OSError as err:
+        raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None
+    assert process.stdout is not None
+    assert process.stderr is not None
+    try:
+        size = 2 * rate * CHUNK_SECONDS
+        left = b""
+        while block := process.stdout.read(size):
+            block = left + block
+            whole = len(block) - len(block) % 2
+            left = block[whole:]
+            yield np.frombuffer(block[:whole], dtype="<i2")
+        message = process.stderr.read().decode("utf-8", "replace").strip()
+        if process.wait() != 0:
+            raise EncoderError(
+                f"ffmpeg could not decode {path}: {message}",
+                f"check that {path.name} plays in a media player; if it does not, convert it to MP3 or WAV",
+            )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def decode_file(path: Path, sample_rate: int | None = None, max_seconds: int | None = None) -> tuple[Samples, int]:
+    """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` and cut
+    after ``max_seconds`` if given); returns them with their sample rate."""
+    rate = sample_rate if sample_rate is not None else rate_of(path)
+    chunks = list(decode_stream(path, rate, max_seconds))
+    return (np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)), rate

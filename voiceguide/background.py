@@ -1,14 +1,12 @@
 """Background ambience for the audio stage: a looped file or generated noise, faded in and
 out, and ducked under every spoken line.
 
-Everything is computed per chunk of the track: the bed is one bounded loop buffer (at most
+Everything is computed per window of the track: the bed is one bounded loop buffer (at most
 ``MAX_LOOP_SECONDS`` of the user's file, or a generated noise loop) indexed by absolute sample,
-and the gain envelope is built for the chunk from the speech events that touch it.
+and the gain envelope is built for the window from the speech events that touch it.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable, Iterator
 
 import numpy as np
 import numpy.typing as npt
@@ -31,22 +29,31 @@ LOWEST_HZ = 30.0
 _SEED = 4  # the same routine always gets the same noise
 
 
-def with_background(chunks: Iterable[bytes], timeline: Timeline, background: Background) -> Iterator[bytes]:
-    """``chunks`` (16-bit PCM from ``audio.pcm_chunks``) with the background mixed in."""
-    rate = timeline.sample_rate
-    loop = _loop(background, rate)
-    level = 10 ** (background.volume_db / 20) * 32767 / max(_rms(loop), 1e-9)
-    speech = sorted((e.start, e.end) for e in timeline.events if e.kind is Kind.SPEECH)
-    starts = np.array([s for s, _ in speech], dtype=np.int64)
-    ends = np.array([e for _, e in speech], dtype=np.int64)
-    position = 0
-    for chunk in chunks:
-        voice = np.frombuffer(chunk, dtype="<i2").astype(np.float64)
-        where = np.arange(position, position + len(voice), dtype=np.int64)
-        gain = level * _fades(where, timeline.duration, rate) * _duck(where, starts, ends, background.duck_db, rate)
-        mixed = voice + loop[where % len(loop)] * gain
-        yield np.clip(np.round(mixed), -32768, 32767).astype("<i2").tobytes()
-        position += len(voice)
+class Bed:
+    """The background of one track, readable at any window: the loop at its level, faded, ducked.
+
+    Its level is absolute: ``volume`` is the bed's level in the finished track, whatever
+    loudness levelling does to the voice.
+    """
+
+    def __init__(self, timeline: Timeline, background: Background) -> None:
+        self.rate = timeline.sample_rate
+        self.total = timeline.duration
+        self.duck_db = background.duck_db
+        self.loop = _loop(background, self.rate)
+        self.level = 10 ** (background.volume_db / 20) * 32767 / max(_rms(self.loop), 1e-9)
+        speech = sorted((e.start, e.end) for e in timeline.events if e.kind is Kind.SPEECH)
+        self.starts = np.array([s for s, _ in speech], dtype=np.int64)
+        self.ends = np.array([e for _, e in speech], dtype=np.int64)
+
+    def window(self, start: int, end: int) -> Wave:
+        """The bed's samples ``start`` to ``end`` (16-bit scale, as floats)."""
+        where = np.arange(start, end, dtype=np.int64)
+        if not len(where):
+            return np.zeros(0)
+        gain = self.level * _fades(where, self.total, self.rate)
+        gain *= _duck(where, self.starts, self.ends, self.duck_db, self.rate)
+        return np.asarray(self.loop[where % len(self.loop)] * gain, dtype=np.float64)
 
 
 def _loop(background: Background, rate: int) -> Wave:

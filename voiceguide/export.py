@@ -1,29 +1,33 @@
 """Phone-ready output: the MP3 (or one per chapter plus a playlist), its tags, and its sidecars.
 
 Every file is written through ``files.atomic_path``; loudness is set on the
-whole track, and split parts reuse that setting so they play at one level.
+whole track (``level``), and split parts are windows of that one levelled stream,
+so they play at one level. Each file is encoded once.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
-import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .audio import encode_mp3
+from .audio import Mix, encode_mp3
 from .cover import Cover, cover_art
 from .files import atomic_path, output_folder, safe_name
-from .loudness import DEFAULT_TARGET, encode_levelled
+from .level import ENCODE_AGAIN_LU, Levelled, analysis_steps, level
+from .loudness import DEFAULT_TARGET, Meter
 from .model import Routine
 from .sidecars import Header, Window, to_ms, write_sidecars, write_text
 from .tags import Mark, TrackTags, write_tags
-from .timeline import Chapter, Timeline
+from .timeline import Timeline
+
+if TYPE_CHECKING:
+    from .render import Progress
 
 GENRE = "Speech"
-BYTES_PER_SAMPLE = 2
 PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
 
 
@@ -39,28 +43,52 @@ class Export:
 def export(
     routine: Routine,
     timeline: Timeline,
-    chunks: Callable[[], Iterator[bytes]],
+    mix: Mix,
     base: Path,
     bitrate: int,
     options: Export = Export(),
     fingerprint: str | None = None,
+    progress: Progress | None = None,
 ) -> Path:
-    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path.
-
-    ``chunks()`` streams the whole track's PCM and is called once per pass.
-    """
+    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path."""
     cover = cover_art(routine)
     rate = timeline.sample_rate
+    if progress is not None and options.loudness is not None:
+        progress.stage("Levelling", analysis_steps(mix))
+    levelled = level(mix, options.loudness, bitrate, progress.advance if progress else _nothing)
     if options.split:
-        return _split(routine, timeline, chunks, base, bitrate, options, cover)
+        return _split(routine, timeline, levelled, base, bitrate, options, cover, progress)
     target = target_path(base, options)
     with atomic_path(target) as partial:
-        encode_levelled(chunks, partial, rate, bitrate, options.loudness)
+        _encode(levelled, [(partial, 0, timeline.duration)], bitrate, progress)
         marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
         write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
     if options.sidecars:
         track_sidecars(routine, timeline, base)
     return target
+
+
+def _nothing() -> None:
+    pass
+
+
+def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int, progress: Progress | None) -> None:
+    """Encode each window ``(path, start, end)`` of the levelled track once; in the rare case the
+    finished PCM misses the target (the gain was solved on a model of it), level again and encode
+    once more."""
+    rate = levelled.mix.rate
+    for attempt in (1, 2):
+        meter = Meter(rate, true_peak=False)
+        if progress is not None:
+            progress.stage("Encoding", sum(levelled.chunks(lo, hi) for _, lo, hi in files))
+        for path, lo, hi in files:
+            encode_mp3(levelled.pcm(lo, hi, meter, progress.advance if progress else _nothing), path, rate, bitrate)
+        if levelled.aim is None or attempt == 2:
+            return
+        measured = meter.result().integrated
+        if abs(measured - levelled.aim) <= ENCODE_AGAIN_LU:
+            return
+        levelled = levelled.corrected(measured)
 
 
 def track_sidecars(routine: Routine, timeline: Timeline, base: Path) -> None:
@@ -77,27 +105,29 @@ def target_path(base: Path, options: Export) -> Path:
 def _split(
     routine: Routine,
     timeline: Timeline,
-    whole: Callable[[], Iterator[bytes]],
+    levelled: Levelled,
     base: Path,
     bitrate: int,
     options: Export,
     cover: Cover,
+    progress: Progress | None,
 ) -> Path:
     """One gapless MP3 per chapter, cut at its exact sample, plus a relative-path playlist."""
     rate = timeline.sample_rate
-    with tempfile.TemporaryDirectory(prefix="voiceguide-") as scratch:
-        filters = encode_levelled(whole, Path(scratch) / "whole.mp3", rate, bitrate, options.loudness)
     folder = output_folder(base.parent / base.name)
     count = len(timeline.chapters)
     entries = ["#EXTM3U", f"#PLAYLIST:{routine.title}"]
     written: set[Path] = set()
-    for number, chapter in enumerate(timeline.chapters, start=1):
-        stem = safe_name(f"{number:0{max(2, len(str(count)))}d} - {chapter.title}")
-        target = folder / f"{stem}.mp3"
-        with atomic_path(target) as partial:
-            encode_mp3(_window(whole(), chapter), partial, rate, bitrate, filters)
+    stems = [safe_name(f"{n:0{max(2, len(str(count)))}d} - {c.title}") for n, c in enumerate(timeline.chapters, 1)]
+    with ExitStack() as stack:  # every part appears only once all are encoded
+        partials = [stack.enter_context(atomic_path(folder / f"{stem}.mp3")) for stem in stems]
+        windows = [(p, c.start, c.end) for p, c in zip(partials, timeline.chapters, strict=True)]
+        _encode(levelled, windows, bitrate, progress)
+        for number, (partial, chapter) in enumerate(zip(partials, timeline.chapters, strict=True), start=1):
             marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate)),)
             write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks, None))
+    for stem, chapter in zip(stems, timeline.chapters, strict=True):
+        target = folder / f"{stem}.mp3"
         written.add(target)
         if options.sidecars:
             header = Header(chapter.title, _artist(routine), _album(routine))
@@ -114,19 +144,6 @@ def _remove_stale_parts(folder: Path, written: set[Path]) -> None:
     for path in folder.iterdir():
         if PART_NAME.fullmatch(path.name) and path not in written:
             path.unlink(missing_ok=True)
-
-
-def _window(chunks: Iterable[bytes], chapter: Chapter) -> Iterator[bytes]:
-    """The PCM bytes of one chapter, cut from the whole track's stream."""
-    lo, hi = chapter.start * BYTES_PER_SAMPLE, chapter.end * BYTES_PER_SAMPLE
-    offset = 0
-    for chunk in chunks:
-        end = offset + len(chunk)
-        if end > lo:
-            yield chunk[max(0, lo - offset) : hi - offset]
-        if end >= hi:
-            return
-        offset = end
 
 
 def _tags(

@@ -1,7 +1,7 @@
 """What a phone will see in a track: its tags, chapters, true duration and loudness.
 
-Read from the file itself (mutagen for tags, a full decode for the duration,
-ffmpeg's ebur128 for loudness), never from what voiceguide meant to write.
+Read from the file itself (mutagen for tags, one streamed decode for both the
+duration and the loudness, measured in-process), never from what voiceguide meant to write.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from mutagen import File as MutagenFile
 from mutagen import MutagenError
 from mutagen.id3 import ID3, ID3NoHeaderError
 
-from .audio import decode_file
+from .audio import decode_stream, rate_of
 from .durations import format_clock
 from .errors import Fault
-from .loudness import Loudness, measure_file
+from .loudness import Loudness, measure
 from .tags import Mark
 
 FIELDS = (
@@ -61,7 +61,8 @@ def inspect(path: Path) -> TrackInfo:
             f"{path} is not an audio file; `info` expected an MP3 written by `voiceguide render`",
             "give the path of a rendered track (they are in output/ unless you chose another folder with -o)",
         )
-    samples, rate = decode_file(path)
+    rate = rate_of(path)
+    loudness, samples = measure(decode_stream(path, rate), rate)
     try:
         tags = ID3(path)
     except ID3NoHeaderError:
@@ -81,7 +82,7 @@ def inspect(path: Path) -> TrackInfo:
         for k in order
         if k in chapters
     )
-    return TrackInfo(path.name, tuple(found), cover, marks, bool(tocs), len(samples), rate, measure_file(path))
+    return TrackInfo(path.name, tuple(found), cover, marks, bool(tocs), samples, rate, loudness)
 
 
 def info_lines(info: TrackInfo) -> list[str]:

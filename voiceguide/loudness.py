@@ -1,34 +1,225 @@
-"""Loudness: bring a whole track to a target integrated loudness with a safe true peak.
+"""Loudness, measured in-process: ITU-R BS.1770-4 integrated loudness and true peak of a PCM stream.
 
-Plain gain clips (espeak-ng speech peaks near 0 dBFS at about -21 LUFS), and
-ffmpeg's loudnorm falls back to its dynamic mode there, which resamples to
-192 kHz and lands a LU or two off. So: gain, then a lookahead limiter run at 4x
-the sample rate (so it sees inter-sample peaks), with its delay compensated so
-every sample stays where the plan put it. MP3 encoding itself shifts loudness
-and peaks a little, so the encoded file is measured and the gain corrected
-until it is on target.
+K-weighting (two biquads, coefficients for any sample rate as libebur128 computes them,
+applied by FFT convolution with their impulse response),
+energies summed per 100 ms so 400 ms blocks with 75% overlap can be gated at the end
+(absolute gate -70 LUFS, relative gate -10 LU), and the true peak from a 4x polyphase
+oversampler. Everything streams: a 3-hour track keeps one float per 100 ms.
+
+The oversampler only runs where a peak could matter: a frame whose sample peak times the
+filter's worst-case overshoot (``Oversampler.bound``) cannot beat the peak found so far is
+skipped, which is exact for this filter, not an estimate.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
-from .audio import FFMPEG_HINT, encode_mp3, failure, run_ffmpeg
-from .errors import EncoderError, Fault
+import numpy as np
+import numpy.typing as npt
+
+from .audio import decode_stream, rate_of
+
+Wave = npt.NDArray[np.float64]
 
 DEFAULT_TARGET = -16.0  # LUFS, what podcast apps play at
 TRUE_PEAK_CEILING = -1.0  # dBTP
-TOLERANCE_LU = 0.5
-FIRST_LIMIT = -2.0  # dBFS at 4x; MP3 encoding adds about half a dB of true peak
-MIN_LIMIT = -24.0  # alimiter's lowest limit
-SILENT_LUFS = -70.0  # ebur128's floor: nothing above the gate
-MAX_ENCODES = 5
-FIRST_SLOPE = 0.5  # LU per dB of extra gain near -16 LUFS, measured on espeak-ng speech through the limiter
+SILENT_LUFS = -70.0  # the absolute gate: nothing above it means no loudness at all
+FULL_SCALE = 32768.0  # 16-bit samples over this are -1..1, as ffmpeg reads them
 OVERSAMPLE = 4
-_SUMMARY = re.compile(r"I:\s+(-?[\d.]+|-inf) LUFS.*?Peak:\s+(-?[\d.]+|-inf) dBFS", re.S)
+TAPS_PER_PHASE = 12  # BS.1770-4 annex 2 uses a 48-tap, 4-phase interpolator
+FRAME = 64  # samples the true-peak search skips or oversamples at once
+
+
+def k_weighting(rate: int) -> npt.NDArray[np.float64]:
+    """The K-weighting filter (high shelf, then RLB high-pass) as second-order sections."""
+    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
+    k = math.tan(math.pi * f0 / rate)
+    vh = 10 ** (gain_db / 20)
+    vb = vh**0.4996667741545416
+    a0 = 1 + k / q + k * k
+    shelf = [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
+    shelf += [1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    f0, q = 38.13547087602444, 0.5003270373238773
+    k = math.tan(math.pi * f0 / rate)
+    a0 = 1 + k / q + k * k
+    highpass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
+    return np.array([shelf, highpass])
+
+
+IMPULSE = 4096  # samples of the K-weighting's impulse response kept (the rest is below 1e-9)
+
+
+@cache
+def _k_response(rate: int) -> Wave:
+    """The K-weighting's impulse response, for FFT filtering."""
+    response = np.zeros(IMPULSE)
+    impulse = [1.0] + [0.0] * (IMPULSE - 1)
+    for b0, b1, b2, _, a1, a2 in k_weighting(rate).tolist():  # direct form II, once per rate
+        w1 = w2 = 0.0
+        out = []
+        for x in impulse:
+            w0 = x - a1 * w1 - a2 * w2
+            out.append(b0 * w0 + b1 * w1 + b2 * w2)
+            w1, w2 = w0, w1
+        impulse = out
+    response[:] = impulse
+    return response
+
+
+class KFilter:
+    """K-weighting of a stream, by FFT convolution with the filter's impulse response (overlap-add).
+
+    numpy only: scipy.signal would do it recursively, but importing it costs 80 MB of memory.
+    """
+
+    def __init__(self, rate: int) -> None:
+        self._response = _k_response(rate)
+        self.reset()
+
+    def reset(self) -> None:
+        """Start at rest (after silence)."""
+        self._tail = np.zeros(IMPULSE - 1)
+
+    def __call__(self, wave: Wave) -> Wave:
+        size = len(wave) + IMPULSE - 1
+        n = 1 << (size - 1).bit_length()
+        out = np.fft.irfft(np.fft.rfft(wave, n) * np.fft.rfft(self._response, n), n)[:size]
+        out[: IMPULSE - 1] += self._tail
+        self._tail = out[len(wave) :].copy()
+        return np.asarray(out[: len(wave)], dtype=np.float64)
+
+
+def gated(energies: Wave, size: int) -> float:
+    """Integrated loudness (LUFS) from K-weighted energy sums per 100 ms (``size`` samples each)."""
+    if len(energies) < 4:
+        return -math.inf
+    blocks = (energies[:-3] + energies[1:-2] + energies[2:-1] + energies[3:]) / (4 * size)
+    with np.errstate(divide="ignore"):
+        loud = blocks[-0.691 + 10 * np.log10(blocks) > SILENT_LUFS]
+    if not loud.size:
+        return -math.inf
+    relative = -0.691 + 10 * math.log10(float(loud.mean())) - 10
+    with np.errstate(divide="ignore"):
+        kept = loud[-0.691 + 10 * np.log10(loud) > relative]
+    return -0.691 + 10 * math.log10(float(kept.mean()))
+
+
+def db(amplitude: float) -> float:
+    return 20 * math.log10(amplitude) if amplitude > 0 else -math.inf
+
+
+class Oversampler:
+    """A 4x polyphase interpolator: a Kaiser-windowed sinc cut at the input's Nyquist frequency,
+    so every 4th output is the input itself and only the 3 phases between samples are computed."""
+
+    def __init__(self) -> None:
+        n = OVERSAMPLE * TAPS_PER_PHASE + 1
+        middle = (n - 1) // 2
+        self.taps = np.sinc((np.arange(n) - middle) / OVERSAMPLE) * np.kaiser(n, 7.0)
+        self.taps *= OVERSAMPLE / self.taps.sum()
+        self.half = middle // OVERSAMPLE  # input samples each side of the one being interpolated
+        self.context = self.half + 1  # input samples needed on each side
+        # the most any output can exceed the largest input it is made from
+        self.bound = max(float(np.abs(self.taps[p::OVERSAMPLE]).sum()) for p in range(OVERSAMPLE))
+
+    def peaks(self, wave: Wave, starts: npt.NDArray[np.int64], size: int) -> Wave:
+        """The true peak of ``wave[s : s + size]`` for each ``s`` in ``starts`` (each needs context on both sides)."""
+        if not len(starts):
+            return np.zeros(0)
+        c = self.context
+        rows = wave[starts[:, None] + np.arange(-c, size + c)]
+        best = np.abs(rows[:, c : c + size]).max(axis=1)
+        for phase in range(1, OVERSAMPLE):
+            between = np.zeros((len(starts), size))
+            for j, tap in enumerate(self.taps[phase::OVERSAMPLE]):
+                lo = c + self.half - j
+                between += tap * rows[:, lo : lo + size]
+            best = np.maximum(best, np.abs(between).max(axis=1))
+        return np.asarray(best, dtype=np.float64)
+
+
+OVERSAMPLER = Oversampler()
+
+
+class Meter:
+    """BS.1770-4 loudness and true peak of a mono stream (floats, full scale 1.0), fed in order.
+
+    ``add`` may skip ahead: the gap is silence, and costs nothing.
+    """
+
+    def __init__(self, rate: int, true_peak: bool = True) -> None:
+        self.rate = rate
+        self.size = round(rate / 10)  # 100 ms
+        self._filter = KFilter(rate)
+        self._energies: list[float] = []
+        self._position = 0
+        self._true_peak = true_peak
+        self._pending = np.zeros(OVERSAMPLER.context)  # samples not yet searched, after their left context
+        self.peak = 0.0
+
+    def add(self, wave: Wave, at: int | None = None) -> None:
+        """Add ``wave``, which starts at sample ``at`` (default: where the last one ended)."""
+        if at is not None and at > self._position:
+            self._skip(at - self._position)
+        if not len(wave):
+            return
+        filtered = self._filter(wave)
+        squares = filtered * filtered
+        first = self._position // self.size
+        cuts = np.arange((first + 1) * self.size, self._position + len(wave), self.size) - self._position
+        sums = np.add.reduceat(squares, np.concatenate([[0], cuts]).astype(np.int64))
+        while len(self._energies) <= first:
+            self._energies.append(0.0)
+        self._energies[first] += float(sums[0])
+        self._energies.extend(sums[1:].tolist())
+        self._position += len(wave)
+        if self._true_peak:
+            self._search(wave)
+
+    def _skip(self, gap: int) -> None:
+        """Silence: let the filters ring out over a little of it, then jump."""
+        ring = min(gap, 2 * self.size)
+        self.add(np.zeros(ring))
+        self._flush()
+        self._filter.reset()
+        rest = gap - ring
+        end = self._position + rest
+        self._energies.extend([0.0] * max(0, (end - 1) // self.size + 1 - len(self._energies)))
+        self._position = end
+
+    def _search(self, wave: Wave) -> None:
+        """Raise ``peak`` to the true peak of every whole frame that now has context on both sides."""
+        c = OVERSAMPLER.context
+        buffer = np.concatenate([self._pending, wave])
+        count = max(0, (len(buffer) - 2 * c) // FRAME)
+        self._pending = buffer[count * FRAME :]
+        if not count:
+            return
+        starts = c + FRAME * np.arange(count)
+        frames = np.abs(buffer[c : c + count * FRAME]).reshape(count, FRAME).max(axis=1)
+        self.peak = max(self.peak, float(frames.max()))
+        candidates = starts[frames * OVERSAMPLER.bound > self.peak]
+        if len(candidates):
+            self.peak = max(self.peak, float(OVERSAMPLER.peaks(buffer, candidates, FRAME).max()))
+
+    def _flush(self) -> None:
+        """Search the last samples (silence follows them) and start afresh."""
+        if self._true_peak:
+            self._search(np.zeros(FRAME + OVERSAMPLER.context))
+        self._pending = np.zeros(OVERSAMPLER.context)
+
+    def energies(self) -> Wave:
+        """K-weighted energy per complete 100 ms so far."""
+        return np.array(self._energies[: self._position // self.size])
+
+    def result(self) -> Loudness:
+        self._flush()
+        return Loudness(gated(self.energies(), self.size), db(self.peak))
 
 
 @dataclass(frozen=True)
@@ -39,65 +230,17 @@ class Loudness:
     true_peak: float
 
 
+def measure(chunks: Iterable[npt.NDArray[np.int16]], rate: int) -> tuple[Loudness, int]:
+    """Loudness of a stream of 16-bit sample chunks, and how many samples it had."""
+    meter = Meter(rate)
+    count = 0
+    for chunk in chunks:
+        meter.add(chunk.astype(np.float64) / FULL_SCALE)
+        count += len(chunk)
+    return meter.result(), count
+
+
 def measure_file(path: Path) -> Loudness:
-    """EBU R128 integrated loudness and true peak of an audio file, as ffmpeg's ebur128 reads them."""
-    return _ebur128(["-i", str(path)], None)
-
-
-def measure_pcm(chunks: Iterable[bytes], sample_rate: int) -> Loudness:
-    """The same measurement of mono 16-bit PCM, streamed."""
-    return _ebur128(["-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"], chunks)
-
-
-def leveller(gain_db: float, limit_db: float, sample_rate: int) -> str:
-    """The ffmpeg filter chain: gain, then a delay-compensated limiter at 4x the sample rate."""
-    limit = 10 ** (limit_db / 20)
-    return (
-        f"volume={gain_db:.3f}dB,aresample={sample_rate * OVERSAMPLE},"
-        f"alimiter=limit={limit:.5f}:attack=5:release=50:level=false:latency=true,aresample={sample_rate}"
-    )
-
-
-def encode_levelled(
-    chunks: Callable[[], Iterable[bytes]], path: Path, sample_rate: int, bitrate_kbps: int, target: float | None
-) -> str | None:
-    """Encode ``chunks()`` to ``path`` at ``target`` LUFS (``None``: as is); return the filter chain used.
-
-    ``chunks`` is called once per pass, so the track is streamed, never held whole.
-    """
-    source = None if target is None else measure_pcm(chunks(), sample_rate)
-    if target is None or source is None or source.integrated <= SILENT_LUFS:
-        encode_mp3(chunks(), path, sample_rate, bitrate_kbps)
-        return None
-    gain, limit = target - source.integrated, FIRST_LIMIT
-    tried: list[tuple[float, Loudness]] = []
-    for _ in range(MAX_ENCODES):
-        filters = leveller(gain, limit, sample_rate)
-        encode_mp3(chunks(), path, sample_rate, bitrate_kbps, filters)
-        got = measure_file(path)
-        if abs(got.integrated - target) <= TOLERANCE_LU and got.true_peak <= TRUE_PEAK_CEILING:
-            return filters
-        if got.true_peak > TRUE_PEAK_CEILING:
-            limit = max(MIN_LIMIT, limit - (got.true_peak - TRUE_PEAK_CEILING) - 0.2)
-        # a limited track gains less than its gain; estimate how much from the last try (secant)
-        slope = FIRST_SLOPE
-        if tried and gain != tried[-1][0]:
-            slope = min(1.0, max(0.2, (got.integrated - tried[-1][1].integrated) / (gain - tried[-1][0])))
-        tried.append((gain, got))
-        gain += (target - got.integrated) / slope
-    raise Fault(
-        f"could not reach {target:g} LUFS with true peak at most {TRUE_PEAK_CEILING:g} dBTP "
-        f"(last try: {got.integrated:.1f} LUFS, {got.true_peak:.1f} dBTP)",
-        "choose a quieter target with --loudness, e.g. --loudness -18, or --loudness off",
-    )
-
-
-def _ebur128(source: list[str], chunks: Iterable[bytes] | None) -> Loudness:
-    code, report = run_ffmpeg(
-        ["-nostats", *source, "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"], chunks
-    )
-    found = _SUMMARY.search(report[report.rfind("Summary:") :])
-    if code != 0 or found is None:
-        raise EncoderError(f"ffmpeg could not measure loudness: {failure(code, report)}", FFMPEG_HINT)
-    integrated, peak = (float(value) for value in found.groups())
-    return Loudness(integrated, peak)
+    """EBU R128 integrated loudness and true peak of an audio file, decoded once."""
+    rate = rate_of(path)
+    return measure(decode_stream(path, rate), rate)[0]

@@ -1,17 +1,17 @@
-"""The pipeline: load -> validate -> plan -> synthesise -> assemble -> export."""
+"""The pipeline: load -> validate -> plan -> synthesise -> assemble -> level -> encode and export."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
 from . import __version__
-from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
-from .background import with_background
+from .audio import Mix, Samples, read_fingerprint
+from .background import Bed
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
@@ -124,17 +124,9 @@ def render(
     if options.split and _playlist_is_current(target, stamp):
         return Rendered(target, planned, encoded=False)
     timeline = planned.timeline
-    total = -(-timeline.duration // (timeline.sample_rate * CHUNK_SECONDS))
-
-    def chunks() -> Iterator[bytes]:
-        """The track's PCM; called once per encoding pass (loudness, split parts)."""
-        progress.stage("Encoding", total)
-        pcm = pcm_chunks(timeline, planned.clips)
-        if routine.background:
-            pcm = with_background(pcm, timeline, routine.background)
-        return _counted(pcm, progress)
-
-    written = export(routine, timeline, chunks, base, bitrate, options, stamp)
+    bed = Bed(timeline, routine.background).window if routine.background else None
+    mix = Mix(timeline, planned.clips, bed)
+    written = export(routine, timeline, mix, base, bitrate, options, stamp, progress)
     if options.split:
         _stamp_playlist(written, stamp)
     return Rendered(written, planned, encoded=True)
@@ -208,9 +200,3 @@ def _file_digest(path: Path) -> bytes:
         for block in iter(lambda: file.read(1 << 20), b""):
             digest.update(block)
     return digest.digest()
-
-
-def _counted(chunks: Iterable[bytes], progress: Progress) -> Iterator[bytes]:
-    for chunk in chunks:
-        yield chunk
-        progress.advance()

@@ -180,8 +180,10 @@ class BackgroundSchema(Schema):
     )
     volume = Field(
         Decibels(-60),
-        doc="The background's level: its average (RMS) loudness in dB of full scale. `-20dB` is clearly audible, "
-        "`-35dB` faint; speech from the engines averages about `-20dB` while it speaks.",
+        doc="The background's level in the finished track: its average (RMS) loudness in dB of full scale. "
+        "Loudness levelling changes the voice, never the background, so this is what you hear in the holds "
+        "whatever `--loudness` is. `-20dB` is clearly audible, `-35dB` faint; speech levelled to -16 LUFS "
+        "averages about `-18dB` while it speaks.",
         default="-30dB",
     )
     duck = Field(
