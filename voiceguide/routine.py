@@ -12,7 +12,7 @@ import yaml
 
 from .durations import format_span
 from .errors import Problem, RoutineError
-from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
+from .model import CHIMES, ENGINE_CHOICES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
 from .phrases import Phrases, languages, phrases
 from .schema import (
     Choice,
@@ -100,7 +100,7 @@ class PhrasesSchema(Schema):
 
 
 class VoiceSchema(Schema):
-    engine = Field(Choice(ENGINE_NAMES), help="which speech engine speaks")
+    engine = Field(Choice(ENGINE_CHOICES), help="which speech engine speaks (`auto`: piper if it has a voice for the language, else pyttsx3)")
     name = Field(Text(200), help="engine voice id, or a unique part of its name")
     rate = Field(Integer(60, 450), help="words per minute")
     volume = Field(Number(0.1, 1.0), help="0.1 to 1.0")

@@ -8,12 +8,20 @@ from functools import cache
 
 from ..errors import EngineError
 from ..model import ENGINE_NAMES
-from .base import EncodedAudio, Engine, VoiceInfo, pick_voice
+from .base import PCM, EncodedAudio, Engine, VoiceInfo, pick_voice
 from .espeak import EspeakNG
+from .piper import Piper
+from .piper import has_voice as piper_has_voice
 from .pyttsx3 import Pyttsx3
 
-REGISTRY: dict[str, Callable[[], Engine]] = {"pyttsx3": Pyttsx3, "espeak-ng": EspeakNG}
+REGISTRY: dict[str, Callable[[], Engine]] = {"pyttsx3": Pyttsx3, "espeak-ng": EspeakNG, "piper": Piper}
 assert tuple(REGISTRY) == ENGINE_NAMES
+
+
+def auto_engine(language: str, name: str | None) -> str:
+    """What ``engine: auto`` means for a routine in ``language``: piper when it is installed and
+    has a voice for that language (or the voice ``name``), else pyttsx3."""
+    return "piper" if piper_has_voice(language, name) else "pyttsx3"
 
 
 @cache
@@ -31,4 +39,4 @@ def get_engine(name: str) -> Engine:
 
 atexit.register(get_engine.cache_clear)
 
-__all__ = ["REGISTRY", "EncodedAudio", "Engine", "VoiceInfo", "get_engine", "pick_voice"]
+__all__ = ["PCM", "REGISTRY", "EncodedAudio", "Engine", "VoiceInfo", "auto_engine", "get_engine", "pick_voice"]
