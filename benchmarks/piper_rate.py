@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.audio import decode_clip, trim
-from voiceguide.engines import piper, pick_voice
+from voiceguide.engines import pick_voice, piper
 from voiceguide.render import load
 from voiceguide.timeline import SAMPLE_RATE, script, utterances
 

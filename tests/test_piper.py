@@ -117,7 +117,7 @@ def test_resolve_auto_is_pure(write_routine: Callable[..., Path]) -> None:
 
     routine = load_routine(write_routine("title: T\nlanguage: de\nsteps:\n  - say: Hallo.\n"))
     assert routine.voice.engine == "auto"
-    resolved = resolve_auto(routine, lambda language, name: f"{language}-engine")
+    resolved = resolve_auto(routine, lambda language, _name: f"{language}-engine")
     assert resolved.voice == Voice(engine="de-engine")
 
 
@@ -162,7 +162,8 @@ def test_a_voice_by_path(tmp_path: Path, write_routine: Callable[..., Path], run
     assert document["voices"] == [{"engine": "piper", "voice": "my-voice"}]
 
 
-def test_download_installs_a_checked_voice(voices_dir: Path, voice_server: VoiceServer, runner: CliRunner) -> None:
+@pytest.mark.usefixtures("voices_dir")
+def test_download_installs_a_checked_voice(voice_server: VoiceServer, runner: CliRunner) -> None:
     result = runner.invoke(cli, ["voices", "download", BUNDLED], env={"VOICEGUIDE_VOICES_URL": voice_server.url})
     assert result.exit_code == 0, result.output
     folder = user_voice_folder()
@@ -176,8 +177,9 @@ def test_download_installs_a_checked_voice(voices_dir: Path, voice_server: Voice
     ("changes", "reason"),
     [({"md5_digest": "0" * 32}, "checksum differs"), ({"size_bytes": 1234}, "of 1234 bytes")],
 )
+@pytest.mark.usefixtures("voices_dir")
 def test_a_broken_download_leaves_nothing(
-    changes: dict[str, Any], reason: str, voices_dir: Path, voice_server: VoiceServer, runner: CliRunner
+    changes: dict[str, Any], reason: str, voice_server: VoiceServer, runner: CliRunner
 ) -> None:
     voice_server.catalogue(**changes)
     result = runner.invoke(cli, ["voices", "download", BUNDLED], env={"VOICEGUIDE_VOICES_URL": voice_server.url})
@@ -187,7 +189,8 @@ def test_a_broken_download_leaves_nothing(
     assert list(user_voice_folder().iterdir()) == []  # no partial files, no half-installed voice
 
 
-def test_download_of_an_unknown_voice(voices_dir: Path, voice_server: VoiceServer, runner: CliRunner) -> None:
+@pytest.mark.usefixtures("voices_dir")
+def test_download_of_an_unknown_voice(voice_server: VoiceServer, runner: CliRunner) -> None:
     result = runner.invoke(
         cli, ["voices", "download", "en_US-joe-mdium"], env={"VOICEGUIDE_VOICES_URL": voice_server.url}
     )

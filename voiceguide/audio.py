@@ -77,8 +77,8 @@ def resample(samples: Samples, rate: int, target: int) -> Samples:
         return samples
     import soxr
 
-    converted = soxr.resample(samples.astype(np.float32) / 32768.0, rate, target, quality="VHQ")
-    return (np.clip(np.round(converted * 32768.0), -32768, 32767)).astype(np.int16)
+    converted: npt.NDArray[np.float32] = soxr.resample(samples.astype(np.float32) / 32768.0, rate, target, "VHQ")
+    return np.clip(np.round(converted * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def trim(samples: Samples) -> Samples:

@@ -12,9 +12,9 @@ from typing import Protocol
 from . import __version__
 from .audio import CHUNK_SECONDS, Samples, pcm_chunks, read_fingerprint
 from .background import with_background
+from .engines import auto_engine
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
-from .engines import auto_engine
 from .model import AUTO, Routine, Voice
 from .routine import load_routine
 from .sounds import chime_clips

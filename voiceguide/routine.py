@@ -100,7 +100,10 @@ class PhrasesSchema(Schema):
 
 
 class VoiceSchema(Schema):
-    engine = Field(Choice(ENGINE_CHOICES), help="which speech engine speaks (`auto`: piper if it has a voice for the language, else pyttsx3)")
+    engine = Field(
+        Choice(ENGINE_CHOICES),
+        help="which speech engine speaks (`auto`: piper if it has a voice for the language, else pyttsx3)",
+    )
     name = Field(Text(200), help="engine voice id, or a unique part of its name")
     rate = Field(Integer(60, 450), help="words per minute")
     volume = Field(Number(0.1, 1.0), help="0.1 to 1.0")

@@ -35,7 +35,7 @@ def voices_url() -> str:
     return (os.environ.get("VOICEGUIDE_VOICES_URL") or VOICES_URL).rstrip("/")
 
 
-def download_voice(voice_id: str, folder: Path, progress: Progress = lambda done, total: None) -> Path:
+def download_voice(voice_id: str, folder: Path, progress: Progress | None = None) -> Path:
     """Download ``voice_id`` (``en_US-lessac-medium``) into ``folder``; returns the model's path."""
     catalogue = json.loads(b"".join(_fetch(f"{voices_url()}/voices.json")))
     entry = catalogue.get(voice_id) if isinstance(catalogue, dict) else None
@@ -63,7 +63,8 @@ def download_voice(voice_id: str, folder: Path, progress: Progress = lambda done
                     digest.update(block)
                     written += len(block)
                     done += len(block)
-                    progress(done, total)
+                    if progress is not None:
+                        progress(done, total)
             if written != size or digest.hexdigest() != md5:
                 raise EngineError(
                     f"the download of {Path(remote).name} is damaged ({written} of {size} bytes, checksum "

@@ -118,9 +118,9 @@ def has_voice(language: str, name: str | None) -> bool:
         return False
     if name is not None:
         return name.endswith(".onnx") or any(name in (v.id, v.name) for v in installed_voices())
-    wanted = language.casefold().replace("_", "-")
+    family = language.casefold().replace("_", "-").split("-")[0]
     return any(
-        lang.casefold().replace("_", "-").split("-")[0] == wanted.split("-")[0] for v in installed_voices() for lang in v.languages
+        lang.casefold().replace("_", "-").split("-")[0] == family for v in installed_voices() for lang in v.languages
     )
 
 
@@ -238,7 +238,10 @@ def _noise_as_inputs(graph_model: Any) -> tuple[str, ...]:
         graph.input.append(helper.make_tensor_value_info(noise, TensorProto.FLOAT, ["noise_length"]))
         zero, one = f"{noise}_zero", f"{noise}_one"
         graph.initializer.extend(
-            [numpy_helper.from_array(np.array([0], np.int64), zero), numpy_helper.from_array(np.array([1], np.int64), one)]
+            [
+                numpy_helper.from_array(np.array([0], np.int64), zero),
+                numpy_helper.from_array(np.array([1], np.int64), one),
+            ]
         )
         scaled = f"{noise}_standard"
         nodes += [
@@ -289,4 +292,3 @@ def _run(
         except onnxruntime.capi.onnxruntime_pybind11_state.RuntimeException:
             length *= 4  # the line needed more noise than the estimate; its prefix is unchanged
     raise EngineError(f"piper could not speak {len(ids)} phonemes in one sentence", "split that line into sentences")
-
