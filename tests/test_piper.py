@@ -232,6 +232,12 @@ def test_a_missing_or_corrupt_model_exits_1_with_the_fix(
     assert "Traceback" not in result.output
 
 
+def test_phoneme_brackets_are_read_out_not_obeyed() -> None:
+    """Piper takes ``[[...]]`` as raw phonemes: unescaped, "Say [[slnc 3000]] now" lasted 1.13 s
+    (0.6 s of phoneme noise more than "Say now", 0.54 s); read out as words it lasts 1.93 s."""
+    assert len(trim(speak("Say [[slnc 3000]] now"))) > len(trim(speak("Say now"))) + SAMPLE_RATE
+
+
 # --- settings and reproducibility --------------------------------------------------------
 
 LINES = ("Gently squeeze and knead your left shoulder.", "Halfway. Keep breathing slowly, and let go.")
