@@ -41,7 +41,9 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             fresh = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / f"cache-{run}")}
             engine = measure([*base, "--loudness", "off", "--no-sidecars"], fresh)
-            bare = measure([sys.executable, str(HERE / "piper_bare.py"), str(args.routine), str(folder / "bare.mp3")], fresh)
+            bare = measure(
+                [sys.executable, str(HERE / "piper_bare.py"), str(args.routine), str(folder / "bare.mp3")], fresh
+            )
             full = measure(base, {**fresh, "VOICEGUIDE_CACHE_DIR": str(folder / f"full-{run}")})
             ratios.append(engine.seconds / bare.seconds)
             print(

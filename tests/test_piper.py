@@ -24,7 +24,7 @@ from voiceguide.cli import cli
 from voiceguide.engines import get_engine, pick_voice
 from voiceguide.engines.piper import BUNDLED, user_voice_folder
 from voiceguide.model import Voice
-from voiceguide.render import load, resolve_auto
+from voiceguide.render import Overrides, load, resolve_auto
 from voiceguide.timeline import SAMPLE_RATE
 
 from conftest import MINIMAL, ROUTINES, VoiceServer
@@ -106,10 +106,15 @@ def test_an_explicit_engine_always_wins_over_auto(write_routine: Callable[..., P
         "espeak-ng",
         "pyttsx3",  # en-gb is no piper voice
     ]
-    from voiceguide.render import Overrides
-
     overridden = load(path, Overrides(engine="espeak-ng"))
     assert {overridden.voice.engine, *(s.voice.engine for s in overridden.steps if s.voice)} == {"espeak-ng"}
+
+
+@pytest.mark.parametrize(
+    ("voice", "engine"), [("joe", "piper"), ("en_US-joe-medium", "piper"), ("en-gb", "pyttsx3"), ("x.onnx", "piper")]
+)
+def test_auto_follows_the_voice_name(voice: str, engine: str, write_routine: Callable[..., Path]) -> None:
+    assert load(write_routine(MINIMAL), Overrides(voice=voice)).voice.engine == engine
 
 
 def test_resolve_auto_is_pure(write_routine: Callable[..., Path]) -> None:

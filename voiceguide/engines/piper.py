@@ -112,18 +112,6 @@ def installed_voices() -> list[VoiceInfo]:
     return list(found.values())
 
 
-def has_voice(language: str, name: str | None) -> bool:
-    """Whether ``auto`` should choose piper: installed, and a voice for ``language`` (or called ``name``)."""
-    if not available():
-        return False
-    if name is not None:
-        return name.endswith(".onnx") or any(name in (v.id, v.name) for v in installed_voices())
-    family = language.casefold().replace("_", "-").split("-")[0]
-    return any(
-        lang.casefold().replace("_", "-").split("-")[0] == family for v in installed_voices() for lang in v.languages
-    )
-
-
 @dataclass(frozen=True)
 class Loaded:
     """A voice ready to speak: its phonemiser (a ``PiperVoice``) and the rewritten session."""
