@@ -282,6 +282,15 @@ def test_a_line_is_the_same_in_any_order_and_any_process() -> None:
     assert np.array_equal(np.frombuffer(other, dtype="<i2"), first)
 
 
+def test_the_noise_estimate_never_changes_a_take(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Too little noise for the line: the run is retried with more, and the take is the same."""
+    from voiceguide.engines import piper
+
+    first = speak(LINES[1])
+    monkeypatch.setattr(piper, "_NOISE_PER_PHONEME", 64)
+    assert np.array_equal(speak(LINES[1]), first)
+
+
 def test_a_16_khz_voice_is_resampled_to_the_track_rate(tmp_path: Path) -> None:
     """The bundled model declared 16 kHz: the same samples (same id, so the same take) last 22050/16000 as long."""
     model = copy_bundled(tmp_path, BUNDLED)

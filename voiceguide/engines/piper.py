@@ -36,11 +36,11 @@ BUNDLED = "en_US-joe-medium"
 # How fast a voice speaks: seconds per word = BASE + SLOPE * length_scale, fitted by
 # benchmarks/piper_rate.py from the 37 lines of routines/neck-and-back.yaml (words counted,
 # speech trimmed as the timeline uses it). Affine, not proportional: pauses between phrases
-# do not stretch like phonemes. Other voices get the bundled voice's figures (Piper voices
-# share its training recipe), so `rate` is close for them too, and exact for the bundled one.
+# do not stretch like phonemes. Other voices get the bundled voice's figures (most Piper voices
+# are fine-tuned from the same lessac model, as this one is), so `rate` is close for them too.
 SECONDS_PER_WORD = {BUNDLED: (0.0879, 0.1980)}
 LENGTH_SCALES = (0.4, 4.0)  # outside this Piper garbles or drones
-# Noise inputs are sized generously from the phoneme count and doubled if a line needs more;
+# Noise inputs are sized generously from the phoneme count, and made 4x longer if a line needs more;
 # a line's noise is a prefix of one seeded stream, so the size never changes the result.
 _NOISE_PER_PHONEME = 4096
 _ATTEMPTS = 4
@@ -114,10 +114,9 @@ def installed_voices() -> list[VoiceInfo]:
 
 @dataclass(frozen=True)
 class Loaded:
-    """A voice ready to speak: its phonemiser (a ``PiperVoice``) and the rewritten session."""
+    """A voice ready to speak: a ``PiperVoice`` (phonemiser, config) around the rewritten session."""
 
     voice: Any
-    session: Any
     noise_inputs: tuple[str, ...]
 
 
@@ -199,6 +198,7 @@ def load_model(model: Path) -> Loaded:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
+        options.log_severity_level = 4  # a run short of noise is retried (see _run), not an error to print
         session = onnxruntime.InferenceSession(
             graph_model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -206,7 +206,7 @@ def load_model(model: Path) -> Loaded:
     except Exception as err:  # onnx and onnxruntime raise their own, unrelated exception types
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise EngineError(f"cannot load the Piper voice model {model}: {reason[:200]}", _fetch_fix(model)) from None
-    return Loaded(PiperVoice(session=session, config=config), session, noise_inputs)
+    return Loaded(PiperVoice(session=session, config=config), noise_inputs)
 
 
 def _noise_as_inputs(graph_model: Any) -> tuple[str, ...]:
@@ -259,7 +259,7 @@ def _run(
     loaded: Loaded, ids: list[int], scales: npt.NDArray[np.float32], seed: tuple[bytes, int], length_scale: float
 ) -> npt.NDArray[np.float32]:
     """One sentence; its noise streams depend only on ``seed``."""
-    import onnxruntime
+    from onnxruntime.capi.onnxruntime_pybind11_state import Fail, RuntimeException
 
     digest, sentence = seed
     entropy = [int.from_bytes(digest[:16], "little"), sentence]
@@ -275,8 +275,11 @@ def _run(
         for number, name in enumerate(loaded.noise_inputs):
             feeds[name] = np.random.default_rng([*entropy, number]).standard_normal(length, dtype=np.float32)
         try:
-            audio: npt.NDArray[np.float32] = loaded.session.run(None, feeds)[0].squeeze()
+            audio: npt.NDArray[np.float32] = loaded.voice.session.run(None, feeds)[0].squeeze()
             return audio
-        except onnxruntime.capi.onnxruntime_pybind11_state.RuntimeException:
+        except (Fail, RuntimeException) as err:  # a Reshape of too little noise, or a real fault
+            reason = str(err)
             length *= 4  # the line needed more noise than the estimate; its prefix is unchanged
-    raise EngineError(f"piper could not speak {len(ids)} phonemes in one sentence", "split that line into sentences")
+    raise EngineError(
+        f"piper could not speak a sentence of {len(ids)} phonemes ({reason[:200]})", "split that line into sentences"
+    )
