@@ -292,13 +292,14 @@ def test_the_noise_estimate_never_changes_a_take(monkeypatch: pytest.MonkeyPatch
 
 
 def test_a_16_khz_voice_is_resampled_to_the_track_rate(tmp_path: Path) -> None:
-    """The bundled model declared 16 kHz: the same samples (same id, so the same take) last 22050/16000 as long."""
+    """The bundled model declared 16 kHz: the same samples (same id, so the same take) last 22050/16000 as
+    long (within 1%: the 10 ms fades at a line's edges are counted in the voice's own samples)."""
     model = copy_bundled(tmp_path, BUNDLED)
     config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
     config["audio"]["sample_rate"] = 16_000
     Path(f"{model}.json").write_text(json.dumps(config), encoding="utf-8")
     native, resampled = speak("And relax."), speak("And relax.", voice=str(model))
-    assert len(resampled) == pytest.approx(len(native) * SAMPLE_RATE / 16_000, abs=2)
+    assert len(resampled) == pytest.approx(len(native) * SAMPLE_RATE / 16_000, rel=0.01)
 
 
 def test_resample_keeps_a_tone_clean() -> None:
