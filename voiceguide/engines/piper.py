@@ -38,7 +38,7 @@ BUNDLED = "en_US-joe-medium"
 # speech trimmed as the timeline uses it). Affine, not proportional: pauses between phrases
 # do not stretch like phonemes. Other voices get the bundled voice's figures (most Piper voices
 # are fine-tuned from the same lessac model, as this one is), so `rate` is close for them too.
-SECONDS_PER_WORD = {BUNDLED: (0.0879, 0.1980)}
+SECONDS_PER_WORD = {BUNDLED: (0.0806, 0.2007)}
 LENGTH_SCALES = (0.4, 4.0)  # outside this Piper garbles or drones
 # Noise inputs are sized generously from the phoneme count, and made 4x longer if a line needs more;
 # a line's noise is a prefix of one seeded stream, so the size never changes the result.
