@@ -42,13 +42,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-# Python packages in .venv (the same set for both commands); reinstalled when pyproject.toml changes.
+# Python packages in .venv (the same set for both commands, with the neural extra, so the default
+# `auto` engine speaks English with the Piper voice); reinstalled when pyproject.toml changes.
 [ -x .venv/bin/python ] || python3 -m venv .venv
 stamp=$(cksum < pyproject.toml)
 if [ "$(cat .venv/.voiceguide-installed 2>/dev/null)" != "$stamp" ]; then
   echo "Installing Python packages into .venv"
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet --editable ".[test]"
+  .venv/bin/python -m pip install --quiet --editable ".[test,neural]"
   echo "$stamp" > .venv/.voiceguide-installed
 fi
 

@@ -73,6 +73,7 @@ class Run:
     seconds: float
     peak_mb: float
     output: str
+    cpu_seconds: float = 0.0  # user + system, the process and its children
 
 
 def measure(command: list[str], env: dict[str, str]) -> Run:
@@ -84,7 +85,7 @@ def measure(command: list[str], env: dict[str, str]) -> Run:
     elapsed = time.monotonic() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{output}")
-    return Run(elapsed, usage.ru_maxrss / 1024, output)
+    return Run(elapsed, usage.ru_maxrss / 1024, output, usage.ru_utime + usage.ru_stime)
 
 
 def bench(minutes: int, folder: Path) -> dict[str, Run]:

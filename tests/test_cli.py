@@ -484,8 +484,8 @@ def test_render_summary_counts_cache_hits_and_quiet_prints_nothing(
     first = runner.invoke(cli, args)
     second = runner.invoke(cli, args)
     assert first.exit_code == second.exit_code == 0
-    assert first.stdout.strip().endswith("3 lines, 0 from cache")
-    assert second.stdout.strip().endswith("3 lines, 3 from cache")
+    assert first.stdout.strip().endswith("3 lines, 0 from cache; voice espeak-ng en-us")
+    assert second.stdout.strip().endswith("3 lines, 3 from cache; voice espeak-ng en-us")
     assert first.stderr == ""  # no progress bars when stderr is not a terminal
     quiet = runner.invoke(cli, [*args, "--quiet"])
     assert (quiet.exit_code, quiet.output) == (0, "")

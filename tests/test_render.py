@@ -63,6 +63,9 @@ def assert_audio_matches_plan(mp3: Path, planned: Plan, background: bool = False
         elif quiet.sum() >= rate // 2:  # long enough for a steady level
             bed = decoded[start : start + length][quiet].astype(np.float64)
             beds.append(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767))
+        # the voice stops right where the hold starts: well above the holds' silence in the last 100 ms.
+        # (2x, not more: Piper's "...and hold." ends in a soft "d" release, peak 765, after a 50 ms closure.)
+        assert level[start - samples_at(0.1, rate) : start].max() > 2 * SILENT
     if background:
         assert beds, "no hold long enough to measure the background"
         assert min(beds) > -60, "the background is missing from a hold"

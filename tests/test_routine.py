@@ -451,7 +451,8 @@ BAD = [
     ),
     pytest.param(
         "title: T\nvoice:\n  engine: espeak\nsteps:\n  - say: hi\n",
-        "routine.yaml:3: voice.engine: expected one of [pyttsx3, espeak-ng], got 'espeak'; did you mean 'espeak-ng'?",
+        "routine.yaml:3: voice.engine: expected one of [auto, pyttsx3, espeak-ng, piper], got 'espeak'; "
+        "did you mean 'espeak-ng'?",
         id="engine-unknown",
     ),
     pytest.param(

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from .engines import EncodedAudio
+from .engines import PCM, EncodedAudio
 from .errors import EncoderError, OutputError
 from .timeline import Sound, Timeline, Utterance
 
@@ -61,6 +61,8 @@ def ffmpeg() -> str:
 
 def decode_clip(audio: EncodedAudio, sample_rate: int) -> Samples:
     """An engine's output as mono 16-bit samples at ``sample_rate``."""
+    if audio.format == PCM:
+        return resample(np.frombuffer(audio.data, dtype="<i2").astype(np.int16), audio.sample_rate, sample_rate)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # pydub warns at import when ffmpeg is not on PATH
         from pydub import AudioSegment
@@ -71,6 +73,16 @@ def decode_clip(audio: EncodedAudio, sample_rate: int) -> Samples:
         raise EncoderError(f"could not read the speech engine's audio: {err}", FFMPEG_HINT) from None
     segment = segment.set_channels(1).set_sample_width(2).set_frame_rate(sample_rate)
     return np.frombuffer(segment.raw_data, dtype=np.int16)
+
+
+def resample(samples: Samples, rate: int, target: int) -> Samples:
+    """``samples`` at ``target`` Hz: once, with soxr's very-high-quality filter (16 kHz voices)."""
+    if rate == target:
+        return samples
+    import soxr
+
+    converted: npt.NDArray[np.float32] = soxr.resample(samples.astype(np.float32) / 32768.0, rate, target, "VHQ")
+    return np.clip(np.round(converted * 32768.0), -32768, 32767).astype(np.int16)
 
 
 def trim(samples: Samples) -> Samples:

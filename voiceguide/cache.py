@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from .files import atomic_path
 FORMAT_VERSION = 1
 _DIGEST_BYTES = 32
 _SUFFIX = ".pcm"
+_DIGESTS_LOCK = threading.Lock()
 
 
 def default_folder() -> Path:
@@ -33,9 +35,21 @@ def default_folder() -> Path:
     return Path(chosen) if chosen else Path(platformdirs.user_cache_dir("voiceguide")) / "speech"
 
 
-def key(text: str, engine: str, engine_version: str, voice_id: str, rate: int, volume: float, sample_rate: int) -> str:
-    """The cache key of one utterance as spoken with these settings."""
+def key(
+    text: str,
+    engine: str,
+    engine_version: str,
+    voice_id: str,
+    rate: int,
+    volume: float,
+    sample_rate: int,
+    model: str = "",
+) -> str:
+    """The cache key of one utterance as spoken with these settings (``model``: the digest of
+    the voice's model file, for engines whose voices are files)."""
     fields = [FORMAT_VERSION, text, engine, engine_version, voice_id, rate, volume, sample_rate]
+    if model:
+        fields.append(model)
     return hashlib.sha256(json.dumps(fields, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
@@ -91,6 +105,37 @@ class SpeechCache:
         for path in self.folder.glob(f"*/*{_SUFFIX}"):
             path.unlink(missing_ok=True)
         return removed
+
+
+def file_digest(path: Path) -> str:
+    """The BLAKE2b digest of a file's content (a voice model), remembered by path, size and
+    modification time in ``digests.json`` beside the speech, so a 63 MB model is read once."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return ""  # the engine reports the missing file, with its fix
+    stamp = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    record = default_folder() / "digests.json"
+    with _DIGESTS_LOCK:
+        try:
+            known = json.loads(record.read_text(encoding="utf-8"))
+            known = known if isinstance(known, dict) else {}
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(found := known.get(stamp), str):
+            return found
+        digest = hashlib.blake2b(digest_size=_DIGEST_BYTES)
+        with path.open("rb") as stream:
+            while block := stream.read(1 << 20):
+                digest.update(block)
+        known[stamp] = digest.hexdigest()
+        try:
+            record.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(record) as partial:
+                partial.write_text(json.dumps(known, indent=0), encoding="utf-8")
+        except OSError:
+            pass  # only a speed-up: the digest is still right
+        return str(known[stamp])
 
 
 def _digest(payload: bytes) -> bytes:

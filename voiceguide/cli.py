@@ -20,13 +20,15 @@ from . import __version__
 from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
+from .engines.download import download_voice
+from .engines.piper import user_voice_folder
 from .errors import Fault, RoutineError, Stopped, VoiceguideError
 from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
-from .model import ENGINE_NAMES
+from .model import ENGINE_CHOICES, ENGINE_NAMES
 from .phrases import languages
-from .present import move_warnings, plan_dict, plan_lines
+from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
 from .publish.site import base_url
 from .reference import schema_text
@@ -103,7 +105,11 @@ def voice_options(command: F) -> F:
     """--engine, --voice and --rate, which override the routine's `voice`."""
     command = click.option("--rate", type=click.IntRange(60, 450), help="Words per minute.")(command)
     command = click.option("--voice", help="Voice id or a unique part of its name (see `voiceguide voices`).")(command)
-    return click.option("--engine", type=click.Choice(ENGINE_NAMES), help="Speech engine.")(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINE_CHOICES),
+        help="Speech engine (`auto`: piper if it has a voice for the language, else pyttsx3).",
+    )(command)
 
 
 def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
@@ -265,7 +271,7 @@ def render_command(
             verb = "Wrote" if done.encoded else "Up to date:"
             click.echo(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
-                f"{stats.lines} lines, {stats.cached} from cache"
+                f"{stats.lines} lines, {stats.cached} from cache; voice {voices_text(stats.voices)}"
             )
 
     if watch:
@@ -325,12 +331,12 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    timeline = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache)).timeline
-    _warn(timeline)
+    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    _warn(planned.timeline)
     if as_json:
-        click.echo(json.dumps(plan_dict(timeline), indent=2, ensure_ascii=False))
+        click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
     else:
-        click.echo("\n".join(plan_lines(timeline)))
+        click.echo("\n".join(plan_lines(planned.timeline, planned.stats.voices)))
 
 
 @cli.command(name="validate", short_help="Check routines without rendering; report every problem.")
@@ -370,17 +376,29 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
         _fail_batch(failures, len(paths))
 
 
-@cli.command(name="voices", short_help="List the voices an engine offers.")
+@cli.group(name="voices", invoke_without_command=True, short_help="List the voices an engine offers.")
 @click.option("--engine", type=click.Choice(ENGINE_NAMES), default=ENGINE_NAMES[0], show_default=True)
 @click.option("--language", help="Only voices for this language code, e.g. en or de.")
-def voices_command(engine: str, language: str | None) -> None:
+@click.pass_context
+def voices_command(ctx: click.Context, engine: str, language: str | None) -> None:
     """List the voices an engine offers (use the id as `voice.name` or --voice).
+
+    Which engine speaks: a routine's `voice.engine` (or a step's, or --engine) if it
+    names one; otherwise `auto`, which uses piper when it is installed
+    (`pip install "voiceguide[neural]"`) and has a voice for the routine's language,
+    and pyttsx3 otherwise. piper voices are the bundled en_US-joe-medium, .onnx +
+    .onnx.json pairs in the user data folder and in $VOICEGUIDE_VOICES_DIR; a
+    piper `voice.name` may also be a path to an .onnx file.
 
     \b
     Examples:
       voiceguide voices
       voiceguide voices --engine espeak-ng --language en
+      voiceguide voices --engine piper
+      voiceguide voices download de_DE-thorsten-medium
     """
+    if ctx.invoked_subcommand is not None:
+        return
     voices = get_engine(engine).voices()
     if language:
         voices = [v for v in voices if any(lang.lower().startswith(language.lower()) for lang in v.languages)]
@@ -393,6 +411,38 @@ def voices_command(engine: str, language: str | None) -> None:
             )
     for voice in voices:
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
+
+
+@voices_command.command(name="download")
+@click.argument("voice_id")
+def voices_download(voice_id: str) -> None:
+    """Download a piper voice (e.g. de_DE-thorsten-medium) into the user data folder.
+
+    Voices come from the public Piper voices repository (VOICEGUIDE_VOICES_URL points
+    elsewhere); each file's size and checksum are checked, and a broken download
+    leaves nothing behind. Listen to the voices at https://rhasspy.github.io/piper-samples/.
+
+    \b
+    Examples:
+      voiceguide voices download de_DE-thorsten-medium
+      voiceguide voices download en_GB-alba-medium
+    """
+    bar: Any = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and sys.stderr.isatty():
+            bar = click.progressbar(length=total, label=f"{voice_id:<13}", file=sys.stderr, width=30)
+            bar.__enter__()
+        if bar is not None:
+            bar.update(done - bar.pos)
+
+    try:
+        model = download_voice(voice_id, user_voice_folder(), progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    click.echo(f"Installed {voice_id} in {model.parent} ({model.stat().st_size / 1_000_000:.1f} MB)")
 
 
 @cli.command(name="info", short_help="Show a track's tags, chapters, duration and loudness.")

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from .phrases import Phrases
 
-DEFAULT_ENGINE = "pyttsx3"
-ENGINE_NAMES = ("pyttsx3", "espeak-ng")
+AUTO = "auto"  # piper when it has a voice for the routine's language, else pyttsx3; resolved by render.load
+DEFAULT_ENGINE = AUTO
+ENGINE_NAMES = ("pyttsx3", "espeak-ng", "piper")
+ENGINE_CHOICES = (AUTO, *ENGINE_NAMES)  # what a routine, a step's voice or --engine may name
 CHIMES = ("start", "end", "both", "none")  # `chime:` values: which holds' edges get a chime
 NOISES = ("pink", "brown")
 

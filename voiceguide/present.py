@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .durations import format_clock
@@ -14,10 +15,16 @@ def _seconds(timeline: Timeline, samples: int) -> float:
     return round(timeline.seconds(samples), 6)
 
 
-def plan_dict(timeline: Timeline) -> dict[str, Any]:
-    """The ``plan --json`` document; times in seconds."""
+def voices_text(voices: Sequence[tuple[str, str]]) -> str:
+    """Which engines and voices spoke: ``piper en_US-joe-medium``."""
+    return ", ".join(f"{engine} {voice}" for engine, voice in voices)
+
+
+def plan_dict(timeline: Timeline, voices: Sequence[tuple[str, str]] = ()) -> dict[str, Any]:
+    """The ``plan --json`` document; times in seconds; ``voices`` as (engine, voice id)."""
     return {
         "title": timeline.title,
+        "voices": [{"engine": engine, "voice": voice} for engine, voice in voices],
         "duration": _seconds(timeline, timeline.duration),
         "sample_rate": timeline.sample_rate,
         "tail": _seconds(timeline, timeline.tail),
@@ -41,9 +48,9 @@ def plan_dict(timeline: Timeline) -> dict[str, Any]:
     }
 
 
-def plan_lines(timeline: Timeline) -> list[str]:
+def plan_lines(timeline: Timeline, voices: Sequence[tuple[str, str]] = ()) -> list[str]:
     """The plan as a readable table: start, kind, role or length, text."""
-    lines = [timeline.title, ""]
+    lines = [timeline.title, *([f"Voice: {voices_text(voices)}"] if voices else []), ""]
     chapters = {c.start: c for c in timeline.chapters}
     for event in timeline.events:
         chapter = chapters.pop(event.start, None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -12,10 +12,11 @@ from typing import Protocol
 from . import __version__
 from .audio import Mix, Samples, read_fingerprint
 from .background import Bed
+from .engines import auto_engine
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
-from .model import Routine, Voice
+from .model import AUTO, Routine, Voice
 from .routine import load_routine
 from .sidecars import write_text
 from .sounds import chime_clips
@@ -65,8 +66,25 @@ class Plan:
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, then apply command-line overrides (to every voice in it)."""
-    routine = load_routine(path)
+    """Load and validate a routine, apply command-line overrides (to every voice in it), and
+    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
+    return resolve_auto(_overridden(load_routine(path), overrides), auto_engine)
+
+
+def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:
+    """``routine`` with every ``auto`` engine replaced by ``choose(language, voice name)``."""
+
+    def resolve(voice: Voice) -> Voice:
+        if voice.engine != AUTO:
+            return voice
+        return dataclasses.replace(voice, engine=choose(routine.language, voice.name))
+
+    steps = tuple(dataclasses.replace(s, voice=resolve(s.voice)) if s.voice else s for s in routine.steps)
+    return dataclasses.replace(routine, voice=resolve(routine.voice), steps=steps)
+
+
+def _overridden(routine: Routine, overrides: Overrides) -> Routine:
+    """``routine`` with the command line's engine, voice and rate in every voice."""
 
     def override(voice: Voice) -> Voice:
         return dataclasses.replace(

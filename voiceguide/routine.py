@@ -13,7 +13,7 @@ from PIL import Image
 
 from .durations import DURATION_HINT, duration_pattern, format_span
 from .errors import Problem, RoutineError
-from .model import CHIMES, ENGINE_NAMES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
+from .model import CHIMES, ENGINE_CHOICES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
 from .phrases import Phrases, languages, phrases
 from .schema import (
     JSON,
@@ -225,14 +225,17 @@ class PhrasesSchema(Schema):
 
 class VoiceSchema(Schema):
     engine = Field(
-        Choice(ENGINE_NAMES),
-        doc="The speech engine. `pyttsx3` uses your computer's own voices (on Linux it speaks through espeak-ng); "
+        Choice(ENGINE_CHOICES),
+        doc="The speech engine. `auto` uses `piper` (natural offline neural voices, from "
+        '`pip install "voiceguide[neural]"`) when it has a voice for the routine\'s language, and `pyttsx3` '
+        "otherwise. `pyttsx3` uses your computer's own voices (on Linux it speaks through espeak-ng); "
         "`espeak-ng` calls the espeak-ng program directly.",
         default=Voice().engine,
     )
     name = Field(
         Text(200),
-        doc="The voice: its id as listed by `voiceguide voices` (or `voiceguide voices --engine espeak-ng`), its "
+        doc="The voice: its id as listed by `voiceguide voices` (or `voiceguide voices --engine piper`), for piper "
+        "also the path of an `.onnx` voice file, its "
         "name, its main language (the first code in the last column of that list, e.g. `en-gb`), or a part of the "
         "id or name that matches exactly one voice. Upper/lower case does not matter.",
         default_doc="the voice of the routine's `language` (see [Languages](#languages)) if the engine has it, "
@@ -241,7 +244,8 @@ class VoiceSchema(Schema):
     )
     rate = Field(
         Integer(60, 450),
-        doc="Speaking speed in words per minute. 130 to 150 is calm; 150 is the default.",
+        doc="Speaking speed in words per minute. 130 to 150 is calm; 150 is the default. With `piper`, the rate is "
+        "mapped to the voice's speed as measured on the bundled voice, so `rate: 130` is about 130 words per minute.",
         values="whole number, 60 to 450, written as plain digits (`140`, not `1:40` or `1_40`)",
         default=Voice().rate,
     )

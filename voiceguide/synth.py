@@ -34,6 +34,7 @@ class Settings:
 class Stats:
     lines: int
     cached: int
+    voices: tuple[tuple[str, str], ...] = ()  # (engine, voice id) of every voice that spoke, sorted
 
     @property
     def synthesised(self) -> int:
@@ -98,11 +99,13 @@ def synthesise(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    return clips, Stats(len(ordered), cached)
+    spoke = tuple(sorted({(v.engine, info.id) for v, info in resolved.items()}))
+    return clips, Stats(len(ordered), cached, spoke)
 
 
 def _key(line: Utterance, voice: VoiceInfo, sample_rate: int) -> str:
     engine = get_engine(line.voice.engine)
+    model = speech_cache.file_digest(voice.model) if voice.model else ""
     return speech_cache.key(
-        line.text, engine.name, engine.version(), voice.id, line.voice.rate, line.voice.volume, sample_rate
+        line.text, engine.name, engine.version(), voice.id, line.voice.rate, line.voice.volume, sample_rate, model
     )

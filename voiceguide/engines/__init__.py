@@ -8,12 +8,31 @@ from functools import cache
 
 from ..errors import EngineError
 from ..model import ENGINE_NAMES
-from .base import EncodedAudio, Engine, VoiceInfo, pick_voice
+from .base import PCM, EncodedAudio, Engine, VoiceInfo, pick_voice
 from .espeak import EspeakNG
+from .piper import Piper
+from .piper import available as piper_available
 from .pyttsx3 import Pyttsx3
 
-REGISTRY: dict[str, Callable[[], Engine]] = {"pyttsx3": Pyttsx3, "espeak-ng": EspeakNG}
+REGISTRY: dict[str, Callable[[], Engine]] = {"pyttsx3": Pyttsx3, "espeak-ng": EspeakNG, "piper": Piper}
 assert tuple(REGISTRY) == ENGINE_NAMES
+
+
+def auto_engine(language: str, name: str | None) -> str:
+    """What ``engine: auto`` means for a routine in ``language``: piper when it is installed and
+    has a voice for that language (or the voice ``name``, found as ``pick_voice`` finds it), else
+    pyttsx3. A damaged piper voice file is reported, not silently passed over."""
+    if not piper_available():
+        return "pyttsx3"
+    if name is not None and name.endswith(".onnx"):
+        return "piper"  # a path: piper reports a missing or damaged file
+    piper = get_engine("piper")
+    piper.voices()
+    try:
+        pick_voice(piper, name, language)
+    except EngineError:
+        return "pyttsx3"
+    return "piper"
 
 
 @cache
@@ -31,4 +50,4 @@ def get_engine(name: str) -> Engine:
 
 atexit.register(get_engine.cache_clear)
 
-__all__ = ["REGISTRY", "EncodedAudio", "Engine", "VoiceInfo", "get_engine", "pick_voice"]
+__all__ = ["PCM", "REGISTRY", "EncodedAudio", "Engine", "VoiceInfo", "auto_engine", "get_engine", "pick_voice"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from ..errors import EngineError, UnknownVoice
 from ..schema import closest
@@ -18,14 +19,19 @@ class VoiceInfo:
     name: str
     languages: tuple[str, ...]
     gender: str | None = None
+    model: Path | None = None  # the file the voice is made from; its digest is part of cache keys
+
+
+PCM = "s16le"  # raw mono 16-bit little-endian samples at ``EncodedAudio.sample_rate``
 
 
 @dataclass(frozen=True)
 class EncodedAudio:
-    """Audio as an engine wrote it (``format`` as ffmpeg/pydub name it, e.g. ``wav``)."""
+    """Audio as an engine wrote it (``format`` as ffmpeg/pydub name it, e.g. ``wav``, or ``PCM``)."""
 
     data: bytes
     format: str
+    sample_rate: int = 0  # for PCM only; other formats carry their own
 
 
 class Engine(Protocol):
@@ -42,6 +48,13 @@ class Engine(Protocol):
     def synthesise(self, text: str, voice: VoiceInfo, rate: int, volume: float) -> EncodedAudio:
         """Speak ``text`` literally (no markup) at ``rate`` words per minute, ``volume`` 0..1."""
         ...
+
+
+@runtime_checkable
+class VoiceFiles(Protocol):
+    """An engine whose voices are model files, so ``voice.name`` may be a path to one."""
+
+    def voice_at(self, path: Path) -> VoiceInfo: ...
 
 
 _DOUBLE_BRACKET = re.compile(r"\[(?=\[)")
@@ -65,6 +78,8 @@ def pick_voice(engine: Engine, name: str | None, language: str, preferred: str |
     """The voice ``name`` asks for: an id (``gmw/en-us`` or just ``en-us``), a name, or a
     unique part of either. Without a name: ``preferred`` if the engine has it, else the
     first voice for ``language``. Fails with the choices."""
+    if name is not None and name.endswith(".onnx") and isinstance(engine, VoiceFiles):
+        return engine.voice_at(Path(name).expanduser())
     voices = engine.voices()
     fix = f"pick one from `voiceguide voices --engine {engine.name}`"
     if name is None:
