@@ -9,13 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from mutagen import File as MutagenFile
-from mutagen import MutagenError
 from mutagen.id3 import ID3, ID3NoHeaderError
 
 from .audio import decode_stream, rate_of
 from .durations import format_clock
-from .errors import Fault
+from .errors import EncoderError, Fault
 from .loudness import Loudness, measure
 from .tags import Mark
 
@@ -53,15 +51,12 @@ def inspect(path: Path) -> TrackInfo:
             f"render it first (voiceguide render {path}), then run voiceguide info output/{path.stem}.mp3",
         )
     try:
-        audio = MutagenFile(path)
-    except MutagenError:  # e.g. a .mp3 name on something that is not MPEG audio
-        audio = None
-    if audio is None:
+        rate = rate_of(path)
+    except EncoderError:
         raise Fault(
             f"{path} is not an audio file; `info` expected an MP3 written by `voiceguide render`",
             "give the path of a rendered track (they are in output/ unless you chose another folder with -o)",
-        )
-    rate = rate_of(path)
+        ) from None
     loudness, samples = measure(decode_stream(path, rate), rate)
     try:
         tags = ID3(path)
