@@ -187,7 +187,7 @@ def test_a_bad_routine_leaves_the_site_as_it_was(tmp_path: Path, write_routine: 
     site = tmp_path / "site"
     publish([good], site, Channel(base_url(BASE)), ESPEAK)
     feed = (site / "feed.xml").read_bytes()
-    with pytest.raises(RoutineError, match=r"bad\.yaml:4: steps\[0\]\.hold"):
+    with pytest.raises(RoutineError, match=r"bad\.yaml:4: step 1 \"Hold\" \(steps\[0\]\) → hold"):
         publish([good, bad], site, Channel(base_url(BASE)), ESPEAK)
     assert (site / "feed.xml").read_bytes() == feed
 
