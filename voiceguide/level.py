@@ -241,7 +241,9 @@ def analyse(mix: Mix, advance: Callable[[], None] = _advance) -> Ticks:
     edges = sorted(c for c in cuts if c <= end)
     span_starts = [lo for lo, _ in spans]
     outside = np.zeros(mix.duration // size)
-    parts: dict[str, list[Wave]] = {k: [] for k in ("voice", "cross", "bed", "voice_peak", "bed_peak", "subblock")}
+    # kept per tick as float32 (int32 for sub-blocks) from the start: a long track has millions of ticks
+    parts: dict[str, list[Single]] = {k: [] for k in ("voice", "cross", "bed", "voice_peak", "bed_peak")}
+    subblocks: list[npt.NDArray[np.int32]] = []
     loudest = 0.0
     c = OVERSAMPLER.context
     for lo, hi in itertools.pairwise(edges):
@@ -265,26 +267,26 @@ def analyse(mix: Mix, advance: Callable[[], None] = _advance) -> Ticks:
         voice_k = voice_filter(voice / FULL_SCALE)
         n = (hi - lo) // TICK
 
-        def per_tick(wave: Wave, n: int = n) -> Wave:
-            return np.asarray(wave.reshape(n, TICK).sum(axis=1), dtype=np.float64)
+        def per_tick(wave: Wave, n: int = n) -> Single:
+            return np.asarray(wave.reshape(n, TICK).sum(axis=1), dtype=np.float32)
 
         parts["voice"].append(per_tick(voice_k * voice_k))
         if bed is not None:
             parts["cross"].append(per_tick(voice_k * bed_k))
             parts["bed"].append(per_tick(bed_k * bed_k))
-            parts["bed_peak"].append(np.abs(bed).reshape(n, TICK).max(axis=1) * OVERSAMPLER.bound)
-        parts["subblock"].append((lo + TICK * np.arange(n)) // size)
+            parts["bed_peak"].append((np.abs(bed).reshape(n, TICK).max(axis=1) * OVERSAMPLER.bound).astype(np.float32))
+        subblocks.append(((lo + TICK * np.arange(n)) // size).astype(np.int32))
         sample_peak = np.abs(voice).reshape(n, TICK).max(axis=1)
         loudest = max(loudest, float(sample_peak.max()))
         peak = sample_peak * OVERSAMPLER.bound
         near = np.flatnonzero(peak > loudest * 10 ** (-SCREEN_DB / 20))
         peak[near] = OVERSAMPLER.peaks(wide, c + TICK * near, TICK)
-        parts["voice_peak"].append(peak)
+        parts["voice_peak"].append(peak.astype(np.float32))
 
     def joined(key: str) -> Single:
-        return np.concatenate(parts[key]).astype(np.float32) if parts[key] else np.zeros(0, np.float32)
+        return np.concatenate(parts[key]) if parts[key] else np.zeros(0, np.float32)
 
-    subblock = np.concatenate(parts["subblock"]).astype(np.int32) if parts["subblock"] else np.zeros(0, np.int32)
+    subblock = np.concatenate(subblocks) if subblocks else np.zeros(0, np.int32)
     has_bed = mix.bed is not None
     return Ticks(
         spans,
