@@ -35,8 +35,9 @@ from ..files import atomic_path, output_folder, safe_name
 from ..model import Routine
 from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, Rendered, load, render
 from ..routine import COVER_TYPES, expand_paths
-from ..sidecars import Window, chapters_json, spoken, to_ms, write_text
+from ..sidecars import Window, spoken, to_ms, write_text
 from ..synth import Settings
+from ..tags import Mark
 from .feed import feed_xml
 from .page import page_html
 
@@ -70,12 +71,6 @@ class Cue:
 
 
 @dataclass(frozen=True)
-class Chapter:
-    start_ms: int
-    title: str
-
-
-@dataclass(frozen=True)
 class Episode:
     """One routine as published; file names are relative to the site folder."""
 
@@ -91,7 +86,7 @@ class Episode:
     size: int  # bytes of the MP3
     duration_ms: int  # from the decoded track
     published: datetime.datetime
-    chapters: tuple[Chapter, ...]
+    chapters: tuple[Mark, ...]
     cues: tuple[Cue, ...]
 
 
@@ -213,7 +208,7 @@ def _episode(
         duration_ms, published = to_ms(len(samples), rate), _now()
     timeline, routine = done.plan.timeline, done.plan.routine
     window = Window(0, timeline.duration)
-    chapters = json.loads(chapters_json(timeline, window))["chapters"]
+    grid = timeline.sample_rate
     episode = Episode(
         title=routine.title,
         description=routine.description,
@@ -227,11 +222,8 @@ def _episode(
         size=done.path.stat().st_size,
         duration_ms=duration_ms,
         published=published,
-        chapters=tuple(Chapter(round(c["startTime"] * 1000), c["title"]) for c in chapters),
-        cues=tuple(
-            Cue(to_ms(e.start, timeline.sample_rate), to_ms(e.end, timeline.sample_rate), e.text or "")
-            for e in spoken(timeline, window)
-        ),
+        chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
+        cues=tuple(Cue(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
     )
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
 
