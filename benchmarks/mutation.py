@@ -58,10 +58,13 @@ TARGETS = {
     "durations": Target("durations", TIMING_TESTS),
     # the assembly code: trimming engine clips and placing them at their samples
     "assembly": Target("audio", ("tests/test_audio.py",), ("trim", "Mix.*")),
-    "loudness": Target("loudness", ("tests/test_loudness.py", "tests/test_audio.py")),
-    "level": Target("level", ("tests/test_loudness.py", "tests/test_audio.py")),
+    "loudness": Target("loudness", ("tests/test_loudness.py",)),
+    "level": Target("level", ("tests/test_level.py",)),
     "export": Target("export", ("tests/test_export.py",)),
 }
+# Tests marked `render` (real speech through ffmpeg, seconds each) are left out: each mutant runs every
+# test that reaches its function, so a survivor would pay for all of them. Synthetic tests cover that code.
+DESELECT = ("-m", "not render")
 DEFAULT = ("timeline", "durations", "assembly")
 
 
@@ -76,6 +79,7 @@ def scratch_copy(chosen: list[Target]) -> Path:
     mutmut = {
         **project["mutmut"],
         "only_mutate": sorted({f"voiceguide/{target.module}.py" for target in chosen}),
+        "pytest_add_cli_args": [*project["mutmut"]["pytest_add_cli_args"], *DESELECT],
         "pytest_add_cli_args_test_selection": sorted({t for target in chosen for t in target.tests}),
     }
     pytest_options = project["pytest"]["ini_options"]
@@ -83,7 +87,7 @@ def scratch_copy(chosen: list[Target]) -> Path:
         "[tool.mutmut]\n"
         + "".join(f"{key} = {json.dumps(value)}\n" for key, value in mutmut.items())
         + "\n[tool.pytest.ini_options]\n"
-        + f"filterwarnings = {json.dumps(pytest_options['filterwarnings'])}\n",
+        + "".join(f"{key} = {json.dumps(pytest_options[key])}\n" for key in ("filterwarnings", "markers")),
         encoding="utf-8",
     )
     return SCRATCH
