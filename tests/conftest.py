@@ -7,7 +7,7 @@ import hashlib
 import os
 import shutil
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,10 @@ import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 
+from voiceguide.audio import Mix, Samples
+from voiceguide.model import Voice
 from voiceguide.render import Plan
-from voiceguide.timeline import Kind, Utterance
+from voiceguide.timeline import SAMPLE_RATE, Event, Kind, Sound, Timeline, Utterance, Where
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINES = ROOT / "routines"
@@ -208,6 +210,26 @@ hypothesis.settings.register_profile("dev", parent=_BASE, print_blob=True)
 hypothesis.settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+# --- Synthetic mixes: lines placed by hand, for the assembly and level tests ------------------
+
+
+def mix_of(
+    placed: Sequence[tuple[int, Samples]],
+    duration: int,
+    bed: Callable[[int, int], npt.NDArray[np.float64]] | None = None,
+) -> Mix:
+    """A mix of lines ``(start, clip)`` (and a bed) on a track of ``duration`` samples, no routine needed."""
+    clips: dict[Utterance | Sound, Samples] = {}
+    events = []
+    for n, (start, clip) in enumerate(placed):
+        line = Utterance(f"line {n}", Voice())
+        clips[line] = clip
+        events.append(Event(start, len(clip), Kind.SPEECH, Where(), utterance=line))
+    events.sort(key=lambda e: e.start)
+    return Mix(Timeline("T", SAMPLE_RATE, duration, tuple(events), ()), clips, bed)
+
 
 # --- Rendered audio against each line's own samples (issue 14) --------------------------------
 # Shapes, not levels: every comparison is a correlation or is scaled by the fitted gain, so the

@@ -1,0 +1,438 @@
+"""The level stage on synthetic mixes: the analysis against reference computations over the
+whole track, the limiter's gain curve, the solved gain measured on the PCM it makes, and the
+PCM itself. Fast: no speech engine, no ffmpeg."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from voiceguide.audio import CHUNK_SECONDS, Mix, Samples
+from voiceguide.errors import Fault
+from voiceguide.level import (
+    HOLD,
+    MARGIN,
+    MP3_GAIN_DB,
+    SCREEN_DB,
+    TICK,
+    Levelled,
+    Ticks,
+    analyse,
+    analysis_steps,
+    level,
+    limiter,
+    mp3_margin,
+)
+from voiceguide.loudness import FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter
+from voiceguide.timeline import SAMPLE_RATE
+
+from conftest import mix_of
+
+Wave = npt.NDArray[np.float64]
+Bed = Callable[[int, int], Wave]
+
+SIZE = SAMPLE_RATE // 10  # 100 ms
+CHUNK = SAMPLE_RATE * CHUNK_SECONDS
+
+
+def speech(seconds: float, level: float = 6000.0, seed: int = 0) -> Samples:
+    """Noise in syllables (four a second): speech enough for a loudness meter."""
+    n = round(seconds * SAMPLE_RATE)
+    syllables = np.abs(np.sin(4 * np.pi * np.arange(n) / SAMPLE_RATE))
+    noise = np.random.default_rng(seed).standard_normal(n)
+    return np.asarray(np.clip(np.round(level * syllables * noise), -32768, 32767), dtype=np.int16)
+
+
+def noise_bed(duration: int, level: float = 300.0) -> Bed:
+    """A bed of steady noise that ends with the track (16-bit scale)."""
+    wave = np.random.default_rng(99).standard_normal(duration) * level
+
+    def bed(start: int, end: int) -> Wave:
+        out = np.zeros(end - start)
+        out[: max(0, min(end, duration) - start)] = wave[start : min(end, duration)]
+        return out
+
+    return bed
+
+
+class Progress:
+    """Counts the calls of an ``advance`` callback."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def advance(self) -> None:
+        self.count += 1
+
+
+def pcm_of(levelled: Levelled, start: int, end: int, meter: Meter | None = None) -> Samples:
+    return np.frombuffer(b"".join(levelled.pcm(start, end, meter)), dtype="<i2").astype(np.int16)
+
+
+# --- the margin under the true-peak ceiling ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bitrate", "margin"), [(32, 2.0), (47, 2.0), (48, 1.5), (56, 1.5), (63, 1.5), (64, 1.2), (128, 1.2)]
+)
+def test_lower_bitrates_keep_more_room_under_the_ceiling(bitrate: int, margin: float) -> None:
+    assert mp3_margin(bitrate) == margin
+
+
+# --- the limiter ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scale", [0.5, 20_000.0])  # peaks in any unit
+def test_the_limiter_holds_and_rounds_its_gain_around_a_peak(scale: float) -> None:
+    peaks = np.full(30, 0.5 * scale, np.float32)
+    peaks[15] = 1.6 * scale  # over the ceiling: needs 0.625
+    r = 1.0 / 1.6
+    gain = limiter(peaks, scale)
+    assert gain.dtype == np.float32
+    # held 3 ticks each side (lookahead and release), then two 3-tick averages round the corners
+    corners = [(r + 8) / 9, (r + 2) / 3, (2 * r + 1) / 3, (8 * r + 1) / 9]
+    expected = [1.0] * 10 + corners + [r] * 3 + corners[::-1] + [1.0] * 9
+    assert gain == pytest.approx(np.array(expected), rel=1e-6)
+
+
+def test_under_the_ceiling_the_limiter_does_nothing() -> None:
+    peaks = np.array([0.0, 0.2, 1.0, 0.99], np.float32)  # at the ceiling is under it
+    gain = limiter(peaks, 1.0)
+    assert gain.dtype == np.float32
+    assert gain.tolist() == [1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_limiter_keeps_every_tick_and_its_neighbours_under_the_ceiling(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    peaks = (rng.uniform(0, 1, 400) ** 4 * 40_000).astype(np.float32)  # sparse peaks over a 20_000 ceiling
+    peaks[0], peaks[-1] = 35_000, 30_000  # and at both ends
+    gain = limiter(peaks, 20_000.0)
+    assert gain.max() <= 1.0
+    for shift in (-1, 0, 1):  # samples between two ticks get a gain between theirs
+        near = np.roll(gain, shift)[1:-1] * peaks[1:-1]
+        assert near.max() <= 20_000.0 * (1 + 1e-6)
+    assert (gain * peaks)[[0, -1]].max() <= 20_000.0 * (1 + 1e-6)
+    over = np.flatnonzero(peaks > 20_000.0)
+    reach = HOLD + 2  # the hold, then the two averages' reach
+    far = np.array([np.abs(over - i).min() > reach for i in range(len(peaks))])
+    assert (gain[far] == 1.0).all()
+    assert (gain[~far] < 1.0).all()
+
+
+# --- the analysis ----------------------------------------------------------------------------------
+
+
+def test_progress_is_reported_once_per_chunk_of_track() -> None:
+    step = CHUNK // TICK * TICK  # 10 s, on a tick
+    for duration, steps in [(0, 0), (1, 1), (step, 1), (step + 1, 2), (3 * step - TICK, 3), (3 * step + 1, 4)]:
+        mix = mix_of([], duration)
+        assert analysis_steps(mix) == steps, duration
+        progress = Progress()
+        analyse(mix, progress.advance)
+        assert progress.count == steps, duration
+
+
+def reference_ticks(mix: Mix, spans: list[tuple[int, int]], bed: Bed | None) -> dict[str, Wave]:
+    """What the analysis should keep, from the whole track at once: the voice of each span
+    K-weighted from rest (silence before it), the bed K-weighted from the start of the track."""
+    end = spans[-1][1]
+    voice_k = np.concatenate([KFilter(SAMPLE_RATE)(mix.voice(lo, hi) / FULL_SCALE) for lo, hi in spans])
+    inside = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+    kept: dict[str, Wave] = {
+        "voice": (voice_k**2).reshape(-1, TICK).sum(axis=1),
+        "subblock": np.asarray(inside[::TICK] // SIZE, dtype=np.float64),
+    }
+    if bed is not None:
+        whole = bed(0, max(end, mix.duration))
+        bed_k = KFilter(SAMPLE_RATE)(whole / FULL_SCALE)
+        kept["cross"] = (voice_k * bed_k[inside]).reshape(-1, TICK).sum(axis=1)
+        kept["bed"] = (bed_k[inside] ** 2).reshape(-1, TICK).sum(axis=1)
+        kept["bed_peak"] = np.abs(whole[inside]).reshape(-1, TICK).max(axis=1) * OVERSAMPLER.bound
+        outside = np.ones(len(whole), bool)
+        outside[inside] = False
+        blocks = mix.duration // SIZE
+        where = np.flatnonzero(outside[: blocks * SIZE])
+        kept["outside"] = np.asarray(np.bincount(where // SIZE, bed_k[where] ** 2, blocks), dtype=np.float64)
+    return kept
+
+
+# lines placed: at the very start, across the first chunk boundary, two close enough that their spans
+# merge, two apart by less than the K-filter's ring (each span starts it at rest), one ending the track
+PLACES = [(0, 3_000), (CHUNK - 5_000, 12_000), (CHUNK + 8_000, 2_000), (CHUNK + 12_000, 3_000), (CHUNK + 17_000, 500)]
+
+
+@pytest.mark.parametrize("with_bed", [False, True])
+def test_the_analysis_keeps_the_voice_and_bed_kept_of_the_spans(with_bed: bool) -> None:
+    duration = CHUNK + 17_500
+    bed = noise_bed(duration) if with_bed else None
+    lines = [(at, speech(n / SAMPLE_RATE, 9000.0 if at == 0 else 6000.0, seed=at)) for at, n in PLACES]
+    mix = mix_of(lines, duration, bed)
+    ticks = analyse(mix)
+    end = -(-duration // TICK) * TICK
+    # each line widened by MARGIN (512) out to ticks, merged where they meet, the last cut at the track's end
+    assert ticks.spans == ((0, 3_520), (214_976, 231_040), (231_936, 236_032), (236_928, end))
+    reference = reference_ticks(mix, list(ticks.spans), bed)
+    count = sum(hi - lo for lo, hi in ticks.spans) // TICK
+    assert len(ticks.voice) == len(ticks.voice_peak) == len(ticks.subblock) == count
+    assert ticks.voice.dtype == ticks.voice_peak.dtype == np.float32
+    assert ticks.subblock.dtype == np.int32
+    assert ticks.voice == pytest.approx(reference["voice"], rel=1e-5, abs=1e-12)
+    assert ticks.subblock.tolist() == reference["subblock"].astype(int).tolist()
+    if bed is None:
+        assert ticks.cross is None
+        assert ticks.bed is None
+        assert ticks.bed_peak is None
+        assert not ticks.outside.any()
+    else:
+        assert ticks.cross is not None
+        assert ticks.bed is not None
+        assert ticks.bed_peak is not None
+        assert ticks.cross.dtype == ticks.bed.dtype == ticks.bed_peak.dtype == np.float32
+        assert ticks.cross == pytest.approx(reference["cross"], rel=1e-4, abs=1e-9)
+        assert ticks.bed == pytest.approx(reference["bed"], rel=1e-5, abs=1e-12)
+        assert ticks.bed_peak == pytest.approx(reference["bed_peak"], rel=1e-6)
+        assert ticks.outside == pytest.approx(reference["outside"], rel=1e-9)
+    assert len(ticks.outside) == duration // SIZE
+    # the voice's true peak per tick; far under the loudest sample (the first line's), a bound of it
+    c = OVERSAMPLER.context
+    track = mix.voice(-c, end + c)
+    starts = np.concatenate([np.arange(lo, hi, TICK) for lo, hi in ticks.spans])
+    sample = np.abs(track[c:-c][starts[:, None] + np.arange(TICK)]).max(axis=1) * OVERSAMPLER.bound
+    near = sample > sample.max() / OVERSAMPLER.bound * 10 ** (-SCREEN_DB / 20)
+    assert 0.5 < near.mean() < 1.0
+    assert ticks.voice_peak[near] == pytest.approx(OVERSAMPLER.peaks(track, c + starts[near], TICK), rel=1e-6)
+    assert ticks.voice_peak[~near] == pytest.approx(sample[~near], rel=1e-6)
+
+
+@pytest.mark.parametrize(("under", "oversampled"), [(29.5, True), (30.5, False), (45.0, False)])
+def test_only_ticks_within_the_screen_of_the_loudest_sample_so_far_are_oversampled(
+    under: float, oversampled: bool
+) -> None:
+    clip = np.zeros(20 * TICK, np.int16)
+    clip[5] = 20_000  # the loudest sample so far
+    # then a lone sample whose bound is `under` dB under it: oversampled, its true peak is itself
+    quiet = round(20_000 * 10 ** (-under / 20) / OVERSAMPLER.bound)
+    clip[10 * TICK + 7] = quiet
+    ticks = analyse(mix_of([(10 * TICK, clip)], 40 * TICK))
+    tick = (10 * TICK + 10 * TICK + 7 - ticks.spans[0][0]) // TICK
+    assert ticks.voice_peak[tick] == pytest.approx(quiet if oversampled else quiet * OVERSAMPLER.bound, rel=1e-6)
+
+
+def test_a_track_without_lines_is_analysed_as_bed_alone() -> None:
+    duration = 3 * SIZE + 17
+    bed = noise_bed(duration)
+    ticks = analyse(mix_of([], duration, bed))
+    assert ticks.spans == ()
+    assert len(ticks.voice) == len(ticks.subblock) == 0
+    assert ticks.voice.dtype == np.float32
+    assert ticks.subblock.dtype == np.int32
+    bed_k = KFilter(SAMPLE_RATE)(bed(0, duration) / FULL_SCALE)
+    assert ticks.outside == pytest.approx((bed_k[: 3 * SIZE] ** 2).reshape(3, SIZE).sum(axis=1), rel=1e-9)
+
+
+# --- the gain ------------------------------------------------------------------------------------------
+
+LENGTH = 30 * SAMPLE_RATE
+
+
+def clicks(seconds: float, seed: int) -> Samples:
+    """Quiet speech with a dozen full-scale clicks: the limiter has to work for any loudness."""
+    clip = speech(seconds, 3000.0, seed=seed)
+    clip[np.random.default_rng(seed).integers(0, len(clip), 12)] = 30_000
+    return clip
+
+
+def lines(make: Callable[[float, int], Samples]) -> list[tuple[int, Samples]]:
+    return [(SAMPLE_RATE, make(4.0, 1)), (12 * SAMPLE_RATE, make(6.0, 2))]  # silence before, between, after
+
+
+def echoed() -> Mix:
+    """Speech with a bed that is half of it: voice and bed correlate, so their cross term counts."""
+    voice = mix_of(lines(lambda s, n: speech(s, 3000.0, n)), LENGTH)
+    return mix_of(lines(lambda s, n: speech(s, 3000.0, n)), LENGTH, lambda lo, hi: 0.5 * voice.voice(lo, hi))
+
+
+MIXES: dict[str, Callable[[], Mix]] = {
+    "speech": lambda: mix_of(lines(lambda s, n: speech(s, 3000.0, n)), LENGTH),
+    "speech and a bed": lambda: mix_of(lines(lambda s, n: speech(s, 3000.0, n)), LENGTH, noise_bed(LENGTH, 1000.0)),
+    "speech and its echo": echoed,
+    "clicks": lambda: mix_of(lines(clicks), LENGTH),
+}
+
+
+def measured(levelled: Levelled, start: int = 0, end: int = LENGTH) -> tuple[Samples, Meter]:
+    meter = Meter(SAMPLE_RATE)
+    return pcm_of(levelled, start, end, meter), meter
+
+
+@pytest.mark.parametrize("name", MIXES)
+@pytest.mark.parametrize(("target", "bitrate"), [(-20.0, 64), (-16.0, 64), (-13.0, 48), (-13.0, 32)])
+def test_the_levelled_pcm_reads_the_target_with_its_true_peak_under_the_ceiling(
+    name: str, target: float, bitrate: int
+) -> None:
+    mix, progress = MIXES[name](), Progress()
+    levelled = level(mix, target, bitrate, progress.advance)
+    assert progress.count == analysis_steps(mix)
+    assert levelled.aim == pytest.approx(target - MP3_GAIN_DB)  # the MP3 decodes 0.43 dB quieter than its PCM
+    ceiling = TRUE_PEAK_CEILING - mp3_margin(bitrate)
+    assert levelled.ceiling == pytest.approx(10 ** (ceiling / 20) * FULL_SCALE)
+    _, meter = measured(levelled)
+    found = meter.result()
+    assert found.integrated == pytest.approx(target - MP3_GAIN_DB, abs=0.03)  # the gain is solved on a model
+    assert found.true_peak <= ceiling + 0.01  # a 16-bit rounding over, at most
+    if target == -13.0:  # loud enough that the limiter holds the loudest peaks near the ceiling (the bed's: a bound)
+        assert found.true_peak > ceiling - 0.5
+
+
+def test_the_pcm_is_the_voice_times_the_gain_plus_the_bed_times_the_limiter() -> None:
+    duration = 12 * SAMPLE_RATE
+    bed = noise_bed(duration, 1000.0)
+    mix = mix_of([(SAMPLE_RATE, clicks(3.0, 4)), (5 * SAMPLE_RATE, clicks(4.0, 5))], duration, bed)
+    levelled = level(mix, -12.0, 64)
+    curve = levelled._curve_at(0, duration)
+    assert curve is not None
+    assert curve.min() < 0.5  # it limits
+    expected = np.clip(np.round((mix.voice(0, duration) * levelled.gain + bed(0, duration)) * curve), -32768, 32767)
+    for start, end in [(0, duration), (SAMPLE_RATE + 5, CHUNK + 3), (CHUNK, CHUNK + 1), (duration - 7, duration)]:
+        assert np.array_equal(pcm_of(levelled, start, end), expected[start:end]), (start, end)
+
+
+def test_levelled_off_the_pcm_is_the_mix_rounded_and_clipped() -> None:
+    loud = np.full(1000, 25_000, np.int16)
+    mix = mix_of([(100, loud), (600, loud), (3000, -loud), (3500, -loud), (CHUNK + 9, loud)], CHUNK + 2000)
+    levelled = level(mix, None, 64)
+    assert levelled.gain == 1.0
+    assert levelled.aim is None
+    pcm = pcm_of(levelled, 0, CHUNK + 2000)
+    assert np.array_equal(pcm, np.clip(mix.voice(0, CHUNK + 2000), -32768, 32767))
+    assert pcm.max() == 32767  # the overlaps clip, not wrap
+    assert pcm.min() == -32768
+
+
+def test_the_pcm_comes_in_chunks_with_progress_and_the_meter_hears_it_where_it_lies() -> None:
+    duration = 3 * CHUNK + 500
+    mix = mix_of([(CHUNK - 100, speech(1.0, seed=7)), (2 * CHUNK + 40, speech(1.0, seed=8))], duration)
+    levelled = level(mix, -16.0, 64)
+    for start, end in [(0, duration), (CHUNK // 2, duration), (7, 8), (9, 9)]:
+        meter, progress = Meter(SAMPLE_RATE), Progress()
+        chunks = list(levelled.pcm(start, end, meter, progress.advance))
+        assert [len(c) for c in chunks] == [2 * (min(end, lo + CHUNK) - lo) for lo in range(start, end, CHUNK)]
+        assert len(chunks) == progress.count == levelled.chunks(start, end)
+        heard = Meter(SAMPLE_RATE)
+        heard.add(np.frombuffer(b"".join(chunks), dtype="<i2") / FULL_SCALE, at=start)
+        energies = meter.energies()  # up to the last chunk with sound in it: silence is skipped
+        assert energies == pytest.approx(heard.energies()[: len(energies)], rel=1e-9, abs=1e-15)
+        assert heard.energies()[len(energies) :] == pytest.approx(0.0, abs=1e-20)
+        assert meter.result().integrated == pytest.approx(heard.result().integrated, abs=1e-9)
+    assert not any(b"".join(levelled.pcm(0, CHUNK - 100 - MARGIN)))  # silence, before the first line
+    assert [levelled.chunks(0, n) for n in (0, 1, CHUNK, CHUNK + 1)] == [0, 1, 1, 2]
+
+
+def test_corrected_aims_as_far_past_the_aim_as_the_pcm_fell_short() -> None:
+    levelled = level(MIXES["clicks"](), -16.0, 64)
+    assert levelled.aim is not None
+    again = levelled.corrected(levelled.aim - 0.5)
+    assert again.aim == pytest.approx(levelled.aim + 0.5)
+    assert again.ceiling == levelled.ceiling
+    assert again.mix is levelled.mix
+    _, meter = measured(again)
+    assert meter.result().integrated == pytest.approx(levelled.aim + 0.5, abs=0.02)
+    assert meter.result().true_peak <= TRUE_PEAK_CEILING - mp3_margin(64) + 0.01
+
+
+def steady_noise(bed: Bed | None = None) -> Mix:
+    """Eight seconds of loud steady noise: the limiter holds all of it at the ceiling from about -9.7 LUFS."""
+    noise = np.random.default_rng(3).standard_normal(8 * SAMPLE_RATE) * 3000
+    return mix_of([(SAMPLE_RATE, np.round(noise).astype(np.int16))], 12 * SAMPLE_RATE, bed)
+
+
+REFUSED = (
+    r"could not reach -8 LUFS with true peak at most -1 dBTP without limiting the voice by 24 dB or more"
+    r" \(best: (-\d+\.\d) LUFS\)"
+)
+
+
+@pytest.mark.parametrize("with_bed", [False, True])
+def test_a_target_out_of_reach_is_refused_with_advice(with_bed: bool) -> None:
+    mix = steady_noise(noise_bed(12 * SAMPLE_RATE, 300.0) if with_bed else None)
+    with pytest.raises(Fault) as refused:
+        level(mix, -8.0, 64)
+    best = re.fullmatch(REFUSED, refused.value.message)
+    assert best is not None, refused.value.message
+    assert -11.0 < float(best[1]) < -9.0
+    fix = "choose a quieter target with --loudness, e.g. --loudness -18, or --loudness off"
+    if with_bed:
+        fix += " (the background keeps its own `volume`: a loud one leaves the voice less room)"
+    assert refused.value.fix == fix
+
+
+def test_a_target_just_out_of_reach_settles_a_little_under_the_best_it_can_do() -> None:
+    mix = steady_noise()
+    with pytest.raises(Fault) as refused:
+        level(mix, -8.0, 64)
+    best = re.fullmatch(REFUSED, refused.value.message)
+    assert best is not None
+    levelled = level(mix, -10.0, 64)  # aims at -9.57: over the best, by less than 1 LU
+    assert levelled.aim == pytest.approx(float(best[1]) - 0.3, abs=0.1)
+    _, meter = measured(levelled, 0, mix.duration)
+    assert meter.result().integrated == pytest.approx(levelled.aim, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "mix",
+    [
+        mix_of([(SAMPLE_RATE, np.zeros(SAMPLE_RATE, np.int16))], LENGTH),  # a line of silence
+        mix_of([(SAMPLE_RATE, np.zeros(SAMPLE_RATE, np.int16))], LENGTH, noise_bed(LENGTH)),  # and the bed
+        mix_of([(SAMPLE_RATE, np.tile(np.array([1, -1], np.int16), SAMPLE_RATE))], LENGTH),  # under -70 LUFS
+    ],
+    ids=["silence", "bed", "whisper"],
+)
+def test_nothing_to_level_is_left_as_it_is(mix: Mix) -> None:
+    levelled = level(mix, -16.0, 64)
+    assert levelled.gain == 1.0
+    assert levelled.aim is None
+    pcm = pcm_of(levelled, 0, LENGTH)
+    bed = mix.bed(0, LENGTH) if mix.bed is not None else 0.0
+    assert np.array_equal(pcm, np.round(mix.voice(0, LENGTH) + bed))
+
+
+# --- the limiter's curve between tick centres -----------------------------------------------------------------
+
+
+def curved(curve: list[float] | None) -> Levelled:
+    """A levelled track with spans of 4, 4 and 2 ticks (0-256, 1024-1280, 1600-1728) and the limiter's ``curve``."""
+    mix = mix_of([(0, np.ones(2000, np.int16))], 2000)
+    spans = ((0, 256), (1024, 1280), (1600, 1728))
+    zeros = np.zeros(10, np.float32)
+    ticks = Ticks(spans, zeros, zeros, np.zeros(10, np.int32), None, None, None, np.zeros(0))
+    return Levelled(mix, 1.0, ticks, None if curve is None else np.array(curve, np.float32))
+
+
+def test_the_curve_is_interpolated_between_tick_centres_and_one_outside_the_spans() -> None:
+    levelled = curved([0.5, 0.6, 0.7, 0.8, 0.9, 0.8, 0.7, 0.6, 0.3, 0.4])
+    whole = levelled._curve_at(0, 2000)
+    assert whole is not None
+    # the first tick's centre is at 31.5: flat before it, then straight to the next centre, 64 samples on
+    spots = {0: 0.5, 31: 0.5, 63: 0.55 - 0.1 / 128, 95: 0.6 - 0.1 / 128, 224: 0.8, 255: 0.8, 256: 1.0}
+    spots |= {1023: 1.0, 1024: 0.9, 1055: 0.9, 1087: 0.85 + 0.1 / 128, 1279: 0.6, 1280: 1.0}
+    spots |= {1599: 1.0, 1600: 0.3, 1631: 0.3, 1664: 0.35 + 0.1 / 128, 1727: 0.4, 1728: 1.0, 1999: 1.0}
+    for at, gain in spots.items():
+        assert whole[at] == pytest.approx(gain, abs=1e-6), at
+    for cuts in ([0, 100, 256, 1000, 1024, 1030, 2000], [0, 255, 257, 1279, 1281, 1650, 2000], [0, 1, 2000]):
+        pieces = []
+        for lo, hi in itertools.pairwise(cuts):
+            piece = levelled._curve_at(lo, hi)
+            pieces.append(np.ones(hi - lo) if piece is None else piece)
+        assert np.array_equal(np.concatenate(pieces), whole), cuts
+
+
+@pytest.mark.parametrize("curve", [None, [1.0] * 10])
+def test_no_limiting_is_no_curve(curve: list[float] | None) -> None:
+    assert curved(curve)._curve_at(0, 2000) is None
+    assert Levelled(curved(curve).mix, 1.0)._curve_at(0, 2000) is None
