@@ -26,6 +26,8 @@ from voiceguide.timeline import (
     utterances,
 )
 
+from conftest import mix_of
+
 
 def tone(seconds: float, amplitude: int = 8000) -> Samples:
     t = np.arange(round(seconds * SAMPLE_RATE)) / SAMPLE_RATE
@@ -96,6 +98,43 @@ def test_the_mix_carries_clips_over_chunk_boundaries_and_sums_overlaps() -> None
     assert np.array_equal(pcm, expected)
     assert pcm.min() < -32768
     assert pcm.max() > 32767
+
+
+# one line from 1000 to 1500, a long one from 2000 to 7000, a short one from 8000 to 8010
+SPOKEN = [(1000, 500), (2000, 5000), (8000, 10)]
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "speaks"),
+    [
+        (0, 1000, False),  # ends where the first line starts
+        (0, 1001, True),
+        (1499, 1600, True),
+        (1500, 2000, False),  # starts where the first line ends
+        (1200, 1300, True),  # inside a line
+        (6000, 6001, True),  # deep inside the long line: it started more than a short line's length before
+        (6999, 7000, True),
+        (7000, 8000, False),
+        (8009, 8010, True),
+        (8010, 9000, False),
+        (0, 9000, True),
+    ],
+)
+def test_the_mix_knows_where_it_speaks(start: int, end: int, speaks: bool) -> None:
+    mix = mix_of([(at, np.ones(length, np.int16)) for at, length in SPOKEN], 9000)
+    assert mix.speaks(start, end) is speaks
+    assert bool(mix.voice(start, end).any()) is speaks
+
+
+def test_the_mix_spans_its_lines_widened_on_a_grid_and_merged() -> None:
+    mix = mix_of([(at, np.ones(length, np.int16)) for at, length in [*SPOKEN, (8100, 10)]], 9000)
+    # 1000-1500 widened by 300 is 700-1800, out to multiples of 64: 640-1856; 2000-7000: 1664-7360, which
+    # overlaps it; 8000-8010: 7680-8320, and 8100-8110 (7744-8448) inside it
+    assert mix.spans(300, 64) == [(640, 7360), (7680, 8448)]
+    assert mix.spans(0, 1) == [(1000, 1500), (2000, 7000), (8000, 8010), (8100, 8110)]
+    assert mix.spans(1000, 1) == [(0, 9110)]  # not before the start (nor cut at the end)
+    assert mix.spans(499, 1) == [(501, 7499), (7501, 8609)]
+    assert mix.spans(500, 1) == [(500, 8610)]  # spans that touch merge
 
 
 def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:
