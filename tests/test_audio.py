@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import CHUNK_SECONDS, Mix, Samples, decode_file, encode_mp3, trim
@@ -135,6 +136,30 @@ def test_the_mix_spans_its_lines_widened_on_a_grid_and_merged() -> None:
     assert mix.spans(1000, 1) == [(0, 9110)]  # not before the start (nor cut at the end)
     assert mix.spans(499, 1) == [(501, 7499), (7501, 8609)]
     assert mix.spans(500, 1) == [(500, 8610)]  # spans that touch merge
+
+
+def test_lines_starting_on_the_same_sample_are_summed() -> None:
+    first, second = tone(0.1), tone(0.1, 3000)
+    mix = mix_of([(500, first), (500, second), (100, tone(0.01))], 5000)
+    assert np.array_equal(mix.voice(500, 500 + len(first)), first.astype(np.float64) + second)
+
+
+def test_a_line_running_past_the_end_of_the_track_is_cut_there() -> None:
+    mix = mix_of([(900, np.ones(300, np.int16))], 1000)
+    assert mix.voice(950, 1100).tolist() == [1.0] * 50 + [0.0] * 100
+    assert not mix.speaks(1000, 1200)
+    assert mix.spans(0, 1) == [(900, 1000)]
+
+
+def test_a_mix_without_lines_is_silence() -> None:
+    def bed(start: int, end: int) -> npt.NDArray[np.float64]:
+        return np.zeros(end - start)
+
+    mix = mix_of([], 1000, bed)
+    assert (mix.rate, mix.duration, mix.bed) == (SAMPLE_RATE, 1000, bed)  # what the level stage reads
+    assert mix.voice(0, 1000).tolist() == [0.0] * 1000
+    assert not mix.speaks(0, 1000)
+    assert mix.spans(64, 64) == []
 
 
 def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:
