@@ -2,14 +2,15 @@
 
     .venv/bin/pip install -e '.[mutation]'                       # once: mutmut
     .venv/bin/python benchmarks/mutation.py                      # timeline, durations, assembly
-    .venv/bin/python benchmarks/mutation.py loudness export      # any modules named below
+    .venv/bin/python benchmarks/mutation.py assembly loudness level  # any modules named below
     .venv/bin/python benchmarks/mutation.py --survivors timeline  # also list the mutants no test killed
 
 Each run works in a scratch copy (``.mutation/``, git-ignored) whose ``pyproject.toml``
 names only the chosen modules and the test files that cover them, so mutmut's coverage
-pass runs those tests and nothing else. Every mutant is then tested with only the tests
-that reach the mutated function. Killed and timed-out mutants count as detected; the
-score is detected / all mutants. It is CPU-heavy: it runs under ``nice``.
+pass runs those tests and nothing else (tests marked ``render``, real speech through ffmpeg,
+are left out). Every mutant is then tested with only the tests that reach the mutated
+function. Killed and timed-out mutants count as detected; the score is detected / all
+mutants. It is CPU-heavy: it runs under ``nice``.
 """
 
 from __future__ import annotations
