@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import CHUNK_SECONDS, Mix, Samples, decode_file, encode_mp3, trim
@@ -119,6 +120,22 @@ def test_every_length_decodes_to_the_sample(remainder: int, tmp_path: Path) -> N
     path = tmp_path / "t.mp3"
     encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64)
     assert len(decode_file(path)[0]) == len(signal)
+
+
+@pytest.mark.usefixtures("each_ffmpeg")
+def test_what_the_encoder_hears_is_the_mp3_aligned_with_its_pcm(tmp_path: Path) -> None:
+    # the second output of the tee muxer is a stream without the Info tag: the listener drops
+    # LAME's delay itself, so what it hears is what a player decodes from the file, sample for sample
+    rng = np.random.default_rng(5)
+    signal = np.concatenate([tone(0.3), (rng.standard_normal(20_000) * 3000).astype(np.int16), tone(0.4, 20_000)])
+    path = tmp_path / "odd | name [1] 'quoted' \\ back: é.mp3"
+    heard: list[npt.NDArray[np.float64]] = []
+    encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64, heard.append)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the tee muxer wrote exactly that file
+    decoded = decode_file(path)[0] / 32768
+    stream = np.concatenate(heard)
+    assert len(stream) >= len(decoded) == len(signal)
+    assert np.abs(stream[: len(decoded)] - decoded).max() <= 1 / 32768  # the same audio, not shifted
 
 
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,13 +13,14 @@ import numpy.typing as npt
 import pytest
 
 from voiceguide import export as export_module
+from voiceguide import level as level_module
 from voiceguide.audio import decode_file
 from voiceguide.export import Export
-from voiceguide.loudness import FULL_SCALE, Meter, measure_file
+from voiceguide.loudness import FRAME, FULL_SCALE, Meter, TruePeak, measure_file
 from voiceguide.render import Overrides, load, render
 from voiceguide.timeline import SAMPLE_RATE, Kind
 
-from conftest import SHORT_ROUTINE
+from conftest import ROUTINES, SHORT_ROUTINE
 
 Wave = npt.NDArray[np.float64]
 
@@ -89,6 +90,21 @@ def test_streaming_in_any_chunks_and_skipping_silence_gives_the_same_result() ->
     assert chunked.result() == pytest.approx(whole.result(), abs=0.01)
 
 
+def test_a_true_peak_stream_keeps_where_it_went_over() -> None:
+    rng = np.random.default_rng(8)
+    wave = rng.standard_normal(100_000) * 0.05
+    wave[[321, 54_321, 99_000]] = [0.95, 0.9, 0.7]
+    peak = TruePeak(over=0.8)
+    for lo in range(0, len(wave), 7_777):  # any chunks
+        peak.add(wave[lo : lo + 7_777])
+    peak.flush()
+    assert len(peak.overs) == 2  # the 0.7 stays under
+    for (start, _), at in zip(peak.overs, [321, 54_321], strict=True):
+        assert start <= at < start + FRAME  # the frame that holds the sample, where it is in the stream
+    assert [value for _, value in peak.overs] == pytest.approx([0.95, 0.9], abs=1e-9)
+    assert peak.peak == pytest.approx(0.95)
+
+
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real speech, untouched by levelling: SHORT_ROUTINE rendered with --loudness off."""
@@ -110,7 +126,7 @@ def count_encodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     encoded: list[Path] = []
     real = export_module.encode_mp3
 
-    def counting(chunks: object, path: Path, *args: int) -> None:
+    def counting(chunks: object, path: Path, *args: object) -> None:
         encoded.append(path)
         real(chunks, path, *args)  # type: ignore[arg-type]
 
@@ -178,6 +194,34 @@ def test_the_background_keeps_its_own_level_after_levelling(
         levels.append(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767))
     assert levels == pytest.approx([-30.0, -30.0], abs=1.0)
     assert ebur128(each_ffmpeg, tmp_path / "-16.0" / "bed.mp3")[0] == pytest.approx(-16.0, abs=0.5)
+
+
+def test_where_lame_raised_a_peak_past_the_ceiling_the_track_is_repaired_and_encoded_again(
+    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with no margin the PCM's peaks sit at -1.0 dBTP, and LAME's noise lifts some of them over it
+    monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: 0.0)
+    source = write_routine(SHORT_ROUTINE, "short.yaml")
+    encoded = count_encodes(monkeypatch)
+    done = render(load(source, Overrides(engine="espeak-ng")), tmp_path, options=Export(sidecars=False))
+    assert len(encoded) == 2
+    integrated, true_peak = ebur128(each_ffmpeg, done.path)
+    assert true_peak <= -1.0
+    assert integrated == pytest.approx(-16.0, abs=0.5)
+    assert len(decode_file(done.path)[0]) == done.plan.timeline.duration
+
+
+@pytest.mark.parametrize("bitrate", [32, 64])
+def test_the_bundled_routine_in_the_default_voice_meets_the_targets(
+    bitrate: int, tmp_path: Path, each_ffmpeg: str
+) -> None:
+    # the default voice (Piper) has sharper transients than espeak-ng: LAME lifts its peaks more
+    done = render(load(ROUTINES / "neck-and-back.yaml"), tmp_path, bitrate, options=Export(sidecars=False))
+    assert "piper" in {event.utterance.voice.engine for event in done.plan.timeline.events if event.utterance}
+    integrated, true_peak = ebur128(each_ffmpeg, done.path)
+    assert integrated == pytest.approx(-16.0, abs=0.5)
+    assert true_peak <= -1.0
+    assert len(decode_file(done.path)[0]) == done.plan.timeline.duration
 
 
 def test_split_parts_are_levelled_as_one_track_and_each_encoded_once(
