@@ -93,14 +93,16 @@ def test_streaming_in_any_chunks_and_skipping_silence_gives_the_same_result() ->
 def test_a_true_peak_stream_keeps_where_it_went_over() -> None:
     rng = np.random.default_rng(8)
     wave = rng.standard_normal(100_000) * 0.05
-    wave[[321, 54_321, 99_000]] = [0.95, 0.9, 0.7]
+    wave[[321, 54_399, 99_000]] = [0.95, 0.9, 0.7]  # 54_399: the last sample of a frame
+    wave[10_000:50_000] = 0.0  # digital silence, skipped without losing count
     peak = TruePeak(over=0.8)
     for lo in range(0, len(wave), 7_777):  # any chunks
         peak.add(wave[lo : lo + 7_777])
     peak.flush()
     assert len(peak.overs) == 2  # the 0.7 stays under
-    for (start, _), at in zip(peak.overs, [321, 54_321], strict=True):
-        assert start <= at < start + FRAME  # the frame that holds the sample, where it is in the stream
+    for (start, _), at in zip(peak.overs, [321, 54_399], strict=True):
+        assert start % FRAME == 0  # frames of FRAME samples from the stream's first
+        assert start <= at < start + FRAME  # the one that holds the sample
     assert [value for _, value in peak.overs] == pytest.approx([0.95, 0.9], abs=1e-9)
     assert peak.peak == pytest.approx(0.95)
 

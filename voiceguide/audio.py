@@ -286,7 +286,7 @@ class _Listener:
         assert self._decoder.stdout is not None
         left, skip = b"", 4 * LAME_DELAY
         try:
-            while block := self._decoder.stdout.read(1 << 16):
+            while block := self._decoder.stdout.read(1 << 18):
                 dropped = min(skip, len(block))
                 block, skip = left + block[dropped:], skip - dropped
                 whole = len(block) - len(block) % 4

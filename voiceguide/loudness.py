@@ -71,6 +71,12 @@ def _k_response(rate: int) -> Wave:
     return response
 
 
+@cache
+def _k_spectrum(rate: int, n: int) -> npt.NDArray[np.complex128]:
+    """The K-weighting's frequency response for an FFT of ``n`` points (a few sizes recur)."""
+    return np.fft.rfft(_k_response(rate), n)
+
+
 class KFilter:
     """K-weighting of a stream, by FFT convolution with the filter's impulse response (overlap-add).
 
@@ -78,7 +84,7 @@ class KFilter:
     """
 
     def __init__(self, rate: int) -> None:
-        self._response = _k_response(rate)
+        self._rate = rate
         self.reset()
 
     def reset(self) -> None:
@@ -88,7 +94,7 @@ class KFilter:
     def __call__(self, wave: Wave) -> Wave:
         size = len(wave) + IMPULSE - 1
         n = 1 << (size - 1).bit_length()
-        out = np.fft.irfft(np.fft.rfft(wave, n) * np.fft.rfft(self._response, n), n)[:size]
+        out = np.fft.irfft(np.fft.rfft(wave, n) * _k_spectrum(self._rate, n), n)[:size]
         out[: IMPULSE - 1] += self._tail
         self._tail = out[len(wave) :].copy()
         return np.asarray(out[: len(wave)], dtype=np.float64)
@@ -165,11 +171,15 @@ class TruePeak:
     def add(self, wave: Wave) -> None:
         """Raise ``peak`` to the true peak of every whole frame that now has context on both sides."""
         c = OVERSAMPLER.context
-        buffer = np.concatenate([self._pending, wave])
-        count = max(0, (len(buffer) - 2 * c) // FRAME)
-        self._pending = buffer[count * FRAME :]
+        total = len(self._pending) + len(wave)
+        count = max(0, (total - 2 * c) // FRAME)
         first = self._position + c
         self._position += count * FRAME
+        if not wave.any() and not self._pending.any():  # digital silence (most of a track): nothing to find
+            self._pending = np.zeros(total - count * FRAME)
+            return
+        buffer = np.concatenate([self._pending, wave])
+        self._pending = buffer[count * FRAME :]
         if not count:
             return
         starts = c + FRAME * np.arange(count)
