@@ -225,7 +225,7 @@ def test_every_bundled_routine_in_its_default_voice_meets_the_targets(
     routine: Path, bitrate: int, tmp_path: Path, each_ffmpeg: str
 ) -> None:
     # what a user gets: the default engine (Piper for English, whose sharp transients LAME lifts
-    # most), two with a background bed, at the default bitrate and at the lowest a routine may ask
+    # most), two with a background bed, at the default bitrate and at the lowest --bitrate allows
     done = render(load(routine), tmp_path, bitrate, options=Export(sidecars=False))
     integrated, true_peak = ebur128(each_ffmpeg, done.path)
     assert integrated == pytest.approx(-16.0, abs=0.5)
