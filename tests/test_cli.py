@@ -408,7 +408,7 @@ def test_ffmpeg_crashing_mid_track_leaves_no_partial_file(write_routine: Callabl
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
         "Error: ffmpeg could not encode the MP3: it was stopped by signal SIGSEGV",
-        f"  fix: {FFMPEG_HINT}",
+        f"  fix: voiceguide ran {fake}; point VOICEGUIDE_FFMPEG at another ffmpeg (4.4 or newer), or {FFMPEG_HINT}",
     ]
     assert [p.name for p in out.iterdir()] == ["routine.mp3"]
     assert (out / "routine.mp3").read_bytes() == previous

@@ -61,6 +61,11 @@ def ffmpeg() -> str:
         raise EncoderError(f"ffmpeg is not usable: {err}", FFMPEG_HINT) from None
 
 
+def broken_ffmpeg_fix() -> str:
+    """The fix when an ffmpeg that runs fails at its job: name it, and how to use another."""
+    return f"voiceguide ran {ffmpeg()}; point VOICEGUIDE_FFMPEG at another ffmpeg (4.4 or newer), or {FFMPEG_HINT}"
+
+
 def decode_clip(audio: EncodedAudio, sample_rate: int) -> Samples:
     """An engine's output as mono 16-bit samples at ``sample_rate``."""
     if audio.format == PCM:
@@ -237,7 +242,7 @@ def encode_mp3(
     if code != 0:
         if "No space left" in message or "File too large" in message or code == -signal.SIGXFSZ:
             raise disk_full(path)
-        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", FFMPEG_HINT)
+        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", broken_ffmpeg_fix())
 
     if listener is not None:
         listener.check()
@@ -312,7 +317,8 @@ class _Listener:
             raise self._errors[0]
         if self._code != 0:
             raise EncoderError(
-                f"ffmpeg could not decode the MP3 it encoded: {failure(self._code, self._message)}", FFMPEG_HINT
+                f"ffmpeg could not decode the MP3 it encoded: {failure(self._code, self._message)}",
+                broken_ffmpeg_fix(),
             )
 
 
