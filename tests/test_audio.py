@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import CHUNK_SECONDS, Mix, Samples, decode_file, encode_mp3, trim
-from voiceguide.errors import EncoderError
+from voiceguide.errors import EncoderError, OutputError
 from voiceguide.model import Voice
 from voiceguide.routine import load_routine
 from voiceguide.timeline import (
@@ -136,6 +136,14 @@ def test_what_the_encoder_hears_is_the_mp3_aligned_with_its_pcm(tmp_path: Path) 
     stream = np.concatenate(heard)
     assert len(stream) >= len(decoded) == len(signal)
     assert np.abs(stream[: len(decoded)] - decoded).max() <= 1 / 32768  # the same audio, not shifted
+
+
+@pytest.mark.usefixtures("each_ffmpeg")
+def test_a_full_disk_fails_an_encode_that_is_heard(tiny_disk: Path) -> None:
+    # the tee muxer must not carry on with its other output when the file cannot be written
+    noise = (np.random.default_rng(2).standard_normal(60 * SAMPLE_RATE) * 3000).astype(np.int16)
+    with pytest.raises(OutputError, match="the disk is full"):
+        encode_mp3([noise.tobytes()], tiny_disk / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
 
 
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -218,7 +218,8 @@ def encode_mp3(
     if heard is None:
         output = [*(arg for key, value in mp3.items() for arg in (f"-{key}", value)), "-f", "mp3", str(path)]
     else:
-        options = ":".join(f"{key}={value}" for key, value in mp3.items())
+        # onfail=abort: without it ffmpeg 5.1 carries on when one output fails (a full disk) and exits 0
+        options = ":".join(f"{key}={value}" for key, value in {**mp3, "onfail": "abort"}.items())
         output = ["-map", "0:a", "-f", "tee", f"[f=mp3:{options}]{_tee_escape(path)}|[f=mp3:{options}]pipe:1"]
     listener = _Listener(heard) if heard is not None else None
     try:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mutagen import MutagenError
 from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TRCK, TXXX, CTOCFlags
 from mutagen.id3._tags import save_frame
 
@@ -133,7 +134,10 @@ def write_tags(path: Path, tags: TrackTags) -> None:
         )
     try:
         frames.save(path, v2_version=4)
-    except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EFBIG):
+    except (OSError, MutagenError) as err:
+        # mutagen wraps an OSError from growing the file in its own error, the OSError its argument
+        cause = err if isinstance(err, OSError) else next((a for a in err.args if isinstance(a, OSError)), None)
+        if cause is not None and cause.errno in (errno.ENOSPC, errno.EFBIG):
             raise disk_full(path) from None
-        raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
+        reason = cause.strerror if cause is not None else str(err)
+        raise OutputError(f"could not tag {path.name}: {reason}", "check the output folder") from None
