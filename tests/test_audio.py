@@ -146,6 +146,26 @@ def test_a_full_disk_fails_an_encode_that_is_heard(tiny_disk: Path) -> None:
         encode_mp3([noise.tobytes()], tiny_disk / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
 
 
+def test_a_decoder_that_fails_is_an_encoder_error_with_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ffmpeg_exe: str
+) -> None:
+    from voiceguide import audio
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        '#!/bin/sh\ncase "$*" in *"-f f32le"*) echo "Invalid data found" >&2; exit 1;; esac\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    fake.chmod(0o755)
+    audio.ffmpeg.cache_clear()
+    monkeypatch.setenv("VOICEGUIDE_FFMPEG", str(fake))
+    try:
+        with pytest.raises(EncoderError, match="ffmpeg could not decode the MP3 it encoded: Invalid data found"):
+            encode_mp3([tone(2.0).tobytes()], tmp_path / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
+    finally:
+        audio.ffmpeg.cache_clear()
+
+
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from voiceguide import audio
 

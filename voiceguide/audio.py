@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -240,13 +241,12 @@ def encode_mp3(
         raise
     if listener is not None:
         listener.close(interrupted=False)
-    if code != 0:
-        if "No space left" in message or "File too large" in message or code == -signal.SIGXFSZ:
-            raise disk_full(path)
-        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", broken_ffmpeg_fix())
-
+    if code != 0 and ("No space left" in message or "File too large" in message or code == -signal.SIGXFSZ):
+        raise disk_full(path)
     if listener is not None:
-        listener.check()
+        listener.check()  # a decoder that failed first leaves the encoder a broken pipe: say why
+    if code != 0:
+        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", broken_ffmpeg_fix())
     exact_padding(path, counted[0] // 2)
 
 
@@ -267,6 +267,7 @@ class _Listener:
 
     def __init__(self, heard: Heard) -> None:
         read, self.pipe = os.pipe()
+        self._messages = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by close(); not a pipe: read at the end
         try:
             self._decoder = subprocess.Popen(
                 [
@@ -275,10 +276,11 @@ class _Listener:
                 ],
                 stdin=read,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=self._messages,
             )
         except OSError as err:
             os.close(self.pipe)
+            self._messages.close()
             raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None
         finally:
             os.close(read)
@@ -308,9 +310,10 @@ class _Listener:
             self._decoder.kill()
         os.close(self.pipe)  # the encoder's copy is closed already: the decoder sees the end
         self._thread.join()
-        assert self._decoder.stderr is not None
-        self._message = self._decoder.stderr.read().decode("utf-8", "replace").strip()
         self._code = self._decoder.wait()
+        with self._messages:
+            self._messages.seek(0)
+            self._message = self._messages.read().decode("utf-8", "replace").strip()
 
     def check(self) -> None:
         """Raise what went wrong while decoding, if anything did."""
