@@ -6,6 +6,8 @@ import functools
 import hashlib
 import os
 import shutil
+import subprocess
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -386,3 +388,17 @@ def voice_server(tmp_path: Path) -> Iterator[VoiceServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def tiny_disk() -> Iterator[Path]:
+    """A real 64 kB file system (tmpfs): needs root and permission to mount."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    folder = Path(tempfile.mkdtemp(prefix="voiceguide-full-"))
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True).returncode:
+        folder.rmdir()
+        pytest.skip("this machine does not allow mounting a tmpfs")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+    folder.rmdir()

@@ -11,7 +11,7 @@ import numpy.typing as npt
 import pytest
 
 from voiceguide.audio import CHUNK_SECONDS, Mix, Samples, decode_file, encode_mp3, trim
-from voiceguide.errors import EncoderError
+from voiceguide.errors import EncoderError, OutputError
 from voiceguide.model import Voice
 from voiceguide.routine import load_routine
 from voiceguide.timeline import (
@@ -183,6 +183,50 @@ def test_every_length_decodes_to_the_sample(remainder: int, tmp_path: Path) -> N
     path = tmp_path / "t.mp3"
     encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64)
     assert len(decode_file(path)[0]) == len(signal)
+
+
+@pytest.mark.usefixtures("each_ffmpeg")
+def test_what_the_encoder_hears_is_the_mp3_aligned_with_its_pcm(tmp_path: Path) -> None:
+    # the second output of the tee muxer is a stream without the Info tag: the listener drops
+    # LAME's delay itself, so what it hears is what a player decodes from the file, sample for sample
+    rng = np.random.default_rng(5)
+    signal = np.concatenate([tone(0.3), (rng.standard_normal(20_000) * 3000).astype(np.int16), tone(0.4, 20_000)])
+    path = tmp_path / "odd | name [1] 'quoted' \\ back: é.mp3"
+    heard: list[npt.NDArray[np.float64]] = []
+    encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64, heard.append)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the tee muxer wrote exactly that file
+    decoded = decode_file(path)[0] / 32768
+    stream = np.concatenate(heard)
+    assert len(stream) >= len(decoded) == len(signal)
+    assert np.abs(stream[: len(decoded)] - decoded).max() <= 1 / 32768  # the same audio, not shifted
+
+
+@pytest.mark.usefixtures("each_ffmpeg")
+def test_a_full_disk_fails_an_encode_that_is_heard(tiny_disk: Path) -> None:
+    # the tee muxer must not carry on with its other output when the file cannot be written
+    noise = (np.random.default_rng(2).standard_normal(60 * SAMPLE_RATE) * 3000).astype(np.int16)
+    with pytest.raises(OutputError, match="the disk is full"):
+        encode_mp3([noise.tobytes()], tiny_disk / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
+
+
+def test_a_decoder_that_fails_is_an_encoder_error_with_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ffmpeg_exe: str
+) -> None:
+    from voiceguide import audio
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        '#!/bin/sh\ncase "$*" in *"-f f32le"*) echo "Invalid data found" >&2; exit 1;; esac\n'
+        f'exec "{ffmpeg_exe}" "$@"\n'
+    )
+    fake.chmod(0o755)
+    audio.ffmpeg.cache_clear()
+    monkeypatch.setenv("VOICEGUIDE_FFMPEG", str(fake))
+    try:
+        with pytest.raises(EncoderError, match="ffmpeg could not decode the MP3 it encoded: Invalid data found"):
+            encode_mp3([tone(2.0).tobytes()], tmp_path / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
+    finally:
+        audio.ffmpeg.cache_clear()
 
 
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

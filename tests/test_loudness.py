@@ -18,6 +18,7 @@ import pytest
 from numpy.polynomial import polynomial as P
 
 from voiceguide import export as export_module
+from voiceguide import level as level_module
 from voiceguide.audio import decode_file
 from voiceguide.export import Export
 from voiceguide.loudness import (
@@ -31,6 +32,7 @@ from voiceguide.loudness import (
     Loudness,
     Meter,
     Oversampler,
+    TruePeak,
     _k_response,
     db,
     gated,
@@ -41,7 +43,7 @@ from voiceguide.loudness import (
 from voiceguide.render import Overrides, load, render
 from voiceguide.timeline import SAMPLE_RATE, Kind
 
-from conftest import SHORT_ROUTINE
+from conftest import ROUTINES, SHORT_ROUTINE
 
 Wave = npt.NDArray[np.float64]
 
@@ -435,6 +437,23 @@ def test_measure_file_reads_a_wav(tmp_path: Path) -> None:
     assert found.integrated == pytest.approx(-15.01, abs=0.05)
 
 
+def test_a_true_peak_stream_keeps_where_it_went_over() -> None:
+    rng = np.random.default_rng(8)
+    wave = rng.standard_normal(100_000) * 0.05
+    wave[[321, 54_399, 99_000]] = [0.95, 0.9, 0.7]  # 54_399: the last sample of a frame
+    wave[10_000:50_000] = 0.0  # digital silence, skipped without losing count
+    peak = TruePeak(over=0.8)
+    for lo in range(0, len(wave), 7_777):  # any chunks
+        peak.add(wave[lo : lo + 7_777])
+    peak.flush()
+    assert len(peak.overs) == 2  # the 0.7 stays under
+    for (start, _), at in zip(peak.overs, [321, 54_399], strict=True):
+        assert start % FRAME == 0  # frames of FRAME samples from the stream's first
+        assert start <= at < start + FRAME  # the one that holds the sample
+    assert [value for _, value in peak.overs] == pytest.approx([0.95, 0.9], abs=1e-9)
+    assert peak.peak == pytest.approx(0.95)
+
+
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real speech, untouched by levelling: SHORT_ROUTINE rendered with --loudness off."""
@@ -457,7 +476,7 @@ def count_encodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     encoded: list[Path] = []
     real = export_module.encode_mp3
 
-    def counting(chunks: object, path: Path, *args: int) -> None:
+    def counting(chunks: object, path: Path, *args: object) -> None:
         encoded.append(path)
         real(chunks, path, *args)  # type: ignore[arg-type]
 
@@ -527,6 +546,43 @@ def test_the_background_keeps_its_own_level_after_levelling(
         levels.append(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767))
     assert levels == pytest.approx([-30.0, -30.0], abs=1.0)
     assert ebur128(each_ffmpeg, tmp_path / "-16.0" / "bed.mp3")[0] == pytest.approx(-16.0, abs=0.5)
+
+
+@pytest.mark.render
+def test_where_lame_raised_a_peak_past_the_ceiling_the_track_is_repaired_and_encoded_again(
+    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # with no margin the PCM's peaks sit at -1.0 dBTP, and LAME's noise lifts some of them over it
+    monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: 0.0)
+    source = write_routine(SHORT_ROUTINE, "short.yaml")
+    encoded = count_encodes(monkeypatch)
+    done = render(load(source, Overrides(engine="espeak-ng")), tmp_path, options=Export(sidecars=False))
+    assert len(encoded) == 2
+    integrated, true_peak = ebur128(each_ffmpeg, done.path)
+    assert true_peak <= -1.0
+    assert integrated == pytest.approx(-16.0, abs=0.5)
+    assert len(decode_file(done.path)[0]) == done.plan.timeline.duration
+
+
+BUNDLED = sorted(ROUTINES.glob("*.yaml"))
+
+
+@pytest.mark.render
+@pytest.mark.parametrize(
+    ("routine", "bitrate"),
+    [(routine, 64) for routine in BUNDLED] + [(ROUTINES / "neck-and-back.yaml", 32)],
+    ids=lambda value: value.stem if isinstance(value, Path) else f"{value}k",
+)
+def test_every_bundled_routine_in_its_default_voice_meets_the_targets(
+    routine: Path, bitrate: int, tmp_path: Path, each_ffmpeg: str
+) -> None:
+    # what a user gets: the default engine (Piper for English, whose sharp transients LAME lifts
+    # most), two with a background bed, at the default bitrate and at the lowest --bitrate allows
+    done = render(load(routine), tmp_path, bitrate, options=Export(sidecars=False))
+    integrated, true_peak = ebur128(each_ffmpeg, done.path)
+    assert integrated == pytest.approx(-16.0, abs=0.5)
+    assert true_peak <= -1.0
+    assert len(decode_file(done.path)[0]) == done.plan.timeline.duration
 
 
 @pytest.mark.render

@@ -117,6 +117,19 @@ def test_auto_follows_the_voice_name(voice: str, engine: str, write_routine: Cal
     assert load(write_routine(MINIMAL), Overrides(voice=voice)).voice.engine == engine
 
 
+def test_a_voice_file_is_found_beside_the_routine_wherever_it_is_run_from(
+    tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "clients" / "anna"
+    (folder / "voices").mkdir(parents=True)
+    model = copy_bundled(folder / "voices", "calm")
+    (folder / "routine.yaml").write_text(MINIMAL + "voice: {name: voices/calm.onnx}\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # not the routine's folder
+    document = plan_json(runner, str(folder / "routine.yaml"))
+    assert document["voices"] == [{"engine": "piper", "voice": "calm"}]
+    assert load(folder / "routine.yaml").voice.name == str(model)
+
+
 def test_resolve_auto_is_pure(write_routine: Callable[..., Path]) -> None:
     from voiceguide.routine import load_routine
 

@@ -248,12 +248,26 @@ def test_cli_publishes_and_prints_the_feed_url(runner: CliRunner, short_routine:
         "--engine",
         "espeak-ng",
     ]
-    result = runner.invoke(cli, [*args, "--title", "Mine", "--author", "Ana", "--description", "For Ana."])
+    about = ["--title", "Mine", "--author", "Ana", "--email", "ana@example.com", "--description", "For Ana."]
+    result = runner.invoke(cli, [*args, *about])
     assert result.exit_code == 0, result.output
     assert "Published 1 routine" in result.output
     assert "Feed: https://example.com/r/feed.xml" in result.output
     feed = check_feed(site, "https://example.com/r/")
     assert (feed.feed.title, feed.feed.author, feed.feed.subtitle) == ("Mine", "Ana", "For Ana.")
+    assert feed.feed.publisher_detail == {"name": "Ana", "email": "ana@example.com"}  # itunes:owner
+    channel = ET.parse(site / "feed.xml").getroot().find("channel")
+    assert channel is not None
+    locked = channel.find(f"{{{PODCAST}}}locked")
+    assert locked is not None
+    assert (locked.text, locked.get("owner")) == ("yes", "ana@example.com")
+
+
+@pytest.mark.parametrize("given", ["ana", "ana@example", "ana @example.com", "a@b@example.com"])
+def test_cli_refuses_a_bad_email(given: str, runner: CliRunner, short_routine: Path) -> None:
+    result = runner.invoke(cli, ["publish", str(short_routine), "--base-url", "https://example.com/", "--email", given])
+    assert result.exit_code == 2
+    assert f"expected an email address like name@example.com, got {given!r}" in result.output
 
 
 def test_every_bundled_routine_publishes_a_valid_feed(tmp_path: Path) -> None:

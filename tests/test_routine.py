@@ -478,6 +478,14 @@ BAD = [
         "sounds, background, phrases]",
         id="unknown-top-level-no-match",
     ),
+    pytest.param(  # a paragraph pasted where a field name belongs (a colon in the text made it a key)
+        "title: T\nsteps:\n  - say: hi\n    " + "Breathe out slowly " * 10 + "and rest: 2s\n",
+        'routine.yaml:4: step 1 "hi" (steps[0]) → Breathe out slowly Breathe out slowly B…: '
+        "unknown field 'Breathe out slowly Breathe out slowly B…'; expected one of "
+        "[name, say, sides, hold, reps, rest, again, release, switch, countdown, cues, pause, chime, remaining, "
+        "count_reps, count, voice]",
+        id="unknown-long-key-cut-short",
+    ),
     pytest.param(
         "title: T\nvoice:\n  rte: 100\nsteps:\n  - say: hi\n",
         "routine.yaml:3: voice.rte: unknown field 'rte'; did you mean 'rate'?",

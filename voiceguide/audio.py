@@ -12,6 +12,8 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import cache
@@ -25,6 +27,7 @@ from .errors import EncoderError, OutputError
 from .timeline import Sound, Timeline, Utterance
 
 Samples = npt.NDArray[np.int16]
+Heard = Callable[[npt.NDArray[np.float64]], None]  # fed decoded audio, full scale 1.0
 
 AUDIBLE = 16  # int16 amplitude (about -66 dBFS); engines pad speech with exact zeros
 CHUNK_SECONDS = 10
@@ -57,6 +60,11 @@ def ffmpeg() -> str:
         return str(imageio_ffmpeg.get_ffmpeg_exe())
     except RuntimeError as err:
         raise EncoderError(f"ffmpeg is not usable: {err}", FFMPEG_HINT) from None
+
+
+def broken_ffmpeg_fix() -> str:
+    """The fix when an ffmpeg that runs fails at its job: name it, and how to use another."""
+    return f"voiceguide ran {ffmpeg()}; point VOICEGUIDE_FFMPEG at another ffmpeg (4.4 or newer), or {FFMPEG_HINT}"
 
 
 def decode_clip(audio: EncodedAudio, sample_rate: int) -> Samples:
@@ -149,8 +157,11 @@ class Mix:
         return spans
 
 
-def run_ffmpeg(arguments: Sequence[str], chunks: Iterable[bytes] | None = None) -> tuple[int, str]:
-    """Run ffmpeg, streaming ``chunks`` to its stdin; return its exit code and messages.
+def run_ffmpeg(
+    arguments: Sequence[str], chunks: Iterable[bytes] | None = None, stdout: int | None = None
+) -> tuple[int, str]:
+    """Run ffmpeg, streaming ``chunks`` to its stdin (and its stdout to the file descriptor
+    ``stdout``, if given); return its exit code and messages.
 
     ffmpeg is killed, never left running, if we are interrupted.
     """
@@ -158,6 +169,7 @@ def run_ffmpeg(arguments: Sequence[str], chunks: Iterable[bytes] | None = None) 
         process = subprocess.Popen(
             [ffmpeg(), "-hide_banner", *arguments],
             stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
+            stdout=stdout,
             stderr=subprocess.PIPE,
         )
     except OSError as err:
@@ -187,8 +199,15 @@ def failure(code: int, message: str) -> str:
     return message.splitlines()[-1] if message else "no message"
 
 
-def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int) -> None:
-    """Encode mono 16-bit PCM to ``path`` with ffmpeg/LAME; its Info header makes it gapless, to the sample."""
+def encode_mp3(
+    chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kbps: int, heard: Heard | None = None
+) -> None:
+    """Encode mono 16-bit PCM to ``path`` with ffmpeg/LAME; its Info header makes it gapless, to the sample.
+
+    ``heard``, if given, is fed the MP3 as a player decodes it, while it is being encoded:
+    ffmpeg's ``tee`` muxer writes the same frames to the file and to a decoding ffmpeg, so
+    checking what LAME made of the peaks costs no second pass over the track.
+    """
     counted = [0]
 
     def counting() -> Iterator[bytes]:
@@ -196,22 +215,115 @@ def encode_mp3(chunks: Iterable[bytes], path: Path, sample_rate: int, bitrate_kb
             counted[0] += len(chunk)
             yield chunk
 
-    code, message = run_ffmpeg(
-        [
-            *("-loglevel", "error", "-y"),
-            *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
-            # LAME quality 5 ("good, fast"): on speech at 64 kbps, 20% faster than ffmpeg's default 3
-            *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-compression_level", "5", "-map_metadata", "-1"),
-            *("-id3v2_version", "0", "-write_id3v1", "0", "-f", "mp3", str(path)),
-        ],
-        counting(),
-    )
+    mp3 = {"id3v2_version": "0", "write_id3v1": "0"}
+    if heard is None:
+        output = [*(arg for key, value in mp3.items() for arg in (f"-{key}", value)), "-f", "mp3", str(path)]
+    else:
+        # onfail=abort: without it ffmpeg 5.1 carries on when one output fails (a full disk) and exits 0
+        options = ":".join(f"{key}={value}" for key, value in {**mp3, "onfail": "abort"}.items())
+        output = ["-map", "0:a", "-f", "tee", f"[f=mp3:{options}]{_tee_escape(path)}|[f=mp3:{options}]pipe:1"]
+    listener = _Listener(heard) if heard is not None else None
+    try:
+        code, message = run_ffmpeg(
+            [
+                *("-loglevel", "error", "-y"),
+                *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
+                # LAME quality 5 ("good, fast"): on speech at 64 kbps, 20% faster than ffmpeg's default 3
+                *("-c:a", "libmp3lame", "-b:a", f"{bitrate_kbps}k", "-compression_level", "5", "-map_metadata", "-1"),
+                *output,
+            ],
+            counting(),
+            listener.pipe if listener is not None else None,
+        )
+    except BaseException:
+        if listener is not None:
+            listener.close(interrupted=True)
+        raise
+    if listener is not None:
+        listener.close(interrupted=False)
+    if code != 0 and ("No space left" in message or "File too large" in message or code == -signal.SIGXFSZ):
+        raise disk_full(path)
+    if listener is not None:
+        listener.check()  # a decoder that failed first leaves the encoder a broken pipe: say why
     if code != 0:
-        if "No space left" in message or "File too large" in message or code == -signal.SIGXFSZ:
-            raise disk_full(path)
-        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", FFMPEG_HINT)
-
+        raise EncoderError(f"ffmpeg could not encode the MP3: {failure(code, message)}", broken_ffmpeg_fix())
     exact_padding(path, counted[0] // 2)
+
+
+def _tee_escape(path: Path) -> str:
+    """``path`` as one output of ffmpeg's ``tee`` muxer, whose list treats ``|``, ``[``, quotes and
+    backslashes specially: every character but a plain one is escaped with a backslash."""
+    return "".join(c if c.isalnum() or c in "/._-" else "\\" + c for c in str(path))
+
+
+# Samples a decoder plays before the track when the MP3 has no Info tag (a stream, not a file):
+# LAME's delay of 576 plus the 529 of the decoder's filter bank, as ffmpeg's libmp3lame declares
+LAME_DELAY = 1105
+
+
+class _Listener:
+    """A decoding ffmpeg whose audio, aligned with the PCM sent to the encoder, goes to ``heard``;
+    the encoder writes its MP3 frames to ``pipe``."""
+
+    def __init__(self, heard: Heard) -> None:
+        read, self.pipe = os.pipe()
+        self._messages = tempfile.TemporaryFile()  # noqa: SIM115 -- closed by close(); not a pipe: read at the end
+        try:
+            self._decoder = subprocess.Popen(
+                [
+                    *(ffmpeg(), "-hide_banner", "-loglevel", "error"),
+                    *("-f", "mp3", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "pipe:1"),
+                ],
+                stdin=read,
+                stdout=subprocess.PIPE,
+                stderr=self._messages,
+            )
+        except OSError as err:
+            os.close(self.pipe)
+            self._messages.close()
+            raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None
+        finally:
+            os.close(read)
+        self._heard = heard
+        self._errors: list[BaseException] = []
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        self._code, self._message = 0, ""
+
+    def _listen(self) -> None:
+        assert self._decoder.stdout is not None
+        left, skip = b"", 4 * LAME_DELAY
+        try:
+            while block := self._decoder.stdout.read(1 << 18):
+                dropped = min(skip, len(block))
+                block, skip = left + block[dropped:], skip - dropped
+                whole = len(block) - len(block) % 4
+                left = block[whole:]
+                self._heard(np.frombuffer(block[:whole], dtype="<f4").astype(np.float64))
+        except BaseException as err:  # raised again in the caller's thread, by check()
+            self._errors.append(err)
+            self._decoder.kill()
+
+    def close(self, interrupted: bool) -> None:
+        """Wait for the decoder to finish the stream (once the encoder has exited), or stop it."""
+        if interrupted:
+            self._decoder.kill()
+        os.close(self.pipe)  # the encoder's copy is closed already: the decoder sees the end
+        self._thread.join()
+        self._code = self._decoder.wait()
+        with self._messages:
+            self._messages.seek(0)
+            self._message = self._messages.read().decode("utf-8", "replace").strip()
+
+    def check(self) -> None:
+        """Raise what went wrong while decoding, if anything did."""
+        if self._errors:
+            raise self._errors[0]
+        if self._code != 0:
+            raise EncoderError(
+                f"ffmpeg could not decode the MP3 it encoded: {failure(self._code, self._message)}",
+                broken_ffmpeg_fix(),
+            )
 
 
 def exact_padding(path: Path, samples: int) -> None:

@@ -30,7 +30,7 @@ from .model import ENGINE_CHOICES, ENGINE_NAMES
 from .phrases import languages
 from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
-from .publish.site import base_url
+from .publish.site import base_url, email_address
 from .reference import schema_text
 from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
 from .routine import expand_paths
@@ -517,11 +517,16 @@ def _title(_ctx: click.Context, _param: click.Parameter, value: str | None) -> s
         raise click.BadParameter(str(err)) from None
 
 
-def _base_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+def _checked(check: Callable[[str], str], value: str | None) -> str | None:
+    """``check(value)`` as a command-line option's value: its ValueError is a usage error (exit 2)."""
     try:
-        return base_url(value)
+        return check(value) if value is not None else None
     except ValueError as err:
         raise click.BadParameter(str(err)) from None
+
+
+def _base_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    return _checked(base_url, value) or value
 
 
 def _published_lines(done: Published) -> list[str]:
@@ -553,6 +558,11 @@ def _published_lines(done: Published) -> list[str]:
 )
 @click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
 @click.option("--author", help="The podcast's author (default: the first routine's author).")
+@click.option(
+    "--email",
+    callback=lambda _ctx, _param, value: _checked(email_address, value),
+    help="The owner's email, which podcast directories such as Apple Podcasts ask for (listeners do not see it).",
+)
 @click.option("--description", help="The podcast's description.")
 @click.option(
     "--image",
@@ -569,6 +579,7 @@ def publish_command(
     base_url: str,
     title: str,
     author: str | None,
+    email: str | None,
     description: str | None,
     image: Path | None,
     engine: str | None,
@@ -589,8 +600,9 @@ def publish_command(
     Examples:
       voiceguide publish routines/ -o site --base-url https://example.com/routines/
       voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
+      voiceguide publish routines/ --base-url https://example.com/r/ --author "Ana Silva" --email ana@example.com
     """
-    channel = Channel(base_url, title, author, description, image)
+    channel = Channel(base_url, title, author, description, image, email)
     bars = Bars() if not quiet and sys.stderr.isatty() else None
     try:
         done = publish(

@@ -2,7 +2,8 @@
 
 Every file is written through ``files.atomic_path``; loudness is set on the
 whole track (``level``), and split parts are windows of that one levelled stream,
-so they play at one level. Each file is encoded once.
+so they play at one level. Each file is encoded once, and heard as it is encoded; it is
+encoded again only where that showed a true peak over the ceiling, or the loudness off target.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING
 from .audio import Mix, encode_mp3
 from .cover import Cover, cover_art
 from .files import atomic_path, output_folder, safe_name
-from .level import ENCODE_AGAIN_LU, Levelled, analysis_steps, level
-from .loudness import DEFAULT_TARGET, Meter
+from .level import ENCODE_AGAIN_LU, PEAK_GUARD_DB, Levelled, analysis_steps, level
+from .loudness import DEFAULT_TARGET, TRUE_PEAK_CEILING, Meter, TruePeak, db
 from .model import Routine
 from .sidecars import Header, Window, to_ms, write_sidecars, write_text
 from .tags import Mark, TrackTags, write_tags
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from .render import Progress
 
 GENRE = "Speech"
+MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
 PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
 
 
@@ -73,22 +75,28 @@ def _nothing() -> None:
 
 
 def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int, progress: Progress | None) -> None:
-    """Encode each window ``(path, start, end)`` of the levelled track once; in the rare case the
-    finished PCM misses the target (the gain was solved on a model of it), level again and encode
-    once more."""
+    """Encode each window ``(path, start, end)`` of the levelled track once, hearing the MP3 as it
+    is written. In the rare case the finished PCM misses the target (the gain was solved on a model
+    of it), or LAME raised a true peak past the ceiling, level again and encode once more."""
     rate = levelled.mix.rate
-    for attempt in (1, 2):
-        meter = Meter(rate, true_peak=False)
+    limit = TRUE_PEAK_CEILING - PEAK_GUARD_DB
+    for attempt in range(1, MAX_ENCODES + 1):
+        meter, overs = Meter(rate, true_peak=False), []
+        advance = progress.advance if progress else _nothing
         if progress is not None:
             progress.stage("Encoding", sum(levelled.chunks(lo, hi) for _, lo, hi in files))
         for path, lo, hi in files:
-            encode_mp3(levelled.pcm(lo, hi, meter, progress.advance if progress else _nothing), path, rate, bitrate)
-        if levelled.aim is None or attempt == 2:
+            peak = TruePeak(over=10 ** (limit / 20)) if levelled.aim is not None else None
+            encode_mp3(levelled.pcm(lo, hi, meter, advance), path, rate, bitrate, peak.add if peak else None)
+            if peak is not None:
+                peak.flush()
+                overs += [(lo + at, db(value) - limit) for at, value in peak.overs if levelled.limits(lo + at)]
+        if levelled.aim is None:
             return
         measured = meter.result().integrated
-        if abs(measured - levelled.aim) <= ENCODE_AGAIN_LU:
+        if (abs(measured - levelled.aim) <= ENCODE_AGAIN_LU and not overs) or attempt == MAX_ENCODES:
             return
-        levelled = levelled.corrected(measured)
+        levelled = levelled.corrected(measured, overs)
 
 
 def track_sidecars(routine: Routine, timeline: Timeline, base: Path) -> None:

@@ -15,7 +15,7 @@ from .audio import decode_stream, rate_of
 from .durations import format_clock
 from .errors import EncoderError, Fault
 from .loudness import Loudness, measure
-from .tags import Mark
+from .tags import Mark, listed_chapters
 
 FIELDS = (
     ("TIT2", "Title"),
@@ -70,14 +70,14 @@ def inspect(path: Path) -> TrackInfo:
     pictures = tags.getall("APIC")
     cover = f"{pictures[0].mime}, {len(pictures[0].data) / 1000:.1f} kB" if pictures else None
     chapters = {c.element_id: c for c in tags.getall("CHAP")}
-    tocs = tags.getall("CTOC")
-    order = list(tocs[0].child_element_ids) if tocs else sorted(chapters, key=lambda k: chapters[k].start_time)
+    listed = listed_chapters(tags)
+    order = listed if listed is not None else sorted(chapters, key=lambda k: chapters[k].start_time)
     marks = tuple(
         Mark(str(chapters[k].sub_frames.get("TIT2", "")), chapters[k].start_time, chapters[k].end_time)
         for k in order
         if k in chapters
     )
-    return TrackInfo(path.name, tuple(found), cover, marks, bool(tocs), samples, rate, loudness)
+    return TrackInfo(path.name, tuple(found), cover, marks, listed is not None, samples, rate, loudness)
 
 
 def info_lines(info: TrackInfo) -> list[str]:

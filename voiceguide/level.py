@@ -8,8 +8,10 @@ over the audio. The encode pass applies that gain to speech and chimes, mixes in
 background bed at its own absolute level, and multiplies by the limiter's gain curve.
 
 The limiter never delays the signal: its gain curve is computed ahead (lookahead), so
-every sample stays where the plan put it. Its ceiling sits ``MP3_MARGIN`` below the
-true-peak ceiling, because LAME raises true peaks by a fraction of a dB.
+every sample stays where the plan put it. Its ceiling sits ``mp3_margin`` below the
+true-peak ceiling, because LAME raises true peaks by a fraction of a dB. That rise is noise,
+different at every peak and every encode: where the encoded MP3 still went over, export
+asks for ``Levelled.corrected``, which lowers the ceiling at those ticks only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +27,7 @@ import numpy.typing as npt
 
 from .audio import CHUNK_SECONDS, Mix
 from .errors import Fault
-from .loudness import FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, gated
+from .loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, gated
 
 Wave = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]  # per-tick data: a 2-hour track keeps over a million ticks
@@ -38,6 +40,9 @@ MARGIN = TICK * (2 * HOLD + 2)  # samples around every clip that the limiter may
 # ffmpegs): the MP3 decodes 0.45 dB quieter than its PCM at every bitrate from 32 to 128 kbps
 # (0.38 to 0.45 LU), and its true peak moved by up to +0.7 dB at 64 kbps (ffmpeg 7 build), by up to
 # +0.70 dB at 48 kbps and +1.25 dB at 32 kbps (quantisation noise on peaks) -- margins, below.
+# Piper's voice rises more (at 64 kbps up to +1.3 dB with imageio-ffmpeg 9.0.2, +0.6 with Debian's
+# 5.1): a wider margin only moved the overshoot to another routine, so the rare peak that goes
+# over is repaired where it is (``Levelled.corrected``) instead of making every track quieter.
 MP3_GAIN_DB = -0.43
 
 
@@ -51,6 +56,8 @@ MAX_REDUCTION_DB = 24.0  # the gain goes at most this far past what reaches the 
 TOLERANCE_LU = 0.05  # how closely the gain is solved
 BEST_EFFORT_LU = 1.0  # a track the limiter cannot bring closer than this to the target is refused
 ENCODE_AGAIN_LU = 0.3  # an encoded track this far from the target is levelled and encoded again
+PEAK_GUARD_DB = 0.1  # meters may disagree this much on a true peak: the MP3's stays this far under the ceiling
+REPAIR_DB = 0.5  # where the MP3 went over, the ceiling drops this much more: LAME's noise there is drawn anew
 
 
 def _advance() -> None:
@@ -71,13 +78,14 @@ class Ticks:
     outside: Wave  # the bed's K-weighted energy per 100 ms outside the spans
 
 
-def limiter(peaks: Single, ceiling: float) -> Single:
-    """Gain per tick so that ``peaks`` times it stays under ``ceiling``, held around each peak and smoothed.
+def limiter(peaks: Single, ceiling: float | Single) -> Single:
+    """Gain per tick so that ``peaks`` times it stays under ``ceiling`` (one, or one per tick), held
+    around each peak and smoothed.
 
     Every value averaged into a tick's gain is held for ``HOLD`` ticks on both sides, so no
     tick (nor its neighbours, between which samples are interpolated) ends above what it needs.
     """
-    need = np.minimum(np.float32(1), np.float32(ceiling) / np.maximum(peaks, np.float32(1e-9)))
+    need = np.minimum(np.float32(1), np.asarray(ceiling, np.float32) / np.maximum(peaks, np.float32(1e-9)))
     if need.min() >= 1.0:
         return need
     gain = np.lib.stride_tricks.sliding_window_view(np.pad(need, HOLD, mode="edge"), 2 * HOLD + 1).min(axis=1)
@@ -97,7 +105,7 @@ class Levelled:
         ticks: Ticks | None = None,
         curve: Single | None = None,
         aim: float | None = None,
-        ceiling: float = 0.0,
+        ceiling: float | Single = 0.0,
     ) -> None:
         self.mix = mix
         self.gain = gain
@@ -112,11 +120,36 @@ class Levelled:
                 self._offsets.append(offset)
                 offset += (hi - lo) // TICK
 
-    def corrected(self, measured: float) -> Levelled:
-        """Levelled again, aiming as far past the aim as the finished PCM ``measured`` fell short."""
+    def corrected(self, measured: float, overs: Sequence[tuple[int, float]] = ()) -> Levelled:
+        """Levelled again: aiming as far past the aim as the finished PCM ``measured`` fell short,
+        and with the limiter's ceiling lowered where LAME raised a true peak past the ceiling
+        (``overs``: the first sample of each such stretch, and by how many dB it went over)."""
         assert self.aim is not None
         assert self._ticks is not None
-        return solve(self.mix, self._ticks, 2 * self.aim - measured, self.ceiling)
+        assert self._curve is not None
+        ceiling = np.full(len(self._ticks.voice), self.ceiling, dtype=np.float32)
+        # what the limiter let through there, brought down: a ceiling above it would change nothing
+        through = np.float32(self.gain) * self._ticks.voice_peak
+        if self._ticks.bed_peak is not None:
+            through += self._ticks.bed_peak
+        through *= self._curve
+        for start, over in overs:
+            ticks = self._ticks_at(start - TICK, start + FRAME + TICK)
+            np.minimum.at(ceiling, ticks, through[ticks] * np.float32(10 ** (-(over + REPAIR_DB) / 20)))
+        return solve(self.mix, self._ticks, 2 * self.aim - measured, ceiling)
+
+    def limits(self, sample: int) -> bool:
+        """Whether the limiter acts at ``sample`` (it does around speech and chimes, not in silence)."""
+        return len(self._ticks_at(sample, sample + 1)) > 0
+
+    def _ticks_at(self, start: int, end: int) -> npt.NDArray[np.int64]:
+        """The indices of the ticks that samples ``start`` to ``end`` fall in."""
+        found: list[int] = []
+        if self._ticks is not None:
+            for (lo, hi), offset in zip(self._ticks.spans, self._offsets, strict=True):
+                if lo < end and hi > start:
+                    found += range(offset + (max(lo, start) - lo) // TICK, offset + (min(hi, end) - 1 - lo) // TICK + 1)
+        return np.array(found, dtype=np.int64)
 
     def _curve_at(self, start: int, end: int) -> Wave | None:
         """The limiter's gain for samples ``start`` to ``end``, interpolated between tick centres."""
@@ -172,7 +205,7 @@ def level(mix: Mix, target: float | None, bitrate: int, advance: Callable[[], No
     return solve(mix, ticks, target - MP3_GAIN_DB, ceiling)
 
 
-def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float) -> Levelled:
+def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float | Single) -> Levelled:
     """The gain (found by bisection on the ticks: limiting makes loudness grow slower than gain)."""
     target = aim + MP3_GAIN_DB
 

@@ -71,6 +71,12 @@ def _k_response(rate: int) -> Wave:
     return response
 
 
+@cache
+def _k_spectrum(rate: int, n: int) -> npt.NDArray[np.complex128]:
+    """The K-weighting's frequency response for an FFT of ``n`` points (a few sizes recur)."""
+    return np.fft.rfft(_k_response(rate), n)
+
+
 class KFilter:
     """K-weighting of a stream, by FFT convolution with the filter's impulse response (overlap-add).
 
@@ -78,7 +84,7 @@ class KFilter:
     """
 
     def __init__(self, rate: int) -> None:
-        self._response = _k_response(rate)
+        self._rate = rate
         self.reset()
 
     def reset(self) -> None:
@@ -88,7 +94,7 @@ class KFilter:
     def __call__(self, wave: Wave) -> Wave:
         size = len(wave) + IMPULSE - 1
         n = 1 << (size - 1).bit_length()
-        out = np.fft.irfft(np.fft.rfft(wave, n) * np.fft.rfft(self._response, n), n)[:size]
+        out = np.fft.irfft(np.fft.rfft(wave, n) * _k_spectrum(self._rate, n), n)[:size]
         out[: IMPULSE - 1] += self._tail
         self._tail = out[len(wave) :].copy()
         return np.asarray(out[: len(wave)], dtype=np.float64)
@@ -146,6 +152,53 @@ class Oversampler:
 OVERSAMPLER = Oversampler()
 
 
+class TruePeak:
+    """The true peak of a stream (floats, full scale 1.0), fed in order; ``flush`` before a gap of silence.
+
+    Only whole frames with context on both sides are searched, and only those whose sample
+    peak times ``Oversampler.bound`` could beat the peak found so far (or reach ``over``) are
+    oversampled. Frames whose true peak exceeds ``over`` are kept in ``overs``, as
+    (first sample, true peak), so what went over can be fixed where it is.
+    """
+
+    def __init__(self, over: float = math.inf) -> None:
+        self.over = over
+        self.overs: list[tuple[int, float]] = []
+        self.peak = 0.0
+        self._pending = np.zeros(OVERSAMPLER.context)  # samples not yet searched, after their left context
+        self._position = -OVERSAMPLER.context  # where the first of them is in the stream
+
+    def add(self, wave: Wave) -> None:
+        """Raise ``peak`` to the true peak of every whole frame that now has context on both sides."""
+        c = OVERSAMPLER.context
+        total = len(self._pending) + len(wave)
+        count = max(0, (total - 2 * c) // FRAME)
+        first = self._position + c
+        self._position += count * FRAME
+        if not wave.any() and not self._pending.any():  # digital silence (most of a track): nothing to find
+            self._pending = np.zeros(total - count * FRAME)
+            return
+        buffer = np.concatenate([self._pending, wave])
+        self._pending = buffer[count * FRAME :]
+        if not count:
+            return
+        starts = c + FRAME * np.arange(count)
+        frames = np.abs(buffer[c : c + count * FRAME]).reshape(count, FRAME).max(axis=1)
+        self.peak = max(self.peak, float(frames.max()))
+        chosen = np.flatnonzero(frames * OVERSAMPLER.bound > min(self.peak, self.over))
+        if not len(chosen):
+            return
+        peaks = OVERSAMPLER.peaks(buffer, starts[chosen], FRAME)
+        self.peak = max(self.peak, float(peaks.max()))
+        self.overs += [(first + FRAME * int(i), float(p)) for i, p in zip(chosen, peaks, strict=True) if p > self.over]
+
+    def flush(self) -> None:
+        """Search the last samples (silence follows them) and start afresh."""
+        self.add(np.zeros(FRAME + OVERSAMPLER.context))
+        self._pending = np.zeros(OVERSAMPLER.context)
+        self._position = -OVERSAMPLER.context
+
+
 class Meter:
     """BS.1770-4 loudness and true peak of a mono stream (floats, full scale 1.0), fed in order.
 
@@ -158,9 +211,7 @@ class Meter:
         self._filter = KFilter(rate)
         self._energies: list[float] = []
         self._position = 0
-        self._true_peak = true_peak
-        self._pending = np.zeros(OVERSAMPLER.context)  # samples not yet searched, after their left context
-        self.peak = 0.0
+        self._peak = TruePeak() if true_peak else None
 
     def add(self, wave: Wave, at: int | None = None) -> None:
         """Add ``wave``, which starts at sample ``at`` (default: where the last one ended)."""
@@ -178,8 +229,8 @@ class Meter:
         self._energies[first] += float(sums[0])
         self._energies.extend(sums[1:].tolist())
         self._position += len(wave)
-        if self._true_peak:
-            self._search(wave)
+        if self._peak is not None:
+            self._peak.add(wave)
 
     def _skip(self, gap: int) -> None:
         """Silence: let the filters ring out over a little of it, then jump."""
@@ -192,30 +243,18 @@ class Meter:
         self._energies.extend([0.0] * max(0, (end - 1) // self.size + 1 - len(self._energies)))
         self._position = end
 
-    def _search(self, wave: Wave) -> None:
-        """Raise ``peak`` to the true peak of every whole frame that now has context on both sides."""
-        c = OVERSAMPLER.context
-        buffer = np.concatenate([self._pending, wave])
-        count = max(0, (len(buffer) - 2 * c) // FRAME)
-        self._pending = buffer[count * FRAME :]
-        if not count:
-            return
-        starts = c + FRAME * np.arange(count)
-        frames = np.abs(buffer[c : c + count * FRAME]).reshape(count, FRAME).max(axis=1)
-        self.peak = max(self.peak, float(frames.max()))
-        candidates = starts[frames * OVERSAMPLER.bound > self.peak]
-        if len(candidates):
-            self.peak = max(self.peak, float(OVERSAMPLER.peaks(buffer, candidates, FRAME).max()))
-
     def _flush(self) -> None:
-        """Search the last samples (silence follows them) and start afresh."""
-        if self._true_peak:
-            self._search(np.zeros(FRAME + OVERSAMPLER.context))
-        self._pending = np.zeros(OVERSAMPLER.context)
+        if self._peak is not None:
+            self._peak.flush()
 
     def energies(self) -> Wave:
         """K-weighted energy per complete 100 ms so far."""
         return np.array(self._energies[: self._position // self.size])
+
+    @property
+    def peak(self) -> float:
+        """The true peak so far (full scale 1.0; 0 when not measured)."""
+        return self._peak.peak if self._peak is not None else 0.0
 
     def result(self) -> Loudness:
         self._flush()

@@ -235,7 +235,7 @@ class VoiceSchema(Schema):
     name = Field(
         Text(200),
         doc="The voice: its id as listed by `voiceguide voices` (or `voiceguide voices --engine piper`), for piper "
-        "also the path of an `.onnx` voice file, its "
+        "also the path of an `.onnx` voice file (relative to the routine file), its "
         "name, its main language (the first code in the last column of that list, e.g. `en-gb`), or a part of the "
         "id or name that matches exactly one voice. Upper/lower case does not matter.",
         default_doc="the voice of the routine's `language` (see [Languages](#languages)) if the engine has it, "
@@ -682,6 +682,8 @@ def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
     if section is None:
         return base
     name = section.get(VoiceSchema.name)
+    if name and name.lower().endswith(".onnx"):  # a voice file, like a cover, lies beside the routine
+        name = str(Path(ctx.source).parent / Path(name).expanduser())
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
         name=name or base.name,

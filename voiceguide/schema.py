@@ -46,6 +46,14 @@ def did_you_mean(word: str, options: Sequence[str]) -> str:
     return f"; did you mean {match!r}?" if match else ""
 
 
+SHOWN_KEY = 40  # characters of an unknown key a message repeats
+
+
+def shown(key: str) -> str:
+    """``key`` as a message repeats it: a pasted paragraph where a field name belongs is cut short."""
+    return key if len(key) <= SHOWN_KEY else key[: SHOWN_KEY - 1] + "…"
+
+
 def join(path: str, key: str | int) -> str:
     """Field paths as messages show them: ``steps[2].hold``."""
     if isinstance(key, int):
@@ -478,7 +486,7 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
             ctx.report(line_of(key_node), path, "keys must be plain words like `hold`")
             continue
         key = str(key_node.value)
-        where = join(path, key)
+        where = join(path, shown(key))
         if key in first_line:
             ctx.report(
                 line_of(key_node),
@@ -490,7 +498,7 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
         spec = fields.get(key)
         if spec is None:
             hint = did_you_mean(key, list(fields)) or f"; expected one of [{', '.join(fields)}]"
-            ctx.report(line_of(key_node), where, f"unknown field {key!r}{hint}")
+            ctx.report(line_of(key_node), where, f"unknown field {shown(key)!r}{hint}")
             continue
         section.nodes[key] = value_node
         try:

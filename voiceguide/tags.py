@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mutagen import MutagenError
 from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TRCK, TXXX, CTOCFlags
 from mutagen.id3._tags import save_frame
 
@@ -63,6 +64,46 @@ class _InOrder(ID3):
         return b"".join(save_frame(f, config=config) for f in [*others, *pictures])
 
 
+TOC_ENTRIES = 255  # a CTOC counts its entries in one byte
+
+
+def _contents(frames: ID3, ids: list[str]) -> None:
+    """The top-level, ordered table of contents; past 255 chapters it lists tables of 255 each
+    (ID3's nested contents), so every chapter is listed, in order."""
+    groups = [ids[n : n + TOC_ENTRIES] for n in range(0, len(ids), TOC_ENTRIES)]
+    nested = len(groups) > 1
+    parts = [f"toc{n}" for n in range(1, len(groups) + 1)] if nested else []
+    frames.add(
+        CTOC(
+            element_id="toc",
+            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
+            child_element_ids=parts if nested else ids,
+            sub_frames=[TIT2(encoding=3, text="Chapters")],
+        )
+    )
+    for part, group in zip(parts, groups if nested else [], strict=True):
+        frames.add(CTOC(element_id=part, flags=CTOCFlags.ORDERED, child_element_ids=group, sub_frames=[]))
+
+
+def listed_chapters(tags: ID3) -> list[str] | None:
+    """The chapter ids the top-level table of contents lists, nested tables unfolded, in order
+    (``None``: the tag has no table of contents)."""
+    tocs = {toc.element_id: toc for toc in tags.getall("CTOC")}
+    top = [toc for toc in tocs.values() if toc.flags & CTOCFlags.TOP_LEVEL] or list(tocs.values())[:1]
+    if not top:
+        return None
+    seen: set[str] = set()
+
+    def unfold(element: str) -> list[str]:
+        if element in seen:  # a table listed twice (or inside itself) is read once
+            return []
+        seen.add(element)
+        toc = tocs.get(element)
+        return [leaf for child in toc.child_element_ids for leaf in unfold(child)] if toc else [element]
+
+    return unfold(top[0].element_id)
+
+
 def write_tags(path: Path, tags: TrackTags) -> None:
     """Replace ``path``'s ID3 tag with ``tags`` (ID3v2.4, UTF-8)."""
     frames = _InOrder()
@@ -79,14 +120,7 @@ def write_tags(path: Path, tags: TrackTags) -> None:
         frames.add(COMM(encoding=3, lang="eng", desc="", text=tags.comment))
     frames.add(APIC(encoding=3, mime=tags.cover.mime, type=3, desc="Cover", data=tags.cover.data))
     ids = [f"ch{n}" for n in range(1, len(tags.chapters) + 1)]
-    frames.add(
-        CTOC(
-            element_id="toc",
-            flags=CTOCFlags.TOP_LEVEL | CTOCFlags.ORDERED,
-            child_element_ids=ids,
-            sub_frames=[TIT2(encoding=3, text="Chapters")],
-        )
-    )
+    _contents(frames, ids)
     for element_id, mark in zip(ids, tags.chapters, strict=True):
         frames.add(
             CHAP(
@@ -100,7 +134,10 @@ def write_tags(path: Path, tags: TrackTags) -> None:
         )
     try:
         frames.save(path, v2_version=4)
-    except OSError as err:
-        if err.errno in (errno.ENOSPC, errno.EFBIG):
+    except (OSError, MutagenError) as err:
+        # mutagen wraps an OSError from growing the file in its own error, the OSError its argument
+        cause = err if isinstance(err, OSError) else next((a for a in err.args if isinstance(a, OSError)), None)
+        if cause is not None and cause.errno in (errno.ENOSPC, errno.EFBIG):
             raise disk_full(path) from None
-        raise OutputError(f"could not tag {path.name}: {err.strerror}", "check the output folder") from None
+        reason = cause.strerror if cause is not None else str(err)
+        raise OutputError(f"could not tag {path.name}: {reason}", "check the output folder") from None

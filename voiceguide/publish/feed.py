@@ -50,12 +50,16 @@ def feed_xml(site: Site) -> str:
     _text(feed, f"{{{ITUNES}}}author", site.author)
     owner = ET.SubElement(feed, f"{{{ITUNES}}}owner")
     _text(owner, f"{{{ITUNES}}}name", site.author)
+    if site.email:
+        _text(owner, f"{{{ITUNES}}}email", site.email)
     ET.SubElement(feed, f"{{{ITUNES}}}image", {"href": url(site.artwork)})
     ET.SubElement(feed, f"{{{ITUNES}}}category", {"text": CATEGORY})
     _text(feed, f"{{{ITUNES}}}explicit", "false")
     _text(feed, f"{{{ITUNES}}}type", "episodic")
     _text(feed, f"{{{PODCAST}}}guid", site.guid)
-    _text(feed, f"{{{PODCAST}}}locked", "yes")  # a personal library: no host may import it
+    locked = _text(feed, f"{{{PODCAST}}}locked", "yes")  # a personal library: no host may import it
+    if site.email:
+        locked.set("owner", site.email)  # who may unlock it, as the namespace defines
     for episode in episodes:
         _item(feed, site, episode)
     ET.indent(rss)

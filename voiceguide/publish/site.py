@@ -59,6 +59,7 @@ class Channel:
     author: str | None = None
     description: str | None = None
     image: Path | None = None  # channel artwork; default: a title card
+    email: str | None = None  # the owner's, for podcast directories (not shown to listeners)
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,7 @@ class Site:
     guid: str  # podcast:guid
     artwork: str
     episodes: tuple[Episode, ...]
+    email: str | None = None
 
     def url(self, relative: str) -> str:
         """The absolute, percent-encoded URL of a file in the site."""
@@ -132,6 +134,16 @@ def base_url(text: str) -> str:
         raise ValueError(f"expected a URL without ?query or #fragment, got {text!r}")
     path = urllib.parse.quote(urllib.parse.unquote(parts.path), safe="/")
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path.rstrip("/") + "/", "", ""))
+
+
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+def email_address(text: str) -> str:
+    """Check an email address's shape; raise ``ValueError`` with what is wrong."""
+    if not EMAIL.fullmatch(text.strip()):
+        raise ValueError(f"expected an email address like name@example.com, got {text!r}")
+    return text.strip()
 
 
 def publish(
@@ -180,6 +192,7 @@ def publish(
         guid=guid,
         artwork=artwork,
         episodes=tuple(episodes),
+        email=channel.email,
     )
     write_text(folder / "feed.xml", feed_xml(site))
     write_text(folder / "index.html", page_html(site))

@@ -1,0 +1,39 @@
+"""ID3 chapters past what one table of contents can count."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+import pytest
+from mutagen.id3 import ID3, CTOCFlags
+from test_export import probed_chapters
+
+from voiceguide.audio import encode_mp3
+from voiceguide.cover import Cover
+from voiceguide.info import inspect
+from voiceguide.tags import TOC_ENTRIES, Mark, TrackTags, write_tags
+
+
+def tagged(path: Path, count: int) -> Path:
+    """A silent MP3 with ``count`` chapters of 100 ms each."""
+    encode_mp3([bytes(2 * 22_050 * count // 10 + 2)], path, 22_050, 64)
+    marks = tuple(Mark(f"Step {n}", 100 * (n - 1), 100 * n) for n in range(1, count + 1))
+    cover = Cover(b"\x89PNG\r\n\x1a\n", "image/png")
+    year = datetime.date.today().year
+    write_tags(path, TrackTags("T", "A", "B", 1, None, year, "Speech", None, "en", cover, marks))
+    return path
+
+
+@pytest.mark.parametrize("count", [1, TOC_ENTRIES, TOC_ENTRIES + 1, 600])
+def test_every_chapter_is_listed_in_order_however_many(count: int, tmp_path: Path, ffmpeg_exe: str) -> None:
+    path = tagged(tmp_path / "t.mp3", count)
+    assert [title for _, _, title in probed_chapters(ffmpeg_exe, path)] == [f"Step {n}" for n in range(1, count + 1)]
+    info = inspect(path)  # what `voiceguide info` reads: the table of contents, unfolded
+    assert info.has_toc
+    assert [mark.title for mark in info.chapters] == [f"Step {n}" for n in range(1, count + 1)]
+    tocs = ID3(path).getall("CTOC")
+    assert [toc.element_id for toc in tocs if toc.flags & CTOCFlags.TOP_LEVEL] == ["toc"]
+    assert all(toc.flags & CTOCFlags.ORDERED for toc in tocs)
+    assert all(len(toc.child_element_ids) <= TOC_ENTRIES for toc in tocs)
+    assert len(tocs) == (1 if count <= TOC_ENTRIES else 1 + -(-count // TOC_ENTRIES))
