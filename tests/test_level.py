@@ -18,6 +18,7 @@ from voiceguide.level import (
     HOLD,
     MARGIN,
     MP3_GAIN_DB,
+    REPAIR_DB,
     SCREEN_DB,
     TICK,
     Levelled,
@@ -28,7 +29,7 @@ from voiceguide.level import (
     limiter,
     mp3_margin,
 )
-from voiceguide.loudness import FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter
+from voiceguide.loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, TruePeak, db
 from voiceguide.timeline import SAMPLE_RATE
 
 from conftest import mix_of
@@ -344,6 +345,69 @@ def test_corrected_aims_as_far_past_the_aim_as_the_pcm_fell_short() -> None:
     _, meter = measured(again)
     assert meter.result().integrated == pytest.approx(levelled.aim + 0.5, abs=0.02)
     assert meter.result().true_peak <= TRUE_PEAK_CEILING - mp3_margin(64) + 0.01
+
+
+def true_peak_db(pcm: Samples) -> float:
+    peak = TruePeak()
+    peak.add(pcm / FULL_SCALE)
+    peak.flush()
+    return db(peak.peak)
+
+
+@pytest.mark.parametrize(("name", "target"), [("clicks", -16.0), ("speech and a bed", -13.0)])
+@pytest.mark.parametrize("over", [0.3, 1.0])
+@pytest.mark.parametrize("offset", [0, 5])  # the frame that went over starts on a tick, or inside one
+def test_where_the_mp3_went_over_the_limiter_takes_that_much_more_off_there_only(
+    name: str, target: float, over: float, offset: int
+) -> None:
+    mix = MIXES[name]()
+    levelled = level(mix, target, 64)
+    assert levelled.aim is not None
+    before, _ = measured(levelled)
+    loudest = TruePeak(over=0.0)  # every frame is "over": the loudest is where LAME would go over first
+    loudest.add(before / FULL_SCALE)
+    loudest.flush()
+    start = max(loudest.overs, key=lambda found: found[1])[0] + offset
+    again = levelled.corrected(levelled.aim, [(start, over)])
+    after, meter = measured(again)
+    around = slice(start - 8, start + FRAME + 8)
+    assert true_peak_db(before[around]) - true_peak_db(after[around]) == pytest.approx(over + REPAIR_DB, abs=0.01)
+    elsewhere = slice(12 * SAMPLE_RATE, LENGTH)  # the other line
+    assert true_peak_db(after[elsewhere]) == pytest.approx(true_peak_db(before[elsewhere]), abs=0.01)
+    assert meter.result().integrated == pytest.approx(levelled.aim, abs=0.03)
+    # the ceiling comes down on the ticks from one before the frame to one after it
+    assert isinstance(again.ceiling, np.ndarray)
+    assert again.ceiling.dtype == np.float32
+    spans = analyse(mix).spans  # ticks are numbered through the spans, one after another
+    lo = max(lo for lo, _ in spans if lo <= start)
+    tick = sum(hi - lo for lo, hi in spans if hi <= start) // TICK + (start - lo) // TICK
+    lowered = [tick - 1, tick, tick + 1, tick + 2] if offset else [tick - 1, tick, tick + 1]
+    assert np.flatnonzero(again.ceiling < np.float32(levelled.ceiling)).tolist() == lowered
+
+
+def test_the_limiter_acts_in_the_spans_and_not_in_silence() -> None:
+    levelled = curved([0.5] * 10)  # spans 0-256, 1024-1280, 1600-1728
+    acts = [0, 255, 1024, 1279, 1600, 1727]
+    assert [levelled.limits(at) for at in acts] == [True] * len(acts)
+    assert [levelled.limits(at) for at in (256, 1023, 1280, 1599, 1728, 1999)] == [False] * 6
+    assert not Levelled(levelled.mix, 1.0).limits(0)  # not levelled: no limiter
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "ticks"),
+    [
+        (0, 1, [0]),
+        (63, 65, [0, 1]),
+        (-100, 10, [0]),
+        (200, 1100, [3, 4, 5]),
+        (256, 1024, []),
+        (250, 1030, [3, 4]),
+        (1100, 1700, [5, 6, 7, 8, 9]),
+        (1727, 5000, [9]),
+    ],
+)
+def test_the_ticks_under_a_stretch_of_samples(start: int, end: int, ticks: list[int]) -> None:
+    assert curved([0.5] * 10)._ticks_at(start, end).tolist() == ticks
 
 
 def steady_noise(bed: Bed | None = None) -> Mix:

@@ -454,6 +454,27 @@ def test_a_true_peak_stream_keeps_where_it_went_over() -> None:
     assert peak.peak == pytest.approx(0.95)
 
 
+@pytest.mark.parametrize(("over", "went_over"), [(0.5, False), (0.4999, True)])
+def test_a_peak_at_the_limit_is_not_over_it(over: float, went_over: bool) -> None:
+    wave = np.zeros(1_000)
+    wave[500] = 0.5  # a lone sample: its true peak is itself
+    peak = TruePeak(over=over)
+    peak.add(wave)
+    peak.flush()
+    assert peak.peak == 0.5
+    assert peak.overs == ([(448, 0.5)] if went_over else [])
+
+
+def test_after_a_flush_a_true_peak_stream_counts_afresh() -> None:
+    wave = np.zeros(1_000)
+    wave[300] = 0.9
+    peak = TruePeak(over=0.8)
+    for _ in range(2):  # two streams, each flushed: the same frame in each
+        peak.add(wave)
+        peak.flush()
+    assert peak.overs == [(256, 0.9), (256, 0.9)]
+
+
 @pytest.fixture(scope="module")
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Real speech, untouched by levelling: SHORT_ROUTINE rendered with --loudness off."""
