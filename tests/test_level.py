@@ -407,7 +407,9 @@ def test_the_limiter_acts_in_the_spans_and_not_in_silence() -> None:
     ],
 )
 def test_the_ticks_under_a_stretch_of_samples(start: int, end: int, ticks: list[int]) -> None:
-    assert curved([0.5] * 10)._ticks_at(start, end).tolist() == ticks
+    found = curved([0.5] * 10)._ticks_at(start, end)
+    assert found.dtype == np.int64  # indices, even when there are none
+    assert found.tolist() == ticks
 
 
 def steady_noise(bed: Bed | None = None) -> Mix:
