@@ -16,7 +16,7 @@ from voiceguide import export as export_module
 from voiceguide import level as level_module
 from voiceguide.audio import decode_file
 from voiceguide.export import Export
-from voiceguide.loudness import FRAME, FULL_SCALE, Meter, TruePeak, measure_file
+from voiceguide.loudness import FRAME, FULL_SCALE, Meter, TruePeak, fast_length, measure_file
 from voiceguide.render import Overrides, load, render
 from voiceguide.timeline import SAMPLE_RATE, Kind
 
@@ -87,7 +87,24 @@ def test_streaming_in_any_chunks_and_skipping_silence_gives_the_same_result() ->
     chunked = Meter(SAMPLE_RATE)
     for lo, hi in [(0, 1), (1, 4_000), (4_000, 70_000), (160_000, 160_007), (160_007, 210_000)]:
         chunked.add(wave[lo:hi], at=lo)  # 70_000..160_000 skipped: silence
-    assert chunked.result() == pytest.approx(whole.result(), abs=0.01)
+    found, expected = chunked.result(), whole.result()
+    # field by field: pytest.approx does not look inside a dataclass, it would compare exactly
+    assert (found.integrated, found.true_peak) == pytest.approx((expected.integrated, expected.true_peak), abs=0.01)
+
+
+def smooth(n: int) -> bool:
+    for factor in (2, 3, 5):
+        while n % factor == 0:
+            n //= factor
+    return n == 1
+
+
+@pytest.mark.parametrize("size", [1, 2, 7, 97, 4_096, 4_097, 8_191, 224_595, 262_145])
+def test_the_fft_length_is_the_next_with_no_prime_factor_above_5(size: int) -> None:
+    length = fast_length(size)
+    assert length >= size
+    assert smooth(length)
+    assert not any(smooth(n) for n in range(size, length))
 
 
 def test_a_true_peak_stream_keeps_where_it_went_over() -> None:
