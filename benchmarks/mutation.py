@@ -9,8 +9,8 @@ Each run works in a scratch copy (``.mutation/``, git-ignored) whose ``pyproject
 names only the chosen modules and the test files that cover them, so mutmut's coverage
 pass runs those tests and nothing else (tests marked ``render``, real speech through ffmpeg,
 are left out). Every mutant is then tested with only the tests that reach the mutated
-function. Killed and timed-out mutants count as detected; the score is detected / all
-mutants. It is CPU-heavy: it runs under ``nice``.
+function. Killed, timed-out and crashed mutants count as detected; the score is
+detected / all mutants. It is CPU-heavy: it runs under ``nice``.
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ TARGETS = {
 # test that reaches its function, so a survivor would pay for all of them. Synthetic tests cover that code.
 DESELECT = ("-m", "not render")
 DEFAULT = ("timeline", "durations", "assembly")
+# What counts as detected: the tests did not pass. mutmut calls a run ended by SIGKILL a "segfault";
+# the kernel sends it at the hard CPU limit, a second past the SIGXCPU that mutmut calls a timeout.
+DETECTED = ("killed", "timeout", "segfault", "caught by type check")
 
 
 def scratch_copy(chosen: list[Target]) -> Path:
@@ -130,13 +133,13 @@ def main() -> int:
     worst = 100.0
     for name, target in zip(dict.fromkeys(args.modules), chosen, strict=True):
         found = statuses(folder, target)
-        detected = sum(s in ("killed", "timeout", "caught by type check") for s in found.values())
+        detected = sum(s in DETECTED for s in found.values())
         score = 100 * detected / len(found) if found else 100.0
         worst = min(worst, score)
         print(f"{name:10} {detected:4} of {len(found):4} mutants detected: {score:5.1f}%")
         if args.survivors:
             for mutant, status in sorted(found.items()):
-                if status not in ("killed", "timeout", "caught by type check"):
+                if status not in DETECTED:
                     print(f"    {status:11} {mutant}    (show it: cd .mutation && mutmut show {mutant})")
     return 0
 
