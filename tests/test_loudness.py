@@ -457,6 +457,41 @@ def test_measure_file_reads_a_wav(tmp_path: Path) -> None:
     assert found.integrated == pytest.approx(-15.01, abs=0.05)
 
 
+def every_frame_oversampled(wave: Wave) -> float:
+    """The true peak with nothing skipped: every frame of ``wave`` (silence around it) oversampled."""
+    c = OVERSAMPLER.context
+    count = -(-len(wave) // FRAME)
+    padded = np.concatenate([np.zeros(c), wave, np.zeros(count * FRAME - len(wave) + c)])
+    return float(OVERSAMPLER.peaks(padded, c + FRAME * np.arange(count), FRAME).max())
+
+
+JUNCTION = np.zeros(640)
+# found by a random search: the crest lies between a frame's last sample and the next frame's first,
+# and the frame before the junction (by its own samples) looked too quiet to hold it
+JUNCTION[189:196] = [0.009, -0.004, -0.091, 0.721, -0.581, 0.488, 0.412]
+
+
+def sparse(seed: int) -> Wave:
+    rng = np.random.default_rng(seed)
+    wave = np.zeros(20 * FRAME)
+    wave[rng.integers(0, len(wave), 12)] = rng.uniform(-1, 1, 12)
+    return wave
+
+
+@pytest.mark.parametrize("wave", [JUNCTION, *(sparse(seed) for seed in range(40))])
+def test_the_true_peak_search_skips_no_frame_that_could_hold_the_peak(wave: Wave) -> None:
+    exact = every_frame_oversampled(wave)
+    peak = TruePeak(over=exact * 0.999)
+    for lo in range(0, len(wave), 50):  # frames straddle the chunks
+        peak.add(wave[lo : lo + 50])
+    peak.flush()
+    assert peak.peak == pytest.approx(exact, rel=1e-12)
+    assert peak.overs  # the frame that holds it went over
+    meter = Meter(SAMPLE_RATE)
+    meter.add(wave)
+    assert meter.result().true_peak == pytest.approx(20 * np.log10(exact), abs=1e-9)
+
+
 def test_a_true_peak_stream_keeps_where_it_went_over() -> None:
     rng = np.random.default_rng(8)
     wave = rng.standard_normal(100_000) * 0.05

@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from .audio import CHUNK_SECONDS, Mix
 from .errors import Fault
-from .loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, gated
+from .loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, gated, with_neighbours
 
 Wave = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]  # per-tick data: a 2-hour track keeps over a million ticks
@@ -86,7 +86,7 @@ def limiter(peaks: Single, ceiling: float | Single) -> Single:
     tick (nor its neighbours, between which samples are interpolated) ends above what it needs.
     """
     need = np.minimum(np.float32(1), np.asarray(ceiling, np.float32) / np.maximum(peaks, np.float32(1e-9)))
-    if need.min() >= 1.0:
+    if not len(need) or need.min() >= 1.0:  # nothing to limit (or no speech at all)
         return need
     gain = np.lib.stride_tricks.sliding_window_view(np.pad(need, HOLD, mode="edge"), 2 * HOLD + 1).min(axis=1)
     for half in SMOOTH:
@@ -228,7 +228,7 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float | Single) -> Levell
     lo, hi = aim - plain - 12.0, aim - plain + MAX_REDUCTION_DB
     top, curve = loudness(hi)
     if top < aim - BEST_EFFORT_LU:
-        raise _unreachable(target, top, ticks.bed is not None)
+        raise _unreachable(target, top + MP3_GAIN_DB, ticks.bed is not None)  # as the MP3 will read
     # a few words limit little and saturate early: settle a little short rather than crush them
     aim = min(aim, top - 0.3)
     while hi - lo > 0.01:
@@ -311,7 +311,7 @@ def analyse(mix: Mix, advance: Callable[[], None] = _advance) -> Ticks:
         subblocks.append(((lo + TICK * np.arange(n)) // size).astype(np.int32))
         sample_peak = np.abs(voice).reshape(n, TICK).max(axis=1)
         loudest = max(loudest, float(sample_peak.max()))
-        peak = sample_peak * OVERSAMPLER.bound
+        peak = with_neighbours(sample_peak, wide[:c], wide[-c:]) * OVERSAMPLER.bound
         near = np.flatnonzero(peak > loudest * 10 ** (-SCREEN_DB / 20))
         peak[near] = OVERSAMPLER.peaks(wide, c + TICK * near, TICK)
         parts["voice_peak"].append(peak.astype(np.float32))

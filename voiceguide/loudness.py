@@ -168,6 +168,16 @@ class Oversampler:
 OVERSAMPLER = Oversampler()
 
 
+def with_neighbours(peaks: Wave, before: Wave, after: Wave) -> Wave:
+    """Each frame's sample peak, raised to its neighbours' (``before`` and ``after``: the samples
+    beside the first and last frame). What the oversampler finds between a frame's last sample
+    and the next frame's first depends on the next frame's samples (and ``context`` is shorter
+    than a frame), so only this, times ``Oversampler.bound``, bounds a frame's true peak."""
+    edges = [float(np.abs(side).max()) if len(side) else 0.0 for side in (before, after)]
+    padded = np.concatenate([[edges[0]], peaks, [edges[1]]])
+    return np.asarray(np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:]), dtype=np.float64)
+
+
 class TruePeak:
     """The true peak of a stream (floats, full scale 1.0), fed in order; ``flush`` before a gap of silence.
 
@@ -201,7 +211,8 @@ class TruePeak:
         starts = c + FRAME * np.arange(count)
         frames = np.abs(buffer[c : c + count * FRAME]).reshape(count, FRAME).max(axis=1)
         self.peak = max(self.peak, float(frames.max()))
-        chosen = np.flatnonzero(frames * OVERSAMPLER.bound > min(self.peak, self.over))
+        around = with_neighbours(frames, buffer[:c], buffer[c + count * FRAME :])
+        chosen = np.flatnonzero(around * OVERSAMPLER.bound > min(self.peak, self.over))
         if not len(chosen):
             return
         peaks = OVERSAMPLER.peaks(buffer, starts[chosen], FRAME)
