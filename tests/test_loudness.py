@@ -40,6 +40,7 @@ from voiceguide.loudness import (
     k_weighting,
     measure,
     measure_file,
+    with_neighbours,
 )
 from voiceguide.render import Overrides, load, render
 from voiceguide.timeline import SAMPLE_RATE, Kind
@@ -455,6 +456,21 @@ def test_measure_file_reads_a_wav(tmp_path: Path) -> None:
     assert found.integrated == pytest.approx(whole.integrated, abs=1e-9)
     assert found.true_peak == pytest.approx(whole.true_peak, abs=1e-9)
     assert found.integrated == pytest.approx(-15.01, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("peaks", "before", "after", "bounds"),
+    [
+        ([1.0, 2.0, 3.0], [-9.0, 0.5], [0.1, -5.0], [9.0, 3.0, 5.0]),
+        ([4.0, 0.0, 0.0, 1.0], [0.0], [0.0], [4.0, 4.0, 1.0, 1.0]),
+        ([0.5], [-0.25], [0.75], [0.75]),
+    ],
+)
+def test_a_frames_bound_takes_in_its_neighbours_and_the_samples_beside_the_ends(
+    peaks: list[float], before: list[float], after: list[float], bounds: list[float]
+) -> None:
+    found = with_neighbours(np.array(peaks), np.array(before), np.array(after))
+    assert found.tolist() == bounds
 
 
 def every_frame_oversampled(wave: Wave) -> float:

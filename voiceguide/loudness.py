@@ -173,9 +173,9 @@ def with_neighbours(peaks: Wave, before: Wave, after: Wave) -> Wave:
     beside the first and last frame). What the oversampler finds between a frame's last sample
     and the next frame's first depends on the next frame's samples (and ``context`` is shorter
     than a frame), so only this, times ``Oversampler.bound``, bounds a frame's true peak."""
-    edges = [float(np.abs(side).max()) if len(side) else 0.0 for side in (before, after)]
-    padded = np.concatenate([[edges[0]], peaks, [edges[1]]])
-    return np.asarray(np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:]), dtype=np.float64)
+    padded: Wave = np.concatenate([[np.abs(before).max()], peaks, [np.abs(after).max()]])
+    bounds: Wave = np.maximum(np.maximum(padded[:-2], padded[1:-1]), padded[2:])
+    return bounds
 
 
 class TruePeak:
