@@ -190,7 +190,9 @@ def test_what_the_encoder_hears_is_the_mp3_aligned_with_its_pcm(tmp_path: Path) 
     # the second output of the tee muxer is a stream without the Info tag: the listener drops
     # LAME's delay itself, so what it hears is what a player decodes from the file, sample for sample
     rng = np.random.default_rng(5)
-    signal = np.concatenate([tone(0.3), (rng.standard_normal(20_000) * 3000).astype(np.int16), tone(0.4, 20_000)])
+    noise = (rng.standard_normal(20_000) * 3000).astype(np.int16)
+    hold = np.zeros(200_000, np.int16)  # decoded blocks of pure silence are handed on without converting
+    signal = np.concatenate([tone(0.3), noise, hold, tone(0.4, 20_000)])
     path = tmp_path / "odd | name [1] 'quoted' \\ back: é.mp3"
     heard: list[npt.NDArray[np.float64]] = []
     encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64, heard.append)

@@ -259,6 +259,7 @@ def _tee_escape(path: Path) -> str:
 # Samples a decoder plays before the track when the MP3 has no Info tag (a stream, not a file):
 # LAME's delay of 576 plus the 529 of the decoder's filter bank, as ffmpeg's libmp3lame declares
 LAME_DELAY = 1105
+HEARD_BLOCK = 1 << 18  # bytes of decoded audio read at once
 
 
 class _Listener:
@@ -293,13 +294,17 @@ class _Listener:
     def _listen(self) -> None:
         assert self._decoder.stdout is not None
         left, skip = b"", 4 * LAME_DELAY
+        silence = np.zeros(HEARD_BLOCK // 4 + 1)  # most of a track: handed on without converting
         try:
-            while block := self._decoder.stdout.read(1 << 18):
+            while block := self._decoder.stdout.read(HEARD_BLOCK):
                 dropped = min(skip, len(block))
                 block, skip = left + block[dropped:], skip - dropped
                 whole = len(block) - len(block) % 4
-                left = block[whole:]
-                self._heard(np.frombuffer(block[:whole], dtype="<f4").astype(np.float64))
+                left, block = block[whole:], block[:whole]
+                if block.count(0) == whole:
+                    self._heard(silence[: whole // 4])
+                else:
+                    self._heard(np.frombuffer(block, dtype="<f4").astype(np.float64))
         except BaseException as err:  # raised again in the caller's thread, by check()
             self._errors.append(err)
             self._decoder.kill()
