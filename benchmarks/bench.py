@@ -105,7 +105,7 @@ def bench(minutes: int, folder: Path) -> dict[str, Run]:
 
 
 def hold(folder: Path) -> None:
-    """One 3-hour hold, default settings, against a bare ffmpeg encode of 3 hours of silence."""
+    """One 3-hour hold, default settings (espeak-ng), against a bare ffmpeg encode of 3 hours of silence."""
     from voiceguide.audio import ffmpeg
 
     routine = folder / "hold.yaml"
