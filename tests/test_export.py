@@ -167,6 +167,7 @@ def test_short_track_has_chapters_sidecars_loudness_and_exact_timing(
     check_track(ffmpeg_exe, rendered_short[0], rendered_short[2])
 
 
+@pytest.mark.render
 @pytest.mark.parametrize("routine", sorted(ROUTINES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_bundled_routine_is_phone_ready(routine: Path, tmp_path: Path, ffmpeg_exe: str) -> None:
     loaded = load(routine, Overrides(engine="espeak-ng"))
