@@ -402,3 +402,19 @@ def tiny_disk() -> Iterator[Path]:
     yield folder
     subprocess.run(["umount", str(folder)], check=True)
     folder.rmdir()
+
+
+@pytest.fixture
+def encodes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """One entry per MP3 the export stage encodes (the encoder still runs): whether it was heard."""
+    from voiceguide import export
+
+    heard: list[bool] = []
+    real = export.encode_mp3
+
+    def counting(chunks: Any, path: Path, rate: int, bitrate: int, listen: Any = None) -> None:
+        heard.append(listen is not None)
+        real(chunks, path, rate, bitrate, listen)
+
+    monkeypatch.setattr(export, "encode_mp3", counting)
+    return heard

@@ -419,15 +419,17 @@ def test_ffmpeg_crashing_mid_track_leaves_no_partial_file(write_routine: Callabl
 DISK_FULL_FIX = "  fix: free some space (or choose another folder with -o) and render again"
 
 
+def assert_disk_full(result: subprocess.CompletedProcess[str], disk: Path) -> None:
+    """Exit 1 with the disk-full message and its fix, and nothing left on the disk."""
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [f"Error: no room to write the MP3 in {disk}: the disk is full", DISK_FULL_FIX]
+    assert list(disk.iterdir()) == []
+
+
 def test_disk_full_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tiny_disk: Path) -> None:
     path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 1m}\n")  # about 480 kB of MP3
     result = run("render", str(path), "-o", str(tiny_disk), "--engine", "espeak-ng")
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"Error: no room to write the MP3 in {tiny_disk}: the disk is full",
-        DISK_FULL_FIX,
-    ]
-    assert list(tiny_disk.iterdir()) == []
+    assert_disk_full(result, tiny_disk)
 
 
 def test_disk_full_while_tagging_exits_1_and_leaves_nothing(
@@ -439,12 +441,7 @@ def test_disk_full_while_tagging_exits_1_and_leaves_nothing(
     assert (tmp_path / "cover.jpg").stat().st_size > 80_000
     path = write_routine("title: T\ncover: cover.jpg\nsteps:\n  - say: Hi.\n")
     result = run("render", str(path), "-o", str(tiny_disk), "--engine", "espeak-ng")
-    assert result.returncode == 1
-    assert result.stderr.splitlines() == [
-        f"Error: no room to write the MP3 in {tiny_disk}: the disk is full",
-        DISK_FULL_FIX,
-    ]
-    assert list(tiny_disk.iterdir()) == []
+    assert_disk_full(result, tiny_disk)
 
 
 def test_file_size_limit_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tmp_path: Path) -> None:

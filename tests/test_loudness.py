@@ -17,7 +17,6 @@ import numpy.typing as npt
 import pytest
 from numpy.polynomial import polynomial as P
 
-from voiceguide import export as export_module
 from voiceguide import level as level_module
 from voiceguide.audio import decode_file
 from voiceguide.export import Export
@@ -563,27 +562,13 @@ def test_the_meter_agrees_with_ffmpegs_ebur128_on_real_speech(speech: Path, each
     assert ours.true_peak == pytest.approx(true_peak, abs=AGREE)
 
 
-def count_encodes(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Record every MP3 the export stage encodes (the encoder still runs)."""
-    encoded: list[Path] = []
-    real = export_module.encode_mp3
-
-    def counting(chunks: object, path: Path, *args: object) -> None:
-        encoded.append(path)
-        real(chunks, path, *args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(export_module, "encode_mp3", counting)
-    return encoded
-
-
 @pytest.mark.render
 def test_a_default_render_is_on_target_encoded_once_and_moves_nothing(
-    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, encodes: list[bool]
 ) -> None:
     source = write_routine(SHORT_ROUTINE, "short.yaml")
-    encoded = count_encodes(monkeypatch)
     done = render(load(source, Overrides(engine="espeak-ng")), tmp_path / "on", options=Export(sidecars=False))
-    assert len(encoded) == 1
+    assert len(encodes) == 1
     integrated, true_peak = ebur128(each_ffmpeg, done.path)
     assert integrated == pytest.approx(-16.0, abs=0.5)
     assert true_peak <= -1.0
@@ -642,14 +627,17 @@ def test_the_background_keeps_its_own_level_after_levelling(
 
 @pytest.mark.render
 def test_where_lame_raised_a_peak_past_the_ceiling_the_track_is_repaired_and_encoded_again(
-    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+    write_routine: Callable[..., Path],
+    tmp_path: Path,
+    each_ffmpeg: str,
+    encodes: list[bool],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # with no margin the PCM's peaks sit at -1.0 dBTP, and LAME's noise lifts some of them over it
     monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: 0.0)
     source = write_routine(SHORT_ROUTINE, "short.yaml")
-    encoded = count_encodes(monkeypatch)
     done = render(load(source, Overrides(engine="espeak-ng")), tmp_path, options=Export(sidecars=False))
-    assert len(encoded) == 2
+    assert len(encodes) == 2
     integrated, true_peak = ebur128(each_ffmpeg, done.path)
     assert true_peak <= -1.0
     assert integrated == pytest.approx(-16.0, abs=0.5)
@@ -679,14 +667,13 @@ def test_every_bundled_routine_in_its_default_voice_meets_the_targets(
 
 @pytest.mark.render
 def test_split_parts_are_levelled_as_one_track_and_each_encoded_once(
-    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, monkeypatch: pytest.MonkeyPatch
+    write_routine: Callable[..., Path], tmp_path: Path, each_ffmpeg: str, encodes: list[bool]
 ) -> None:
     source = write_routine(SHORT_ROUTINE, "short.yaml")
-    encoded = count_encodes(monkeypatch)
     done = render(load(source, Overrides(engine="espeak-ng")), tmp_path, options=Export(split=True, sidecars=False))
     chapters = done.plan.timeline.chapters
     parts = sorted((tmp_path / "short").glob("*.mp3"))
-    assert len(encoded) == len(parts) == len(chapters)
+    assert len(encodes) == len(parts) == len(chapters)
     meter = Meter(SAMPLE_RATE)
     for part, chapter in zip(parts, chapters, strict=True):
         samples = decode_file(part)[0]
