@@ -72,6 +72,24 @@ DEFAULT = ("timeline", "durations", "assembly")
 DETECTED = ("killed", "timeout", "segfault", "caught by type check")
 
 
+# mutmut credits a function to the test during which it ran, and a module- or session-scoped fixture
+# runs once, while its first test is set up: every later test that checks what such a fixture made
+# would never be run against a mutant of the code it calls. So, in the scratch copy only, the
+# project's own fixtures are set up afresh for each test (pytest's fixture definitions keep their
+# scope in ``_scope``; pytest's own fixtures, with an empty ``baseid``, are left alone).
+EVERY_FIXTURE_PER_TEST = """
+
+def pytest_collection_modifyitems(items):  # added by benchmarks/mutation.py
+    from _pytest.scope import Scope
+
+    for item in items:
+        for definitions in item._fixtureinfo.name2fixturedefs.values():
+            for definition in definitions:
+                if definition.baseid:
+                    definition._scope = Scope.Function
+"""
+
+
 def scratch_copy(chosen: list[Target]) -> Path:
     """A fresh copy of the package and tests whose mutmut settings (pyproject's ``[tool.mutmut]``)
     name only ``chosen`` and the tests that cover them."""
@@ -79,6 +97,8 @@ def scratch_copy(chosen: list[Target]) -> Path:
     SCRATCH.mkdir()
     for folder in ("voiceguide", "tests", "routines"):
         shutil.copytree(ROOT / folder, SCRATCH / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    with (SCRATCH / "tests" / "conftest.py").open("a", encoding="utf-8") as conftest:
+        conftest.write(EVERY_FIXTURE_PER_TEST)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
     mutmut = {
         **project["mutmut"],
