@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import json
 import re
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +22,14 @@ from test_render import assert_audio_matches_plan
 
 from voiceguide import export as export_module
 from voiceguide import level as level_module
-from voiceguide.audio import decode_file, encode_mp3, read_fingerprint
+from voiceguide.audio import Heard, Mix, decode_file, encode_mp3, read_fingerprint
 from voiceguide.cli import cli
 from voiceguide.durations import format_clock
 from voiceguide.export import Export
 from voiceguide.level import Levelled
-from voiceguide.loudness import measure_file
+from voiceguide.loudness import TRUE_PEAK_CEILING, TruePeak, db, measure_file
 from voiceguide.present import plan_dict
-from voiceguide.render import PLAYLIST_STAMP, Overrides, Plan, load, render
+from voiceguide.render import PLAYLIST_STAMP, Overrides, Plan, load, plan, render
 from voiceguide.timeline import SAMPLE_RATE, Timeline
 
 from conftest import ROUTINES, correlation, mix_of
@@ -85,7 +86,12 @@ def check_track(ffmpeg: str, mp3: Path, planned: Plan, background: bool = False)
 
     speech = [(e["start"], e["duration"], e["text"]) for e in plan["events"] if e["kind"] == "speech"]
     header, lines = lrc_lines(mp3.with_suffix(".lrc"))
-    assert header["ti"] == plan["title"]
+    routine = planned.routine
+    assert (header["ti"], header["ar"], header["al"]) == (
+        plan["title"],
+        routine.author or "voiceguide",
+        routine.album or routine.title,
+    )
     assert [text for _, text in lines] == [text for _, _, text in speech]
     assert all(abs(at - start) <= TOLERANCE for (at, _), (start, _, _) in zip(lines, speech, strict=True))
     cues = vtt_cues(mp3.with_suffix(".vtt"))
@@ -122,7 +128,8 @@ def check_split(playlist: Path, timeline: Timeline, album: str, ffmpeg: str, who
         tags = ID3(mp3)
         found = (str(tags["TRCK"]), str(tags["TALB"]), str(tags["TIT2"]))
         assert found == (f"{number}/{count}", album, chapter.title)
-        assert [c[2] for c in probed_chapters(ffmpeg, mp3)] == [chapter.title]
+        # the part's own chapter spans it all, from its first sample
+        assert probed_chapters(ffmpeg, mp3) == [(0.0, pytest.approx(len(decoded) / rate, abs=0.001), chapter.title)]
     parts = [decode_file(playlist.parent / path)[0] for path in lines[3::2]]
     assert_parts_join_into(parts, timeline, decode_file(whole)[0])
 
@@ -198,7 +205,8 @@ def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[
         "TCON": "Speech",
         "TLAN": "eng",
     }
-    assert re.fullmatch(r"20\d\d", str(tags["TDRC"]))
+    written = datetime.datetime.fromtimestamp(rendered_short[0].stat().st_mtime)
+    assert str(tags["TDRC"]) == str(written.year)  # the year it was made
     cover = tags.getall("APIC")[0]
     image = Image.open(io.BytesIO(cover.data))
     assert (cover.mime, cover.type, image.format, image.width == image.height) == ("image/png", 3, "PNG", True)
@@ -215,6 +223,7 @@ def test_a_routine_cover_image_is_embedded_as_is(write_routine: Callable[..., Pa
     assert tags.getall("APIC")[0].data == (tmp_path / "art" / "front.jpg").read_bytes()
     assert tags.getall("APIC")[0].mime == "image/jpeg"
     assert (str(tags["TALB"]), str(tags.getall("COMM")[0])) == ("Series", "Gentle.")
+    assert str(tags["TPE1"]) == "voiceguide"  # no author given
 
 
 @pytest.mark.parametrize(
@@ -267,7 +276,9 @@ def test_split_writes_one_track_per_chapter_and_a_relative_playlist(
     names = ["01 - Introduction", "02 - Press", "03 - Breathe out", "04 - Closing"]
     assert [path for _, path in entries] == [f"short/{name}.mp3" for name in names]
     check_split(out / "short.m3u8", whole.plan.timeline, "Short check", ffmpeg_exe, whole.path)
-    assert all((out / path).with_suffix(".lrc").exists() for _, path in entries)
+    for name, (_, path) in zip(names, entries, strict=True):  # each part's captions name the part
+        header, _ = lrc_lines((out / path).with_suffix(".lrc"))
+        assert (header["ti"], header["ar"], header["al"]) == (name.split(" - ", 1)[1], "Tester", "Short check")
     assert not any(p.suffix == ".part" for p in out.rglob("*"))
 
     again = runner.invoke(cli, ["render", str(short_routine), "-o", str(out), "--engine", "espeak-ng", "--split"])
@@ -441,3 +452,77 @@ def test_a_track_left_as_it_is_is_encoded_once_unheard(tmp_path: Path, encodes: 
     export_module._encode(level_module.level(mix, None, 64), files, 64, None)
     assert encodes == [False, False]
     assert [len(decode_file(path)[0]) for path, _, _ in files] == [SAMPLE_RATE * 4, SAMPLE_RATE * 6]
+
+
+def test_a_split_part_over_the_ceiling_is_repaired_where_it_lies_in_the_whole_track(
+    tmp_path: Path, encodes: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: -0.5)  # both parts peak over the ceiling
+    half = SAMPLE_RATE * 5
+    # the second part's sound lies 3 s into it, where the first part is silent: a repair placed
+    # at its offset in the part, not in the track, would change nothing
+    mix = mix_of([(0, voiced(1.5, 4)), (half + SAMPLE_RATE * 3, voiced(2.0, 5))], 2 * half)
+    files = [(tmp_path / "a.mp3", 0, half), (tmp_path / "b.mp3", half, 2 * half)]
+    export_module._encode(level_module.level(mix, -16.0, 64), files, 64, None)
+    assert 2 * 2 <= len(encodes) <= 2 * export_module.MAX_ENCODES
+    assert [measure_file(path).true_peak <= -1.0 - 0.05 for path, _, _ in files] == [True, True]
+
+
+def lossless(
+    heard_peaks: list[float],
+) -> Callable[[Iterable[bytes], Path, int, int, Heard | None], None]:
+    """An encoder that changes nothing: what is heard is the PCM itself, so its true peak is exact."""
+
+    def encode(chunks: Iterable[bytes], path: Path, _rate: int, _bitrate: int, heard: Heard | None = None) -> None:
+        wave = np.frombuffer(b"".join(chunks), np.int16) / 32768
+        path.write_bytes(b"")
+        found = TruePeak()
+        found.add(wave)
+        found.flush()
+        heard_peaks.append(db(found.peak))
+        if heard is not None:
+            heard(wave)
+
+    return encode
+
+
+@pytest.mark.parametrize(
+    ("margin", "peak", "count"),
+    [
+        (0.06, -1.06, 2),  # over the ceiling less the meters' guard (-1.1 dBTP): repaired and encoded again
+        (0.12, -1.12, 1),  # just under it: left as it is
+    ],
+)
+def test_a_heard_peak_is_judged_against_the_ceiling_less_the_guard_exactly(
+    margin: float, peak: float, count: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    heard_peaks: list[float] = []
+    monkeypatch.setattr(export_module, "encode_mp3", lossless(heard_peaks))
+    monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: margin)  # the limiter's ceiling: -1 - margin
+    levelled = level_module.level(mix_of(SYNTHETIC, SYNTHETIC_LENGTH), -16.0, 64)
+    export_module._encode(levelled, [(tmp_path / "t.raw", 0, SYNTHETIC_LENGTH)], 64, None)
+    assert heard_peaks[0] == pytest.approx(peak, abs=0.005)  # the limiter holds its ceiling that closely
+    assert len(heard_peaks) == count
+    assert heard_peaks[-1] <= TRUE_PEAK_CEILING - level_module.PEAK_GUARD_DB
+
+
+@pytest.mark.parametrize(
+    "options", [Export(), Export(split=True), Export(loudness=None)], ids=["whole", "split", "untouched"]
+)
+def test_export_reports_levelling_and_each_encode_as_stages_with_their_true_totals(
+    options: Export, short_routine: Path, tmp_path: Path, encodes: list[bool]
+) -> None:
+    planned = plan(load(short_routine, Overrides(engine="espeak-ng")))
+    timeline, stages = planned.timeline, Stages()
+    mix = Mix(timeline, planned.clips)
+    export_module.export(planned.routine, timeline, mix, tmp_path / "short", 64, options, None, stages)
+    windows = [(c.start, c.end) for c in timeline.chapters] if options.split else [(0, timeline.duration)]
+    chunks = sum(Levelled(mix, 1.0).chunks(lo, hi) for lo, hi in windows)
+    attempts, unfinished = divmod(len(encodes), len(windows))
+    assert attempts >= 1
+    assert unfinished == 0
+    levelling = [("Levelling", level_module.analysis_steps(mix))] if options.loudness is not None else []
+    assert stages.seen == [*levelling, *[("Encoding", chunks)] * attempts]
+    assert stages.advanced == sum(total for _, total in stages.seen)  # every bar fills, and no further
+    # and with nothing to report to, the same files
+    assert export_module.export(planned.routine, timeline, mix, tmp_path / "quiet", 64, options).is_file()
