@@ -104,9 +104,9 @@ def test_bundled_routines_pass_the_schema_and_point_at_it(path: Path, validator:
 
 GOOD = """\
 title: Fine
-language: de
-voice: {engine: espeak-ng, rate: 140, volume: 0.5}
-defaults: {pause: 1m 30s, rest: 0, countdown: 0, remaining: [30s, 1m], chime: both, count_reps: true}
+language: DE
+voice: {engine: eSpeak-NG, rate: 140, volume: 0.5}
+defaults: {pause: 1m 30s, rest: 0, countdown: 0, remaining: [30s, 1m], chime: Both, count_reps: true}
 background: {noise: pink, volume: -20 dB, duck: -60}
 phrases: {sides: [rechte, linke], remaining: "Noch {n}.", rep: "{rep}/{reps}", numbers: [eins]}
 steps:

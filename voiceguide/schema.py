@@ -247,25 +247,26 @@ class Offset(Duration):
 
 
 class Choice(Kind[str]):
-    """One of a fixed set of words."""
+    """One of a fixed set of words (lower case letters, digits and ``-``), taken in any case."""
 
     def __init__(self, options: Sequence[str]) -> None:
+        assert all(re.fullmatch(r"[a-z0-9-]+", option) for option in options), options
         self.options = tuple(options)
         self.expected = f"one of [{', '.join(self.options)}]"
 
     def json(self, defs: JSON) -> JSON:
-        return {"type": "string", "enum": list(self.options)}
+        # the words for an editor to offer, and, as `convert` takes them, in any case (`Both`, `FR`)
+        any_case = "|".join("".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in o) for o in self.options)
+        return {"anyOf": [{"enum": list(self.options)}, matching(rf"^\s*(?:{any_case})\s*$", self.expected)]}
 
     def summary(self) -> str:
         words = [f"`{option}`" for option in self.options]
         return f"{', '.join(words[:-1])} or {words[-1]}" if len(words) > 1 else words[0]
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
-        value = self.scalar(node).strip()
-        if value.lower() in self.options:  # `Both`, `FR`: the case is not the mistake
-            return value.lower()
+        value = self.scalar(node).strip().lower()  # `Both`, `FR`: the case is not the mistake
         if value not in self.options:
-            raise self.fail(node, self.hint(value.lower()))
+            raise self.fail(node, self.hint(value))
         return value
 
     def hint(self, value: str) -> str:
