@@ -524,5 +524,5 @@ def test_export_reports_levelling_and_each_encode_as_stages_with_their_true_tota
     levelling = [("Levelling", level_module.analysis_steps(mix))] if options.loudness is not None else []
     assert stages.seen == [*levelling, *[("Encoding", chunks)] * attempts]
     assert stages.advanced == sum(total for _, total in stages.seen)  # every bar fills, and no further
-    # and with nothing to report to, the same files
+    # and with nothing to report to, it still writes the track
     assert export_module.export(planned.routine, timeline, mix, tmp_path / "quiet", 64, options).is_file()
