@@ -91,8 +91,8 @@ class Gap:
 class Overlay:
     """Speech inside a hold; ``at_ms`` is where it would like to start.
 
-    ``field`` and ``line`` say where the routine asks for it (``cues[1]`` on line 14),
-    for the warning when it has to move.
+    ``field`` and ``line`` say where the routine asks for it (``cues[1]`` on line 14; line 0:
+    the step's ``hold``, for the numbers and reminders), for the warning when it has to move.
     """
 
     utterance: Utterance
@@ -230,7 +230,6 @@ def _script(routine: Routine) -> Iterator[Item]:
                 text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
                 yield say(fill(text, side, rep, step.reps), role, where, voice)
                 if step.hold_ms:
-                    line = step.hold_line
                     overlays = [
                         Overlay(
                             Utterance(fill(c.text, side, rep, step.reps), voice),
@@ -247,7 +246,6 @@ def _script(routine: Routine) -> Iterator[Item]:
                             Role.COUNTDOWN,
                             step.hold_ms - n * 1000,
                             "countdown",
-                            line,
                         )
                         for n in range(step.countdown, 0, -1)
                     ]
@@ -257,7 +255,6 @@ def _script(routine: Routine) -> Iterator[Item]:
                             Role.REMAINING,
                             step.hold_ms - ms,
                             "remaining",
-                            line,
                         )
                         for ms in step.remaining
                     ]
@@ -267,7 +264,6 @@ def _script(routine: Routine) -> Iterator[Item]:
                             Role.COUNT,
                             (n - 1) * step.hold_ms // step.count,
                             "count",
-                            line,
                         )
                         for n in range(1, step.count + 1)
                     ]
