@@ -548,3 +548,59 @@ def test_the_cue_wishing_for_the_later_moment_keeps_it_whatever_the_written_orde
     placed = overlays_of(path, lambda text: 2 * RATE if text == "Earlier and long." else RATE)
     assert placed["Later."] == (5.5, 6.5)
     assert placed["Earlier and long."] == (3.5, 5.5)
+
+
+@pytest.mark.parametrize(
+    ("step", "seconds", "field", "text"),
+    [
+        ("{say: Go., hold: 10s, countdown: 3}", {"one": 1.5}, "countdown", "one"),  # too long to end by the end
+        ("{say: Go., hold: 10s, countdown: 2, remaining: [2s]}", {}, "remaining", "Two seconds left."),  # on "two"
+        ("{say: Go., hold: 4s, countdown: 0, count: 2}", {"one": 1.0, "two": 2.5}, "count", "two"),
+    ],
+)
+def test_a_moved_number_or_reminder_is_reported_at_the_hold_in_its_file(
+    step: str, seconds: dict[str, float], field: str, text: str, write_routine: Callable[..., Path]
+) -> None:
+    path = write_routine(f"title: T\nsteps:\n  - {step}\n")
+    timeline = timeline_of(path, lambda said: round(RATE * seconds.get(said, 0.1)))
+    (move,) = timeline.moves
+    assert (move.source, move.line, move.field, move.text) == (str(path), 3, field, text)
+
+
+def test_lines_pushed_past_the_start_wait_their_turn_each_reported_with_what_was_in_its_way(
+    write_routine: Callable[..., Path],
+) -> None:
+    cues = "[{at: 0s, say: A.}, {at: 1s, say: B.}, {at: 1s, say: C.}, {at: 1s, say: D.}]"
+    path = write_routine(f"title: T\nsteps:\n  - {{say: Go., hold: 10s, countdown: 0, cues: {cues}}}\n")
+    timeline = timeline_of(path, lambda _: RATE)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    assert [(e.text, e.start - hold.start) for e in timeline.events if e.overlay] == [
+        ("A.", 0),  # from the hold's very first sample
+        ("B.", RATE),
+        ("C.", 2 * RATE),
+        ("D.", 3 * RATE),
+    ]
+    # "A." ends exactly where C and D wished to start: not in their way
+    assert [(m.field, m.asked, m.given, m.because) for m in timeline.moves] == [
+        ("cues[2]", RATE, 2 * RATE, "B."),
+        ("cues[3]", RATE, 3 * RATE, "B."),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("countdown", "seconds", "expected"),
+    [
+        # "B." follows "A." into "three" (7 to 7.5 s), so it starts after it, touching "two" (8 s)
+        (3, {"A.": 6.8, "B.": 0.5}, {"A.": 0.0, "B.": 7.5}),
+        # "B." follows "A." and ends with the hold's last sample
+        (0, {"A.": 6.0, "B.": 4.0}, {"A.": 0.0, "B.": 6.0}),
+    ],
+    ids=["past-a-number", "to-the-very-end"],
+)
+def test_lines_pushed_past_the_start_clear_the_numbers_and_may_end_with_the_hold(
+    countdown: int, seconds: dict[str, float], expected: dict[str, float], write_routine: Callable[..., Path]
+) -> None:
+    cues = "[{at: 0s, say: A.}, {at: 0s, say: B.}]"
+    path = write_routine(f"title: T\nsteps:\n  - {{say: Go., hold: 10s, countdown: {countdown}, cues: {cues}}}\n")
+    placed = overlays_of(path, lambda text: round(RATE * seconds.get(text, 0.5)))
+    assert {text: start for text, (start, _) in placed.items() if text in expected} == expected
