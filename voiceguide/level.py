@@ -269,8 +269,9 @@ def analyse(mix: Mix, advance: Callable[[], None] = _advance) -> Ticks:
     voice_filter, bed_filter = KFilter(rate), KFilter(rate)
     end = -(-mix.duration // TICK) * TICK
     spans = tuple((lo, min(hi, end)) for lo, hi in mix.spans(MARGIN, TICK))
-    step = _grid(mix).step
-    cuts = {0, end, *(edge for span in spans for edge in span), *range(0, end, step)}
+    grid = _grid(mix)
+    step = grid.step
+    cuts = {0, end, *(edge for span in spans for edge in span), *grid}
     edges = sorted(c for c in cuts if c <= end)
     span_starts = [lo for lo, _ in spans]
     outside = np.zeros(mix.duration // size)
