@@ -86,6 +86,7 @@ def pytest_collection_modifyitems(items):  # added by benchmarks/mutation.py
         for definitions in item._fixtureinfo.name2fixturedefs.values():
             for definition in definitions:
                 if definition.baseid:
+                    assert isinstance(definition._scope, Scope)  # pytest still keeps the scope there
                     definition._scope = Scope.Function
 """
 
