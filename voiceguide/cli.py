@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -24,6 +25,7 @@ from .engines.download import download_voice
 from .engines.piper import user_voice_folder
 from .errors import Fault, RoutineError, Stopped, VoiceguideError
 from .export import Export
+from .handout import PAPERS
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_CHOICES, ENGINE_NAMES
@@ -32,7 +34,7 @@ from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
 from .publish.site import base_url, email_address
 from .reference import schema_text
-from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
+from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, handout, load, plan, render
 from .routine import expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
@@ -372,6 +374,65 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
             continue
         steps = len(routine.steps)
         click.echo(f"{path}: ok ({steps} step{'s' * (steps != 1)})")
+    if failures:
+        _fail_batch(failures, len(paths))
+
+
+def _url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """``--url``: an absolute http(s) URL, kept exactly as given (the QR code holds it)."""
+    if value is not None and not re.fullmatch(r"https?://[^\s/?#]+\S*", value):
+        raise click.BadParameter(f"expected an absolute http:// or https:// URL, got {value!r}")
+    return value
+
+
+@cli.command(name="handout", short_help="Write a printable PDF of routines, with a QR code to the track.")
+@click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
+@click.option(
+    "-o",
+    "--output",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("output"),
+    show_default=True,
+    help="Folder for the PDF files.",
+)
+@click.option("--url", callback=_url, help="Where the track is online; printed as a QR code and as text.")
+@click.option("--paper", type=click.Choice(tuple(PAPERS)), default="a4", show_default=True, help="Paper size.")
+@voice_options
+@synthesis_options
+def handout_command(
+    routines: Sequence[Path],
+    out_dir: Path,
+    url: str | None,
+    paper: str,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    jobs: int,
+    no_cache: bool,
+) -> None:
+    """Write a handout for each routine (OUTPUT/<file name>.pdf) to print or send to a client.
+
+    It has the title, author, length, the intro (often the safety advice) and every step
+    with its hold, reps, sides and cues, in the routine's language. With --url a QR code
+    leads to the track; without it the sheet names the track's file. The speech is
+    synthesised (cached), so the length printed is the track's.
+
+    \b
+    Examples:
+      voiceguide handout routines/neck-and-back.yaml --url https://example.org/neck.mp3
+      voiceguide handout routines/ -o handouts --paper letter
+    """
+    paths = distinct_tracks(expand_paths(routines))
+    failures: list[VoiceguideError] = []
+    for path in paths:
+        try:
+            written = handout(load(path, Overrides(engine, voice, rate)), out_dir, url, paper, settings(jobs, no_cache))
+        except VoiceguideError as err:
+            failures.append(err)
+            click.echo(describe(err), err=True)
+            continue
+        click.echo(f"Wrote {written}")
     if failures:
         _fail_batch(failures, len(paths))
 

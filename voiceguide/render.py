@@ -16,9 +16,10 @@ from .engines import auto_engine
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
+from .handout import Sheet, write_handout
 from .model import AUTO, Routine, Voice
 from .routine import load_routine
-from .sidecars import write_text
+from .sidecars import to_ms, write_text
 from .sounds import chime_clips
 from .synth import Settings, Stats, synthesise
 from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
@@ -148,6 +149,23 @@ def render(
     if options.split:
         _stamp_playlist(written, stamp)
     return Rendered(written, planned, encoded=True)
+
+
+def handout(
+    routine: Routine,
+    out_dir: Path,
+    url: str | None = None,
+    paper: str = "a4",
+    settings: Settings = DEFAULTS,
+    progress: Progress = SILENT,
+) -> Path:
+    """Write ``out_dir/<file stem>.pdf``, the routine's handout; its speech is synthesised (cached)
+    so the sheet gives the track's true length."""
+    planned = plan(routine, settings, progress)
+    name = track_name(routine.source)
+    timeline = planned.timeline
+    sheet = Sheet(to_ms(timeline.duration, timeline.sample_rate), f"{name}.mp3", url, paper)
+    return write_handout(routine, sheet, output_folder(out_dir) / f"{name}.pdf")
 
 
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
