@@ -7,6 +7,7 @@ Black on white, body text 12 pt; a step is never split across pages when it fits
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -14,7 +15,9 @@ from pathlib import Path
 import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
+from PIL import Image
 
+from .cover import Cover, picture
 from .errors import OutputError
 from .files import atomic_path
 from .model import Routine, Step
@@ -30,8 +33,8 @@ SMALL = 11
 LEADING = 1.35  # line height as a multiple of the font size
 QR_SIDE = 104  # pt: about 37 mm, easy for a phone camera at arm's length
 QR_COLUMN = 172  # pt: the QR code's column, with its caption and the URL
-IMAGE_WIDTH = 150  # pt: a step's picture, beside its text
-IMAGE_HEIGHT = 150
+IMAGE_BOX = 140  # pt: a step's picture fits a square this big, beside its text (about 5 cm)
+IMAGE_PIXELS = 900  # the picture's longer side when embedded: over 300 dpi at that size
 RULE = 0.6  # grey of the thin rules between steps (1 = white)
 
 
@@ -185,20 +188,29 @@ def _text(pdf: _Pdf, text: str, width: float, size: float = BODY, style: str = "
 def _step(pdf: _Pdf, step: Step, words: HandoutWords, both: tuple[str, ...], heading: str | None) -> None:
     """One step (after ``heading``, kept with it), moved whole to the next page when it would be
     split there and fits on one page."""
+    image = picture(step.image, IMAGE_PIXELS) if step.image else None
     top, page = pdf.get_y(), pdf.page
     with pdf.offset_rendering() as trial:
-        _draw_step(trial, step, words, both, heading)  # type: ignore[arg-type]  # records, then forgets
+        _draw_step(trial, step, words, both, heading, image)  # type: ignore[arg-type]  # records, then forgets
         height = trial.y - top + (trial.page - page) * pdf.eph
     fits = height <= pdf.page_break_trigger - pdf.t_margin
     if trial.page_break_triggered and fits and top > pdf.t_margin:
         pdf.add_page()
-    _draw_step(pdf, step, words, both, heading)
+    _draw_step(pdf, step, words, both, heading, image)
 
 
-def _draw_step(pdf: _Pdf, step: Step, words: HandoutWords, both: tuple[str, ...], heading: str | None) -> None:
+def _draw_step(
+    pdf: _Pdf, step: Step, words: HandoutWords, both: tuple[str, ...], heading: str | None, image: Cover | None
+) -> None:
     if heading:
         _heading(pdf, heading)
-    width = pdf.epw
+    width, bottom, page = pdf.epw, pdf.get_y(), pdf.page
+    if image is not None:
+        with Image.open(io.BytesIO(image.data)) as pixels:
+            scale = IMAGE_BOX / max(pixels.size)
+            w, h = pixels.width * scale, pixels.height * scale
+        pdf.image(io.BytesIO(image.data), x=pdf.l_margin + pdf.epw - w, y=bottom, w=w, h=h, alt_text=step.name)
+        width, bottom = pdf.epw - IMAGE_BOX - GAP, bottom + h
     pdf.set_font(FONT, "B", 14)
     pdf.multi_cell(width, 14 * LEADING, f"{step.number}.  {step.name}", align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     if meta := _meta(step, words, both):
@@ -208,6 +220,8 @@ def _draw_step(pdf: _Pdf, step: Step, words: HandoutWords, both: tuple[str, ...]
     _text(pdf, fill(step.say, side, 1, step.reps), width)
     for cue in step.cues:
         _text(pdf, f"•  {fill(cue.text, side, 1, step.reps)}", width, size=SMALL, style="I")
+    if pdf.page == page:
+        pdf.set_y(max(pdf.get_y(), bottom))
     pdf.ln(GAP / 2)
     pdf.set_draw_color(round(255 * RULE))
     pdf.set_line_width(0.5)

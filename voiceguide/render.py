@@ -138,7 +138,7 @@ def render(
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
         if options.sidecars:  # cheap, and puts back any that were deleted
-            track_sidecars(routine, planned.timeline, base)
+            track_sidecars(routine, planned.timeline, base, options.links)
         return Rendered(target, planned, encoded=False)
     if options.split and _playlist_is_current(target, stamp):
         return Rendered(target, planned, encoded=False)
@@ -216,8 +216,12 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
     routine = dataclasses.replace(planned.routine, source="")
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
-    if routine.cover is not None and routine.cover.is_file():
-        digest.update(_file_digest(routine.cover))
+    for image in (
+        routine.cover,
+        *(step.image for step in routine.steps),
+    ):  # paths are in the routine; content may change
+        if image is not None and image.is_file():
+            digest.update(_file_digest(image))
     events = planned.timeline.events
     for event in events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())

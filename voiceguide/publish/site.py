@@ -31,7 +31,7 @@ from ..audio import decode_file, read_fingerprint
 from ..cover import BACKGROUND, Cover, cover_art, title_card
 from ..errors import OutputError, Problem, RoutineError
 from ..export import Export
-from ..files import atomic_path, output_folder, safe_name
+from ..files import output_folder, safe_name, write_bytes
 from ..model import Routine
 from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, Rendered, load, render
 from ..routine import COVER_TYPES, expand_paths
@@ -294,7 +294,7 @@ def _routine_artwork(routine: Routine, base: Path) -> str:
         data, suffix = title_card(routine.title, routine.author or routine.album, ARTWORK_MIN), ".png"
     else:
         data, suffix = artwork(cover_art(routine))
-    _write_bytes(base.with_name(base.name + suffix), data)
+    write_bytes(base.with_name(base.name + suffix), data)
     return suffix
 
 
@@ -308,19 +308,8 @@ def _channel_artwork(channel: Channel, folder: Path) -> str:
             raise OutputError(f"cannot read the image {channel.image}: {err.strerror}", "check --image") from None
         data, suffix = artwork(Cover(raw, COVER_TYPES.get(channel.image.suffix.lower(), "image/png")))
     name = f"cover{suffix}"
-    _write_bytes(folder / name, data)
+    write_bytes(folder / name, data)
     return name
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically, unless the file already holds exactly that."""
-    try:
-        if path.is_file() and path.read_bytes() == data:
-            return
-        with atomic_path(path) as partial:
-            partial.write_bytes(data)
-    except OSError as err:
-        raise OutputError(f"could not write {path.name}: {err.strerror}", "check the site folder") from None
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
