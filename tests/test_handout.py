@@ -3,11 +3,14 @@ scanned by a real decoder from the page rendered to pixels)."""
 
 from __future__ import annotations
 
+import html
+import json
 import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+import feedparser
 import pytest
 import zxingcpp
 from click.testing import CliRunner, Result
@@ -15,8 +18,10 @@ from PIL import Image
 from pypdf import PdfReader
 
 from voiceguide.cli import cli
+from voiceguide.publish import Channel, publish
+from voiceguide.render import Overrides
 
-from conftest import ROUTINES
+from conftest import ROUTINES, SHORT_ROUTINE
 
 NECK = ROUTINES / "neck-and-back.yaml"
 URL = "https://example.org/neck.mp3"
@@ -183,3 +188,27 @@ def test_a_bad_routine_exits_2_and_writes_nothing(
     assert result.exit_code == 2
     assert "routine.yaml:4: step 1" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_publish_writes_a_handout_per_routine_linked_from_the_page_and_the_feed(tmp_path: Path) -> None:
+    short = tmp_path / "short check.yaml"
+    short.write_text(SHORT_ROUTINE, encoding="utf-8")
+    base = "https://example.com/r/"
+    done = publish([short, ROUTINES / "desk-break.yaml"], tmp_path / "site", Channel(base), Overrides("espeak-ng"))
+    feed = feedparser.parse((tmp_path / "site" / "feed.xml").read_text(encoding="utf-8"))
+    page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
+    for episode, item in zip(done.site.episodes, feed.entries, strict=True):
+        pdf = tmp_path / "site" / episode.handout
+        assert pdf.parent.name == "tracks"
+        assert pdf.name == Path(episode.audio).with_suffix(".pdf").name  # next to its track
+        # the QR code leads to the routine's card on the page (player, chapters, words, pictures, feed)
+        assert qr_codes(rendered_pages(pdf, tmp_path)[0]) == [f"{base}index.html#{episode.anchor}"]
+        assert episode.title in pages_text(pdf)[0]
+        assert f'<a class="download sheet" href="{html.escape(episode.handout)}">Print the sheet</a>' in page
+        links = re.findall(r'<a href="([^"]+)">Print the sheet</a>', item.description)
+        assert links == [done.site.url(episode.handout)]
+    manifest = json.loads((tmp_path / "site" / ".voiceguide-site.json").read_text(encoding="utf-8"))
+    assert {e.handout for e in done.site.episodes} <= set(manifest["files"])  # removed with its routine
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "site" / "tracks").glob("*.pdf")}
+    publish([short, ROUTINES / "desk-break.yaml"], tmp_path / "site", Channel(base), Overrides("espeak-ng"))
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "site" / "tracks").glob("*.pdf")} == before

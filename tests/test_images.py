@@ -7,12 +7,15 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 from mutagen.id3 import ID3
 from PIL import Image
 from pypdf import PdfReader
+from test_page import CHROMEDRIVER, CHROMIUM, browser
+from test_serve import serving, wait_for
 
 from voiceguide.cli import cli
 from voiceguide.export import CHAPTER_PIXELS
@@ -155,3 +158,42 @@ def test_a_bad_picture_exits_2_with_file_line_and_fix(
         assert result.exit_code == 2, result.output
         assert f'{path}:5: step 1 "Roll" (steps[0]) → image: {message}' in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER), reason="needs chromium and chromedriver")
+def test_the_published_page_shows_a_steps_picture_while_it_plays(pictured: Path, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+
+    with serving(pictured) as served:
+        site = served.session.published
+        chapters = json.loads((site.folder / "tracks" / "pictured.chapters.json").read_text(encoding="utf-8"))
+        assert [c.get("img") for c in chapters["chapters"]] == [
+            None,
+            site.site.url("tracks/pictured.step-1.jpg"),  # absolute, as podcast apps fetch it
+            None,
+            site.site.url("tracks/pictured.step-3.png"),
+        ]
+        driver = browser(tmp_path / "profile")
+        try:
+            driver.get(served.session.url)
+            buttons = driver.find_elements(By.CSS_SELECTOR, ".chapters button")
+
+            def picture() -> dict[str, Any]:
+                shown: dict[str, Any] = driver.execute_script(
+                    "var p = document.querySelector('.picture'); return {hidden: p.hidden, src: p.getAttribute('src'),"
+                    " width: p.complete ? p.naturalWidth : 0, visible: p.getBoundingClientRect().height > 0};"
+                )
+                return shown
+
+            assert picture()["hidden"]  # the intro has none
+            for button, src, width in (
+                (1, "tracks/pictured.step-1.jpg", CHAPTER_PIXELS),
+                (3, "tracks/pictured.step-3.png", 300),
+            ):
+                buttons[button].click()
+                expected = {"hidden": False, "src": src, "width": width, "visible": True}
+                wait_for(lambda expected=expected: picture() == expected, f"the picture {src}")  # type: ignore[misc]
+                buttons[2].click()  # "Breathe" has no picture
+                wait_for(lambda: picture()["hidden"] and not picture()["visible"], "the picture to go")
+        finally:
+            driver.quit()

@@ -21,7 +21,7 @@ from .cover import Cover, cover_art, picture
 from .files import atomic_path, output_folder, safe_name, write_bytes
 from .level import ENCODE_AGAIN_LU, PEAK_GUARD_DB, Levelled, analysis_steps, level
 from .loudness import DEFAULT_TARGET, TRUE_PEAK_CEILING, Meter, TruePeak, db
-from .model import Routine
+from .model import Routine, Step
 from .sidecars import Header, Window, to_ms, write_sidecars, write_text
 from .tags import Mark, TrackTags, write_tags
 from .timeline import Timeline
@@ -112,7 +112,7 @@ def track_sidecars(routine: Routine, timeline: Timeline, base: Path, links: str 
     header = Header(routine.title, _artist(routine), _album(routine))
     images = {}
     for number, image in chapter_pictures(routine).items():
-        name = picture_name(base.name, number, image)
+        name = picture_name(base.name, routine.steps[number - 1])
         write_bytes(base.with_name(name), image.data)
         images[number] = links + urllib.parse.quote(name)
     write_sidecars(timeline, Window(0, timeline.duration), header, base, images)
@@ -123,9 +123,11 @@ def chapter_pictures(routine: Routine) -> dict[int, Cover]:
     return {step.number: picture(step.image, CHAPTER_PIXELS) for step in routine.steps if step.image}
 
 
-def picture_name(name: str, step: int, image: Cover) -> str:
-    """The file name of step ``step``'s picture beside track ``name``: ``neck.step-3.jpg``."""
-    return f"{name}.step-{step}{'.jpg' if image.mime == 'image/jpeg' else '.png'}"
+def picture_name(name: str, step: Step) -> str:
+    """The file name of ``step``'s picture beside track ``name``: ``neck.step-3.jpg`` (the picture keeps
+    its format, which validate checked matches its name)."""
+    suffix = step.image.suffix.lower() if step.image else ""
+    return f"{name}.step-{step.number}{'.jpg' if suffix in ('.jpg', '.jpeg') else '.png'}"
 
 
 def target_path(base: Path, options: Export) -> Path:

@@ -7,6 +7,7 @@ Black on white, body text 12 pt; a step is never split across pages when it fits
 
 from __future__ import annotations
 
+import datetime
 import io
 from dataclasses import dataclass
 from importlib import resources
@@ -18,8 +19,7 @@ from fpdf.enums import XPos, YPos
 from PIL import Image
 
 from .cover import Cover, picture
-from .errors import OutputError
-from .files import atomic_path
+from .files import write_bytes
 from .model import Routine, Step
 from .phrases import HandoutWords, handout_words, phrases
 from .routine import fill
@@ -46,17 +46,12 @@ class Sheet:
     track: str  # the track's file name, named when there is no URL
     url: str | None = None
     paper: str = "a4"
+    made: datetime.datetime | None = None  # the PDF's creation date (default: now); fixed, the bytes are too
 
 
 def write_handout(routine: Routine, sheet: Sheet, path: Path) -> Path:
     """Write the handout PDF to ``path`` (whole, or not at all); return ``path``."""
-    data = handout_pdf(routine, sheet)
-    try:
-        with atomic_path(path) as partial:
-            partial.write_bytes(data)
-    except OSError as err:
-        raise OutputError(f"could not write {path.name}: {err.strerror}", "check the output folder") from None
-    return path
+    return write_bytes(path, handout_pdf(routine, sheet))
 
 
 def handout_pdf(routine: Routine, sheet: Sheet) -> bytes:
@@ -67,6 +62,8 @@ def handout_pdf(routine: Routine, sheet: Sheet) -> bytes:
     pdf.set_author(routine.author or "")
     pdf.set_creator("voiceguide")
     pdf.set_lang(routine.language)
+    if sheet.made is not None:
+        pdf.set_creation_date(sheet.made)
     pdf.add_page()
     _header(pdf, routine, sheet, words)
     if routine.intro:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import html
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ PODCAST = "https://podcastindex.org/namespace/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
 CATEGORY = "Health & Fitness"
 CHAPTERS_TYPE = "application/json+chapters"  # what the podcast namespace names for JSON chapters
+PRINT = "Print the sheet"  # the link to a routine's handout, on the page and in the feed
 
 for _prefix, _uri in (("itunes", ITUNES), ("podcast", PODCAST), ("atom", ATOM)):
     ET.register_namespace(_prefix, _uri)
@@ -70,7 +72,9 @@ def _item(feed: ET.Element, site: Site, episode: Episode) -> None:
     url = site.url
     item = ET.SubElement(feed, "item")
     _text(item, "title", episode.title)
-    _text(item, "description", episode.description or episode.title)
+    sheet = html.escape(url(episode.handout), quote=True)
+    about = html.escape(episode.description or episode.title)
+    _text(item, "description", f'<p>{about}</p>\n<p><a href="{sheet}">{PRINT}</a> (PDF)</p>')
     _text(item, "link", url(f"index.html#{episode.anchor}"))
     _text(item, "guid", episode.guid).set("isPermaLink", "false")
     _text(item, "pubDate", _date(episode.published))

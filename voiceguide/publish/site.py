@@ -3,7 +3,8 @@
 Layout of a site folder::
 
     index.html  feed.xml  cover.png          the page, the podcast feed, the channel artwork
-    tracks/<name>.mp3 .vtt .chapters.json .lrc .png   one routine each
+    tracks/<name>.mp3 .vtt .chapters.json .lrc .png .pdf   one routine each, with its handout
+    tracks/<name>.step-N.jpg                 a step's picture, if it has one
     .voiceguide-site.json                    what was published (to remove it later), durations, dates
 
 Every file appears atomically (``files.atomic_path``), so a phone never downloads half
@@ -30,8 +31,9 @@ from PIL import Image, UnidentifiedImageError
 from ..audio import decode_file, read_fingerprint
 from ..cover import BACKGROUND, Cover, cover_art, title_card
 from ..errors import OutputError, Problem, RoutineError
-from ..export import Export
+from ..export import Export, picture_name
 from ..files import output_folder, safe_name, write_bytes
+from ..handout import Sheet, write_handout
 from ..model import Routine
 from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, Rendered, load, render
 from ..routine import COVER_TYPES, expand_paths
@@ -84,11 +86,13 @@ class Episode:
     image: str
     captions: str
     chapters_file: str
+    handout: str  # the printable sheet (PDF)
     size: int  # bytes of the MP3
     duration_ms: int  # from the decoded track
     published: datetime.datetime
     chapters: tuple[Mark, ...]
     cues: tuple[Cue, ...]
+    pictures: tuple[str | None, ...] = ()  # each chapter's step picture, if it has one
 
 
 @dataclass(frozen=True)
@@ -171,16 +175,23 @@ def publish(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
     dates: dict[str, Any] = {}
+    options = Export(links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
     for name, routine in loaded.items():
-        done = render(routine, tracks, bitrate, settings, progress, Export())
+        done = render(routine, tracks, bitrate, settings, progress, options)
         if done.encoded:
             encoded.append(routine.title)
         image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
         episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
             name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
         )
+        # the QR code leads to the routine's card on the page, not the bare MP3: there it plays with
+        # chapters, words and pictures, and offers the podcast feed that keeps it offline
+        page = site_url(channel.base_url, f"index.html#{episode.anchor}")
+        sheet = Sheet(episode.duration_ms, done.path.name, page, made=episode.published)
+        write_handout(routine, sheet, folder / episode.handout)
         episodes.append(episode)
-        written += [episode.audio, image, *(f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS)]
+        written += [episode.audio, image, episode.handout, *(p for p in episode.pictures if p is not None)]
+        written += [f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS]
     artwork = _channel_artwork(channel, folder)
     first = next(iter(loaded.values()), None)
     site = Site(
@@ -232,13 +243,22 @@ def _episode(
         image=image,
         captions=f"{TRACKS}/{name}.vtt",
         chapters_file=f"{TRACKS}/{name}.chapters.json",
+        handout=f"{TRACKS}/{name}.pdf",
         size=done.path.stat().st_size,
         duration_ms=duration_ms,
         published=published,
         chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
         cues=tuple(Cue(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
+        pictures=tuple(_picture(name, routine, c.step) for c in timeline.chapters),
     )
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
+
+
+def _picture(name: str, routine: Routine, step: int | None) -> str | None:
+    """A chapter's step picture in the site, if the step has one."""
+    if step is None or routine.steps[step - 1].image is None:
+        return None
+    return f"{TRACKS}/{picture_name(name, routine.steps[step - 1])}"
 
 
 def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
