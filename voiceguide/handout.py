@@ -55,9 +55,15 @@ def write_handout(routine: Routine, sheet: Sheet, path: Path) -> Path:
 
 
 def handout_pdf(routine: Routine, sheet: Sheet) -> bytes:
-    """The handout as PDF bytes."""
+    """The handout as PDF bytes. It is laid out twice: the first time counts the pages, so that
+    "Page 1 of 2" is set at its true width (fpdf2 measures its ``{nb}`` placeholder instead)."""
+    pages = _layout(routine, sheet, None).pages_count
+    return bytes(_layout(routine, sheet, pages).output())
+
+
+def _layout(routine: Routine, sheet: Sheet, pages: int | None) -> _Pdf:
     words = handout_words(routine.language)
-    pdf = _Pdf(words, routine.title, PAPERS[sheet.paper])
+    pdf = _Pdf(words, routine.title, PAPERS[sheet.paper], pages)
     pdf.set_title(routine.title)
     pdf.set_author(routine.author or "")
     pdf.set_creator("voiceguide")
@@ -73,20 +79,21 @@ def handout_pdf(routine: Routine, sheet: Sheet) -> bytes:
     both = (routine.phrases or phrases(routine.language)).both
     for step in routine.steps:
         _step(pdf, step, words, both, words.steps if step.number == 1 else None)
-    return bytes(pdf.output())
+    return pdf
 
 
 class _Pdf(FPDF):
     """A4 or Letter in points, the bundled font, a footer with the page number."""
 
-    def __init__(self, words: HandoutWords, title: str, paper: str) -> None:
+    def __init__(self, words: HandoutWords, title: str, paper: str, pages: int | None) -> None:
         super().__init__(orientation="P", unit="pt", format=paper)
-        self.words, self.running_title = words, title
+        self.words, self.running_title, self.total = words, title, pages
         fonts = resources.files(__package__).joinpath("fonts")
         for style, name in (("", "Regular"), ("B", "Bold"), ("I", "Italic")):
             with resources.as_file(fonts.joinpath(f"AtkinsonHyperlegible-{name}.ttf")) as font:
                 self.add_font(FONT, style, str(font))
         self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.c_margin = 0  # text starts where the rules do
         self.set_auto_page_break(True, margin=MARGIN + SMALL * 2)
         self.set_text_color(0)
         self.set_draw_color(0)
@@ -95,7 +102,7 @@ class _Pdf(FPDF):
         self.set_y(-MARGIN - SMALL)
         self.set_font(FONT, "", SMALL)
         self.cell(self.epw / 2, SMALL, self.running_title, align="L")
-        page = self.words.page.format(page=self.page_no(), pages="{nb}")
+        page = self.words.page.format(page=self.page_no(), pages=self.total or "?")
         self.cell(self.epw / 2, SMALL, page, align="R")
 
 
@@ -142,7 +149,7 @@ def _url_lines(pdf: _Pdf, url: str, width: float) -> list[str]:
     rest = url
     while rest:
         fits = len(rest)
-        while pdf.get_string_width(rest[:fits]) > width - 2 * pdf.c_margin:
+        while pdf.get_string_width(rest[:fits]) > width:
             fits -= 1
         if fits < len(rest):
             breaks = [i + 1 for i, c in enumerate(rest[:fits]) if c in "/?&-" and i + 1 > fits // 2]
