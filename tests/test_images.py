@@ -197,3 +197,18 @@ def test_the_published_page_shows_a_steps_picture_while_it_plays(pictured: Path,
                 wait_for(lambda: picture()["hidden"] and not picture()["visible"], "the picture to go")
         finally:
             driver.quit()
+
+
+@pytest.mark.render
+def test_a_changed_picture_encodes_the_track_again(pictured: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert render(load(pictured, Overrides(engine="espeak-ng")), out).encoded
+    assert not render(load(pictured, Overrides(engine="espeak-ng")), out).encoded
+    photo(pictured.parent / "press.png", (300, 400), "PNG")  # the same picture written again
+    assert not render(load(pictured, Overrides(engine="espeak-ng")), out).encoded
+    photo(pictured.parent / "press.png", (400, 300), "PNG")  # another picture under the same name
+    done = render(load(pictured, Overrides(engine="espeak-ng")), out)
+    assert done.encoded
+    art = next(c.sub_frames.getall("APIC") for c in ID3(done.path).getall("CHAP") if c.sub_frames["TIT2"] == "Press")
+    assert Image.open(io.BytesIO(art[0].data)).size == (400, 300)
+    assert Image.open(out / "pictured.step-3.png").size == (400, 300)

@@ -213,13 +213,11 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
-    """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
+    """A digest of everything a track is made from: timeline, speech samples, tags, pictures, settings."""
     routine = dataclasses.replace(planned.routine, source="")
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
-    for image in (
-        routine.cover,
-        *(step.image for step in routine.steps),
-    ):  # paths are in the routine; content may change
+    images = (routine.cover, *(step.image for step in routine.steps))  # named in it; their content may change
+    for image in images:
         if image is not None and image.is_file():
             digest.update(_file_digest(image))
     events = planned.timeline.events
