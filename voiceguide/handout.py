@@ -123,8 +123,10 @@ def _header(pdf: _Pdf, routine: Routine, sheet: Sheet, words: HandoutWords) -> N
     pdf.set_xy(pdf.l_margin + pdf.epw - QR_COLUMN, top)
     if sheet.url:
         _caption(pdf, words.scan, "B")
-        _qr(pdf, sheet.url, pdf.l_margin + pdf.epw - QR_COLUMN + (QR_COLUMN - QR_SIDE) / 2, pdf.get_y() + 4)
-        pdf.set_xy(pdf.l_margin + pdf.epw - QR_COLUMN, pdf.get_y() + QR_SIDE + 8)
+        code = segno.make(sheet.url, error="m", micro=False)
+        quiet = 4 * QR_SIDE / code.symbol_size(border=0)[0]  # the blank margin of four modules scanners need
+        _qr(pdf, code, pdf.l_margin + pdf.epw - QR_COLUMN + (QR_COLUMN - QR_SIDE) / 2, pdf.get_y() + quiet)
+        pdf.set_xy(pdf.l_margin + pdf.epw - QR_COLUMN, pdf.get_y() + QR_SIDE + 2 * quiet)
         _caption(pdf, "\n".join(_url_lines(pdf, sheet.url, QR_COLUMN)), "")
     else:
         _caption(pdf, words.no_url.format(track=sheet.track), "")
@@ -149,7 +151,7 @@ def _url_lines(pdf: _Pdf, url: str, width: float) -> list[str]:
     rest = url
     while rest:
         fits = len(rest)
-        while pdf.get_string_width(rest[:fits]) > width:
+        while fits > 1 and pdf.get_string_width(rest[:fits]) > width:
             fits -= 1
         if fits < len(rest):
             breaks = [i + 1 for i, c in enumerate(rest[:fits]) if c in "/?&-" and i + 1 > fits // 2]
@@ -159,9 +161,9 @@ def _url_lines(pdf: _Pdf, url: str, width: float) -> list[str]:
     return lines
 
 
-def _qr(pdf: _Pdf, url: str, x: float, y: float) -> None:
-    """The QR code as filled squares (vector, sharp at any printer's resolution), quiet zone included."""
-    code = segno.make(url, error="m", micro=False)
+def _qr(pdf: _Pdf, code: segno.QRCode, x: float, y: float) -> None:
+    """The QR code as filled squares, ``QR_SIDE`` wide at ``x``, ``y``: vector, so it is sharp at any
+    printer's resolution."""
     rows = [list(row) for row in code.matrix_iter(scale=1, border=0)]
     module = QR_SIDE / len(rows)
     pdf.set_fill_color(0)
