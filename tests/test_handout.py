@@ -4,6 +4,7 @@ scanned by a real decoder from the page rendered to pixels)."""
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
 import subprocess
@@ -18,14 +19,18 @@ from PIL import Image
 from pypdf import PdfReader
 
 from voiceguide.cli import cli
+from voiceguide.handout import Sheet, handout_pdf
+from voiceguide.phrases import handout_words, phrases
 from voiceguide.publish import Channel, publish
 from voiceguide.render import Overrides
+from voiceguide.routine import load_routine
 
 from conftest import ROUTINES, SHORT_ROUTINE
 
 NECK = ROUTINES / "neck-and-back.yaml"
 URL = "https://example.org/neck.mp3"
 A4, LETTER = (595, 842), (612, 792)
+SHEET = Sheet(duration_ms=90_000, track="routine.mp3")
 
 
 def make(runner: CliRunner, out: Path, *args: str) -> Result:
@@ -212,3 +217,46 @@ def test_publish_writes_a_handout_per_routine_linked_from_the_page_and_the_feed(
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "site" / "tracks").glob("*.pdf")}
     publish([short, ROUTINES / "desk-break.yaml"], tmp_path / "site", Channel(base), Overrides("espeak-ng"))
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "site" / "tracks").glob("*.pdf")} == before
+
+
+def test_no_text_smaller_than_11_pt_and_the_body_is_12(neck: Path) -> None:
+    sizes: dict[float, int] = {}
+
+    def visit(text: str, _cm: object, tm: list[float], _font: object, size: float) -> None:
+        if text.strip():
+            points = round(size * tm[0], 1)  # the font size as set, scaled by the text matrix
+            sizes[points] = sizes.get(points, 0) + len(text)
+
+    for page in PdfReader(neck).pages:
+        page.extract_text(visitor_text=visit)
+    assert min(sizes) >= 11
+    assert max(sizes, key=lambda size: sizes[size]) == 12  # most of the text
+
+
+@pytest.mark.parametrize(
+    ("language", "title", "before", "steps", "each_side"),
+    [
+        ("en", "Neck & shoulders", "Before you start", "Steps", "each side"),
+        ("de", "Schultern lösen, Füße warm", "Bevor du beginnst", "Übungen", "jede Seite"),
+        ("fr", "Détente des épaules, façon douce", "Avant de commencer", "Exercices", "de chaque côté"),
+        ("es", "¿Cuello tenso? Estiramiento pequeño", "Antes de empezar", "Ejercicios", "cada lado"),
+        ("it", "Più leggerezza per le spalle", "Prima di iniziare", "Esercizi", "per lato"),
+        ("nl", "Schouders ontspannen, één minuut", "Voordat je begint", "Oefeningen", "elke kant"),
+        ("pt", "Pescoço e ombros: relaxação", "Antes de começar", "Exercícios", "cada lado"),
+    ],
+)
+def test_every_language_prints_its_own_words_and_letters(
+    language: str, title: str, before: str, steps: str, each_side: str, write_routine: Callable[..., Path]
+) -> None:
+    path = write_routine(
+        f'title: "{title}"\nlanguage: {language}\nintro: "{title}."\n'
+        f'steps:\n  - name: "{title}"\n    say: "{title} {{side}}."\n    sides: both\n    hold: 20s\n    reps: 2\n'
+    )
+    routine = load_routine(path)
+    (text,) = (
+        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(handout_pdf(routine, SHEET))).pages
+    )
+    left, right = phrases(language).both
+    words = handout_words(language)
+    facts = " · ".join([words.hold.format(time="20 s"), words.times.format(n=2), each_side])
+    assert f"{before} {title}. {steps} 1. {title} {facts} {title} {left}/{right}." in text
