@@ -18,12 +18,13 @@ from click.testing import CliRunner, Result
 from PIL import Image
 from pypdf import PdfReader
 
-from voiceguide.cli import cli
-from voiceguide.handout import Sheet, handout_pdf
+from voiceguide.cli.app import cli
+from voiceguide.export.handout import Sheet, handout_pdf
 from voiceguide.phrases import handout_words, phrases
-from voiceguide.publish import Channel, publish
-from voiceguide.render import Overrides
-from voiceguide.routine import load_routine
+from voiceguide.pipeline import Overrides
+from voiceguide.publish.model import Channel
+from voiceguide.publish.site import publish
+from voiceguide.routine.build import load_routine
 
 from conftest import ROUTINES, SHORT_ROUTINE
 

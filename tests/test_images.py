@@ -17,9 +17,9 @@ from pypdf import PdfReader
 from test_page import CHROMEDRIVER, CHROMIUM, browser
 from test_serve import serving, wait_for
 
-from voiceguide.cli import cli
-from voiceguide.export import CHAPTER_PIXELS
-from voiceguide.render import Overrides, load, render
+from voiceguide.cli.app import cli
+from voiceguide.export.track import CHAPTER_PIXELS
+from voiceguide.pipeline import Overrides, load, render
 
 PICTURED = """\
 title: Pictured

@@ -16,17 +16,17 @@ import html
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from voiceguide import __version__
+from voiceguide.publish.model import PRINT
 
 if TYPE_CHECKING:
-    from .site import Episode, Site
+    from voiceguide.publish.model import Episode, Site
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
 CATEGORY = "Health & Fitness"
 CHAPTERS_TYPE = "application/json+chapters"  # what the podcast namespace names for JSON chapters
-PRINT = "Print the sheet"  # the link to a routine's handout, on the page and in the feed
 
 for _prefix, _uri in (("itunes", ITUNES), ("podcast", PODCAST), ("atom", ATOM)):
     ET.register_namespace(_prefix, _uri)

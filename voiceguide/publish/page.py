@@ -13,10 +13,10 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
 
-from .feed import PRINT
+from voiceguide.publish.model import PRINT
 
 if TYPE_CHECKING:
-    from .site import Episode, Site
+    from voiceguide.publish.model import Episode, Site
 
 APPS = (  # name, URL scheme prefix for the feed URL without "http(s)://": links only, nothing is fetched
     ("Apple Podcasts", "podcast://"),
