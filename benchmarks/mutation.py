@@ -1,7 +1,7 @@
 """Mutation testing of the core modules with mutmut: one command, a score per module.
 
     .venv/bin/pip install -e '.[mutation]'                       # once: mutmut
-    .venv/bin/python benchmarks/mutation.py                      # timeline, durations, assembly
+    .venv/bin/python benchmarks/mutation.py                      # timeline, durations, clips, assembly
     .venv/bin/python benchmarks/mutation.py assembly loudness level  # any modules named below
     .venv/bin/python benchmarks/mutation.py --survivors timeline  # also list the mutants no test killed
 
