@@ -60,6 +60,7 @@ class Step:
     count: int = 0  # numbers counted aloud through the hold, evenly spaced
     count_reps: bool = False  # "Rep 2 of 5" before every rep
     voice: Voice | None = None  # the step's own voice (None: the routine's)
+    wait: bool = False  # "Press play when you're ready." and the routine's `ready_ms` of silence before the hold
 
 
 @dataclass(frozen=True)
@@ -99,3 +100,4 @@ class Routine:
     sounds: Sounds = Sounds()
     background: Background | None = None
     phrases: Phrases | None = None  # the language's built-in phrases with the routine's overrides
+    ready_ms: int = 5000  # the silence of a step with `wait: true`, where the page pauses

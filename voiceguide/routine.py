@@ -215,6 +215,12 @@ class PhrasesSchema(Schema):
         values="text that contains `{rep}` and `{reps}`",
         default_doc="the language's",
     )
+    ready = Field(
+        Text(200),
+        doc='Replaces the line of `wait: true` ("Press play when you\'re ready.").',
+        values="text, up to 200 characters; no placeholders",
+        default_doc="the language's",
+    )
     numbers = Field(
         ListOf(Text(60), min_items=1, max_items=MAX_COUNT),
         doc="Replaces the first numbers, from one on (for the countdown, `count`, `{n}`, `{rep}` and `{reps}`).",
@@ -290,6 +296,12 @@ class DefaultsSchema(Schema):
         examples=[["30s", "10s"]],
     )
     count_reps = Field(Flag(), doc='Say "Rep 2 of 5." before every rep of steps with 2 or more reps.', default=False)
+    ready = Field(
+        Duration(minimum_ms=1000),
+        doc='The silence of a step with `wait: true`, after "Press play when you\'re ready.": the published page '
+        "pauses where it begins; a player that cannot be told to pause plays it through.",
+        default="5s",
+    )
 
 
 class SoundsSchema(Schema):
@@ -383,6 +395,14 @@ class StepSchema(Schema):
         "countdown.",
         values=f"whole number, 1 to {MAX_COUNT}; needs a `hold` of at least that many seconds; "
         "not together with `countdown`",
+    )
+    wait = Field(
+        Flag(),
+        doc="Wait for the listener before the hold (to move into position, or fetch a prop): after `say`, "
+        '"Press play when you\'re ready." and a silence of `defaults.ready`; the published page pauses there and '
+        "goes on at the hold when play is pressed. Only before the step's first hold: the other sides and reps "
+        "follow after `rest` as usual. See [Waiting for the listener](#waiting-for-the-listener).",
+        default=False,
     )
     voice = Field(
         Nested(VoiceSchema),
@@ -534,7 +554,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
         return None
-    total_ms = sum(_silence_ms(step) for step in steps)
+    total_ms = sum(_silence_ms(step) + step.wait * default.ready for step in steps)
     if total_ms > MAX_TOTAL_MS:
         ctx.report(
             top.line(RoutineSchema.steps),
@@ -553,6 +573,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         intro=top.get(RoutineSchema.intro),
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
+        ready_ms=default.ready,
         steps=steps,
         cover=_cover(top, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
@@ -608,6 +629,10 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
         if missing := [name for name in needed if "{" + name + "}" not in text]:
             listed = ", ".join("{" + name + "}" for name in missing)
             ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
+    if (text := section.get(PhrasesSchema.ready)) is not None:
+        _check_placeholders(
+            text, (), section.line(PhrasesSchema.ready), section.where(PhrasesSchema.ready), ctx, in_step=False
+        )
     numbers = section.get(PhrasesSchema.numbers) or []
     sides = section.get(PhrasesSchema.sides)
     try:
@@ -619,6 +644,7 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
         both=tuple(sides) if sides else built_in.both,
         remaining=_first(section.get(PhrasesSchema.remaining), built_in.remaining),
         rep=_first(section.get(PhrasesSchema.rep), built_in.rep),
+        ready=_first(section.get(PhrasesSchema.ready), built_in.ready),
         numbers=(*numbers, *built_in.numbers[len(numbers) :]),
     )
 
@@ -675,6 +701,7 @@ class _Defaults:
         self.chime: str = pick(DefaultsSchema.chime, "none")
         self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
+        self.ready: int = pick(DefaultsSchema.ready, 5000)
 
 
 def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
@@ -743,6 +770,7 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
         voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
+        wait=s.get(StepSchema.wait) or False,
     )
 
 

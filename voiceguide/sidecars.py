@@ -12,10 +12,11 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import OutputError
 from .files import atomic_path
-from .timeline import Event, Kind, Timeline
+from .timeline import Event, Kind, Role, Timeline
 
 JSON_CHAPTERS_VERSION = "1.2.0"
 
@@ -77,17 +78,34 @@ def vtt(timeline: Timeline, window: Window) -> str:
 
 
 def chapters_json(timeline: Timeline, window: Window) -> str:
-    """Podcasting 2.0 JSON chapters (version 1.2.0), times in seconds."""
+    """Podcasting 2.0 JSON chapters (version 1.2.0), times in seconds.
+
+    The silence of a ``wait: true`` step is a chapter outside the table of contents
+    (``"toc": false``) named after the line before it, followed by one that goes back to
+    the step's title where the silence ends: a player can find where to wait for the listener.
+    """
     rate = timeline.sample_rate
+
+    def entry(start: int, end: int, title: str, **more: bool) -> dict[str, Any]:
+        bounds = (
+            to_ms(max(start, window.start) - window.start, rate),
+            to_ms(min(end, window.end) - window.start, rate),
+        )
+        return {"startTime": bounds[0] / 1000, "endTime": bounds[1] / 1000, "title": title, **more}
+
     chapters = [
-        {
-            "startTime": to_ms(max(c.start, window.start) - window.start, rate) / 1000,
-            "endTime": to_ms(min(c.end, window.end) - window.start, rate) / 1000,
-            "title": c.title,
-        }
-        for c in timeline.chapters
-        if c.start < window.end and c.end > window.start
+        entry(c.start, c.end, c.title) for c in timeline.chapters if c.start < window.end and c.end > window.start
     ]
+    line = ""
+    for event in timeline.events:
+        if event.role is Role.READY:
+            line = event.text or ""
+        if event.kind is Kind.READY and window.start <= event.start < window.end:
+            chapter = next(c for c in timeline.chapters if c.start <= event.start < c.end)
+            chapters.append(entry(event.start, event.end, line, toc=False))
+            if event.end < min(chapter.end, window.end):
+                chapters.append(entry(event.end, chapter.end, chapter.title, toc=False))
+    chapters.sort(key=lambda c: float(c["startTime"]))
     return json.dumps({"version": JSON_CHAPTERS_VERSION, "chapters": chapters}, indent=2, ensure_ascii=False) + "\n"
 
 

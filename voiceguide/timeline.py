@@ -27,6 +27,7 @@ class Kind(StrEnum):
     REST = "rest"
     PAUSE = "pause"
     CHIME = "chime"
+    READY = "ready"  # the silence of `wait: true`: the published page pauses where it starts
 
 
 class Role(StrEnum):
@@ -43,6 +44,7 @@ class Role(StrEnum):
     REP = "rep"  # "Rep 2 of 5", before a rep
     START = "start"  # the chime at a hold's start
     END = "end"  # the chime at a hold's end
+    READY = "ready"  # "Press play when you're ready.", before a `wait: true` step's silence
 
 
 OVERLAYS = (Role.COUNTDOWN, Role.CUE, Role.REMAINING, Role.COUNT, Role.START, Role.END)
@@ -82,7 +84,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Gap:
-    kind: Kind  # REST or PAUSE
+    kind: Kind  # REST, PAUSE or READY
     ms: int
     where: Where
 
@@ -229,6 +231,9 @@ def _script(routine: Routine) -> Iterator[Item]:
                     yield say(words.rep_of(rep, step.reps), Role.REP, where, voice)
                 text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
                 yield say(fill(text, side, rep, step.reps), role, where, voice)
+                if step.wait and side_index == 0 and rep == 1:
+                    yield say(words.ready, Role.READY, where, voice)
+                    yield Gap(Kind.READY, routine.ready_ms, where)
                 if step.hold_ms:
                     overlays = [
                         Overlay(

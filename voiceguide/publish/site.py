@@ -38,6 +38,7 @@ from ..routine import COVER_TYPES, expand_paths
 from ..sidecars import Window, spoken, to_ms, write_text
 from ..synth import Settings
 from ..tags import Mark
+from ..timeline import Kind
 from .feed import feed_xml
 from .page import page_html
 
@@ -89,6 +90,7 @@ class Episode:
     published: datetime.datetime
     chapters: tuple[Mark, ...]
     cues: tuple[Cue, ...]
+    waits: tuple[tuple[int, int], ...] = ()  # start and end (ms) of each silence where the page waits for play
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ def _episode(
         published=published,
         chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
         cues=tuple(Cue(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
+        waits=tuple((to_ms(e.start, grid), to_ms(e.end, grid)) for e in timeline.events if e.kind is Kind.READY),
     )
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
 
