@@ -8,12 +8,11 @@ every handler the page registers, so the tests call them as the browser would.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from test_page import CHROMEDRIVER, CHROMIUM, browser
-from test_serve import Served, serving, wait_for
+from test_serve import serving, wait_for
 
 from voiceguide.publish.page import clock
 from voiceguide.publish.site import Episode

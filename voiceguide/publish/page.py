@@ -48,6 +48,7 @@ def page_html(site: Site) -> str:
 
 def _card(episode: Episode) -> str:
     steps = len(episode.chapters)
+    chapters = f"{steps} chapter{'s' * (steps != 1)}"
     buttons = "\n".join(
         f'      <li><button type="button" data-start="{c.start_ms / 1000:.3f}" data-title="{_e(c.title)}">'
         f'<span class="at">{clock(c.start_ms)}</span> {_e(c.title)}</button></li>'
@@ -59,7 +60,7 @@ def _card(episode: Episode) -> str:
       <img src="{_e(episode.image)}" alt="" width="88" height="88">
       <div>
         <h2>{_e(episode.title)}</h2>
-        <p class="meta"><span class="length">{clock(episode.duration_ms)}</span> · {steps} chapter{"s" * (steps != 1)}</p>
+        <p class="meta"><span class="length">{clock(episode.duration_ms)}</span> · {chapters}</p>
       </div>
     </header>{description}
     <audio controls preload="metadata" src="{_e(episode.audio)}"></audio>
