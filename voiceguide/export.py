@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 GENRE = "Speech"
 MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
-PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
+PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|srt|chapters\.json)")
 
 
 @dataclass(frozen=True)
@@ -100,7 +100,7 @@ def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int
 
 
 def track_sidecars(routine: Routine, timeline: Timeline, base: Path) -> None:
-    """The whole track's ``.lrc``, ``.vtt`` and ``.chapters.json`` beside ``<base>.mp3``."""
+    """The whole track's ``.lrc``, ``.vtt``, ``.srt`` and ``.chapters.json`` beside ``<base>.mp3``."""
     header = Header(routine.title, _artist(routine), _album(routine))
     write_sidecars(timeline, Window(0, timeline.duration), header, base)
 

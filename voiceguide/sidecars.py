@@ -1,7 +1,8 @@
 """Text files beside a track, all from the same timeline as its audio.
 
 ``.lrc`` synced lyrics (music players show the current instruction),
-``.vtt`` WebVTT captions, and ``.chapters.json`` (Podcasting 2.0 JSON chapters).
+``.vtt`` WebVTT and ``.srt`` SubRip captions (the same cues: podcast apps differ in
+which they read), and ``.chapters.json`` (Podcasting 2.0 JSON chapters).
 A ``Window`` picks the part of the timeline one file holds (the whole track, or
 one chapter when tracks are split); times are relative to its start.
 """
@@ -77,6 +78,16 @@ def vtt(timeline: Timeline, window: Window) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+def srt(timeline: Timeline, window: Window) -> str:
+    """SubRip captions: the cues of ``vtt``, numbered, with ``,`` before the milliseconds."""
+    rate = timeline.sample_rate
+    blocks = []
+    for number, event in enumerate(spoken(timeline, window), start=1):
+        start, end = (to_ms(t - window.start, rate) for t in (event.start, event.end))
+        blocks.append(f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{event.text}\n")
+    return "\n".join(blocks)
+
+
 def chapters_json(timeline: Timeline, window: Window) -> str:
     """Podcasting 2.0 JSON chapters (version 1.2.0), times in seconds.
 
@@ -110,10 +121,11 @@ def chapters_json(timeline: Timeline, window: Window) -> str:
 
 
 def write_sidecars(timeline: Timeline, window: Window, header: Header, base: Path) -> tuple[Path, ...]:
-    """Write ``<base>.lrc``, ``<base>.vtt`` and ``<base>.chapters.json``; return their paths."""
+    """Write ``<base>.lrc``, ``<base>.vtt``, ``<base>.srt`` and ``<base>.chapters.json``; return their paths."""
     texts = {
         ".lrc": lrc(timeline, window, header),
         ".vtt": vtt(timeline, window),
+        ".srt": srt(timeline, window),
         ".chapters.json": chapters_json(timeline, window),
     }
     written = []
@@ -132,5 +144,5 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
-def _clock(ms: int) -> str:
-    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}.{ms % 1000:03d}"
+def _clock(ms: int, point: str = ".") -> str:
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d}{point}{ms % 1000:03d}"

@@ -3,7 +3,7 @@
 Layout of a site folder::
 
     index.html  feed.xml  cover.png          the page, the podcast feed, the channel artwork
-    tracks/<name>.mp3 .vtt .chapters.json .lrc .png   one routine each
+    tracks/<name>.mp3 .vtt .srt .chapters.json .lrc .png   one routine each
     .voiceguide-site.json                    what was published (to remove it later), durations, dates
 
 Every file appears atomically (``files.atomic_path``), so a phone never downloads half
@@ -47,7 +47,7 @@ MANIFEST = ".voiceguide-site.json"
 MANIFEST_VERSION = 1
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts: square, 1400 to 3000 px
 PODCAST_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")  # podcast:guid's UUIDv5 namespace
-SIDECARS = (".vtt", ".chapters.json", ".lrc")
+SIDECARS = (".vtt", ".srt", ".chapters.json", ".lrc")
 AS_WRITTEN = Overrides()  # no command-line overrides
 
 
@@ -83,7 +83,8 @@ class Episode:
     anchor: str  # the card's id on the page
     audio: str
     image: str
-    captions: str
+    captions: str  # WebVTT
+    subrip: str  # the same captions as SRT
     chapters_file: str
     size: int  # bytes of the MP3
     duration_ms: int  # from the decoded track
@@ -233,6 +234,7 @@ def _episode(
         audio=audio,
         image=image,
         captions=f"{TRACKS}/{name}.vtt",
+        subrip=f"{TRACKS}/{name}.srt",
         chapters_file=f"{TRACKS}/{name}.chapters.json",
         size=done.path.stat().st_size,
         duration_ms=duration_ms,
