@@ -30,6 +30,7 @@ from .model import ENGINE_CHOICES, ENGINE_NAMES
 from .phrases import languages
 from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
+from .publish.libraries import clients, publish_clients
 from .publish.site import base_url, email_address
 from .reference import schema_text
 from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
@@ -556,8 +557,10 @@ def _published_lines(done: Published) -> list[str]:
     callback=_base_url,
     help="Where the folder will be on the web; the feed needs absolute URLs.",
 )
-@click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
-@click.option("--author", help="The podcast's author (default: the first routine's author).")
+@click.option(
+    "--title", help="The podcast's title (default: \"Routines\"; for a folder of client folders, each one's name)."
+)
+@click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @click.option(
     "--email",
     callback=lambda _ctx, _param, value: _checked(email_address, value),
@@ -577,7 +580,7 @@ def publish_command(
     routines: Sequence[Path],
     site: Path,
     base_url: str,
-    title: str,
+    title: str | None,
     author: str | None,
     email: str | None,
     description: str | None,
@@ -601,19 +604,29 @@ def publish_command(
       voiceguide publish routines/ -o site --base-url https://example.com/routines/
       voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
       voiceguide publish routines/ --base-url https://example.com/r/ --author "Ana Silva" --email ana@example.com
+      voiceguide publish clients/ -o site --base-url https://example.com/r/    # clients/ana/, clients/ben/, ...
+
+    Given one folder of folders (one per client, each with its routines), each client gets
+    a library of its own: page, feed and cover under SITE/<secret>/, a random name that
+    cannot be guessed. Nothing lists or links the libraries: send each client their link.
     """
-    channel = Channel(base_url, title, author, description, image, email)
+    given = clients(routines)
+    channel = Channel(base_url, title or ("" if given else "Routines"), author, description, image, email)
     bars = Bars() if not quiet and sys.stderr.isatty() else None
+    options = (Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT)
     try:
-        done = publish(
-            routines, site, channel, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT
+        done = (
+            publish_clients(given, site, channel, *options) if given else (publish(routines, site, channel, *options),)
         )
     finally:
         if bars:
             bars.close()
     if not quiet:
-        lines = _published_lines(done)
-        lines += [f"Page: {done.site.url('index.html')}", f"Feed: {done.site.url('feed.xml')}"]
+        lines = []
+        names: list[str | None] = [c.name for c in given] or [None]
+        for client, published in zip(names, done, strict=True):
+            lines += [*_published_lines(published), *([f"Library of {client}:"] if client else [])]
+            lines += [f"Page: {published.site.url('index.html')}", f"Feed: {published.site.url('feed.xml')}"]
         click.echo("\n".join(lines))
 
 
@@ -626,7 +639,10 @@ def publish_command(
     help="Address to listen on: all interfaces, so a phone on the same Wi-Fi can connect; 127.0.0.1 keeps it local.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
-@click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
+@click.option(
+    "--title", help="The podcast's title (default: \"Routines\"; for a folder of client folders, each one's name)."
+)
+@click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @voice_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
@@ -634,7 +650,8 @@ def serve_command(
     routines: Sequence[Path],
     host: str,
     port: int,
-    title: str,
+    title: str | None,
+    author: str | None,
     engine: str | None,
     voice: str | None,
     rate: int | None,
@@ -646,14 +663,17 @@ def serve_command(
 
     Publishes ROUTINES (as `voiceguide publish` does) into your user cache and serves
     that site under a secret path, kept for these routines so podcast subscriptions
-    survive restarts. Editing a routine re-publishes it. Ctrl-C stops.
+    survive restarts. Editing a routine re-publishes it. Ctrl-C stops. A folder of
+    client folders is served as one library per client, each with its own secret
+    path and QR code; a client's link leads to their routines only.
 
     \b
     Examples:
       voiceguide serve routines/
+      voiceguide serve clients/                  # clients/ana/, clients/ben/, ...: a library each
       voiceguide serve routines/desk-break.yaml --host 127.0.0.1 --port 8080
     """
-    from .publish.serve import ALL_INTERFACES, qr_code, start  # the server's libraries load only for this command
+    from .publish.serve import ALL_INTERFACES, loopback, qr_code, start  # the server's libraries load only here
 
     bars = Bars() if sys.stderr.isatty() else None
     try:
@@ -666,17 +686,24 @@ def serve_command(
             bitrate,
             settings(jobs, no_cache),
             bars or SILENT,
+            author,
         )
     finally:
         if bars:
             bars.close()
     echo = click.echo
-    echo("\n".join(_published_lines(session.published)))
-    if host in ALL_INTERFACES and "//127.0.0.1:" in session.url:
+    local = loopback(host) or (host in ALL_INTERFACES and "//127.0.0.1:" in session.url)
+    if host in ALL_INTERFACES and local:
         click.echo("No network address found: only this computer can open the page. Is Wi-Fi on?", err=True)
-    echo(f"\nOpen this on your phone (same Wi-Fi), or scan the code:\n  {session.url}\n")
-    echo(qr_code(session.url))
-    echo(f"Podcast feed: {session.url}feed.xml")
+    for shelf in session.shelves:
+        echo("\n".join(_published_lines(shelf.published)))
+        whose = f" {shelf.name}'s library:" if shelf.name else ""
+        if local:
+            echo(f"\nOpen{whose} on this computer only (a phone cannot reach this address):\n  {shelf.url}\n")
+        else:
+            echo(f"\nOpen{whose} on the phone (same Wi-Fi), or scan the code:\n  {shelf.url}\n")
+        echo(qr_code(shelf.url))
+        echo(f"Podcast feed: {shelf.url}feed.xml\n")
     echo("Watching the routine files; an edit is published at once. Ctrl-C stops.", nl=True)
 
     def republished(changed: set[Path], done: Published) -> None:

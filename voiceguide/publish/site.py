@@ -157,13 +157,15 @@ def publish(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    library: str | None = None,
 ) -> Published:
     """Render ``routines`` into ``folder`` and write the artwork, the feed and the page.
 
     Every routine is loaded and checked before anything is written; if one is bad,
-    the site stays as it was.
+    the site stays as it was. ``library`` names the client folder the routines come
+    from, kept in the manifest so that publishing again finds this folder.
     """
-    loaded = _load_all(expand_paths(routines), overrides)
+    loaded = load_all(expand_paths(routines), overrides)
     folder = output_folder(folder)
     tracks = output_folder(folder / TRACKS)
     old = _read_manifest(folder)
@@ -189,7 +191,7 @@ def publish(
     site = Site(
         base_url=channel.base_url,
         title=channel.title,
-        author=channel.author or (first.author if first and first.author else "voiceguide"),
+        author=channel.author or next((r.author for r in loaded.values() if r.author), "voiceguide"),
         description=channel.description or "Voice-guided routines to follow hands-free, made with voiceguide.",
         language=first.language if first else "en",
         guid=guid,
@@ -202,6 +204,8 @@ def publish(
     written += [artwork, "feed.xml", "index.html"]
     removed = _remove_stale(folder, old.get("files", []), written)
     manifest = {"version": MANIFEST_VERSION, "guid": guid, "files": sorted(set(written)), "tracks": dates}
+    if library is not None:
+        manifest["library"] = library
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return Published(folder, site, tuple(encoded), removed)
 
@@ -246,7 +250,7 @@ def _episode(
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
 
 
-def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
+def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
     """Every routine by its file name on the site; every problem in every file before stopping."""
     loaded: dict[str, Routine] = {}
     problems: list[Problem] = []
