@@ -14,7 +14,7 @@ from test_serve import Served, ask, serving
 
 from voiceguide.cli import cli
 from voiceguide.errors import RoutineError
-from voiceguide.publish import Channel
+from voiceguide.publish import Channel, Published, publish
 from voiceguide.publish.libraries import Client, clients, publish_clients
 from voiceguide.publish.serve import loopback
 from voiceguide.publish.site import MANIFEST, base_url
@@ -173,3 +173,24 @@ def test_no_path_from_one_library_reaches_another(served: Served) -> None:
 )
 def test_loopback_addresses_are_this_computer_only(host: str, local: bool) -> None:
     assert loopback(host) is local
+
+
+def test_serve_after_publish_copies_the_tracks_instead_of_encoding_them(tmp_path: Path, encodes: list[bool]) -> None:
+    routines = tmp_path / "routines"
+    routines.mkdir()
+    (routines / "neck.yaml").write_text(routine("Neck"), encoding="utf-8")
+    published = publish_one(routines, tmp_path / "site")
+    assert published.encoded == ("Neck",)
+    assert len(encodes) == 1
+    with serving(routines) as served:  # serve publishes into the user cache, for another URL
+        assert served.session.published.encoded == ()
+        assert len(encodes) == 1  # nothing encoded again
+        track = served.session.published.folder / served.session.published.site.episodes[0].audio
+        assert track.read_bytes() == (published.folder / published.site.episodes[0].audio).read_bytes()
+    slower = publish_one(routines, tmp_path / "slower", bitrate=32)  # made otherwise: encoded, not copied
+    assert slower.encoded == ("Neck",)
+    assert len(encodes) == 2
+
+
+def publish_one(routines: Path, folder: Path, bitrate: int = 64) -> Published:
+    return publish([routines], folder, Channel(base_url(BASE)), ESPEAK, bitrate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from .background import Bed
 from .engines import auto_engine
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
-from .files import output_folder, safe_name
+from .files import atomic_path, output_folder, safe_name
 from .model import AUTO, Routine, Voice
 from .routine import load_routine
 from .sidecars import write_text
@@ -125,16 +126,20 @@ def render(
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
     options: Export = Export(),
+    reuse: Path | None = None,
 ) -> Rendered:
     """Render ``routine`` to ``out_dir/<file stem>.mp3`` (or, split, a playlist of parts).
 
     Files appear only when complete. A track whose stored fingerprint matches what
-    it would be made from is left as it is.
+    it would be made from is left as it is; so is ``reuse``, an MP3 made elsewhere
+    (by another ``publish``), copied instead of encoded when its fingerprint matches.
     """
     planned = plan(routine, settings, progress)
     base = output_folder(out_dir) / track_name(routine.source)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
+    if not options.split and reuse is not None:
+        _copy_if_current(reuse, target, stamp)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
         if options.sidecars:  # cheap, and puts back any that were deleted
             track_sidecars(routine, planned.timeline, base)
@@ -148,6 +153,19 @@ def render(
     if options.split:
         _stamp_playlist(written, stamp)
     return Rendered(written, planned, encoded=True)
+
+
+def _copy_if_current(source: Path, target: Path, stamp: str) -> None:
+    """Copy ``source`` over ``target`` when it carries ``stamp`` and ``target`` does not (else leave both)."""
+    try:
+        if source.resolve() == target.resolve() or read_fingerprint(source) != stamp:
+            return
+        if target.is_file() and read_fingerprint(target) == stamp:
+            return
+        with atomic_path(target) as partial:
+            shutil.copyfile(source, partial)
+    except OSError:
+        return  # it is only a shortcut: the track is encoded instead
 
 
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
@@ -37,7 +36,7 @@ from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress
 from ..synth import Settings
 from ..watch import watch_routines
 from .libraries import clients, new_secret
-from .site import AS_WRITTEN, Channel, Published, publish
+from .site import AS_WRITTEN, Channel, Published, publish, sites_folder
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel")  # bridges a phone cannot reach
@@ -49,12 +48,6 @@ class Library:
 
     site: Path
     secret: str
-
-
-def sites_folder() -> Path:
-    """$VOICEGUIDE_SITES_DIR, else ``sites`` in the platform's user cache folder."""
-    chosen = os.environ.get("VOICEGUIDE_SITES_DIR")
-    return Path(chosen) if chosen else Path(platformdirs.user_cache_dir("voiceguide")) / "sites"
 
 
 def library(routines: Sequence[Path]) -> Library:

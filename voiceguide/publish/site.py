@@ -9,14 +9,19 @@ Layout of a site folder::
 Every file appears atomically (``files.atomic_path``), so a phone never downloads half
 of one. Publishing again re-encodes only changed routines (the render fingerprint),
 keeps the ``guid`` and ``pubDate`` of unchanged ones, and deletes the files of routines
-that are gone; it never deletes a file it did not write.
+that are gone; it never deletes a file it did not write. Publishing the same routine into
+another folder (``serve`` after ``publish``, say) copies the track the last publish made
+rather than encoding it again, when nothing it is made from has changed: the user cache
+remembers which MP3 was last made from each routine file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
+import os
 import re
 import urllib.parse
 import uuid
@@ -25,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from PIL import Image, UnidentifiedImageError
 
 from ..audio import decode_file, read_fingerprint
@@ -49,6 +55,7 @@ ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts: square, 1400 to 3000 px
 PODCAST_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")  # podcast:guid's UUIDv5 namespace
 SIDECARS = (".vtt", ".srt", ".chapters.json", ".lrc")
 AS_WRITTEN = Overrides()  # no command-line overrides
+LAST_MADE = "last-made.json"  # in sites_folder(): which MP3 was last published from each routine file
 
 
 @dataclass(frozen=True)
@@ -166,6 +173,7 @@ def publish(
     from, kept in the manifest so that publishing again finds this folder.
     """
     loaded = load_all(expand_paths(routines), overrides)
+    made = _last_made()
     folder = output_folder(folder)
     tracks = output_folder(folder / TRACKS)
     old = _read_manifest(folder)
@@ -177,7 +185,9 @@ def publish(
     )
     dates: dict[str, Any] = {}
     for name, routine in loaded.items():
-        done = render(routine, tracks, bitrate, settings, progress, Export())
+        source = str(Path(routine.source).resolve())
+        done = render(routine, tracks, bitrate, settings, progress, Export(), _path(made.get(source)))
+        made[source] = str(done.path.resolve())
         if done.encoded:
             encoded.append(routine.title)
         image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
@@ -207,7 +217,34 @@ def publish(
     if library is not None:
         manifest["library"] = library
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _remember(made)
     return Published(folder, site, tuple(encoded), removed)
+
+
+def sites_folder() -> Path:
+    """$VOICEGUIDE_SITES_DIR, else ``sites`` in the platform's user cache folder."""
+    chosen = os.environ.get("VOICEGUIDE_SITES_DIR")
+    return Path(chosen) if chosen else Path(platformdirs.user_cache_dir("voiceguide")) / "sites"
+
+
+def _last_made() -> dict[str, Any]:
+    """Routine file -> the MP3 last published from it, anywhere (empty if unknown or unreadable)."""
+    try:
+        made = json.loads((sites_folder() / LAST_MADE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return made if isinstance(made, dict) else {}
+
+
+def _remember(made: dict[str, Any]) -> None:
+    """Keep ``made`` for the next publish, without the tracks that are gone; only a shortcut, so never an error."""
+    kept = {source: track for source, track in made.items() if (path := _path(track)) and path.is_file()}
+    with contextlib.suppress(OutputError):
+        write_text(output_folder(sites_folder()) / LAST_MADE, json.dumps(kept, indent=1, ensure_ascii=False) + "\n")
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if isinstance(value, str) else None
 
 
 def _episode(
