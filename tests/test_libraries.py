@@ -59,7 +59,8 @@ def test_publish_writes_each_library_under_its_own_secret_with_nothing_linking_t
     practice: Path, tmp_path: Path
 ) -> None:
     site = tmp_path / "site"
-    ana, ben = publish_clients(clients([practice]), site, Channel(base_url(BASE), title=""), ESPEAK)
+    (ana, ben), gone = publish_clients(clients([practice]), site, Channel(base_url(BASE), title=""), ESPEAK)
+    assert gone == ()
     secrets = {ana.folder.name, ben.folder.name}
     assert len(secrets) == 2
     assert all(len(secret) >= 22 for secret in secrets)  # 128 random bits
@@ -81,10 +82,27 @@ def test_publish_writes_each_library_under_its_own_secret_with_nothing_linking_t
     assert ben.site.author == "voiceguide"
     assert json.loads((ana.folder / MANIFEST).read_text(encoding="utf-8"))["library"] == "ana"
 
-    again = publish_clients(clients([practice]), site, Channel(base_url(BASE), title="Mine"), ESPEAK)
+    again, _ = publish_clients(clients([practice]), site, Channel(base_url(BASE), title="Mine"), ESPEAK)
     assert [p.folder for p in again] == [ana.folder, ben.folder]  # the secrets are kept: subscriptions survive
     assert [p.encoded for p in again] == [(), ()]
     assert [p.site.title for p in again] == ["Mine", "Mine"]
+
+
+def test_a_client_folder_that_is_gone_takes_its_library_with_it(tmp_path: Path) -> None:
+    top, site = tmp_path / "clients", tmp_path / "site"
+    for name in ("ana", "ben"):
+        (top / name).mkdir(parents=True)
+        (top / name / "neck.yaml").write_text(routine(f"{name} neck"), encoding="utf-8")
+    (ana, ben), _ = publish_clients(clients([top]), site, Channel(base_url(BASE), title=""), ESPEAK)
+    (ben.folder / "notes.txt").write_text("not ours", encoding="utf-8")
+    for path in (top / "ben").iterdir():
+        path.unlink()
+    (top / "ben").rmdir()
+    (kept,), gone = publish_clients(clients([top]), site, Channel(base_url(BASE), title=""), ESPEAK)
+    assert gone == ("ben",)
+    assert kept.folder == ana.folder
+    assert sorted(p.name for p in ben.folder.iterdir()) == ["notes.txt"]  # only what publish did not write is left
+    assert not (ben.folder / "feed.xml").exists()
 
 
 def test_one_bad_routine_publishes_no_library(tmp_path: Path) -> None:

@@ -615,14 +615,16 @@ def publish_command(
     bars = Bars() if not quiet and sys.stderr.isatty() else None
     options = (Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT)
     try:
-        done = (
-            publish_clients(given, site, channel, *options) if given else (publish(routines, site, channel, *options),)
+        done, gone = (
+            publish_clients(given, site, channel, *options)
+            if given
+            else ((publish(routines, site, channel, *options),), ())
         )
     finally:
         if bars:
             bars.close()
     if not quiet:
-        lines = []
+        lines = [f"Removed the library of {name}: its folder is gone." for name in gone]
         names: list[str | None] = [c.name for c in given] or [None]
         for client, published in zip(names, done, strict=True):
             lines += [*_published_lines(published), *([f"Library of {client}:"] if client else [])]

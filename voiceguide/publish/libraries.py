@@ -6,11 +6,13 @@ by a random secret (128 bits), so a client who holds one library's address has n
 find or fetch another's: nothing links the libraries, no name is guessable, and the top
 folder holds only an empty page (so a web server that lists folders does not list them).
 Each library's secret is read back from its manifest when publishing again, so
-subscriptions survive.
+subscriptions survive; the library of a client folder that is gone is removed (its
+files only), so a former client's link stops working.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 from collections.abc import Sequence
@@ -23,7 +25,7 @@ from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress
 from ..routine import expand_paths
 from ..sidecars import write_text
 from ..synth import Settings
-from .site import AS_WRITTEN, MANIFEST, Channel, Published, load_all, publish
+from .site import AS_WRITTEN, MANIFEST, TRACKS, Channel, Published, load_all, publish, remove_stale
 
 SECRET_BYTES = 16  # 128 bits: not guessable, short enough for a QR code
 ROUTINE_SUFFIXES = (".yaml", ".yml")
@@ -69,8 +71,9 @@ def publish_clients(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
-) -> tuple[Published, ...]:
-    """Publish each client's routines into ``folder/<its secret>/`` for ``channel.base_url + secret + "/"``.
+) -> tuple[tuple[Published, ...], tuple[str, ...]]:
+    """Publish each client's routines into ``folder/<its secret>/`` for ``channel.base_url + secret + "/"``;
+    return what was published, and the names of the libraries removed because their client folder is gone.
 
     ``channel.title`` empty: each library is titled with its client's folder name. Every
     routine of every client is checked before anything is written.
@@ -91,7 +94,10 @@ def publish_clients(
         own = replace(channel, base_url=f"{channel.base_url}{secret}/", title=channel.title or client.name)
         done.append(publish([client.folder], folder / secret, own, overrides, bitrate, settings, progress, client.name))
     write_text(folder / "index.html", EMPTY_PAGE)
-    return tuple(done)
+    gone = sorted(set(kept) - {client.name for client in given})
+    for name in gone:
+        _remove_library(folder / kept[name])
+    return tuple(done), tuple(gone)
 
 
 def known_secrets(folder: Path) -> dict[str, str]:
@@ -110,6 +116,16 @@ def known_secrets(folder: Path) -> dict[str, str]:
         if isinstance(name, str):
             found.setdefault(name, library.name)
     return found
+
+
+def _remove_library(library: Path) -> None:
+    """Delete the files a publish wrote into ``library`` (as its manifest lists them), then the folder if empty."""
+    manifest = json.loads((library / MANIFEST).read_text(encoding="utf-8"))
+    remove_stale(library, manifest.get("files", []), [])
+    (library / MANIFEST).unlink()
+    for empty in (library / TRACKS, library):
+        with contextlib.suppress(OSError):  # not empty: files that are not ours stay
+            empty.rmdir()
 
 
 def _routine(path: Path) -> bool:

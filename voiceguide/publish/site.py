@@ -212,7 +212,7 @@ def publish(
     write_text(folder / "feed.xml", feed_xml(site))
     write_text(folder / "index.html", page_html(site))
     written += [artwork, "feed.xml", "index.html"]
-    removed = _remove_stale(folder, old.get("files", []), written)
+    removed = remove_stale(folder, old.get("files", []), written)
     manifest = {"version": MANIFEST_VERSION, "guid": guid, "files": sorted(set(written)), "tracks": dates}
     if library is not None:
         manifest["library"] = library
@@ -378,7 +378,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest if isinstance(manifest, dict) and manifest.get("version") == MANIFEST_VERSION else {}
 
 
-def _remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tuple[str, ...]:
+def remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tuple[str, ...]:
     """Delete files the last publish wrote that this one did not (a removed or renamed routine)."""
     keep = set(now)
     removed = []
