@@ -152,7 +152,7 @@ def test_the_track_waits_for_the_listener_and_goes_on_at_the_hold(page: tuple[An
     wait_for(lambda: state(driver)["time"] > silence - 1.4, "the track to play")
     wait_for(lambda: state(driver)["paused"], "the page to pause at the wait")
     paused = state(driver)["time"]
-    assert silence - 0.01 <= paused <= silence + PAUSE
+    assert silence <= paused <= silence + PAUSE  # the ready line is heard to its end
     driver.execute_script("window.resumed = null;")
     press(driver, "play")
     wait_for(lambda: driver.execute_script("return window.resumed;") is not None, "play to go on")
