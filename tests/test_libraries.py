@@ -10,7 +10,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from click.testing import CliRunner
-from test_serve import Served, ask, serving
+from test_serve import Served, ask, serving, wait_for
 
 from voiceguide.cli import cli
 from voiceguide.errors import RoutineError
@@ -175,6 +175,20 @@ def test_no_path_from_one_library_reaches_another(served: Served) -> None:
         assert reply.status == 404, path
         assert theirs.encode() not in reply.body, path
     assert ask(served.port, "GET", f"/{theirs}/tracks/{their_track}").status == 200  # it is there, for its owner
+
+
+def test_an_edit_republishes_its_own_library_only(served: Served, practice: Path) -> None:
+    ana, ben = served.session.shelves
+    untouched = (ben.published.folder / "feed.xml").stat().st_mtime_ns
+    (practice / "ana" / "neck.yaml").write_text(routine("Ana neck, edited"), encoding="utf-8")
+
+    def titles(url: str) -> set[str]:
+        feed = feedparser.parse(ask(served.port, "GET", f"{urllib.parse.urlsplit(url).path}feed.xml").body)
+        return {e.title for e in feed.entries}
+
+    wait_for(lambda: titles(ana.url) == {"Ana neck, edited", "Ana wrist"}, "the edit to reach Ana's feed")
+    assert (ben.published.folder / "feed.xml").stat().st_mtime_ns == untouched  # Ben's was not published again
+    assert served.errors == []
 
 
 @pytest.mark.parametrize(
