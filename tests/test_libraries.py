@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from test_serve import Served, ask, serving, wait_for
 
-from voiceguide.cli import cli
+from voiceguide.cli.app import cli
 from voiceguide.errors import RoutineError
-from voiceguide.publish import Channel, Published, publish
+from voiceguide.pipeline import Overrides
 from voiceguide.publish.libraries import Client, clients, publish_clients
+from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.serve import loopback
-from voiceguide.publish.site import MANIFEST, base_url
-from voiceguide.render import Overrides
+from voiceguide.publish.site import MANIFEST, base_url, publish
 
 BASE = "https://example.com/r/"
 ESPEAK = Overrides(engine="espeak-ng")

@@ -14,8 +14,8 @@ import pytest
 from test_page import CHROMEDRIVER, CHROMIUM, browser
 from test_serve import serving, wait_for
 
+from voiceguide.publish.model import Episode
 from voiceguide.publish.page import clock
-from voiceguide.publish.site import Episode
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER),

@@ -11,11 +11,11 @@ import pytest
 from test_timeline import RATE, sequence, timeline_of
 
 from voiceguide.errors import RoutineError
+from voiceguide.export.sidecars import Window, chapters_json
 from voiceguide.phrases import languages, phrases
-from voiceguide.present import plan_dict, plan_lines
-from voiceguide.routine import load_routine
-from voiceguide.sidecars import Window, chapters_json
-from voiceguide.timeline import Kind, Role
+from voiceguide.plan.present import plan_dict, plan_lines
+from voiceguide.plan.timeline import EventKind, Role
+from voiceguide.routine.build import load_routine
 
 from conftest import assert_speech_matches
 
@@ -40,15 +40,15 @@ def test_the_ready_line_and_silence_come_once_between_say_and_the_first_hold(
     timeline = timeline_of(write_routine(WAITING))
     kinds = [(e.kind, e.role, e.text, e.where.side, e.where.rep) for e in sequence(timeline) if e.where.step == 2]
     assert kinds[:4] == [
-        (Kind.SPEECH, Role.SAY, "Onto your knees, right side.", "right", 1),
-        (Kind.SPEECH, Role.READY, "Press play when you're ready.", "right", 1),
-        (Kind.READY, None, None, "right", 1),
-        (Kind.HOLD, None, None, "right", 1),
+        (EventKind.SPEECH, Role.SAY, "Onto your knees, right side.", "right", 1),
+        (EventKind.SPEECH, Role.READY, "Press play when you're ready.", "right", 1),
+        (EventKind.READY, None, None, "right", 1),
+        (EventKind.HOLD, None, None, "right", 1),
     ]
-    ready = [e for e in timeline.events if e.kind is Kind.READY]
+    ready = [e for e in timeline.events if e.kind is EventKind.READY]
     assert len(ready) == 1  # not before the second rep, nor before the left side
     assert ready[0].duration == 4 * RATE
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     assert ready[0].end == hold.start
 
 
@@ -65,19 +65,19 @@ def test_wait_in_every_language_and_overridden_by_phrases(write_routine: Callabl
 
 def test_without_wait_nothing_changes(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(WAITING.replace("    wait: true\n", "")))
-    assert not [e for e in timeline.events if e.kind is Kind.READY or e.role is Role.READY]
+    assert not [e for e in timeline.events if e.kind is EventKind.READY or e.role is Role.READY]
 
 
 def test_a_wait_without_a_hold_waits_before_what_follows(write_routine: Callable[..., Path]) -> None:
     path = write_routine("title: T\nsteps:\n  - say: Fetch a ball.\n    wait: true\n  - say: Roll it.\n")
     events = sequence(timeline_of(path))
     assert [(e.kind, e.role) for e in events] == [
-        (Kind.SPEECH, Role.SAY),
-        (Kind.SPEECH, Role.READY),
-        (Kind.READY, None),
-        (Kind.PAUSE, None),
-        (Kind.SPEECH, Role.SAY),
-        (Kind.PAUSE, None),
+        (EventKind.SPEECH, Role.SAY),
+        (EventKind.SPEECH, Role.READY),
+        (EventKind.READY, None),
+        (EventKind.PAUSE, None),
+        (EventKind.SPEECH, Role.SAY),
+        (EventKind.PAUSE, None),
     ]
     assert events[2].duration == 5 * RATE  # defaults.ready: 5s
 
@@ -111,7 +111,7 @@ def test_bad_waits(write_routine: Callable[..., Path], text: str, expected: str)
 
 def test_plan_and_chapters_mark_the_silence(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(WAITING))
-    ready = next(e for e in timeline.events if e.kind is Kind.READY)
+    ready = next(e for e in timeline.events if e.kind is EventKind.READY)
     start, end = ready.start / RATE, ready.end / RATE
     document = plan_dict(timeline)
     assert [(e["kind"], e["start"], e["duration"]) for e in document["events"] if e["kind"] == "ready"] == [
@@ -132,14 +132,14 @@ def test_plan_and_chapters_mark_the_silence(write_routine: Callable[..., Path]) 
 def test_the_mp3_holds_the_ready_line_then_silence_then_the_hold(
     write_routine: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from voiceguide.audio import decode_file
-    from voiceguide.render import Overrides, load, render
+    from voiceguide.audio.ffmpeg import decode_file
+    from voiceguide.pipeline import Overrides, load, render
 
     done = render(load(write_routine(WAITING), Overrides(engine="espeak-ng")), tmp_path / "out")
     samples, rate = decode_file(done.path)
     timeline = done.plan.timeline
     assert rate == timeline.sample_rate
     assert_speech_matches(samples, done.plan)  # the ready line is heard in its slot; the hold starts after the silence
-    ready = next(e for e in timeline.events if e.kind is Kind.READY)
+    ready = next(e for e in timeline.events if e.kind is EventKind.READY)
     quiet = samples[ready.start + rate // 50 : ready.end].astype(np.float64)  # past the ready line's last 20 ms
     assert np.sqrt(np.mean(quiet**2)) < 10  # digital silence, give or take MP3 coding noise (full scale: 32768)

@@ -19,13 +19,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import Problem, RoutineError
-from ..files import output_folder
-from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress
-from ..routine import expand_paths
-from ..sidecars import write_text
-from ..synth import Settings
-from .site import AS_WRITTEN, MANIFEST, TRACKS, Channel, Published, load_all, publish, remove_stale
+from voiceguide.errors import Problem, RoutineError
+from voiceguide.files import output_folder, write_text
+from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides, distinct_tracks
+from voiceguide.progress import SILENT, Progress
+from voiceguide.publish.model import Channel, Published
+from voiceguide.publish.site import AS_WRITTEN, MANIFEST, TRACKS, load_all, publish, remove_stale
+from voiceguide.routine.build import expand_paths
+from voiceguide.speech.synth import Settings
 
 SECRET_BYTES = 16  # 128 bits: not guessable, short enough for a QR code
 ROUTINE_SUFFIXES = (".yaml", ".yml")
@@ -81,7 +82,7 @@ def publish_clients(
     problems: list[Problem] = []
     for client in given:
         try:
-            load_all(expand_paths([client.folder]), overrides)
+            load_all(distinct_tracks(expand_paths([client.folder])), overrides)
         except RoutineError as err:
             problems += err.problems
     if problems:
