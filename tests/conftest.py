@@ -306,8 +306,8 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
     heard = decoded.astype(np.float64)
     lag, tolerance = round(MAX_LAG_SECONDS * rate), round(END_TOLERANCE_SECONDS * rate)
     speech = [e for e in timeline.events if e.kind is EventKind.SPEECH]
-    # the voice stops right where the hold starts: a line ends on each hold's first sample (and is measured below)
-    ends = {e.end for e in speech if not e.overlay}
+    # the voice stops right where the hold starts: a line (or a `wait`'s silence) ends on each hold's first sample
+    ends = {e.end for e in speech if not e.overlay} | {e.end for e in timeline.events if e.kind is EventKind.READY}
     late = [e.start / rate for e in timeline.events if e.kind is EventKind.HOLD and e.start not in ends]
     assert not late, f"holds at {late} s do not start where a line ends"
     for number, event in enumerate(speech):

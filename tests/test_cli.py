@@ -122,6 +122,7 @@ def test_render_continues_past_a_bad_routine_and_exits_2(
         "b-good.chapters.json",
         "b-good.lrc",
         "b-good.mp3",
+        "b-good.srt",
         "b-good.vtt",
     ]
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
+import srt
 from click.testing import CliRunner
 from mutagen.id3 import ID3, CTOCFlags
 from mutagen.mp3 import MONO, MP3, BitrateMode
@@ -103,6 +104,11 @@ def check_track(ffmpeg: str, mp3: Path, planned: Plan, background: bool = False)
     for (start, end, _), (begins, length, _) in zip(cues, speech, strict=True):
         assert abs(start - begins) <= 0.001
         assert abs(end - (begins + length)) <= 0.001
+    subtitles = list(srt.parse(mp3.with_suffix(".srt").read_text(encoding="utf-8")))  # the same cues, as SRT
+    assert [(s.start.total_seconds(), s.end.total_seconds(), s.content) for s in subtitles] == [
+        (pytest.approx(start, abs=0.001), pytest.approx(end, abs=0.001), text.replace("&amp;", "&"))
+        for start, end, text in cues
+    ]
     document = json.loads(mp3.with_name(mp3.stem + ".chapters.json").read_text(encoding="utf-8"))
     assert document["version"] == "1.2.0"
     assert [(c["title"], c["startTime"], c["endTime"]) for c in document["chapters"]] == [

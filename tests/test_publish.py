@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
 import urllib.parse
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import srt
 from click.testing import CliRunner
 from PIL import Image
+from test_export import vtt_cues
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
@@ -27,6 +30,16 @@ from conftest import ROUTINES, SHORT_ROUTINE
 BASE = "http://example.com/my library/"
 ESPEAK = Overrides(engine="espeak-ng")
 ODD_NAME = "my routine é.yaml"  # a space and a non-ASCII letter, which URLs must encode
+
+
+def same_cues(vtt: Path, subrip: Path) -> bool:
+    """An SRT parser reads the ``.srt`` back with the cues of the ``.vtt``, times to the millisecond."""
+    read = list(srt.parse(subrip.read_text(encoding="utf-8")))
+    assert read
+    expected = [(start, end, html.unescape(text)) for start, end, text in vtt_cues(vtt)]
+    got = [(c.start.total_seconds(), c.end.total_seconds(), c.content) for c in read]
+    assert [c.index for c in read] == list(range(1, len(read) + 1))
+    return got == [(pytest.approx(a, abs=0.0005), pytest.approx(b, abs=0.0005), t) for a, b, t in expected]
 
 
 def local_file(folder: Path, base: str, url: str) -> Path:
@@ -88,10 +101,15 @@ def check_feed(folder: Path, base: str) -> feedparser.FeedParserDict:
         chapters = json.loads(local_file(folder, base, entry.podcast_chapters["url"]).read_text(encoding="utf-8"))
         assert chapters["version"] == "1.2.0"
         assert chapters["chapters"]
-        assert entry.podcast_transcript["type"] == "text/vtt"
-        captions = local_file(folder, base, entry.podcast_transcript["url"]).read_text(encoding="utf-8")
-        assert captions.startswith("WEBVTT")
-        assert item.find(f"{{{PODCAST}}}transcript") is not None
+        assert entry.podcast_transcript["type"] in ("text/vtt", "application/x-subrip")  # feedparser keeps one
+        transcripts = {t.get("type"): t for t in item.findall(f"{{{PODCAST}}}transcript")}
+        assert sorted(transcripts) == ["application/x-subrip", "text/vtt"]
+        assert len({(t.get("language"), t.get("rel")) for t in transcripts.values()}) == 1  # the same captions
+        assert transcripts["text/vtt"].get("rel") == "captions"
+        vtt = local_file(folder, base, transcripts["text/vtt"].get("url", ""))
+        assert vtt.read_text(encoding="utf-8").startswith("WEBVTT")
+        subrip = local_file(folder, base, transcripts["application/x-subrip"].get("url", ""))
+        assert same_cues(vtt, subrip)
     return feed
 
 
@@ -129,6 +147,7 @@ def test_site_holds_exactly_the_published_files(short_site: tuple[Path, Publishe
             f"{stem}.mp3",
             f"{stem}.pdf",
             f"{stem}.png",
+            f"{stem}.srt",
             f"{stem}.vtt",
         ]
     )
@@ -169,10 +188,10 @@ def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
 
     assert after.encoded == ("Short check, edited",)
     assert sorted(after.removed) == sorted(
-        f"tracks/second{suffix}" for suffix in (".mp3", ".png", ".pdf", ".vtt", ".chapters.json", ".lrc")
+        f"tracks/second{suffix}" for suffix in (".mp3", ".png", ".pdf", ".vtt", ".srt", ".chapters.json", ".lrc")
     )
     assert sorted(p.name for p in (site / "tracks").iterdir()) == [
-        f"first{suffix}" for suffix in (".chapters.json", ".lrc", ".mp3", ".pdf", ".png", ".vtt")
+        f"first{suffix}" for suffix in (".chapters.json", ".lrc", ".mp3", ".pdf", ".png", ".srt", ".vtt")
     ]
     assert (site / "notes.txt").is_file()
     feed = check_feed(site, base_url(BASE))

@@ -117,6 +117,7 @@ def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: P
         "short.chapters.json",
         "short.lrc",
         "short.mp3",
+        "short.srt",
         "short.vtt",
     ]
 

@@ -279,6 +279,8 @@ def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals
         assert found, output + (process.stderr.read() if process.stderr else "")
         port, prefix = int(found[1]), found[2]
         assert "█" in output
+        assert "on this computer only" in output  # 127.0.0.1: a phone cannot reach it
+        assert "same Wi-Fi" not in output
         assert "▀" in output
         assert ask(port, "GET", f"{prefix}/").status == 200
         assert ask(port, "GET", "/").status == 404

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from voiceguide.export.sidecars import Header, Window, chapters_json, lrc, to_ms, vtt
+from voiceguide.export.sidecars import Header, Window, chapters_json, lrc, srt, to_ms, vtt
 from voiceguide.model import Voice
 from voiceguide.plan.timeline import Chapter, Event, EventKind, Role, Timeline, Utterance, Where
 
@@ -56,6 +56,13 @@ def test_vtt_escapes_markup_and_uses_hours() -> None:
         "WEBVTT\n\n1\n00:00:00.000 --> 00:00:02.000\nSit &lt;tall&gt; &amp; breathe.\n\n"
         "2\n01:00:01.500 --> 01:00:02.750\nDone.\n"
     )
+
+
+def test_srt_numbers_the_same_cues_with_a_comma_before_the_milliseconds() -> None:
+    assert srt(TIMELINE, Window(0, TIMELINE.duration)) == (
+        "1\n00:00:00,000 --> 00:00:02,000\nSit <tall> & breathe.\n\n2\n01:00:01,500 --> 01:00:02,750\nDone.\n"
+    )
+    assert srt(TIMELINE, Window(3 * RATE, 3600 * RATE)) == ""  # a window without speech: no cues
 
 
 def test_a_window_holds_only_its_part_with_times_from_its_start() -> None:

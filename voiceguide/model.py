@@ -64,6 +64,7 @@ class Step:
     count_reps: bool = False  # "Rep 2 of 5" before every rep
     voice: Voice | None = None  # the step's own voice (None: the routine's)
     image: Path | None = None  # a picture of the position, already checked to be a readable image
+    wait: bool = False  # "Press play when you're ready." and the routine's `ready_ms` of silence before the hold
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Routine:
     sounds: Sounds = Sounds()
     background: Background | None = None
     phrases: Phrases | None = None  # the language's built-in phrases with the routine's overrides
+    ready_ms: int = 5000  # the silence of a step with `wait: true`, where the page pauses
 
 
 def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str:

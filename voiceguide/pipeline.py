@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ from voiceguide.export.handout import Sheet, write_handout
 from voiceguide.export.sidecars import to_ms
 from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
-from voiceguide.files import output_folder, safe_name
+from voiceguide.files import atomic_path, output_folder, safe_name
 from voiceguide.model import AUTO, Routine, Voice
 from voiceguide.plan.timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 from voiceguide.progress import SILENT, Progress
@@ -111,16 +112,20 @@ def render(
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
     options: Export = Export(),
+    reuse: Path | None = None,
 ) -> Rendered:
     """Render ``routine`` to ``out_dir/<file stem>.mp3`` (or, split, a playlist of parts).
 
     Files appear only when complete. A track whose stored fingerprint matches what
-    it would be made from is left as it is.
+    it would be made from is left as it is; so is ``reuse``, an MP3 made elsewhere
+    (by another ``publish``), copied instead of encoded when its fingerprint matches.
     """
     planned = plan(routine, settings, progress)
     base = output_folder(out_dir) / track_name(routine.source)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
+    if not options.split and reuse is not None:
+        _copy_if_current(reuse, target, stamp)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
         if options.sidecars:  # cheap, and puts back any that were deleted
             track_sidecars(routine, planned.timeline, base, options.links)
@@ -149,6 +154,19 @@ def handout(
     timeline = planned.timeline
     sheet = Sheet(to_ms(timeline.duration, timeline.sample_rate), f"{name}.mp3", url, paper)
     return write_handout(routine, sheet, output_folder(out_dir) / f"{name}.pdf")
+
+
+def _copy_if_current(source: Path, target: Path, stamp: str) -> None:
+    """Copy ``source`` over ``target`` when it carries ``stamp`` and ``target`` does not (else leave both)."""
+    try:
+        if source.resolve() == target.resolve() or read_fingerprint(source) != stamp:
+            return
+        if target.is_file() and read_fingerprint(target) == stamp:
+            return
+        with atomic_path(target) as partial:
+            shutil.copyfile(source, partial)
+    except OSError:
+        return  # it is only a shortcut: the track is encoded instead
 
 
 def track_name(source: str | Path) -> str:

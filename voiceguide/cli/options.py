@@ -50,7 +50,7 @@ def export_options(command: F) -> F:
         "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
     )(command)
     command = click.option(
-        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt and .chapters.json."
+        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt, .srt and .chapters.json."
     )(command)
     return click.option(
         "--loudness",

@@ -11,6 +11,7 @@ from voiceguide.cli.options import bitrate_option, progress_bars, settings, synt
 from voiceguide.cli.report import error_text
 from voiceguide.errors import VoiceguideError
 from voiceguide.pipeline import Overrides
+from voiceguide.publish.libraries import clients, publish_clients
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.site import base_url, email_address, publish
 
@@ -54,8 +55,8 @@ def _published_lines(done: Published) -> list[str]:
     callback=_base_url,
     help="Where the folder will be on the web; the feed needs absolute URLs.",
 )
-@click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
-@click.option("--author", help="The podcast's author (default: the first routine's author).")
+@click.option("--title", help="The podcast's title (default: \"Routines\"; for client folders, each one's name).")
+@click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @click.option(
     "--email",
     callback=lambda _ctx, _param, value: _checked(email_address, value),
@@ -75,7 +76,7 @@ def publish_command(
     routines: Sequence[Path],
     site: Path,
     base_url: str,
-    title: str,
+    title: str | None,
     author: str | None,
     email: str | None,
     description: str | None,
@@ -99,15 +100,26 @@ def publish_command(
       voiceguide publish routines/ -o site --base-url https://example.com/routines/
       voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
       voiceguide publish routines/ --base-url https://example.com/r/ --author "Ana Silva" --email ana@example.com
+      voiceguide publish clients/ -o site --base-url https://example.com/r/    # clients/ana/, clients/ben/, ...
+
+    Given one folder of folders (one per client, each with its routines), each client gets
+    a library of its own: page, feed and cover under SITE/<secret>/, a random name that
+    cannot be guessed. Nothing lists or links the libraries: send each client their link.
     """
-    channel = Channel(base_url, title, author, description, image, email)
+    given = clients(routines)
+    channel = Channel(base_url, title or ("" if given else "Routines"), author, description, image, email)
     with progress_bars(quiet) as progress:
-        done = publish(
-            routines, site, channel, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), progress
-        )
+        options = (Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), progress)
+        if given:
+            done, gone = publish_clients(given, site, channel, *options)
+        else:
+            done, gone = (publish(routines, site, channel, *options),), ()
     if not quiet:
-        lines = _published_lines(done)
-        lines += [f"Page: {done.site.url('index.html')}", f"Feed: {done.site.url('feed.xml')}"]
+        lines = [f"Removed the library of {name}: its folder is gone." for name in gone]
+        names: list[str | None] = [c.name for c in given] or [None]
+        for client, published in zip(names, done, strict=True):
+            lines += [*_published_lines(published), *([f"Library of {client}:"] if client else [])]
+            lines += [f"Page: {published.site.url('index.html')}", f"Feed: {published.site.url('feed.xml')}"]
         click.echo("\n".join(lines))
 
 
@@ -120,7 +132,8 @@ def publish_command(
     help="Address to listen on: all interfaces, so a phone on the same Wi-Fi can connect; 127.0.0.1 keeps it local.",
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
-@click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
+@click.option("--title", help="The podcast's title (default: \"Routines\"; for client folders, each one's name).")
+@click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @voice_options
 @bitrate_option
 @synthesis_options
@@ -128,7 +141,8 @@ def serve_command(
     routines: Sequence[Path],
     host: str,
     port: int,
-    title: str,
+    title: str | None,
+    author: str | None,
     engine: str | None,
     voice: str | None,
     rate: int | None,
@@ -140,26 +154,43 @@ def serve_command(
 
     Publishes ROUTINES (as `voiceguide publish` does) into your user cache and serves
     that site under a secret path, kept for these routines so podcast subscriptions
-    survive restarts. Editing a routine re-publishes it. Ctrl-C stops.
+    survive restarts. Editing a routine re-publishes it. Ctrl-C stops. A folder of
+    client folders is served as one library per client, each with its own secret
+    path and QR code; a client's link leads to their routines only.
 
     \b
     Examples:
       voiceguide serve routines/
+      voiceguide serve clients/                  # clients/ana/, clients/ben/, ...: a library each
       voiceguide serve routines/desk-break.yaml --host 127.0.0.1 --port 8080
     """
-    from voiceguide.publish.serve import ALL_INTERFACES, qr_code, start
+    from voiceguide.publish.serve import ALL_INTERFACES, loopback, qr_code, start
 
     with progress_bars() as progress:
         session = start(
-            routines, host, port, title, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), progress
+            routines,
+            host,
+            port,
+            title,
+            Overrides(engine, voice, rate),
+            bitrate,
+            settings(jobs, no_cache),
+            progress,
+            author,
         )
     echo = click.echo
-    echo("\n".join(_published_lines(session.published)))
-    if host in ALL_INTERFACES and "//127.0.0.1:" in session.url:
+    local = loopback(host) or (host in ALL_INTERFACES and "//127.0.0.1:" in session.url)
+    if host in ALL_INTERFACES and local:
         click.echo("No network address found: only this computer can open the page. Is Wi-Fi on?", err=True)
-    echo(f"\nOpen this on your phone (same Wi-Fi), or scan the code:\n  {session.url}\n")
-    echo(qr_code(session.url))
-    echo(f"Podcast feed: {session.url}feed.xml")
+    for shelf in session.shelves:
+        echo("\n".join(_published_lines(shelf.published)))
+        whose = f" {shelf.name}'s library" if shelf.name else " this"
+        if local:
+            echo(f"\nOpen{whose} on this computer only (a phone cannot reach this address):\n  {shelf.url}\n")
+        else:
+            echo(f"\nOpen{whose} on your phone (same Wi-Fi), or scan the code:\n  {shelf.url}\n")
+        echo(qr_code(shelf.url))
+        echo(f"Podcast feed: {shelf.url}feed.xml\n")
     echo("Watching the routine files; an edit is published at once. Ctrl-C stops.", nl=True)
 
     def republished(changed: set[Path], done: Published) -> None:

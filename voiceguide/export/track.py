@@ -31,7 +31,7 @@ GENRE = "Speech"
 CHAPTER_PIXELS = 1000  # a step picture's longer side as chapter art: sharp on a phone, small in the MP3
 MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
-PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
+PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|srt|chapters\.json)")
 
 
 @dataclass(frozen=True)
@@ -100,8 +100,8 @@ def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int
 
 
 def track_sidecars(routine: Routine, timeline: Timeline, base: Path, links: str = "") -> None:
-    """The whole track's ``.lrc``, ``.vtt`` and ``.chapters.json`` beside ``<base>.mp3``, and the step
-    pictures that the chapters name (``links``: the URL of the track's folder online)."""
+    """The whole track's ``.lrc``, ``.vtt``, ``.srt`` and ``.chapters.json`` beside ``<base>.mp3``, and the
+    step pictures that the chapters name (``links``: the URL of the track's folder online)."""
     header = Header(routine.title, _artist(routine), _album(routine))
     images = {}
     for number, image in chapter_pictures(routine).items():

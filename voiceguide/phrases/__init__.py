@@ -24,6 +24,7 @@ class Phrases:
     intro_chapter: str = "Introduction"
     outro_chapter: str = "Closing"
     step_chapter: str = "Step"  # a step whose `say` has no words to name it
+    ready: str = "Press play when you're ready."  # before the silence of a step with `wait: true`
 
     def number(self, n: int) -> str:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
@@ -87,6 +88,7 @@ def phrases(language: str) -> Phrases:
         intro_chapter=data["chapters"]["intro"],
         outro_chapter=data["chapters"]["outro"],
         step_chapter=data["chapters"]["step"],
+        ready=data["ready"],
     )
 
 

@@ -76,6 +76,8 @@ def _event_line(timeline: Timeline, event: Event) -> str:
     rep = f"rep {event.where.rep}" if event.kind is EventKind.HOLD and event.where.rep else ""
     context = ", ".join(part for part in (event.where.side, rep) if part)
     note = f"  ({context})" if context else ""
+    if event.kind is EventKind.READY:
+        note = "  (the page pauses here; play goes on after it)"
     return f"{start:>11}  {kind:<11}{timeline.seconds(event.duration):.3f} s{note}"
 
 

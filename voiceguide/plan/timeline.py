@@ -26,6 +26,7 @@ class EventKind(StrEnum):
     REST = "rest"
     PAUSE = "pause"
     CHIME = "chime"
+    READY = "ready"  # the silence of `wait: true`: the published page pauses where it starts
 
 
 class Role(StrEnum):
@@ -42,6 +43,7 @@ class Role(StrEnum):
     REP = "rep"  # "Rep 2 of 5", before a rep
     START = "start"  # the chime at a hold's start
     END = "end"  # the chime at a hold's end
+    READY = "ready"  # "Press play when you're ready.", before a `wait: true` step's silence
 
 
 OVERLAYS = (Role.COUNTDOWN, Role.CUE, Role.REMAINING, Role.COUNT, Role.START, Role.END)
@@ -81,7 +83,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Gap:
-    kind: EventKind  # REST or PAUSE
+    kind: EventKind  # REST, PAUSE or READY
     ms: int
     where: Where
 
@@ -228,6 +230,9 @@ def _script(routine: Routine) -> Iterator[Item]:
                     yield say(words.rep_of(rep, step.reps), Role.REP, where, voice)
                 text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
                 yield say(fill(text, side, rep, step.reps), role, where, voice)
+                if step.wait and side_index == 0 and rep == 1:
+                    yield say(words.ready, Role.READY, where, voice)
+                    yield Gap(EventKind.READY, routine.ready_ms, where)
                 if step.hold_ms:
                     overlays = [
                         Overlay(

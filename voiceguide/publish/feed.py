@@ -5,7 +5,7 @@ feed carries follows what Apple Podcasts and Podcast Index ask of a feed: channe
 title, description, language, ``itunes:image`` (square, at least 1400 px),
 ``itunes:category`` and ``itunes:explicit``; per item a ``guid``, ``pubDate``,
 an ``enclosure`` with the exact byte length, ``itunes:duration``, artwork,
-JSON chapters and a WebVTT transcript.
+JSON chapters and the transcript as WebVTT and as SRT (apps differ in which they read).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ PODCAST = "https://podcastindex.org/namespace/1.0"
 ATOM = "http://www.w3.org/2005/Atom"
 CATEGORY = "Health & Fitness"
 CHAPTERS_TYPE = "application/json+chapters"  # what the podcast namespace names for JSON chapters
+VTT_TYPE, SRT_TYPE = "text/vtt", "application/x-subrip"
 
 for _prefix, _uri in (("itunes", ITUNES), ("podcast", PODCAST), ("atom", ATOM)):
     ET.register_namespace(_prefix, _uri)
@@ -85,8 +86,9 @@ def _item(feed: ET.Element, site: Site, episode: Episode) -> None:
     _text(item, f"{{{ITUNES}}}explicit", "false")
     _text(item, f"{{{ITUNES}}}episodeType", "full")
     ET.SubElement(item, f"{{{PODCAST}}}chapters", {"url": url(episode.chapters_file), "type": CHAPTERS_TYPE})
-    transcript = {"url": url(episode.captions), "type": "text/vtt", "language": episode.language, "rel": "captions"}
-    ET.SubElement(item, f"{{{PODCAST}}}transcript", transcript)
+    for path, mime in ((episode.captions, VTT_TYPE), (episode.subrip, SRT_TYPE)):
+        transcript = {"url": url(path), "type": mime, "language": episode.language, "rel": "captions"}
+        ET.SubElement(item, f"{{{PODCAST}}}transcript", transcript)
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> ET.Element:

@@ -44,7 +44,8 @@ class Episode:
     anchor: str  # the card's id on the page
     audio: str
     image: str
-    captions: str
+    captions: str  # WebVTT
+    subrip: str  # the same captions as SRT
     chapters_file: str
     handout: str  # the printable sheet (PDF)
     size: int  # bytes of the MP3
@@ -53,6 +54,7 @@ class Episode:
     chapters: tuple[Mark, ...]
     cues: tuple[Caption, ...]
     pictures: tuple[str | None, ...] = ()  # each chapter's step picture, if it has one
+    waits: tuple[tuple[int, int], ...] = ()  # start and end (ms) of each silence where the page waits for play
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ def page_html(site: Site) -> str:
     bare = feed.split("://", 1)[1]
     links = "\n".join(f'      <li><a href="{_e(prefix + bare)}">{_e(name)}</a></li>' for name, prefix in APPS)
     cues = {e.anchor: [[c.start_ms / 1000, c.end_ms / 1000, c.text] for c in e.cues] for e in site.episodes}
+    waits = {e.anchor: [[start / 1000, end / 1000] for start, end in e.waits] for e in site.episodes}
     return template.substitute(
         title=_e(site.title),
         description=_e(site.description),
@@ -43,14 +44,16 @@ def page_html(site: Site) -> str:
         apps=links,
         # inside <script>, only "</" could end the element early
         cues=json.dumps(cues, ensure_ascii=False).replace("</", "<\\/"),
+        waits=json.dumps(waits),
     )
 
 
 def _card(episode: Episode) -> str:
     steps = len(episode.chapters)
+    chapters = f"{steps} chapter{'s' * (steps != 1)}"
     pictures = episode.pictures or (None,) * steps
     buttons = "\n".join(
-        f'      <li><button type="button" data-start="{c.start_ms / 1000:.3f}"'
+        f'      <li><button type="button" data-start="{c.start_ms / 1000:.3f}" data-title="{_e(c.title)}"'
         + (f' data-picture="{_e(picture)}"' if picture else "")
         + f'><span class="at">{clock(c.start_ms)}</span> {_e(c.title)}</button></li>'
         for c, picture in zip(episode.chapters, pictures, strict=True)
@@ -62,7 +65,7 @@ def _card(episode: Episode) -> str:
       <img src="{_e(episode.image)}" alt="" width="88" height="88">
       <div>
         <h2>{_e(episode.title)}</h2>
-        <p class="meta">{clock(episode.duration_ms)} · {steps} chapter{"s" * (steps != 1)}</p>
+        <p class="meta"><span class="length">{clock(episode.duration_ms)}</span> · {chapters}</p>
       </div>
     </header>{description}
     <audio controls preload="metadata" src="{_e(episode.audio)}"></audio>
@@ -76,8 +79,8 @@ def _card(episode: Episode) -> str:
 
 
 def clock(ms: int) -> str:
-    """``192400`` -> ``3:12``; hours only when needed."""
-    seconds = round(ms / 1000)
+    """``192900`` -> ``3:12``, whole seconds cut off as audio players show them; hours only when needed."""
+    seconds = ms // 1000
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 

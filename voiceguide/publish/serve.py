@@ -10,11 +10,11 @@ HEAD, and refuses paths outside the folder; uvicorn runs it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import ipaddress
 import os
-import secrets
 import signal
 import socket
 import threading
@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.routing import Mount
@@ -35,14 +34,14 @@ from voiceguide.errors import OutputError, VoiceguideError
 from voiceguide.files import atomic_path, output_folder
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides
 from voiceguide.progress import SILENT, Progress
+from voiceguide.publish.libraries import clients, new_secret
 from voiceguide.publish.model import Channel, Published
-from voiceguide.publish.site import AS_WRITTEN, publish
+from voiceguide.publish.site import AS_WRITTEN, publish, sites_folder
 from voiceguide.routine.watch import watch_routines
 from voiceguide.speech.synth import Settings
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel")  # bridges a phone cannot reach
-SECRET_BYTES = 16  # 128 bits: not guessable, short enough for a QR code
 
 
 @dataclass(frozen=True)
@@ -53,12 +52,6 @@ class Library:
     secret: str
 
 
-def sites_folder() -> Path:
-    """$VOICEGUIDE_SITES_DIR, else ``sites`` in the platform's user cache folder."""
-    chosen = os.environ.get("VOICEGUIDE_SITES_DIR")
-    return Path(chosen) if chosen else Path(platformdirs.user_cache_dir("voiceguide")) / "sites"
-
-
 def library(routines: Sequence[Path]) -> Library:
     """The cache folder for these routine paths, with its secret (made once, then kept)."""
     key = hashlib.sha256("\n".join(sorted(str(p.resolve()) for p in routines)).encode()).hexdigest()[:16]
@@ -67,7 +60,7 @@ def library(routines: Sequence[Path]) -> Library:
     try:
         secret = stored.read_text(encoding="ascii").strip() if stored.is_file() else ""
         if not secret:
-            secret = secrets.token_urlsafe(SECRET_BYTES)
+            secret = new_secret()
             with atomic_path(stored) as partial:
                 partial.write_text(secret + "\n", encoding="ascii")
     except OSError as err:
@@ -85,9 +78,11 @@ class SiteFiles(StaticFiles):
         return path
 
 
-def application(site: Path, secret: str) -> Starlette:
-    """The web app: the site folder under ``/<secret>/``, nothing else."""
-    return Starlette(routes=[Mount(f"/{secret}", app=SiteFiles(directory=site, html=True))])
+def application(libraries: Sequence[Library]) -> Starlette:
+    """The web app: each library's site folder under ``/<its secret>/``, nothing else."""
+    return Starlette(
+        routes=[Mount(f"/{kept.secret}", app=SiteFiles(directory=kept.site, html=True)) for kept in libraries]
+    )
 
 
 def lan_address() -> str | None:
@@ -139,15 +134,36 @@ def qr_code(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class Session:
-    """A server that is listening and a site that is published; ``run`` serves until stopped."""
+class Shelf:
+    """One library as served: whose it is, its address, and what it is published from."""
 
+    name: str | None  # the client folder's name; None for routines given as they are
     url: str
     published: Published  # the first publish
+    routines: tuple[Path, ...]
+    republish: Callable[[], Published]
+
+    def holds(self, path: Path) -> bool:
+        """Whether the routine file ``path`` (absolute) is one of this library's."""
+        return any(Path(os.path.abspath(given)) in (path, path.parent) for given in self.routines)
+
+
+@dataclass(frozen=True)
+class Session:
+    """A server that is listening and the libraries it publishes; ``run`` serves until stopped."""
+
+    shelves: tuple[Shelf, ...]
     sock: socket.socket
     app: Starlette
-    republish: Callable[[], Published]
-    routines: tuple[Path, ...]
+
+    @property
+    def url(self) -> str:
+        """The first library's address (the only one, unless given a folder of client folders)."""
+        return self.shelves[0].url
+
+    @property
+    def published(self) -> Published:
+        return self.shelves[0].published
 
     def run(
         self,
@@ -155,7 +171,7 @@ class Session:
         on_error: Callable[[VoiceguideError], None],
         stop: threading.Event | None = None,
     ) -> None:
-        """Serve, re-publishing when a routine file changes, until Ctrl-C, SIGTERM or ``stop``."""
+        """Serve, re-publishing a library when one of its routine files changes, until Ctrl-C, SIGTERM or ``stop``."""
         import uvicorn
 
         stop = stop or threading.Event()
@@ -163,13 +179,14 @@ class Session:
         server = uvicorn.Server(config)
 
         def watch() -> None:
-            for changed in watch_routines(self.routines, stop):
-                if not changed:  # the watcher is running
-                    continue
-                try:
-                    on_publish(changed, self.republish())
-                except VoiceguideError as err:
-                    on_error(err)
+            for changed in watch_routines([path for shelf in self.shelves for path in shelf.routines], stop):
+                for shelf in self.shelves:
+                    if not (mine := {path for path in changed if shelf.holds(path)}):
+                        continue  # also the first, empty yield: the watcher is running
+                    try:
+                        on_publish(mine, shelf.republish())
+                    except VoiceguideError as err:
+                        on_error(err)
 
         def stopper() -> None:
             stop.wait()
@@ -210,30 +227,45 @@ def start(
     routines: Sequence[Path],
     host: str,
     port: int,
-    title: str,
+    title: str | None,
     overrides: Overrides = AS_WRITTEN,
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    author: str | None = None,
 ) -> Session:
     """Listen on ``host:port``, publish ``routines`` for the URL a phone will use, and return the session.
 
-    ``progress`` sees this first publish; later ones (after an edit) are reported by ``Session.run``.
+    A folder of client folders is one library per client, each under its own secret path
+    and titled with the client's folder name unless ``title`` is given. ``progress`` sees
+    this first publish; later ones (after an edit) are reported by ``Session.run``.
     """
     routines = tuple(routines)
-    kept = library(routines)
+    groups: list[tuple[str | None, tuple[Path, ...]]] = [(c.name, (c.folder,)) for c in clients(routines)]
+    groups = groups or [(None, routines)]
     sock = listen(host, port)
     try:
         address = (lan_address() or "127.0.0.1") if host in ALL_INTERFACES else host
         shown = f"[{address}]" if ":" in address else address
-        url = f"http://{shown}:{sock.getsockname()[1]}/{kept.secret}/"
-        channel = Channel(url, title=title)
-
-        def republish() -> Published:
-            return publish(routines, kept.site, channel, overrides, bitrate, settings)
-
-        first = publish(routines, kept.site, channel, overrides, bitrate, settings, progress)
-        return Session(url, first, sock, application(kept.site, kept.secret), republish, routines)
+        shelves: list[Shelf] = []
+        kept: list[Library] = []
+        for name, paths in groups:
+            kept.append(library(paths))
+            url = f"http://{shown}:{sock.getsockname()[1]}/{kept[-1].secret}/"
+            channel = Channel(url, title=title or name or "Routines", author=author)
+            again = functools.partial(publish, paths, kept[-1].site, channel, overrides, bitrate, settings)
+            shelves.append(Shelf(name, url, again(progress), paths, again))
+        return Session(tuple(shelves), sock, application(kept))
     except BaseException:
         sock.close()
         raise
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` is reachable from this computer only (127.0.0.1, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -3,21 +3,26 @@
 Layout of a site folder::
 
     index.html  feed.xml  cover.png          the page, the podcast feed, the channel artwork
-    tracks/<name>.mp3 .vtt .chapters.json .lrc .png .pdf   one routine each, with its handout
+    tracks/<name>.mp3 .vtt .srt .chapters.json .lrc .png .pdf   one routine each, with its handout
     tracks/<name>.step-N.jpg                 a step's picture, if it has one
     .voiceguide-site.json                    what was published (to remove it later), durations, dates
 
 Every file appears atomically (``files.atomic_path``), so a phone never downloads half
 of one. Publishing again re-encodes only changed routines (the render fingerprint),
 keeps the ``guid`` and ``pubDate`` of unchanged ones, and deletes the files of routines
-that are gone; it never deletes a file it did not write.
+that are gone; it never deletes a file it did not write. Publishing the same routine into
+another folder (``serve`` after ``publish``, say) copies the track the last publish made
+rather than encoding it again, when nothing it is made from has changed: the user cache
+remembers which MP3 was last made from each routine file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import io
 import json
+import os
 import re
 import urllib.parse
 import uuid
@@ -25,6 +30,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 from PIL import Image, UnidentifiedImageError
 
 from voiceguide.audio.ffmpeg import decode_file
@@ -46,6 +52,7 @@ from voiceguide.pipeline import (
     render,
     track_name,
 )
+from voiceguide.plan.timeline import EventKind
 from voiceguide.progress import SILENT, Progress
 from voiceguide.publish.feed import feed_xml
 from voiceguide.publish.model import Caption, Channel, Episode, Published, Site, site_url
@@ -59,8 +66,9 @@ MANIFEST = ".voiceguide-site.json"
 MANIFEST_VERSION = 1
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts: square, 1400 to 3000 px
 PODCAST_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")  # podcast:guid's UUIDv5 namespace
-SIDECARS = (".vtt", ".chapters.json", ".lrc")
+SIDECARS = (".vtt", ".srt", ".chapters.json", ".lrc")
 AS_WRITTEN = Overrides()  # no command-line overrides
+LAST_MADE = "last-made.json"  # in sites_folder(): which MP3 was last published from each routine file
 
 
 def base_url(text: str) -> str:
@@ -92,13 +100,16 @@ def publish(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    library: str | None = None,
 ) -> Published:
     """Render ``routines`` into ``folder`` and write the artwork, the feed and the page.
 
     Every routine is loaded and checked before anything is written; if one is bad,
-    the site stays as it was.
+    the site stays as it was. ``library`` names the client folder the routines come
+    from, kept in the manifest so that publishing again finds this folder.
     """
-    loaded = _load_all(distinct_tracks(expand_paths(routines)), overrides)
+    loaded = load_all(distinct_tracks(expand_paths(routines)), overrides)
+    made = _last_made()
     folder = output_folder(folder)
     tracks = output_folder(folder / TRACKS)
     old = _read_manifest(folder)
@@ -111,7 +122,9 @@ def publish(
     dates: dict[str, Any] = {}
     options = Export(links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
     for name, routine in loaded.items():
-        done = render(routine, tracks, bitrate, settings, progress, options)
+        source = str(Path(routine.source).resolve())
+        done = render(routine, tracks, bitrate, settings, progress, options, _path(made.get(source)))
+        made[source] = str(done.path.resolve())
         if done.encoded:
             encoded.append(routine.title)
         image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
@@ -131,7 +144,7 @@ def publish(
     site = Site(
         base_url=channel.base_url,
         title=channel.title,
-        author=channel.author or (first.author if first and first.author else "voiceguide"),
+        author=channel.author or next((r.author for r in loaded.values() if r.author), "voiceguide"),
         description=channel.description or "Voice-guided routines to follow hands-free, made with voiceguide.",
         language=first.language if first else "en",
         guid=guid,
@@ -142,10 +155,39 @@ def publish(
     write_text(folder / "feed.xml", feed_xml(site))
     write_text(folder / "index.html", page_html(site))
     written += [artwork, "feed.xml", "index.html"]
-    removed = _remove_stale(folder, old.get("files", []), written)
+    removed = remove_stale(folder, old.get("files", []), written)
     manifest = {"version": MANIFEST_VERSION, "guid": guid, "files": sorted(set(written)), "tracks": dates}
+    if library is not None:
+        manifest["library"] = library
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+    _remember(made)
     return Published(folder, site, tuple(encoded), removed)
+
+
+def sites_folder() -> Path:
+    """$VOICEGUIDE_SITES_DIR, else ``sites`` in the platform's user cache folder."""
+    chosen = os.environ.get("VOICEGUIDE_SITES_DIR")
+    return Path(chosen) if chosen else Path(platformdirs.user_cache_dir("voiceguide")) / "sites"
+
+
+def _last_made() -> dict[str, Any]:
+    """Routine file -> the MP3 last published from it, anywhere (empty if unknown or unreadable)."""
+    try:
+        made = json.loads((sites_folder() / LAST_MADE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return made if isinstance(made, dict) else {}
+
+
+def _remember(made: dict[str, Any]) -> None:
+    """Keep ``made`` for the next publish, without the tracks that are gone; only a shortcut, so never an error."""
+    kept = {source: track for source, track in made.items() if (path := _path(track)) and path.is_file()}
+    with contextlib.suppress(OutputError):
+        write_text(output_folder(sites_folder()) / LAST_MADE, json.dumps(kept, indent=1, ensure_ascii=False) + "\n")
+
+
+def _path(value: Any) -> Path | None:
+    return Path(value) if isinstance(value, str) else None
 
 
 def _episode(
@@ -176,6 +218,7 @@ def _episode(
         audio=audio,
         image=image,
         captions=f"{TRACKS}/{name}.vtt",
+        subrip=f"{TRACKS}/{name}.srt",
         chapters_file=f"{TRACKS}/{name}.chapters.json",
         handout=f"{TRACKS}/{name}.pdf",
         size=done.path.stat().st_size,
@@ -184,6 +227,7 @@ def _episode(
         chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
         cues=tuple(Caption(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
         pictures=tuple(_picture(name, routine, c.step) for c in timeline.chapters),
+        waits=tuple((to_ms(e.start, grid), to_ms(e.end, grid)) for e in timeline.events if e.kind is EventKind.READY),
     )
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
 
@@ -195,7 +239,7 @@ def _picture(name: str, routine: Routine, step: int | None) -> str | None:
     return f"{TRACKS}/{picture_name(name, routine.steps[step - 1])}"
 
 
-def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
+def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
     """Every routine by its track's name on the site; every problem in every file before stopping.
 
     ``paths`` name distinct tracks (``distinct_tracks``, which refuses two files that would share one).
@@ -272,7 +316,7 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     return manifest if isinstance(manifest, dict) and manifest.get("version") == MANIFEST_VERSION else {}
 
 
-def _remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tuple[str, ...]:
+def remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tuple[str, ...]:
     """Delete files the last publish wrote that this one did not (a removed or renamed routine)."""
     keep = set(now)
     removed = []

@@ -111,7 +111,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
         return None
-    total_ms = sum(_silence_ms(step) for step in steps)
+    total_ms = sum(_silence_ms(step) + step.wait * default.ready for step in steps)
     if total_ms > MAX_TOTAL_MS:
         ctx.report(
             top.line(RoutineSchema.steps),
@@ -130,6 +130,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         intro=top.get(RoutineSchema.intro),
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
+        ready_ms=default.ready,
         steps=steps,
         cover=_picture(top, RoutineSchema.cover, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
@@ -191,6 +192,10 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
         if missing := [name for name in needed if "{" + name + "}" not in text]:
             listed = ", ".join("{" + name + "}" for name in missing)
             ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
+    if (text := section.get(PhrasesSchema.ready)) is not None:
+        _check_placeholders(
+            text, (), section.line(PhrasesSchema.ready), section.where(PhrasesSchema.ready), ctx, in_step=False
+        )
     numbers = section.get(PhrasesSchema.numbers) or []
     sides = section.get(PhrasesSchema.sides)
     try:
@@ -202,6 +207,7 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
         both=tuple(sides) if sides else built_in.both,
         remaining=_first(section.get(PhrasesSchema.remaining), built_in.remaining),
         rep=_first(section.get(PhrasesSchema.rep), built_in.rep),
+        ready=_first(section.get(PhrasesSchema.ready), built_in.ready),
         numbers=(*numbers, *built_in.numbers[len(numbers) :]),
     )
 
@@ -258,6 +264,7 @@ class _Defaults:
         self.chime: str = pick(DefaultsSchema.chime, "none")
         self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
+        self.ready: int = pick(DefaultsSchema.ready, 5000)
 
 
 def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
@@ -327,6 +334,7 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
         voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
         image=_picture(s, StepSchema.image, ctx),
+        wait=s.get(StepSchema.wait) or False,
     )
 
 

@@ -64,6 +64,12 @@ class PhrasesSchema(Schema):
         values="text that contains `{rep}` and `{reps}`",
         default_doc="the language's",
     )
+    ready = Field(
+        Text(200),
+        doc='Replaces the line of `wait: true` ("Press play when you\'re ready.").',
+        values="text, up to 200 characters; no placeholders",
+        default_doc="the language's",
+    )
     numbers = Field(
         ListOf(Text(60), min_items=1, max_items=MAX_COUNT),
         doc="Replaces the first numbers, from one on (for the countdown, `count`, `{n}`, `{rep}` and `{reps}`).",
@@ -139,6 +145,12 @@ class DefaultsSchema(Schema):
         examples=[["30s", "10s"]],
     )
     count_reps = Field(Flag(), doc='Say "Rep 2 of 5." before every rep of steps with 2 or more reps.', default=False)
+    ready = Field(
+        Duration(minimum_ms=1000),
+        doc='The silence of a step with `wait: true`, after "Press play when you\'re ready.": the published page '
+        "pauses where it begins; a player that cannot be told to pause plays it through.",
+        default="5s",
+    )
 
 
 class SoundsSchema(Schema):
@@ -240,6 +252,14 @@ class StepSchema(Schema):
         "and the chapter's art in podcast apps.",
         values="a path",
         default_doc="none",
+    )
+    wait = Field(
+        Flag(),
+        doc="Wait for the listener before the hold (to move into position, or fetch a prop): after `say`, "
+        '"Press play when you\'re ready." and a silence of `defaults.ready`; the published page pauses there and '
+        "goes on at the hold when play is pressed. Only before the step's first hold: the other sides and reps "
+        "follow after `rest` as usual. See [Waiting for the listener](#waiting-for-the-listener).",
+        default=False,
     )
     voice = Field(
         Nested(VoiceSchema),

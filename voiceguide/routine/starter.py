@@ -39,6 +39,7 @@ steps:
     say: {say}
     sides: both  # the step is done on one side, then on the other
     hold: 8s     # exactly this long, after `say`, in silence
+    # wait: true # first "Press play when you're ready.": the phone page pauses until you press play
     countdown: 3 # the last three seconds of the hold are counted down
     # Lines spoken during the hold; `at` can be half, 2s (from the start) or -3s (from the end):
     cues:
