@@ -62,6 +62,15 @@ def ffmpeg() -> str:
         raise EncoderError(f"ffmpeg is not usable: {err}", FFMPEG_HINT) from None
 
 
+# ffmpeg opens nothing but files and pipes: no name can reach a network, device or `concat:` protocol
+PROTOCOLS = ("-protocol_whitelist", "file,pipe")
+
+
+def file_url(path: Path) -> str:
+    """``path`` as ffmpeg must be given it: absolute, behind ``file:``, so it is never read as a protocol or URL."""
+    return f"file:{os.path.abspath(path)}"
+
+
 def broken_ffmpeg_fix() -> str:
     """The fix when an ffmpeg that runs fails at its job: name it, and how to use another."""
     return f"voiceguide ran {ffmpeg()}; point VOICEGUIDE_FFMPEG at another ffmpeg (4.4 or newer), or {FFMPEG_HINT}"
@@ -167,7 +176,7 @@ def run_ffmpeg(
     """
     try:
         process = subprocess.Popen(
-            [ffmpeg(), "-hide_banner", *arguments],
+            [ffmpeg(), "-hide_banner", *PROTOCOLS, *arguments],
             stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
             stdout=stdout,
             stderr=subprocess.PIPE,
@@ -217,11 +226,11 @@ def encode_mp3(
 
     mp3 = {"id3v2_version": "0", "write_id3v1": "0"}
     if heard is None:
-        output = [*(arg for key, value in mp3.items() for arg in (f"-{key}", value)), "-f", "mp3", str(path)]
+        output = [*(arg for key, value in mp3.items() for arg in (f"-{key}", value)), "-f", "mp3", file_url(path)]
     else:
         # onfail=abort: without it ffmpeg 5.1 carries on when one output fails (a full disk) and exits 0
         options = ":".join(f"{key}={value}" for key, value in {**mp3, "onfail": "abort"}.items())
-        output = ["-map", "0:a", "-f", "tee", f"[f=mp3:{options}]{_tee_escape(path)}|[f=mp3:{options}]pipe:1"]
+        output = ["-map", "0:a", "-f", "tee", f"[f=mp3:{options}]file:{_tee_escape(path)}|[f=mp3:{options}]pipe:1"]
     listener = _Listener(heard) if heard is not None else None
     try:
         code, message = run_ffmpeg(
@@ -251,9 +260,9 @@ def encode_mp3(
 
 
 def _tee_escape(path: Path) -> str:
-    """``path`` as one output of ffmpeg's ``tee`` muxer, whose list treats ``|``, ``[``, quotes and
-    backslashes specially: every character but a plain one is escaped with a backslash."""
-    return "".join(c if c.isalnum() or c in "/._-" else "\\" + c for c in str(path))
+    """``path``, absolute, as one output of ffmpeg's ``tee`` muxer, whose list treats ``|``, ``[``, quotes
+    and backslashes specially: every character but a plain one is escaped with a backslash."""
+    return "".join(c if c.isalnum() or c in "/._-" else "\\" + c for c in os.path.abspath(path))
 
 
 # Samples a decoder plays before the track when the MP3 has no Info tag (a stream, not a file):
@@ -272,7 +281,7 @@ class _Listener:
         try:
             self._decoder = subprocess.Popen(
                 [
-                    *(ffmpeg(), "-hide_banner", "-loglevel", "error"),
+                    *(ffmpeg(), "-hide_banner", "-loglevel", "error", *PROTOCOLS),
                     *("-f", "mp3", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "pipe:1"),
                 ],
                 stdin=read,
@@ -417,7 +426,7 @@ def rate_of(path: Path) -> int:
 
 def decode_stream(path: Path, rate: int, max_seconds: int | None = None) -> Iterator[Samples]:
     """Decode any audio file to mono 16-bit samples at ``rate``, in chunks of a few seconds."""
-    source = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path)]
+    source = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", *PROTOCOLS, "-i", file_url(path)]
     if max_seconds is not None:
         source += ["-t", str(max_seconds)]
     try:

@@ -112,6 +112,18 @@ def voice_options(command: F) -> F:
     )(command)
 
 
+def files_option(command: F) -> F:
+    """--files-from: a folder whose files routines may name, besides their own folder."""
+    return click.option(
+        "--files-from",
+        multiple=True,
+        envvar="VOICEGUIDE_FILES_FROM",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="A folder (e.g. your shared sounds) whose files routines may use, besides their own folder; "
+        "repeatable. A routine can read no file outside these.",
+    )(command)
+
+
 def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
     """``--loudness``: a target in LUFS like -16, or `off`."""
     if value.strip().lower() == "off":
@@ -206,6 +218,7 @@ def cli() -> None:
     help="Folder for the MP3 files.",
 )
 @voice_options
+@files_option
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @export_options
 @synthesis_options
@@ -217,6 +230,7 @@ def render_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -244,7 +258,7 @@ def render_command(
       voiceguide render routines/desk-break.yaml --split --loudness -18
       voiceguide render routines/desk-break.yaml --watch
     """
-    overrides = Overrides(engine, voice, rate)
+    overrides = Overrides(engine, voice, rate, files_from)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
@@ -318,9 +332,17 @@ def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Pa
 @click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
+@files_option
 @synthesis_options
 def plan_command(
-    routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None, jobs: int, no_cache: bool
+    routine: Path,
+    as_json: bool,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    files_from: tuple[Path, ...],
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Print the exact timeline that `render` will produce.
 
@@ -331,7 +353,7 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    planned = plan(load(routine, Overrides(engine, voice, rate, files_from)), settings(jobs, no_cache))
     _warn(planned.timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
@@ -346,8 +368,11 @@ def plan_command(
     is_flag=True,
     help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
 )
+@files_option
 @synthesis_options
-def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache: bool) -> None:
+def validate_command(
+    routines: Sequence[Path], speech: bool, files_from: tuple[Path, ...], jobs: int, no_cache: bool
+) -> None:
     """Check routines without rendering; report every problem in every file.
 
     Without --speech nothing is spoken, so lines crowded into a hold are only found by
@@ -363,7 +388,7 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
     paths = expand_paths(routines)
     for path in paths:
         try:
-            routine = load(path)
+            routine = load(path, Overrides(files_from=files_from))
             if speech:
                 _warn(plan(routine, settings(jobs, no_cache)).timeline)
         except RoutineError as err:
@@ -570,6 +595,7 @@ def _published_lines(done: Published) -> list[str]:
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
 @voice_options
+@files_option
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
@@ -585,6 +611,7 @@ def publish_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -606,7 +633,13 @@ def publish_command(
     bars = Bars() if not quiet and sys.stderr.isatty() else None
     try:
         done = publish(
-            routines, site, channel, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT
+            routines,
+            site,
+            channel,
+            Overrides(engine, voice, rate, files_from),
+            bitrate,
+            settings(jobs, no_cache),
+            bars or SILENT,
         )
     finally:
         if bars:
@@ -628,6 +661,7 @@ def publish_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
 @voice_options
+@files_option
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
 def serve_command(
@@ -638,6 +672,7 @@ def serve_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -662,7 +697,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate),
+            Overrides(engine, voice, rate, files_from),
             bitrate,
             settings(jobs, no_cache),
             bars or SILENT,

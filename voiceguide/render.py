@@ -33,6 +33,7 @@ class Overrides:
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
+    files_from: tuple[Path, ...] = ()  # folders a routine's files may come from, besides its own
 
 
 class Progress(Protocol):
@@ -68,7 +69,7 @@ class Plan:
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
     """Load and validate a routine, apply command-line overrides (to every voice in it), and
     settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
-    return resolve_auto(_overridden(load_routine(path), overrides), auto_engine)
+    return resolve_auto(_overridden(load_routine(path, overrides.files_from), overrides), auto_engine)
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:

@@ -454,11 +454,13 @@ class RoutineSchema(Schema):
     )
 
 
-def load_routine(path: str | Path) -> Routine:
-    """Read and validate one routine file; raise ``RoutineError`` listing every problem."""
+def load_routine(path: str | Path, trusted: Iterable[Path] = ()) -> Routine:
+    """Read and validate one routine file; raise ``RoutineError`` listing every problem.
+
+    The files it names must lie in its own folder or in one of the ``trusted`` folders."""
     source = str(path)
     root = read_nodes(Path(path), source)
-    ctx = Context(source)
+    ctx = Context(source, tuple(trusted))
     top = check(root, RoutineSchema, "", ctx)
     routine = _build(top, ctx)
     if ctx.problems or routine is None:
@@ -566,9 +568,10 @@ def _cover(top: Section, ctx: Context) -> Path | None:
     name = top.get(RoutineSchema.cover)
     if name is None:
         return None
-    path = Path(ctx.source).parent / name
     where, line = top.where(RoutineSchema.cover), top.line(RoutineSchema.cover)
-    if path.suffix.lower() not in COVER_TYPES:
+    if (path := local_file(top, RoutineSchema.cover, ctx)) is None:
+        return None
+    if path.suffix.lower() not in COVER_TYPES:  # of the file a link leads to, too
         ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
     elif not path.is_file():
         ctx.report(line, where, f"no image file at {path}; give a path relative to the routine file")
@@ -651,12 +654,32 @@ def _sounds(section: Section | None, ctx: Context) -> Sounds:
 
 def _audio_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
     """The file ``f`` names, from the routine's folder; reported if it does not exist."""
-    if (name := section.get(f)) is None:
+    if (path := local_file(section, f, ctx)) is None:
         return None
-    path = Path(ctx.source).parent / Path(name).expanduser()
     if not path.is_file():
+        name = section.get(f)
         ctx.report(section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)")
     return path
+
+
+def local_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
+    """The file that field ``f`` names, as an absolute path with every symlink resolved, if it lies
+    inside the routine's folder or a trusted one (``--files-from``); otherwise reported, and ``None``.
+
+    Every field that names a file goes through here: a routine someone sends reads nothing else."""
+    if (name := section.get(f)) is None:
+        return None
+    folder = Path(ctx.source).parent.resolve()
+    path = (folder / Path(name).expanduser()).resolve()
+    if any(path.is_relative_to(root) for root in (folder, *(t.resolve() for t in ctx.trusted))):
+        return path
+    ctx.report(
+        section.line(f),
+        section.where(f),
+        f"{name!r} is {path}, outside the routine's folder {folder}; copy the file into that folder, "
+        f"or allow its folder with --files-from {path.parent}",
+    )
+    return None
 
 
 class _Defaults:
@@ -683,7 +706,7 @@ def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
         return base
     name = section.get(VoiceSchema.name)
     if name and name.lower().endswith(".onnx"):  # a voice file, like a cover, lies beside the routine
-        name = str(Path(ctx.source).parent / Path(name).expanduser())
+        name = str(local_file(section, VoiceSchema.name, ctx) or name)
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
         name=name or base.name,

@@ -16,6 +16,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import yaml
@@ -66,6 +67,7 @@ class Context:
     """Where problems are collected while one file is checked."""
 
     source: str
+    trusted: tuple[Path, ...] = ()  # folders besides the routine's own that its files may come from
     problems: list[Problem] = field(default_factory=list)
 
     def report(self, line: int | None, path: str, message: str) -> None:
