@@ -35,6 +35,7 @@ from .schema import (
     check,
     closest,
     matching,
+    visible,
 )
 from .yamlsource import describe, read_nodes
 
@@ -506,9 +507,9 @@ def _step_names(root: yaml.MappingNode) -> list[str | None]:
         )
         name, say = fields.get("name"), fields.get("say")
         if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
-            names.append(" ".join(str(name.value).split()))
+            names.append(" ".join(visible(str(name.value)).split()))
         elif isinstance(say, yaml.ScalarNode) and str(say.value).strip():
-            names.append(_name_from(str(say.value)))
+            names.append(_name_from(visible(str(say.value))))
         else:
             names.append(None)
     return names

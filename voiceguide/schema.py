@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import yaml
 
 from .durations import DURATION_EXAMPLES, DURATION_HINT, duration_pattern, format_span, parse_duration
 from .errors import Problem
+from .files import hidden
 from .yamlsource import describe, line_of
 
 T = TypeVar("T")
@@ -109,6 +111,29 @@ class Kind(Generic[T]):
         return str(node.value)
 
 
+def hidden_character(text: str) -> str | None:
+    """What is wrong if ``text`` holds a control character (a terminal escape, NUL, ...), a bidi
+    override or another invisible format character: they would reach tags, feeds, file names and
+    terminals unseen. ``None`` if it holds none."""
+    for index, character in enumerate(text):
+        if not hidden(character):
+            continue
+        kind = unicodedata.category(character)
+        code = f"U+{ord(character):04X}" + (f" {unicodedata.name(character, '')}".rstrip() if kind == "Cf" else "")
+        where = f" after {text[max(0, index - 20) : index]!r}" if index else " at its start"
+        what = "a control character" if kind == "Cc" else "an invisible character"
+        return (
+            f"text contains {what} ({code}){where}; delete it, or retype the text "
+            "(such characters come with text copied from other programs, and would show or act differently)"
+        )
+    return None
+
+
+def visible(text: str) -> str:
+    """``text`` with every character ``hidden_character`` refuses shown as �, for messages."""
+    return "".join("\ufffd" if hidden(c) else c for c in text)
+
+
 class Text(Kind[str]):
     """Text with at least one letter or digit (nothing to say is not a text); numbers are
     accepted as their written form."""
@@ -126,7 +151,10 @@ class Text(Kind[str]):
         return f"text, up to {self.max_length} characters"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
-        text = " ".join(self.scalar(node).split())
+        written = self.scalar(node)
+        if problem := hidden_character(written):
+            raise Invalid(problem)
+        text = " ".join(written.split())
         if not text:
             raise Invalid("expected text, got an empty string")
         if not any(character.isalnum() for character in text):
