@@ -153,3 +153,34 @@ def test_tabs_line_breaks_and_joiners_are_text(write_routine: WriteRoutine) -> N
 )
 def test_file_names_lose_control_and_invisible_characters(name: str, safe: str) -> None:
     assert safe_name(name) == safe
+
+
+def _long_routine(write_routine: WriteRoutine) -> Path:
+    """The review's routine: 500 steps each saying a 2,000-character text through an alias, 100 reps
+    and both sides, without a hold: a 35 KB file that once validated (then as a 50-hour track)."""
+    text = ("Breathe slowly " * 140)[:1995].strip()
+    step = "{say: *t, reps: 100, sides: both, rest: 0s, pause: 0s}"
+    steps = [f'  - {{say: &t "{text}", reps: 100, sides: both, rest: 0s, pause: 0s}}'] + [f"  - {step}"] * 499
+    return write_routine("title: Long\nsteps:\n" + "\n".join(steps) + "\n")
+
+
+def test_speech_counts_toward_the_length_limit_at_validate(write_routine: WriteRoutine, runner: CliRunner) -> None:
+    path = _long_routine(write_routine)
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert result.output.startswith(
+        f"{path}:3: steps: the track would last at least 13h37m13s; the limit for one track is 4h "
+        "(split it into several routines, or allow more with --max-length)\n"
+    )
+    assert runner.invoke(cli, ["validate", "--max-length", "14h", str(path)]).exit_code == 0
+    assert runner.invoke(cli, ["plan", "--max-length", "13h", str(path)]).exit_code == 2
+
+
+def test_max_length_also_lowers_the_limit(short_routine: Path, runner: CliRunner) -> None:
+    result = runner.invoke(cli, ["validate", "--max-length", "10s", str(short_routine)])
+    assert result.exit_code == 2
+    assert "steps: holds, rests and pauses alone last" in result.output
+    assert "the limit for one track is 10 s" in result.output
+    bad = runner.invoke(cli, ["validate", "--max-length", "soon", str(short_routine)])
+    assert bad.exit_code == 2
+    assert "expected a duration like 4h or 90m, got 'soon'" in bad.output

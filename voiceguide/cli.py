@@ -18,7 +18,7 @@ import click
 
 from . import __version__
 from .cache import SpeechCache, default_folder
-from .durations import format_clock
+from .durations import format_clock, format_span, parse_duration
 from .engines import get_engine
 from .engines.download import download_voice
 from .engines.piper import user_voice_folder
@@ -33,7 +33,7 @@ from .publish import Channel, Published, publish
 from .publish.site import base_url, email_address
 from .reference import schema_text
 from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
-from .routine import expand_paths
+from .routine import MAX_TOTAL_MS, expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
 from .timeline import Timeline
@@ -112,8 +112,28 @@ def voice_options(command: F) -> F:
     )(command)
 
 
-def files_option(command: F) -> F:
-    """--files-from: a folder whose files routines may name, besides their own folder."""
+def _max_length(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    """``--max-length``: a duration like 6h."""
+    try:
+        ms = parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a duration like 4h or 90m, got {value!r}") from None
+    if ms <= 0:
+        raise click.BadParameter(f"expected a length above zero, got {value!r}")
+    return ms
+
+
+def limits_options(command: F) -> F:
+    """--files-from and --max-length: what a routine may read, and how long its track may be."""
+    command = click.option(
+        "--max-length",
+        "max_length_ms",
+        metavar="DURATION",
+        default=format_span(MAX_TOTAL_MS),
+        show_default=True,
+        callback=_max_length,
+        help="Refuse a routine whose track would last longer (holds, rests, pauses and speech).",
+    )(command)
     return click.option(
         "--files-from",
         multiple=True,
@@ -218,7 +238,7 @@ def cli() -> None:
     help="Folder for the MP3 files.",
 )
 @voice_options
-@files_option
+@limits_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @export_options
 @synthesis_options
@@ -231,6 +251,7 @@ def render_command(
     voice: str | None,
     rate: int | None,
     files_from: tuple[Path, ...],
+    max_length_ms: int,
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -258,7 +279,7 @@ def render_command(
       voiceguide render routines/desk-break.yaml --split --loudness -18
       voiceguide render routines/desk-break.yaml --watch
     """
-    overrides = Overrides(engine, voice, rate, files_from)
+    overrides = Overrides(engine, voice, rate, files_from, max_length_ms)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
@@ -332,7 +353,7 @@ def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Pa
 @click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
-@files_option
+@limits_options
 @synthesis_options
 def plan_command(
     routine: Path,
@@ -341,6 +362,7 @@ def plan_command(
     voice: str | None,
     rate: int | None,
     files_from: tuple[Path, ...],
+    max_length_ms: int,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -353,7 +375,7 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate, files_from)), settings(jobs, no_cache))
+    planned = plan(load(routine, Overrides(engine, voice, rate, files_from, max_length_ms)), settings(jobs, no_cache))
     _warn(planned.timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
@@ -368,10 +390,15 @@ def plan_command(
     is_flag=True,
     help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
 )
-@files_option
+@limits_options
 @synthesis_options
 def validate_command(
-    routines: Sequence[Path], speech: bool, files_from: tuple[Path, ...], jobs: int, no_cache: bool
+    routines: Sequence[Path],
+    speech: bool,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Check routines without rendering; report every problem in every file.
 
@@ -388,7 +415,7 @@ def validate_command(
     paths = expand_paths(routines)
     for path in paths:
         try:
-            routine = load(path, Overrides(files_from=files_from))
+            routine = load(path, Overrides(files_from=files_from, max_length_ms=max_length_ms))
             if speech:
                 _warn(plan(routine, settings(jobs, no_cache)).timeline)
         except RoutineError as err:
@@ -595,7 +622,7 @@ def _published_lines(done: Published) -> list[str]:
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
 @voice_options
-@files_option
+@limits_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
@@ -612,6 +639,7 @@ def publish_command(
     voice: str | None,
     rate: int | None,
     files_from: tuple[Path, ...],
+    max_length_ms: int,
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -636,7 +664,7 @@ def publish_command(
             routines,
             site,
             channel,
-            Overrides(engine, voice, rate, files_from),
+            Overrides(engine, voice, rate, files_from, max_length_ms),
             bitrate,
             settings(jobs, no_cache),
             bars or SILENT,
@@ -661,7 +689,7 @@ def publish_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
 @voice_options
-@files_option
+@limits_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
 def serve_command(
@@ -673,6 +701,7 @@ def serve_command(
     voice: str | None,
     rate: int | None,
     files_from: tuple[Path, ...],
+    max_length_ms: int,
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -697,7 +726,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate, files_from),
+            Overrides(engine, voice, rate, files_from, max_length_ms),
             bitrate,
             settings(jobs, no_cache),
             bars or SILENT,

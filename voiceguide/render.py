@@ -12,16 +12,17 @@ from typing import Protocol
 from . import __version__
 from .audio import Mix, Samples, read_fingerprint
 from .background import Bed
+from .durations import format_span
 from .engines import auto_engine
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
 from .model import AUTO, Routine, Voice
-from .routine import load_routine
+from .routine import MAX_TOTAL_MS, length_limit, load_routine
 from .sidecars import write_text
 from .sounds import chime_clips
 from .synth import Settings, Stats, synthesise
-from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
+from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, least_ms, schedule, script, sounds, utterances
 
 DEFAULT_BITRATE = 64
 
@@ -34,6 +35,7 @@ class Overrides:
     voice: str | None = None
     rate: int | None = None
     files_from: tuple[Path, ...] = ()  # folders a routine's files may come from, besides its own
+    max_length_ms: int = MAX_TOTAL_MS  # the longest track allowed
 
 
 class Progress(Protocol):
@@ -67,9 +69,14 @@ class Plan:
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, apply command-line overrides (to every voice in it), and
-    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
-    return resolve_auto(_overridden(load_routine(path, overrides.files_from), overrides), auto_engine)
+    """Load and validate a routine (refused if it would last longer than allowed, speech included),
+    apply command-line overrides (to every voice in it), and settle ``engine: auto``, so every
+    later stage (and what plan and render print) sees real engines."""
+    routine = load_routine(path, overrides.files_from, overrides.max_length_ms)
+    if (least := least_ms(script(routine))) > overrides.max_length_ms:
+        problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
+        raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
+    return resolve_auto(_overridden(routine, overrides), auto_engine)
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:

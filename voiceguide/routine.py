@@ -455,19 +455,26 @@ class RoutineSchema(Schema):
     )
 
 
-def load_routine(path: str | Path, trusted: Iterable[Path] = ()) -> Routine:
+def load_routine(path: str | Path, trusted: Iterable[Path] = (), max_ms: int = MAX_TOTAL_MS) -> Routine:
     """Read and validate one routine file; raise ``RoutineError`` listing every problem.
 
-    The files it names must lie in its own folder or in one of the ``trusted`` folders."""
+    The files it names must lie in its own folder or in one of the ``trusted`` folders; its holds,
+    rests and pauses alone must fit in ``max_ms`` (the pipeline then counts its speech too)."""
     source = str(path)
     root = read_nodes(Path(path), source)
-    ctx = Context(source, tuple(trusted))
+    ctx = Context(source, tuple(trusted), max_ms)
     top = check(root, RoutineSchema, "", ctx)
     routine = _build(top, ctx)
     if ctx.problems or routine is None:
         labelled = _labelled(ctx.problems, _step_names(root))
         raise RoutineError(sorted(labelled, key=lambda p: (p.line or 0, p.field)))
     return routine
+
+
+def length_limit(max_ms: int) -> str:
+    """The limit on a track's length, and what to do when a routine passes it."""
+    limit = format_span(max_ms)
+    return f"the limit for one track is {limit} (split it into several routines, or allow more with --max-length)"
 
 
 def step_label(number: int, name: str | None) -> str:
@@ -537,13 +544,12 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
         return None
-    total_ms = sum(_silence_ms(step) for step in steps)
-    if total_ms > MAX_TOTAL_MS:
+    total_ms = sum(_silence_ms(step) for step in steps)  # checked before the script is spelt out
+    if total_ms > ctx.max_ms:
         ctx.report(
             top.line(RoutineSchema.steps),
             "steps",
-            f"holds, rests and pauses alone last {format_span(total_ms)}; "
-            f"the limit for one track is {format_span(MAX_TOTAL_MS)} (split it into several routines)",
+            f"holds, rests and pauses alone last {format_span(total_ms)}; {length_limit(ctx.max_ms)}",
         )
     return Routine(
         source=ctx.source,
@@ -557,6 +563,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
         steps=steps,
+        steps_line=top.line(RoutineSchema.steps),
         cover=_cover(top, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),

@@ -70,6 +70,7 @@ class Context:
 
     source: str
     trusted: tuple[Path, ...] = ()  # folders besides the routine's own that its files may come from
+    max_ms: int = 4 * 3_600_000  # the longest track allowed (`--max-length`)
     problems: list[Problem] = field(default_factory=list)
 
     def report(self, line: int | None, path: str, message: str) -> None:
