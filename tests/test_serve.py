@@ -6,6 +6,7 @@ import http.client
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -235,6 +236,15 @@ def test_the_secret_is_kept_per_library(tmp_path: Path) -> None:
     assert library([other]).secret != first.secret
     assert len(first.secret) >= 20
     assert re.fullmatch(r"[A-Za-z0-9_-]+", first.secret)
+
+
+def test_the_secret_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    kept = library([tmp_path / "one.yaml"])
+    stored = kept.site.parent / "secret"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    stored.chmod(0o644)  # as an older voiceguide left it
+    assert library([tmp_path / "one.yaml"]) == kept
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
 
 
 def test_the_lan_address_is_never_loopback() -> None:

@@ -67,7 +67,12 @@ def library(routines: Sequence[Path]) -> Library:
         if not secret:
             secret = secrets.token_urlsafe(SECRET_BYTES)
             with atomic_path(stored) as partial:
-                partial.write_text(secret + "\n", encoding="ascii")
+                # created readable by its owner only, before a byte of the secret is in it
+                handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(handle, "w", encoding="ascii") as out:
+                    out.write(secret + "\n")
+        elif stored.stat().st_mode & 0o077:
+            stored.chmod(0o600)  # kept by an older voiceguide, readable by others
     except OSError as err:
         raise OutputError(f"cannot keep the secret path in {root}: {err.strerror}", "check the cache folder") from None
     return Library(root / "site", secret)
