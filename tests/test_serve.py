@@ -6,6 +6,7 @@ import http.client
 import os
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -301,3 +302,26 @@ def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals
     assert process.returncode == 0, errors
     assert "Stopped." in rest
     assert "Traceback" not in errors
+
+
+def test_slow_clients_are_cut_off_and_do_not_starve_real_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review held 1,100 connections open by sending nothing (or a byte now and then) until
+    real requests timed out. Now a request's headers must arrive within HEADER_TIMEOUT_S (shortened
+    here), and a real request is answered while slow clients wait to be cut off."""
+    from voiceguide.publish import serve
+
+    monkeypatch.setattr(serve, "HEADER_TIMEOUT_S", 1.0)
+    routine = tmp_path / "r.yaml"
+    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+    with serving(routine) as served:
+        slow = []
+        for number in range(150):  # bounded: well under MAX_CONNECTIONS and any file limit
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=WAIT)
+            if number % 2:
+                sock.sendall(b"GET " + served.prefix.encode() + b"/ HTTP/1.1\r\nHost: x\r\n")  # never finished
+            slow.append(sock)
+        assert ask(served.port, "GET", f"{served.prefix}/").status == 200
+        for sock in slow:  # each is closed by the server: recv sees the end, not our timeout
+            assert sock.recv(1024) == b""
+            sock.close()
+        assert ask(served.port, "GET", f"{served.prefix}/feed.xml").status == 200
