@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -9,9 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from voiceguide import yamlsource
 from voiceguide.cli import cli
+from voiceguide.cover import cover_art
 from voiceguide.errors import RoutineError
 from voiceguide.files import safe_name
 from voiceguide.routine import load_routine
@@ -184,3 +187,30 @@ def test_max_length_also_lowers_the_limit(short_routine: Path, runner: CliRunner
     bad = runner.invoke(cli, ["validate", "--max-length", "soon", str(short_routine)])
     assert bad.exit_code == 2
     assert "expected a duration like 4h or 90m, got 'soon'" in bad.output
+
+
+def test_a_giant_cover_is_refused_at_validate(tmp_path: Path, write_routine: WriteRoutine, runner: CliRunner) -> None:
+    """13000×13000 was accepted with a warning, and publish then took 1.6 GB to scale it."""
+    Image.new("1", (13_000, 13_000)).save(tmp_path / "huge.png")  # a few KB on disk
+    path = write_routine("title: T\ncover: huge.png\nsteps:\n  - say: hi\n")
+    result = runner.invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert (
+        f"{path}:2: cover: huge.png is 13000×13000 pixels; the limit is 50 megapixels: "
+        "export it smaller (3000×3000 is plenty)\n"
+    ) in result.output
+
+
+@pytest.mark.parametrize(("suffix", "mime"), [(".jpg", "image/jpeg"), (".png", "image/png")])
+def test_an_embedded_cover_is_at_most_3000_pixels_on_a_side(
+    suffix: str, mime: str, tmp_path: Path, write_routine: WriteRoutine
+) -> None:
+    Image.new("RGB", (4000, 1000), (200, 90, 40)).save(tmp_path / f"wide{suffix}")
+    Image.new("RGB", (300, 200), (200, 90, 40)).save(tmp_path / f"small{suffix}")
+    wide = load_routine(write_routine(f"title: T\ncover: wide{suffix}\nsteps:\n  - say: hi\n"))
+    cover = cover_art(wide)
+    assert cover.mime == mime
+    with Image.open(io.BytesIO(cover.data)) as image:
+        assert image.size == (3000, 750)
+    small = load_routine(write_routine(f"title: T\ncover: small{suffix}\nsteps:\n  - say: hi\n"))
+    assert cover_art(small).data == (tmp_path / f"small{suffix}").read_bytes()  # kept as it is

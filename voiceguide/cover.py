@@ -15,6 +15,7 @@ from .model import Routine
 from .routine import COVER_TYPES
 
 SIZE = 800
+EMBEDDED_MAX = 3000  # pixels on a side: the most a podcast app or phone shows
 MARGIN = 72
 BACKGROUND = (31, 78, 95)
 ACCENT = (242, 166, 90)
@@ -40,7 +41,23 @@ def cover_art(routine: Routine) -> Cover:
         data = routine.cover.read_bytes()
     except OSError as err:
         raise OutputError(f"could not read the cover image {routine.cover}: {err.strerror}", "check the file") from None
-    return Cover(data, COVER_TYPES[routine.cover.suffix.lower()])
+    return _at_most(Cover(data, COVER_TYPES[routine.cover.suffix.lower()]), EMBEDDED_MAX)
+
+
+def _at_most(cover: Cover, side: int) -> Cover:
+    """``cover`` as it is if neither side passes ``side`` pixels, else scaled down to that (same format):
+    a phone photo is not embedded at full size in every track."""
+    with Image.open(io.BytesIO(cover.data)) as image:
+        if max(image.size) <= side:
+            return cover
+        scale = side / max(image.size)
+        smaller = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+        out = io.BytesIO()
+        if cover.mime == "image/jpeg":
+            smaller.convert("RGB").save(out, format="JPEG", quality=90)
+        else:
+            smaller.save(out, format="PNG", optimize=True)
+    return Cover(out.getvalue(), cover.mime)
 
 
 def title_card(title: str, byline: str | None, size: int = SIZE) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +47,7 @@ PLACEHOLDERS = ("side", "rep", "reps")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _NAME_WORDS = 5
 _TAG = "tag:yaml.org,2002:"
+MAX_COVER_PIXELS = 50_000_000  # a 48-megapixel phone photo fits; decoding more takes gigabytes
 COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 T = TypeVar("T")
 
@@ -595,9 +597,16 @@ def _unreadable_image(path: Path) -> str | None:
     formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
     wanted = formats[COVER_TYPES[path.suffix.lower()]]
     try:
-        with Image.open(path) as image:
-            found = image.format
-            image.verify()  # checksums and structure
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
+            with Image.open(path) as image:
+                found, (width, height) = image.format, image.size
+                if width * height > MAX_COVER_PIXELS:
+                    return (
+                        f"{path.name} is {width}×{height} pixels; the limit is {MAX_COVER_PIXELS // 1_000_000} "
+                        "megapixels: export it smaller (3000×3000 is plenty)"
+                    )
+                image.verify()  # checksums and structure
         with Image.open(path) as image:
             image.load()  # every pixel: a truncated file fails here
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
