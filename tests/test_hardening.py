@@ -190,14 +190,14 @@ def test_max_length_also_lowers_the_limit(short_routine: Path, runner: CliRunner
 
 
 def test_a_giant_cover_is_refused_at_validate(tmp_path: Path, write_routine: WriteRoutine, runner: CliRunner) -> None:
-    """13000×13000 was accepted with a warning, and publish then took 1.6 GB to scale it."""
+    """13000 x 13000 was accepted with a warning, and publish then took 1.6 GB to scale it."""
     Image.new("1", (13_000, 13_000)).save(tmp_path / "huge.png")  # a few KB on disk
     path = write_routine("title: T\ncover: huge.png\nsteps:\n  - say: hi\n")
     result = runner.invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert (
-        f"{path}:2: cover: huge.png is 13000×13000 pixels; the limit is 50 megapixels: "
-        "export it smaller (3000×3000 is plenty)\n"
+        f"{path}:2: cover: huge.png is 13000 x 13000 pixels; the limit is 50 megapixels: "
+        "export it smaller (3000 x 3000 is plenty)\n"
     ) in result.output
 
 

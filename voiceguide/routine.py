@@ -603,8 +603,8 @@ def _unreadable_image(path: Path) -> str | None:
                 found, (width, height) = image.format, image.size
                 if width * height > MAX_COVER_PIXELS:
                     return (
-                        f"{path.name} is {width}×{height} pixels; the limit is {MAX_COVER_PIXELS // 1_000_000} "
-                        "megapixels: export it smaller (3000×3000 is plenty)"
+                        f"{path.name} is {width} x {height} pixels; the limit is {MAX_COVER_PIXELS // 1_000_000} "
+                        "megapixels: export it smaller (3000 x 3000 is plenty)"
                     )
                 image.verify()  # checksums and structure
         with Image.open(path) as image:
