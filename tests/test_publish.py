@@ -16,7 +16,7 @@ from PIL import Image
 
 from voiceguide.audio import decode_file
 from voiceguide.cli import cli
-from voiceguide.errors import RoutineError
+from voiceguide.errors import OutputError, RoutineError
 from voiceguide.publish import Channel, Published, publish
 from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.site import MANIFEST, base_url
@@ -277,3 +277,27 @@ def test_every_bundled_routine_publishes_a_valid_feed(tmp_path: Path) -> None:
     assert len(done.site.episodes) == len(routines)
     feed = check_feed(site, base_url(BASE))
     assert {e.enclosures[0].href.rsplit("/", 1)[1] for e in feed.entries} == {f"{p.stem}.mp3" for p in routines}
+
+
+def test_republishing_never_follows_a_link_out_of_the_site(tmp_path: Path) -> None:
+    """A linked folder inside tracks/ (and a manifest naming a file through it) once made a
+    re-publish delete a file outside the site; a tracks/ that is itself a link is refused."""
+    routine = tmp_path / "r.yaml"
+    routine.write_text("title: R\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine", encoding="utf-8")
+    publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    (site / "tracks" / "linked").symlink_to(outside)
+    manifest = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"].append("tracks/linked/keep.txt")
+    (site / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    assert (outside / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tracks").symlink_to(outside)
+    with pytest.raises(OutputError, match="outside the site folder"):
+        publish([routine], other, Channel(base_url(BASE)), ESPEAK)
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]

@@ -163,6 +163,11 @@ def publish(
     loaded = _load_all(expand_paths(routines), overrides)
     folder = output_folder(folder)
     tracks = output_folder(folder / TRACKS)
+    if not tracks.resolve().is_relative_to(folder.resolve()):
+        raise OutputError(
+            f"{tracks} is a link to {tracks.resolve()}, outside the site folder",
+            f"delete the link {tracks}; publish makes that folder itself",
+        )
     old = _read_manifest(folder)
     written: list[str] = []
     episodes: list[Episode] = []
@@ -340,8 +345,11 @@ def _remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tu
         if not isinstance(name, str):
             continue
         path = folder / name
-        # only plain names we could have written: never outside the folder, whatever the manifest says
+        # only plain names we could have written: never outside the folder, whatever the manifest says,
+        # nor through a linked folder inside it
         if name in keep or ".." in Path(name).parts or Path(name).is_absolute():
+            continue
+        if not path.parent.resolve().is_relative_to(folder.resolve()):
             continue
         try:
             path.unlink()
