@@ -7,6 +7,7 @@ no time is lost to per-segment rounding and memory does not grow with length.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import shutil
@@ -394,17 +395,33 @@ def disk_full(path: Path) -> OutputError:
 
 
 FINGERPRINT_TAG = "voiceguide fingerprint"
+AUDIO_TAG = "voiceguide audio sha256"  # of the MP3 after its tag: a damaged track is noticed
 
 
 def read_fingerprint(path: Path) -> str | None:
-    """The fingerprint voiceguide stored in a track it wrote, if any."""
+    """The fingerprint voiceguide stored in a track it wrote, if the track's audio is still the
+    audio it wrote (its SHA-256, stored beside it, matches); else ``None``: a track truncated or
+    changed since is made again."""
     from mutagen.id3 import ID3, ID3NoHeaderError
 
     try:
-        frames = ID3(path).getall(f"TXXX:{FINGERPRINT_TAG}")
+        tag = ID3(path)
+        frames, digest = tag.getall(f"TXXX:{FINGERPRINT_TAG}"), tag.getall(f"TXXX:{AUDIO_TAG}")
+        if not frames or not digest or audio_digest(path, tag.size) != str(digest[0].text[0]):
+            return None
     except (ID3NoHeaderError, OSError):
         return None
-    return str(frames[0].text[0]) if frames else None
+    return str(frames[0].text[0])
+
+
+def audio_digest(path: Path, start: int = 0) -> str:
+    """SHA-256 of ``path`` from byte ``start`` on (its audio, after the ID3 tag), read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        file.seek(start)
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def rate_of(path: Path) -> int:

@@ -8,6 +8,7 @@ encoded again only where that showed a true peak over the ceiling, or the loudne
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from contextlib import ExitStack
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .audio import Mix, encode_mp3
+from .audio import Mix, audio_digest, encode_mp3
 from .cover import Cover, cover_art
 from .files import atomic_path, output_folder, safe_name
 from .level import ENCODE_AGAIN_LU, PEAK_GUARD_DB, Levelled, analysis_steps, level
@@ -64,7 +65,8 @@ def export(
     with atomic_path(target) as partial:
         _encode(levelled, [(partial, 0, timeline.duration)], bitrate, progress)
         marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
-        write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
+        tags = _tags(routine, routine.title, 1, None, cover, marks, fingerprint)
+        write_tags(partial, dataclasses.replace(tags, audio=audio_digest(partial)))  # untagged yet: all audio
     if options.sidecars:
         track_sidecars(routine, timeline, base)
     return target

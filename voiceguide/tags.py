@@ -15,7 +15,7 @@ from mutagen import MutagenError
 from mutagen.id3 import APIC, CHAP, COMM, CTOC, ID3, TALB, TCON, TDRC, TIT2, TLAN, TPE1, TRCK, TXXX, CTOCFlags
 from mutagen.id3._tags import save_frame
 
-from .audio import FINGERPRINT_TAG, disk_full
+from .audio import AUDIO_TAG, FINGERPRINT_TAG, disk_full
 from .cover import Cover
 from .errors import OutputError
 
@@ -49,6 +49,7 @@ class TrackTags:
     cover: Cover
     chapters: tuple[Mark, ...]
     fingerprint: str | None = None  # what the audio was made from, so an unchanged track is not re-encoded
+    audio: str | None = None  # the SHA-256 of the audio as written, so a damaged track is noticed
 
 
 class _InOrder(ID3):
@@ -109,6 +110,8 @@ def write_tags(path: Path, tags: TrackTags) -> None:
     frames = _InOrder()
     if tags.fingerprint is not None:
         frames.add(TXXX(encoding=3, desc=FINGERPRINT_TAG, text=tags.fingerprint))
+    if tags.audio is not None:
+        frames.add(TXXX(encoding=3, desc=AUDIO_TAG, text=tags.audio))
     frames.add(TIT2(encoding=3, text=tags.title))
     frames.add(TPE1(encoding=3, text=tags.artist))
     frames.add(TALB(encoding=3, text=tags.album))
