@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -16,7 +19,7 @@ from PIL import Image
 
 from voiceguide.audio import decode_file
 from voiceguide.cli import cli
-from voiceguide.errors import OutputError, RoutineError
+from voiceguide.errors import EncoderError, OutputError, RoutineError
 from voiceguide.publish import Channel, Published, publish
 from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.site import MANIFEST, base_url
@@ -301,3 +304,72 @@ def test_republishing_never_follows_a_link_out_of_the_site(tmp_path: Path) -> No
     with pytest.raises(OutputError, match="outside the site folder"):
         publish([routine], other, Channel(base_url(BASE)), ESPEAK)
     assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+
+
+def _two_routines(tmp_path: Path) -> tuple[Path, Path, Path]:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(SHORT_ROUTINE, encoding="utf-8")
+    second.write_text("title: Second\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    site = tmp_path / "site"
+    publish([first, second], site, Channel(base_url(BASE)), ESPEAK)
+    return first, second, site
+
+
+def _snapshot(site: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_a_publish_that_fails_halfway_leaves_the_whole_site_as_it_was(tmp_path: Path) -> None:
+    """The first routine's track was once replaced before the second failed (a background file
+    that is not audio passes `validate`), leaving a feed that gave the old track's length."""
+    first, second, site = _two_routines(tmp_path)
+    before = _snapshot(site)
+    first.write_text(SHORT_ROUTINE.replace("Breathe out.", "Breathe out slowly."), encoding="utf-8")
+    (tmp_path / "rain.wav").write_text("not audio", encoding="utf-8")
+    second.write_text("title: Second\nbackground: {file: rain.wav}\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    with pytest.raises(EncoderError):
+        publish([first, second], site, Channel(base_url(BASE)), ESPEAK)
+    assert _snapshot(site) == before
+    assert not (site / ".voiceguide-staging").exists()
+    check_feed(site, base_url(BASE))
+
+
+def test_a_publish_killed_while_rendering_leaves_the_old_site(tmp_path: Path) -> None:
+    first, _, site = _two_routines(tmp_path)
+    before = _snapshot(site)
+    first.write_text(SHORT_ROUTINE.replace("hold: 4s", "hold: 40s"), encoding="utf-8")
+    process = subprocess.Popen(
+        [
+            *(
+                sys.executable,
+                "-m",
+                "voiceguide",
+                "publish",
+                str(tmp_path / "first.yaml"),
+                str(tmp_path / "second.yaml"),
+            ),
+            *("-o", str(site), "--base-url", BASE, "--engine", "espeak-ng", "-q"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    staging = site / ".voiceguide-staging"
+    try:
+        while process.poll() is None and not any(p.name.endswith(".part") for p in _files(staging)):
+            time.sleep(0.01)  # until the new track is being encoded
+    finally:
+        process.kill()
+        process.wait()
+    assert any(p.name.endswith(".part") for p in _files(staging))  # it was killed mid-encode
+    assert {k: v for k, v in _snapshot(site).items() if not k.startswith(".voiceguide-staging")} == before
+    check_feed(site, base_url(BASE))
+    publish([first, tmp_path / "second.yaml"], site, Channel(base_url(BASE)), ESPEAK)  # the next one tidies up
+    assert not staging.exists()
+    check_feed(site, base_url(BASE))
+
+
+def _files(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []

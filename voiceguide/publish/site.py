@@ -17,10 +17,13 @@ from __future__ import annotations
 import datetime
 import io
 import json
+import os
 import re
+import shutil
 import urllib.parse
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,16 +179,21 @@ def publish(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
     dates: dict[str, Any] = {}
-    for name, routine in loaded.items():
-        done = render(routine, tracks, bitrate, settings, progress, Export())
-        if done.encoded:
-            encoded.append(routine.title)
-        image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
-        episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
-            name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
-        )
-        episodes.append(episode)
-        written += [episode.audio, image, *(f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS)]
+    with _staging(folder) as staged:
+        for name, routine in loaded.items():
+            for suffix in (".mp3", *SIDECARS):  # the live files, so an unchanged track is not encoded again
+                _link(tracks / f"{name}{suffix}", staged / f"{name}{suffix}")
+            done = render(routine, staged, bitrate, settings, progress, Export())
+            if done.encoded:
+                encoded.append(routine.title)
+            image = f"{TRACKS}/{name}{_routine_artwork(routine, staged / name)}"
+            episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
+                name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
+            )
+            episodes.append(episode)
+            written += [episode.audio, image, *(f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS)]
+        for path in staged.iterdir():  # every track checked and written: swap them in, then the feed
+            os.replace(path, tracks / path.name)
     artwork = _channel_artwork(channel, folder)
     first = next(iter(loaded.values()), None)
     site = Site(
@@ -315,6 +323,41 @@ def _channel_artwork(channel: Channel, folder: Path) -> str:
     name = f"cover{suffix}"
     _write_bytes(folder / name, data)
     return name
+
+
+STAGING = ".voiceguide-staging"  # hidden: never served, and never uploaded half-made
+
+
+@contextmanager
+def _staging(folder: Path) -> Iterator[Path]:
+    """A hidden folder in the site where a publish renders every track before any is swapped in;
+    removed afterwards, and at the start if a killed publish left one (never through a link)."""
+    staged = folder / STAGING
+    try:
+        if staged.is_symlink():
+            staged.unlink()
+        elif staged.exists():
+            shutil.rmtree(staged)
+        staged.mkdir()
+    except OSError as err:
+        raise OutputError(f"could not prepare {staged}: {err.strerror}", "check the site folder") from None
+    try:
+        yield staged
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _link(live: Path, staged: Path) -> None:
+    """``live`` (if there is one) under the name ``staged`` too: a hard link, else a copy."""
+    if not live.is_file() or live.is_symlink():
+        return
+    try:
+        os.link(live, staged)
+    except OSError:
+        try:
+            shutil.copy2(live, staged)
+        except OSError as err:
+            raise OutputError(f"could not copy {live}: {err.strerror}", "check the site folder") from None
 
 
 def _write_bytes(path: Path, data: bytes) -> None:
