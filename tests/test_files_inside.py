@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide.audio import decode_file
-from voiceguide.cli import cli
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.cli.app import cli
 from voiceguide.errors import Problem, RoutineError
-from voiceguide.routine import load_routine
+from voiceguide.routine.build import load_routine
 
 STEPS = "steps:\n  - say: hi\n"
 # every field that names a file, as a routine writes it (NAME is replaced by the path under test)

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from voiceguide import yamlsource
-from voiceguide.cli import cli
-from voiceguide.cover import cover_art
+from voiceguide.cli.app import cli
 from voiceguide.errors import RoutineError
+from voiceguide.export.cover import cover_art
 from voiceguide.files import safe_name
-from voiceguide.routine import load_routine
-from voiceguide.yamlsource import MAX_EXPLAINED, SHOWN_LINE
+from voiceguide.routine import source as yamlsource
+from voiceguide.routine.build import load_routine
+from voiceguide.routine.source import MAX_EXPLAINED, SHOWN_LINE
 
 WriteRoutine = Callable[..., Path]
 MB = 1_000_000 - 1_000  # just under the file limit, with room for the rest of the routine
