@@ -196,8 +196,8 @@ def test_a_giant_cover_is_refused_at_validate(tmp_path: Path, write_routine: Wri
     result = runner.invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert (
-        f"{path}:2: cover: huge.png is 13000 x 13000 pixels; the limit is 50 megapixels: "
-        "export it smaller (3000 x 3000 is plenty)\n"
+        f"{path}:2: cover: huge.png is 13000x13000 pixels (169 megapixels), more than 40 megapixels; "
+        "save a smaller copy (2000 pixels wide is plenty)\n"
     ) in result.output
 
 

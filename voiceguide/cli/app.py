@@ -17,6 +17,7 @@ import click
 
 from voiceguide import __version__
 from voiceguide.cli.author import new_command, schema_command
+from voiceguide.cli.handout import handout_command
 from voiceguide.cli.publish import publish_command, serve_command
 from voiceguide.cli.render import info_command, plan_command, render_command, validate_command
 from voiceguide.cli.report import error_text
@@ -88,6 +89,7 @@ for command in (
     render_command,
     plan_command,
     validate_command,
+    handout_command,
     info_command,
     voices_command,
     cache_group,

@@ -18,6 +18,7 @@ from voiceguide.model import PLACEHOLDER, PLACEHOLDERS, Background, Cue, Routine
 from voiceguide.phrases import Phrases, phrases
 from voiceguide.routine.fields import (
     COVER_TYPES,
+    MAX_IMAGE_PIXELS,
     BackgroundSchema,
     CueSchema,
     DefaultsSchema,
@@ -35,7 +36,6 @@ from voiceguide.suggest import closest
 
 MAX_TOTAL_MS = 4 * 3_600_000
 _NAME_WORDS = 5
-MAX_COVER_PIXELS = 50_000_000  # a 48-megapixel phone photo fits; decoding more takes gigabytes
 T = TypeVar("T")
 
 
@@ -143,20 +143,21 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         pause_ms=default.pause,
         steps=steps,
         steps_line=top.line(RoutineSchema.steps),
-        cover=_cover(top, ctx),
+        cover=_picture(top, RoutineSchema.cover, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),
         phrases=words if top.given(RoutineSchema.phrases) else None,
     )
 
 
-def _cover(top: Section, ctx: Context) -> Path | None:
-    """The cover image, resolved beside the routine file; it must exist now, not at render time."""
-    name = top.get(RoutineSchema.cover)
+def _picture(section: Section, f: Field[str], ctx: Context) -> Path | None:
+    """The image file ``f`` names (the cover, a step's picture), resolved beside the routine file;
+    it must exist and be a readable image now, not at render time."""
+    name = section.get(f)
     if name is None:
         return None
-    where, line = top.where(RoutineSchema.cover), top.line(RoutineSchema.cover)
-    if (path := local_file(top, RoutineSchema.cover, ctx)) is None:
+    where, line = section.where(f), section.line(f)
+    if (path := local_file(section, f, ctx)) is None:
         return None
     if path.suffix.lower() not in COVER_TYPES:  # of the file a link leads to, too
         ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
@@ -178,10 +179,10 @@ def _unreadable_image(path: Path) -> str | None:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
             with Image.open(path) as image:
                 found, (width, height) = image.format, image.size
-                if width * height > MAX_COVER_PIXELS:
+                if width * height > MAX_IMAGE_PIXELS:  # before decoding a single pixel
                     return (
-                        f"{path.name} is {width} x {height} pixels; the limit is {MAX_COVER_PIXELS // 1_000_000} "
-                        "megapixels: export it smaller (3000 x 3000 is plenty)"
+                        f"{path.name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; save a smaller copy (2000 pixels wide is plenty)"
                     )
                 image.verify()  # checksums and structure
         with Image.open(path) as image:
@@ -360,6 +361,7 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
         voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
+        image=_picture(s, StepSchema.image, ctx),
     )
 
 
