@@ -38,27 +38,7 @@ def cover_art(routine: Routine) -> Cover:
     """The routine's ``cover`` file if it names one, else a generated title card."""
     if routine.cover is None:
         return Cover(title_card(routine.title, routine.author or routine.album), "image/png")
-    try:
-        data = routine.cover.read_bytes()
-    except OSError as err:
-        raise OutputError(f"could not read the cover image {routine.cover}: {err.strerror}", "check the file") from None
-    return _at_most(Cover(data, COVER_TYPES[routine.cover.suffix.lower()]), EMBEDDED_MAX)
-
-
-def _at_most(cover: Cover, side: int) -> Cover:
-    """``cover`` as it is if neither side passes ``side`` pixels, else scaled down to that (same format):
-    a phone photo is not embedded at full size in every track."""
-    with Image.open(io.BytesIO(cover.data)) as image:
-        if max(image.size) <= side:
-            return cover
-        scale = side / max(image.size)
-        smaller = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-        out = io.BytesIO()
-        if cover.mime == "image/jpeg":
-            smaller.convert("RGB").save(out, format="JPEG", quality=90)
-        else:
-            smaller.save(out, format="PNG", optimize=True)
-    return Cover(out.getvalue(), cover.mime)
+    return picture(routine.cover, EMBEDDED_MAX)  # a phone photo is not embedded at full size in every track
 
 
 def picture(path: Path, longest: int) -> Cover:
