@@ -49,10 +49,14 @@ def browser(profile: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Served]]:
-    """The short routine served on 127.0.0.1, with its page open in Chromium."""
+    """The short routine served on 127.0.0.1, with its page open in Chromium. Its file name holds
+    `#` and `%` (links must encode them) and a cue holds `<!--<script>` (the inline JSON must not
+    let it change how the page's script is read)."""
     folder = tmp_path_factory.mktemp("page")
-    routine = folder / "short é.yaml"
-    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+    routine = folder / "short #1 100% é.yaml"
+    routine.write_text(
+        SHORT_ROUTINE.replace("Keep going.", "<!--<script> &").replace("hold: 4s", "hold: 9s"), encoding="utf-8"
+    )
     with serving(routine) as served:
         driver = browser(folder / "profile")
         try:

@@ -74,6 +74,7 @@ def test_full_routine(write_routine: WriteRoutine) -> None:
         intro="Welcome.",
         outro="Well done.",
         pause_ms=1_000,
+        steps_line=16,
         steps=(
             Step(
                 number=1,
@@ -703,7 +704,7 @@ BAD = [
     pytest.param(
         "title: T\nsteps:\n  - say: hi\n    reps: 100\n    hold: 3h\n",
         "routine.yaml:3: steps: holds, rests and pauses alone last 300h4m59s; "
-        "the limit for one track is 4h (split it into several routines)",
+        "the limit for one track is 4h (split it into several routines, or allow more with --max-length)",
         id="total-over-4h",
     ),
     # --- absurd sizes, rejected while loading (before any synthesis)
@@ -722,19 +723,19 @@ BAD = [
     pytest.param(
         "title: T\nsteps:\n" + "  - {say: hi, hold: 30m}\n" * 9,
         "routine.yaml:3: steps: holds, rests and pauses alone last 4h30m18s; "
-        "the limit for one track is 4h (split it into several routines)",
+        "the limit for one track is 4h (split it into several routines, or allow more with --max-length)",
         id="total-over-4h-in-steps",
     ),
     pytest.param(
         "title: T\ndefaults: {pause: 1h}\nsteps:\n" + "  - say: hi\n" * 5,
         "routine.yaml:4: steps: holds, rests and pauses alone last 5h; "
-        "the limit for one track is 4h (split it into several routines)",
+        "the limit for one track is 4h (split it into several routines, or allow more with --max-length)",
         id="total-over-4h-in-pauses",
     ),
     pytest.param(
         "title: T\nsteps:\n  - {say: 'hi {side}', sides: [a, b, c, d, e, f, g, h, i, j], reps: 100, hold: 15s}\n",
         "routine.yaml:3: steps: holds, rests and pauses alone last 4h59m59s; "
-        "the limit for one track is 4h (split it into several routines)",
+        "the limit for one track is 4h (split it into several routines, or allow more with --max-length)",
         id="total-over-4h-sides-times-reps",
     ),
     # --- every kind of tag is refused, wherever it is

@@ -14,14 +14,23 @@ from voiceguide.errors import OutputError
 
 MAX_NAME_BYTES = 120  # well under the 255-byte limit of every phone and desktop file system
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')  # not allowed by Windows/FAT (and "/" anywhere)
+_KEPT = frozenset("\t\n\r\u200c\u200d")  # tab, line breaks, and the joiners some scripts and emoji need
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"{dev}{n}" for dev in ("COM", "LPT") for n in range(1, 10))}
+
+
+def hidden(character: str) -> bool:
+    """A control character (NUL, a terminal escape), bidi override or other invisible format
+    character: Unicode's Cc, Cf and Cs, except tab, line breaks and the zero-width joiners."""
+    return character not in _KEPT and unicodedata.category(character) in ("Cc", "Cf", "Cs")
 
 
 def safe_name(text: str, fallback: str = "track") -> str:
     """A file name (without extension) that stays in its folder and is valid on
-    Windows, macOS, Linux and a phone's FAT/exFAT card: no separators or ``..``,
-    no reserved device names, no trailing dots or spaces, at most 120 UTF-8 bytes."""
-    name = _FORBIDDEN.sub("-", " ".join(unicodedata.normalize("NFC", text).split())).strip(" .-")
+    Windows, macOS, Linux and a phone's FAT/exFAT card: no separators or ``..``, no control
+    or invisible characters (a right-to-left override), no reserved device names, no trailing
+    dots or spaces, at most 120 UTF-8 bytes."""
+    text = "".join("-" if hidden(c) else c for c in unicodedata.normalize("NFC", text))
+    name = _FORBIDDEN.sub("-", " ".join(text.split())).strip(" .-")
     name = name.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip(" .-")
     if name.split(".")[0].upper() in _RESERVED:
         name = f"_{name}"

@@ -100,6 +100,7 @@ class Routine:
     outro: str | None
     pause_ms: int  # silence after the intro
     steps: tuple[Step, ...]
+    steps_line: int | None = None  # where `steps:` is written, for messages about the whole track
     cover: Path | None = None  # an image file, already checked to exist
     sounds: Sounds = Sounds()
     background: Background | None = None

@@ -14,6 +14,7 @@ from voiceguide.audio.background import Bed
 from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.mix import Mix
 from voiceguide.audio.sounds import chime_clips
+from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.export.handout import Sheet, write_handout
 from voiceguide.export.sidecars import to_ms
@@ -21,9 +22,19 @@ from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
 from voiceguide.files import atomic_path, output_folder, safe_name
 from voiceguide.model import AUTO, Routine, Voice
-from voiceguide.plan.timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
+from voiceguide.plan.timeline import (
+    SAMPLE_RATE,
+    Sound,
+    Timeline,
+    Utterance,
+    least_ms,
+    schedule,
+    script,
+    sounds,
+    utterances,
+)
 from voiceguide.progress import SILENT, Progress
-from voiceguide.routine.build import load_routine
+from voiceguide.routine.build import MAX_TOTAL_MS, length_limit, load_routine
 from voiceguide.speech.engines import auto_engine
 from voiceguide.speech.synth import Settings, Stats, synthesise
 
@@ -37,6 +48,8 @@ class Overrides:
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
+    files_from: tuple[Path, ...] = ()  # folders a routine's files may come from, besides its own
+    max_length_ms: int = MAX_TOTAL_MS  # the longest track allowed
 
 
 DEFAULTS = Settings()
@@ -53,9 +66,14 @@ class Plan:
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, apply command-line overrides (to every voice in it), and
-    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
-    return resolve_auto(_overridden(load_routine(path), overrides), auto_engine)
+    """Load and validate a routine (refused if it would last longer than allowed, speech included),
+    apply command-line overrides (to every voice in it), and settle ``engine: auto``, so every
+    later stage (and what plan and render print) sees real engines."""
+    routine = load_routine(path, overrides.files_from, overrides.max_length_ms)
+    if (least := least_ms(script(routine))) > overrides.max_length_ms:
+        problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
+        raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
+    return resolve_auto(_overridden(routine, overrides), auto_engine)
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:

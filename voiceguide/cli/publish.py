@@ -7,7 +7,14 @@ from pathlib import Path
 
 import click
 
-from voiceguide.cli.options import bitrate_option, progress_bars, settings, synthesis_options, voice_options
+from voiceguide.cli.options import (
+    bitrate_option,
+    limits_options,
+    progress_bars,
+    settings,
+    synthesis_options,
+    voice_options,
+)
 from voiceguide.cli.report import error_text
 from voiceguide.errors import VoiceguideError
 from voiceguide.pipeline import Overrides
@@ -69,6 +76,7 @@ def _published_lines(done: Published) -> list[str]:
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
 @voice_options
+@limits_options
 @bitrate_option
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
@@ -84,6 +92,8 @@ def publish_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -109,7 +119,12 @@ def publish_command(
     given = clients(routines)
     channel = Channel(base_url, title or ("" if given else "Routines"), author, description, image, email)
     with progress_bars(quiet) as progress:
-        options = (Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), progress)
+        options = (
+            Overrides(engine, voice, rate, files_from, max_length_ms),
+            bitrate,
+            settings(jobs, no_cache),
+            progress,
+        )
         if given:
             done, gone = publish_clients(given, site, channel, *options)
         else:
@@ -135,6 +150,7 @@ def publish_command(
 @click.option("--title", help="The podcast's title (default: \"Routines\"; for client folders, each one's name).")
 @click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @voice_options
+@limits_options
 @bitrate_option
 @synthesis_options
 def serve_command(
@@ -146,6 +162,8 @@ def serve_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -172,7 +190,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate),
+            Overrides(engine, voice, rate, files_from, max_length_ms),
             bitrate,
             settings(jobs, no_cache),
             progress,

@@ -13,6 +13,7 @@ import click
 from voiceguide.cli.options import (
     bitrate_option,
     export_options,
+    limits_options,
     progress_bars,
     settings,
     synthesis_options,
@@ -41,6 +42,7 @@ from voiceguide.routine.watch import watch_routines
     help="Folder for the MP3 files.",
 )
 @voice_options
+@limits_options
 @bitrate_option
 @export_options
 @synthesis_options
@@ -52,6 +54,8 @@ def render_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -79,7 +83,7 @@ def render_command(
       voiceguide render routines/desk-break.yaml --split --loudness -18
       voiceguide render routines/desk-break.yaml --watch
     """
-    overrides = Overrides(engine, voice, rate)
+    overrides = Overrides(engine, voice, rate, files_from, max_length_ms)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
@@ -136,9 +140,18 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
 @click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
+@limits_options
 @synthesis_options
 def plan_command(
-    routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None, jobs: int, no_cache: bool
+    routine: Path,
+    as_json: bool,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Print the exact timeline that `render` will produce.
 
@@ -149,7 +162,7 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    planned = plan(load(routine, Overrides(engine, voice, rate, files_from, max_length_ms)), settings(jobs, no_cache))
     warn_moves(planned.timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
@@ -164,8 +177,16 @@ def plan_command(
     is_flag=True,
     help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
 )
+@limits_options
 @synthesis_options
-def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache: bool) -> None:
+def validate_command(
+    routines: Sequence[Path],
+    speech: bool,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    jobs: int,
+    no_cache: bool,
+) -> None:
     """Check routines without rendering; report every problem in every file.
 
     Without --speech nothing is spoken, so lines crowded into a hold are only found by
@@ -181,7 +202,7 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
     paths = expand_paths(routines)
     for path in paths:
         try:
-            routine = load(path)
+            routine = load(path, Overrides(files_from=files_from, max_length_ms=max_length_ms))
             if speech:
                 warn_moves(plan(routine, settings(jobs, no_cache)).timeline)
         except VoiceguideError as err:

@@ -192,6 +192,21 @@ def script(routine: Routine) -> tuple[Item, ...]:
     return tuple(_script(routine))
 
 
+FASTEST_WPM = 450  # the highest `rate`: no engine speaks a word in less than 60/450 s
+
+
+def least_ms(items: tuple[Item, ...]) -> int:
+    """The least the track can last, known before any speech is synthesised: every hold, rest and
+    pause, and each line spoken between them at the fastest rate (lines inside holds take no extra time)."""
+    total = 0
+    for item in items:
+        if isinstance(item, Hold | Gap):
+            total += item.ms
+        else:
+            total += len(item.utterance.text.split()) * 60_000 // FASTEST_WPM
+    return total
+
+
 def utterances(items: tuple[Item, ...]) -> frozenset[Utterance]:
     """Each distinct line the script speaks."""
     found: set[Utterance] = set()

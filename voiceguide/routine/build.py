@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,7 +28,7 @@ from voiceguide.routine.fields import (
     StepSchema,
     VoiceSchema,
 )
-from voiceguide.routine.kinds import Context, Invalid, Offset
+from voiceguide.routine.kinds import Context, Invalid, Offset, visible
 from voiceguide.routine.schema import Field, Section, check
 from voiceguide.routine.source import read_nodes
 from voiceguide.routine.values import _distinct
@@ -38,17 +39,27 @@ _NAME_WORDS = 5
 T = TypeVar("T")
 
 
-def load_routine(path: str | Path) -> Routine:
-    """Read and validate one routine file; raise ``RoutineError`` listing every problem."""
+def load_routine(path: str | Path, trusted: Iterable[Path] = (), max_ms: int = MAX_TOTAL_MS) -> Routine:
+    """Read and validate one routine file; raise ``RoutineError`` listing every problem.
+
+    The files it names must lie in its own folder or in one of the ``trusted`` folders; its holds,
+    rests and pauses alone must fit in ``max_ms`` (the pipeline then counts its speech too)."""
     source = str(path)
     root = read_nodes(Path(path), source)
-    ctx = Context(source)
+    ctx = Context(source, tuple(trusted), max_ms)
+
     top = check(root, RoutineSchema, "", ctx)
     routine = _build(top, ctx)
     if ctx.problems or routine is None:
         labelled = _labelled(ctx.problems, _step_names(root))
         raise RoutineError(sorted(labelled, key=lambda p: (p.line or 0, p.field)))
     return routine
+
+
+def length_limit(max_ms: int) -> str:
+    """The limit on a track's length, and what to do when a routine passes it."""
+    limit = format_span(max_ms)
+    return f"the limit for one track is {limit} (split it into several routines, or allow more with --max-length)"
 
 
 _STEP_PATH = re.compile(r"steps\[(\d+)\]")
@@ -81,9 +92,9 @@ def _step_names(root: yaml.MappingNode) -> list[str | None]:
         )
         name, say = fields.get("name"), fields.get("say")
         if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
-            names.append(" ".join(str(name.value).split()))
+            names.append(" ".join(visible(str(name.value)).split()))
         elif isinstance(say, yaml.ScalarNode) and str(say.value).strip():
-            names.append(_name_from(str(say.value)))
+            names.append(_name_from(visible(str(say.value))))
         else:
             names.append(None)
     return names
@@ -111,14 +122,14 @@ def _build(top: Section, ctx: Context) -> Routine | None:
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
         return None
-    total_ms = sum(_silence_ms(step) + step.wait * default.ready for step in steps)
-    if total_ms > MAX_TOTAL_MS:
+    total_ms = sum(_silence_ms(step) + step.wait * default.ready for step in steps)  # before the script is spelt out
+    if total_ms > ctx.max_ms:
         ctx.report(
             top.line(RoutineSchema.steps),
             "steps",
-            f"holds, rests and pauses alone last {format_span(total_ms)}; "
-            f"the limit for one track is {format_span(MAX_TOTAL_MS)} (split it into several routines)",
+            f"holds, rests and pauses alone last {format_span(total_ms)}; {length_limit(ctx.max_ms)}",
         )
+
     return Routine(
         source=ctx.source,
         title=title,
@@ -132,6 +143,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         pause_ms=default.pause,
         ready_ms=default.ready,
         steps=steps,
+        steps_line=top.line(RoutineSchema.steps),
         cover=_picture(top, RoutineSchema.cover, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),
@@ -145,9 +157,10 @@ def _picture(section: Section, f: Field[str], ctx: Context) -> Path | None:
     name = section.get(f)
     if name is None:
         return None
-    path = Path(ctx.source).parent / name
     where, line = section.where(f), section.line(f)
-    if path.suffix.lower() not in COVER_TYPES:
+    if (path := local_file(section, f, ctx)) is None:
+        return None
+    if path.suffix.lower() not in COVER_TYPES:  # of the file a link leads to, too
         ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
     elif not path.is_file():
         ctx.report(line, where, f"no image file at {path}; give a path relative to the routine file")
@@ -163,14 +176,16 @@ def _unreadable_image(path: Path) -> str | None:
     formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
     wanted = formats[COVER_TYPES[path.suffix.lower()]]
     try:
-        with Image.open(path) as image:
-            found, (width, height) = image.format, image.size
-            if width * height > MAX_IMAGE_PIXELS:  # before decoding a single pixel
-                return (
-                    f"{path.name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than "
-                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; save a smaller copy (2000 pixels wide is plenty)"
-                )
-            image.verify()  # checksums and structure
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here
+            with Image.open(path) as image:
+                found, (width, height) = image.format, image.size
+                if width * height > MAX_IMAGE_PIXELS:  # before decoding a single pixel
+                    return (
+                        f"{path.name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than "
+                        f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; save a smaller copy (2000 pixels wide is plenty)"
+                    )
+                image.verify()  # checksums and structure
         with Image.open(path) as image:
             image.load()  # every pixel: a truncated file fails here
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
@@ -240,12 +255,32 @@ def _sounds(section: Section | None, ctx: Context) -> Sounds:
 
 def _audio_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
     """The file ``f`` names, from the routine's folder; reported if it does not exist."""
-    if (name := section.get(f)) is None:
+    if (path := local_file(section, f, ctx)) is None:
         return None
-    path = Path(ctx.source).parent / Path(name).expanduser()
     if not path.is_file():
+        name = section.get(f)
         ctx.report(section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)")
     return path
+
+
+def local_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
+    """The file that field ``f`` names, as an absolute path with every symlink resolved, if it lies
+    inside the routine's folder or a trusted one (``--files-from``); otherwise reported, and ``None``.
+
+    Every field that names a file goes through here: a routine someone sends reads nothing else."""
+    if (name := section.get(f)) is None:
+        return None
+    folder = Path(ctx.source).parent.resolve()
+    path = (folder / Path(name).expanduser()).resolve()
+    if any(path.is_relative_to(root) for root in (folder, *(t.resolve() for t in ctx.trusted))):
+        return path
+    ctx.report(
+        section.line(f),
+        section.where(f),
+        f"{name!r} is {path}, outside the routine's folder {folder}; copy the file into that folder, "
+        f"or allow its folder with --files-from {path.parent}",
+    )
+    return None
 
 
 class _Defaults:
@@ -273,7 +308,7 @@ def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
         return base
     name = section.get(VoiceSchema.name)
     if name and name.lower().endswith(".onnx"):  # a voice file, like a cover, lies beside the routine
-        name = str(Path(ctx.source).parent / Path(name).expanduser())
+        name = str(local_file(section, VoiceSchema.name, ctx) or name)
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
         name=name or base.name,

@@ -6,14 +6,17 @@ Each turns a YAML node into a value, or raises ``Invalid`` saying what was expec
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import yaml
 
 from voiceguide.durations import DURATION_EXAMPLES, DURATION_HINT, duration_pattern, format_span, parse_duration
 from voiceguide.errors import Problem
+from voiceguide.files import hidden
 from voiceguide.routine.source import YAML_TAG, describe, line_of
 from voiceguide.suggest import did_you_mean
 
@@ -37,6 +40,8 @@ class Context:
     """Where problems are collected while one file is checked."""
 
     source: str
+    trusted: tuple[Path, ...] = ()  # folders besides the routine's own that its files may come from
+    max_ms: int = 4 * 3_600_000  # the longest track allowed (`--max-length`)
     problems: list[Problem] = field(default_factory=list)
 
     def report(self, line: int | None, path: str, message: str) -> None:
@@ -78,6 +83,29 @@ class Kind(Generic[T]):
         return str(node.value)
 
 
+def hidden_character(text: str) -> str | None:
+    """What is wrong if ``text`` holds a control character (a terminal escape, NUL, ...), a bidi
+    override or another invisible format character: they would reach tags, feeds, file names and
+    terminals unseen. ``None`` if it holds none."""
+    for index, character in enumerate(text):
+        if not hidden(character):
+            continue
+        kind = unicodedata.category(character)
+        code = f"U+{ord(character):04X}" + (f" {unicodedata.name(character, '')}".rstrip() if kind == "Cf" else "")
+        where = f" after {text[max(0, index - 20) : index]!r}" if index else " at its start"
+        what = "a control character" if kind == "Cc" else "an invisible character"
+        return (
+            f"text contains {what} ({code}){where}; delete it, or retype the text "
+            "(such characters come with text copied from other programs, and would show or act differently)"
+        )
+    return None
+
+
+def visible(text: str) -> str:
+    """``text`` with every character ``hidden_character`` refuses shown as �, for messages."""
+    return "".join("\ufffd" if hidden(c) else c for c in text)
+
+
 class Text(Kind[str]):
     """Text with at least one letter or digit (nothing to say is not a text); numbers are
     accepted as their written form."""
@@ -95,7 +123,10 @@ class Text(Kind[str]):
         return f"text, up to {self.max_length} characters"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
-        text = " ".join(self.scalar(node).split())
+        written = self.scalar(node)
+        if problem := hidden_character(written):
+            raise Invalid(problem)
+        text = " ".join(written.split())
         if not text:
             raise Invalid("expected text, got an empty string")
         if not any(character.isalnum() for character in text):
