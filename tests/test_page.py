@@ -24,6 +24,7 @@ pytestmark = pytest.mark.skipif(
     reason="needs chromium and chromedriver (`./setup.sh test` installs Debian's chromium and chromium-driver)",
 )
 PHONE = (412, 915)  # CSS pixels of a common Android phone
+TIMEUPDATE = 0.3  # seconds: how long a playing page may show the line before (timeupdate fires every 250 ms)
 
 
 def browser(profile: Path) -> Any:
@@ -175,18 +176,26 @@ def test_a_chapter_button_seeks_to_its_start(page: tuple[Any, Served]) -> None:
 
 
 def test_the_instruction_updates_while_the_track_plays(page: tuple[Any, Served]) -> None:
+    """Playing from the start, the lines show in the order they are spoken, each while it is the
+    latest line started (or one ``timeupdate`` late: the browser reports time 4 times a second)."""
     driver, served = page
     episode = served.session.published.site.episodes[0]
-    driver.execute_script("var a = document.querySelector('audio'); a.currentTime = 0; a.play();")
+    seek(driver, 0)
+    driver.execute_script("document.querySelector('audio').play();")
     seen: list[str] = []
 
-    def moved_on() -> bool:
-        now = audio_state(driver)["now"]
-        if not seen or seen[-1] != now:
-            seen.append(now)
-        return len([line for line in seen if line in {c.text for c in episode.cues}]) >= 2
+    def spoken_at(seconds: float) -> str:
+        return next(c.text for c in reversed(episode.cues) if c.start_ms <= seconds * 1000 + 50)
 
-    wait_for(moved_on, "two spoken lines to show in turn")
+    def moved_on() -> bool:
+        state = audio_state(driver)  # time and text read together
+        assert state["now"] in {spoken_at(state["time"]), spoken_at(max(0, state["time"] - TIMEUPDATE))}, state
+        if not seen or seen[-1] != state["now"]:
+            seen.append(state["now"])
+        return len(seen) >= 3
+
+    wait_for(moved_on, "three spoken lines to show in turn")
+    assert seen == [c.text for c in episode.cues[:3]]
     assert audio_state(driver)["paused"] is False
     assert driver.find_element("css selector", ".card").get_attribute("class") == "card playing"
     driver.execute_script("document.querySelector('audio').pause();")
