@@ -137,6 +137,10 @@ def test_the_card_shows_the_duration_and_each_chapter_button_its_start_and_title
     assert labels == [f"{clock(c.start_ms)} {c.title}" for c in episode.chapters]
     assert [c.title for c in episode.chapters] == ["Introduction", "Press", "Breathe out", "Closing"]
     assert labels[1] == "0:02 Press"  # the start (1.8 s), not the end (33.8 s)
+    download = driver.find_element(By.CSS_SELECTOR, ".card .download")
+    track = served.session.published.folder / episode.audio
+    assert download.text == f"Download MP3 ({track.stat().st_size / 1_000_000:.1f} MB)"
+    assert download.get_attribute("href") == served.session.url + urllib.parse.quote(episode.audio)
 
 
 def test_each_spoken_line_shows_as_soon_as_it_starts(page: tuple[Any, Served]) -> None:
