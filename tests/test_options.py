@@ -25,13 +25,13 @@ from mutagen.id3 import ID3
 from mutagen.mp3 import MP3
 from PIL import Image
 
-from voiceguide.audio import decode_file
-from voiceguide.cli import cli
-from voiceguide.export import Export
-from voiceguide.info import inspect
-from voiceguide.loudness import measure_file
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.audio.loudness import measure_file
+from voiceguide.cli.app import cli
+from voiceguide.export.info import inspect
+from voiceguide.export.track import Export
+from voiceguide.pipeline import Overrides, load, render
 from voiceguide.publish.serve import Session
-from voiceguide.render import Overrides, load, render
 
 pytestmark = pytest.mark.render
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_serve import Served, serving, wait_for
 
-from voiceguide.publish.site import Episode
+from voiceguide.publish.model import Episode
 
 from conftest import SHORT_ROUTINE
 

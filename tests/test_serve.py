@@ -20,8 +20,8 @@ import feedparser
 import pytest
 import segno
 
+from voiceguide.pipeline import Overrides
 from voiceguide.publish.serve import Session, lan_address, library, start
-from voiceguide.render import Overrides
 
 from conftest import ROOT, SHORT_ROUTINE
 
