@@ -205,14 +205,23 @@ def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
 
 # --- Hypothesis profiles (issue 14) ------------------------------------------------------------
 # In CI (CI=true) examples are derandomised: the same run every time, so a failure reproduces.
-# HYPOTHESIS_PROFILE=ci|dev picks one by hand.
-# Both start from Hypothesis's own defaults (not its automatic CI profile, which it picks whenever CI is set).
+# HYPOTHESIS_PROFILE=ci|dev|deep (or pytest's --hypothesis-profile) picks one by hand. `deep` is the
+# randomised run with DEEP times the examples, before each release (tests/README.md).
+# All start from Hypothesis's own defaults (not its automatic CI profile, which it picks whenever CI is set).
 _BASE = hypothesis.settings.get_profile("default")
+DEEP = 20
 hypothesis.settings.register_profile("ci", parent=_BASE, derandomize=True, database=None, print_blob=True)
 hypothesis.settings.register_profile("dev", parent=_BASE, print_blob=True)
+hypothesis.settings.register_profile("deep", parent=_BASE, max_examples=DEEP * _BASE.max_examples, print_blob=True)
 hypothesis.settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+def examples(count: int) -> int:
+    """``count`` examples for a property test, scaled as the loaded profile scales Hypothesis's default
+    (so `deep` runs every property test DEEP times longer)."""
+    return count * hypothesis.settings.default.max_examples // _BASE.max_examples
 
 
 # --- Synthetic mixes: lines placed by hand, for the assembly and level tests ------------------

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from voiceguide.durations import duration_pattern, format_clock, format_span, parse_duration
 
+from conftest import examples
+
 
 @pytest.mark.parametrize(
     ("value", "expected_ms"),
@@ -169,7 +171,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.text(alphabet="0123456789.:hmsHMS +-", max_size=20))
 def test_duration_pattern_reads_what_the_parser_reads(text: str) -> None:
     """The JSON Schema's pattern for durations accepts exactly the texts `parse_duration` accepts."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import html
 import io
 import json
@@ -24,6 +25,7 @@ from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
 from voiceguide.errors import EncoderError, OutputError, RoutineError
 from voiceguide.pipeline import Overrides
+from voiceguide.publish import site as site_module
 from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.site import MANIFEST, base_url, publish
@@ -165,28 +167,42 @@ def test_page_has_no_external_resources(short_site: tuple[Path, Published]) -> N
     assert "Ana&#x27;s &lt;routines&gt; &amp; more" in page  # escaped in the HTML
 
 
-def test_publishing_again_changes_nothing(short_site: tuple[Path, Published]) -> None:
+def clock_at(monkeypatch: pytest.MonkeyPatch, when: datetime.datetime) -> None:
+    """Publish as if it were ``when``: the clock new tracks are dated by."""
+    monkeypatch.setattr(site_module, "_now", lambda: when)
+
+
+def test_publishing_again_changes_nothing(short_site: tuple[Path, Published], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day later, an unchanged routine keeps its pubDate (podcast apps would list it as new), and
+    the feed its lastBuildDate: the feed and the manifest stay byte for byte the same."""
     source, done = short_site
     feed = (done.folder / "feed.xml").read_bytes()
+    manifest = (done.folder / MANIFEST).read_bytes()
     track = done.folder / done.site.episodes[0].audio
     modified = track.stat().st_mtime_ns
+    clock_at(monkeypatch, done.site.episodes[0].published + datetime.timedelta(days=1))
     again = publish([source], done.folder, Channel(base_url(BASE), title="Ana's <routines> & more"), ESPEAK)
     assert again.encoded == ()
-    assert (done.folder / "feed.xml").read_bytes() == feed  # same guid, pubDate and duration
+    assert again.site.episodes[0].published == done.site.episodes[0].published
+    assert (done.folder / "feed.xml").read_bytes() == feed  # same guid, pubDate, lastBuildDate and duration
+    assert (done.folder / MANIFEST).read_bytes() == manifest
     assert track.stat().st_mtime_ns == modified
 
 
-def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
+def test_republishing_after_an_edit_and_a_removal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
     first.write_text(SHORT_ROUTINE, encoding="utf-8")
     second.write_text("title: Second\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
     site = tmp_path / "site"
+    monday, tuesday = (datetime.datetime(2026, 3, day, 8, tzinfo=datetime.timezone.utc) for day in (2, 3))
+    clock_at(monkeypatch, monday)
     before = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
     assert sorted(e.title for e in before.site.episodes) == ["Second", "Short check"]
     (site / "notes.txt").write_text("mine", encoding="utf-8")  # not ours: never deleted
 
     first.write_text(SHORT_ROUTINE.replace("title: Short check", "title: Short check, edited"), encoding="utf-8")
     second.unlink()
+    clock_at(monkeypatch, tuesday)
     after = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
 
     assert after.encoded == ("Short check, edited",)
@@ -201,6 +217,8 @@ def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
     assert [e.title for e in feed.entries] == ["Short check, edited"]
     old_guid = next(e.guid for e in before.site.episodes if e.title == "Short check")
     assert feed.entries[0].id == old_guid  # the same routine file keeps its guid
+    assert feed.entries[0].published == "Tue, 03 Mar 2026 08:00:00 +0000"  # an edited track is new today
+    assert feed.feed.updated == "Tue, 03 Mar 2026 08:00:00 +0000"  # lastBuildDate
     assert "Second" not in (site / "index.html").read_text(encoding="utf-8")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import segno
 
 from voiceguide.pipeline import Overrides
 from voiceguide.publish.serve import Session, lan_address, library, start
@@ -256,6 +257,23 @@ def test_the_lan_address_is_never_loopback() -> None:
 LOCAL = ("--host", "127.0.0.1", "--port", "0")
 
 
+def qr_encodes(output: str, url: str) -> bool:
+    """Whether the QR code printed in ``output`` (half blocks, two module rows a line: a block is
+    light, a space dark) is, module for module, segno's code for ``url`` at some error level."""
+    rows: list[list[bool]] = []
+    for line in output.splitlines():
+        if line and set(line) <= set("█▀▄ "):
+            rows.append([char in " ▄" for char in line])  # top halves: dark
+            rows.append([char in " ▀" for char in line])  # bottom halves
+    assert rows, output
+    for level in "lmqh":
+        code = segno.make(url, error=level, boost_error=False)
+        expected = [[bool(dark) for dark in row] for row in code.matrix_iter(border=4)]
+        if rows[: len(expected)] == expected and len(rows) - len(expected) <= 1:  # an odd count: a half line
+            return True
+    return False
+
+
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])
 def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals, short_routine: Path) -> None:
     process = subprocess.Popen(
@@ -289,10 +307,11 @@ def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals
         found = re.search(r"http://127\.0\.0\.1:(\d+)(/[A-Za-z0-9_-]+)/feed\.xml", output)
         assert found, output + (process.stderr.read() if process.stderr else "")
         port, prefix = int(found[1]), found[2]
-        assert "█" in output
         assert "on this computer only" in output  # 127.0.0.1: a phone cannot reach it
         assert "same Wi-Fi" not in output
-        assert "▀" in output
+        page = f"http://127.0.0.1:{port}{prefix}/"
+        assert f"\n  {page}\n" in output
+        assert qr_encodes(output, page)  # what a phone scanning the code opens
         assert ask(port, "GET", f"{prefix}/").status == 200
         assert ask(port, "GET", "/").status == 404
         process.send_signal(stop_with)
