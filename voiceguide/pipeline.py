@@ -214,7 +214,9 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     """A digest of everything a track is made from: timeline, speech samples, tags, pictures, settings."""
     routine = dataclasses.replace(planned.routine, source="")
-    digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
+    # where the sidecars' links point is not in the MP3: a track published under another URL is the same track
+    audio_options = dataclasses.replace(options, links="")
+    digest = hashlib.sha256(repr((__version__, bitrate, audio_options, routine)).encode())
     images = (routine.cover, *(step.image for step in routine.steps))  # named in it; their content may change
     for image in images:
         if image is not None and image.is_file():
