@@ -18,6 +18,7 @@ import hypothesis
 import numpy as np
 import numpy.typing as npt
 import pytest
+import segno
 from click.testing import CliRunner
 
 from voiceguide.audio.ffmpeg import Samples
@@ -428,3 +429,20 @@ def encodes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
     monkeypatch.setattr(export, "encode_mp3", counting)
     return heard
+
+
+def qr_encodes(output: str, url: str) -> bool:
+    """Whether the QR code printed in ``output`` (half blocks, two module rows a line: a block is
+    light, a space dark) is, module for module, segno's code for ``url`` at some error level."""
+    rows: list[list[bool]] = []
+    for line in output.splitlines():
+        if line and set(line) <= set("█▀▄ "):
+            rows.append([char in " ▄" for char in line])  # top halves: dark
+            rows.append([char in " ▀" for char in line])  # bottom halves
+    assert rows, output
+    for level in "lmqh":
+        code = segno.make(url, error=level, boost_error=False)
+        expected = [[bool(dark) for dark in row] for row in code.matrix_iter(border=4)]
+        if rows[: len(expected)] == expected and len(rows) - len(expected) <= 1:  # an odd count: a half line
+            return True
+    return False

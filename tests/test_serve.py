@@ -20,12 +20,11 @@ from pathlib import Path
 
 import feedparser
 import pytest
-import segno
 
 from voiceguide.pipeline import Overrides
 from voiceguide.publish.serve import Session, lan_address, library, start
 
-from conftest import ROOT, SHORT_ROUTINE
+from conftest import ROOT, SHORT_ROUTINE, qr_encodes
 
 WAIT = 60.0  # seconds: a safety net only; every wait ends as soon as its condition holds
 
@@ -255,23 +254,6 @@ def test_the_lan_address_is_never_loopback() -> None:
 
 
 LOCAL = ("--host", "127.0.0.1", "--port", "0")
-
-
-def qr_encodes(output: str, url: str) -> bool:
-    """Whether the QR code printed in ``output`` (half blocks, two module rows a line: a block is
-    light, a space dark) is, module for module, segno's code for ``url`` at some error level."""
-    rows: list[list[bool]] = []
-    for line in output.splitlines():
-        if line and set(line) <= set("█▀▄ "):
-            rows.append([char in " ▄" for char in line])  # top halves: dark
-            rows.append([char in " ▀" for char in line])  # bottom halves
-    assert rows, output
-    for level in "lmqh":
-        code = segno.make(url, error=level, boost_error=False)
-        expected = [[bool(dark) for dark in row] for row in code.matrix_iter(border=4)]
-        if rows[: len(expected)] == expected and len(rows) - len(expected) <= 1:  # an odd count: a half line
-            return True
-    return False
 
 
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT])

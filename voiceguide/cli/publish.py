@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
+import segno
 
 from voiceguide.cli.options import (
     bitrate_option,
@@ -135,6 +137,8 @@ def publish_command(
         for client, published in zip(names, done, strict=True):
             lines += [*_published_lines(published), *([f"Library of {client}:"] if client else [])]
             lines += [f"Page: {published.site.url('index.html')}", f"Feed: {published.site.url('feed.xml')}"]
+            if client:  # the link a client must be given: scan it from the screen onto their phone
+                lines.append(qr_code(published.site.url("index.html")))
         click.echo("\n".join(lines))
 
 
@@ -182,7 +186,7 @@ def serve_command(
       voiceguide serve clients/                  # clients/ana/, clients/ben/, ...: a library each
       voiceguide serve routines/desk-break.yaml --host 127.0.0.1 --port 8080
     """
-    from voiceguide.publish.serve import ALL_INTERFACES, loopback, qr_code, start
+    from voiceguide.publish.serve import ALL_INTERFACES, loopback, start
 
     with progress_bars() as progress:
         session = start(
@@ -221,3 +225,10 @@ def serve_command(
 
     session.run(republished, failed)
     echo("Stopped.")
+
+
+def qr_code(url: str) -> str:
+    """``url`` as a QR code of Unicode half blocks, for a terminal."""
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True)
+    return out.getvalue()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import io
 import ipaddress
 import os
 import signal
@@ -130,15 +129,6 @@ def listen(host: str, port: int) -> socket.socket:
             f"cannot listen on {host}:{port}: {err.strerror}", "choose another port with --port, e.g. --port 8081"
         ) from None
     return sock
-
-
-def qr_code(url: str) -> str:
-    """``url`` as a QR code of Unicode half blocks, for a terminal."""
-    import segno
-
-    out = io.StringIO()
-    segno.make(url, error="m").terminal(out=out, compact=True)
-    return out.getvalue()
 
 
 @dataclass(frozen=True)
