@@ -305,10 +305,11 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
     heard = decoded.astype(np.float64)
     lag, tolerance = round(MAX_LAG_SECONDS * rate), round(END_TOLERANCE_SECONDS * rate)
     speech = [e for e in timeline.events if e.kind is Kind.SPEECH]
-    # the voice stops right where the hold starts: a line ends on each hold's first sample (and is measured below)
+    # the hold starts where the gap after a line ends (and the line's end is measured below)
     ends = {e.end for e in speech if not e.overlay}
+    ends |= {e.end for e in timeline.events if e.kind is Kind.GAP and e.start in ends}
     late = [e.start / rate for e in timeline.events if e.kind is Kind.HOLD and e.start not in ends]
-    assert not late, f"holds at {late} s do not start where a line ends"
+    assert not late, f"holds at {late} s do not start where a line (and its gap) ends"
     for number, event in enumerate(speech):
         got, want = heard[event.start : event.end], expected[event.start : event.end]
         score = correlation(got, want)

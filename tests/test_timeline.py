@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -13,6 +14,8 @@ from voiceguide.model import Voice
 from voiceguide.present import plan_dict, plan_lines
 from voiceguide.routine import load_routine
 from voiceguide.timeline import (
+    CHIME_LEAD_MS,
+    GAP_MS,
     Event,
     Hold,
     Kind,
@@ -72,19 +75,24 @@ def test_order_of_a_step(write_routine: Callable[..., Path]) -> None:
         ("speech", "intro", "Hello."),
         ("pause", None, None),
         ("speech", "say", "Knead your right shoulder, rep 1 of 2."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("rest", None, None),
         ("speech", "again", "Again, right."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("rest", None, None),
         ("speech", "switch", "Now switch to your left side."),
+        ("gap", None, None),
         ("speech", "say", "Knead your left shoulder, rep 1 of 2."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("rest", None, None),
         ("speech", "again", "Again, left."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("pause", None, None),
@@ -101,14 +109,15 @@ def test_events_are_contiguous_and_total_is_their_sum(write_routine: Callable[..
     assert timeline.duration == events[-1].end
 
 
-def test_holds_start_where_speech_ends_and_last_exactly(write_routine: Callable[..., Path]) -> None:
+def test_holds_start_where_the_gap_after_speech_ends_and_last_exactly(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
     events = sequence(timeline)
     holds = [(i, e) for i, e in enumerate(events) if e.kind is Kind.HOLD]
     assert len(holds) == 4
     for i, hold in holds:
-        assert events[i - 1].kind is Kind.SPEECH
-        assert hold.start == events[i - 1].end
+        assert (events[i - 2].kind, events[i - 1].kind) == (Kind.SPEECH, Kind.GAP)
+        assert events[i - 1].duration == to_samples(GAP_MS, RATE)
+        assert hold.start == events[i - 1].end == events[i - 2].end + events[i - 1].duration
         assert hold.duration == 10 * RATE
 
 
@@ -246,8 +255,15 @@ def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[.
     lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
     lengths |= {Sound("start"): RATE, Sound("end"): 2 * RATE}
     timeline = schedule(chimed, items, lengths, RATE)
-    assert [e for e in timeline.events if e.kind is not Kind.CHIME] == list(timeline_of(Path(plain.source)).events)
     holds = [e for e in timeline.events if e.kind is Kind.HOLD]
+    # the only change chimes make: a line after an end chime waits for its attack to pass
+    lead = to_samples(CHIME_LEAD_MS, RATE)
+    release = next(e for e in timeline.events if e.role is Role.RELEASE)
+    assert release.start == holds[0].end + lead
+    unchimed = [e for e in timeline.events if e.kind is not Kind.CHIME]
+    moved = [dataclasses.replace(e, start=e.start - lead * (e.start >= release.start)) for e in unchimed]
+    plain_events = [e for e in timeline_of(Path(plain.source)).events if e.kind is not Kind.GAP]
+    assert [e for e in moved if e.kind is not Kind.GAP] == plain_events
     chimes = [(e.role, e.start, e.duration) for e in timeline.events if e.kind is Kind.CHIME]
     assert chimes == [
         (Role.START, holds[0].start, RATE),
@@ -456,7 +472,9 @@ def test_script_speaks_every_line_with_its_placeholders_voice_role_and_place(
         first = ("say", f"Press {side}, {n} of 2.") if n == 1 else ("again", f"Again {side}, {n} of 2.")
         return [
             ("rep", f"Rep {['one', 'two'][n - 1]} of two.", "step", where),
+            ("gap", "667", where),  # 0.4 s at 150 words a minute: 0.667 s at 90
             (*first, "step", where),
+            ("gap", "667", where),
             ("hold", "10000", where),
             ("  cue", f"Cue {side}, {n} of 2.", "step", "1000"),
             ("  remaining", "Four seconds left.", "step", "6000"),
@@ -473,11 +491,13 @@ def test_script_speaks_every_line_with_its_placeholders_voice_role_and_place(
         *rep("right", 2),
         ("rest", "1000", "Where(step=1, side='right', rep=2)"),
         ("switch", "Switch to left, 1 of 2.", "step", "Where(step=1, side='left', rep=1)"),
+        ("gap", "667", "Where(step=1, side='left', rep=1)"),
         *rep("left", 1),
         ("rest", "1000", "Where(step=1, side='left', rep=1)"),
         *rep("left", 2),
         ("pause", "2000", "Where(step=1, side=None, rep=None)"),
         ("say", "Plain.", "routine", "Where(step=2, side=None, rep=1)"),
+        ("gap", "400", "Where(step=2, side=None, rep=1)"),
         ("hold", "10000", "Where(step=2, side=None, rep=1)"),
         ("  count", "one", "routine", "0"),
         ("  count", "two", "routine", "3333"),

@@ -99,3 +99,5 @@ class Routine:
     sounds: Sounds = Sounds()
     background: Background | None = None
     phrases: Phrases | None = None  # the language's built-in phrases with the routine's overrides
+    gap_ms: int | None = None  # silence between two spoken lines (None: by the voice's rate)
+    variant: str | None = None  # which version of the routine this is ("gentle"); None: as written

@@ -85,7 +85,10 @@ def move_warnings(timeline: Timeline) -> list[str]:
     for move in timeline.moves:
         asked, given = timeline.seconds(move.asked), timeline.seconds(move.given)
         shift = f"{abs(given - asked):.1f} s {'earlier' if given < asked else 'later'}"
-        reason = f'to make room for "{move.because}"' if move.because else "so that it ends with the hold"
+        if move.because:
+            reason = f'to make room for "{move.because}"'
+        else:
+            reason = "so that the start chime is heard first" if move.chime else "so that it ends with the hold"
         problem = Problem(
             move.source,
             move.line,

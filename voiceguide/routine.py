@@ -290,6 +290,14 @@ class DefaultsSchema(Schema):
         examples=[["30s", "10s"]],
     )
     count_reps = Field(Flag(), doc='Say "Rep 2 of 5." before every rep of steps with 2 or more reps.', default=False)
+    gap = Field(
+        Duration(maximum_ms=10_000),
+        doc="Silence between two spoken lines that follow each other (the switch line, `Rep 2 of 5.`, `say`, "
+        "`release`, …), and between `say` and its hold. `0` speaks them back to back. See "
+        "[section 8](#8-holds-countdowns-and-cues-the-exact-timing).",
+        values="a [duration](#10-durations), 0 to 10 s",
+        default_doc="0.4 s at the default `rate` of 150, longer for a slower voice (0.5 s at 120)",
+    )
 
 
 class SoundsSchema(Schema):
@@ -558,6 +566,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),
         phrases=words if top.given(RoutineSchema.phrases) else None,
+        gap_ms=default.gap,
     )
 
 
@@ -675,6 +684,7 @@ class _Defaults:
         self.chime: str = pick(DefaultsSchema.chime, "none")
         self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
+        self.gap: int | None = pick(DefaultsSchema.gap, None)
 
 
 def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:

@@ -27,6 +27,12 @@ class Kind(StrEnum):
     REST = "rest"
     PAUSE = "pause"
     CHIME = "chime"
+    GAP = "gap"  # breathing room between two spoken lines
+
+
+GAP_MS = 400  # between two spoken lines at GAP_RATE; espeak-ng pauses 0.38-0.41 s between sentences at 150 wpm
+GAP_RATE = 150  # words per minute; a slower voice gets a longer gap, in proportion
+CHIME_LEAD_MS = 500  # a line after a chime waits this long: the bell's bright attack has died away
 
 
 class Role(StrEnum):
@@ -82,7 +88,7 @@ class Line:
 
 @dataclass(frozen=True)
 class Gap:
-    kind: Kind  # REST or PAUSE
+    kind: Kind  # REST, PAUSE or GAP
     ms: int
     where: Where
 
@@ -168,6 +174,7 @@ class Move:
     asked: int
     given: int
     because: str | None
+    chime: bool = False  # moved later, past the start chime's attack
 
 
 @dataclass(frozen=True)
@@ -188,7 +195,27 @@ class Timeline:
 
 def script(routine: Routine) -> tuple[Item, ...]:
     """Everything the track does, in order, before any timing is known."""
-    return tuple(_script(routine))
+    return tuple(_breathe(routine, list(_script(routine))))
+
+
+def gap_ms(routine: Routine, voice: Voice) -> int:
+    """The silence between two spoken lines: ``defaults.gap``, else ``GAP_MS`` scaled to the voice's rate."""
+    return routine.gap_ms if routine.gap_ms is not None else round(GAP_MS * GAP_RATE / voice.rate)
+
+
+def _breathe(routine: Routine, items: list[Item]) -> Iterator[Item]:
+    """``items`` with a gap after each spoken line that a line or a hold follows directly, and
+    after each hold with an end chime that a line follows (at least ``CHIME_LEAD_MS`` there)."""
+    for item, after in zip(items, [*items[1:], None], strict=True):
+        yield item
+        if isinstance(item, Line) and isinstance(after, Line | Hold):
+            ms = gap_ms(routine, item.utterance.voice)
+        elif isinstance(item, Hold) and isinstance(after, Line) and "end" in item.step.chimes:
+            ms = max(gap_ms(routine, after.utterance.voice), CHIME_LEAD_MS)
+        else:
+            continue
+        if ms:
+            yield Gap(Kind.GAP, ms, item.where)
 
 
 def utterances(items: tuple[Item, ...]) -> frozenset[Utterance]:
@@ -258,11 +285,12 @@ def _script(routine: Routine) -> Iterator[Item]:
                         )
                         for ms in step.remaining
                     ]
+                    lead = CHIME_LEAD_MS if "start" in step.chimes else 0
                     overlays += [
                         Overlay(
                             Utterance(words.number(n), voice),
                             Role.COUNT,
-                            (n - 1) * step.hold_ms // step.count,
+                            lead + (n - 1) * (step.hold_ms - lead) // step.count,
                             "count",
                         )
                         for n in range(1, step.count + 1)
@@ -346,8 +374,10 @@ def _fit(
     written (cues before `remaining`). Each starts at its moment, moved earlier only as far
     as needed to clear the numbers, the lines after it and the end of the hold. A line that
     would then start before the hold begins (cues at ``0``, say) starts as early as it fits
-    instead, and the lines after it wait their turn.
+    instead, and the lines after it wait their turn. After a start chime, "begins" means
+    ``CHIME_LEAD_MS`` into the hold, so no line starts with the chime.
     """
+    lead = _lead(hold, sample_rate)
     placed: list[tuple[int, Overlay]] = []
     limit = length
     for overlay in reversed([o for o in hold.overlays if o.role in FIXED]):
@@ -369,8 +399,8 @@ def _fit(
         latest.append(start)
         busy.append((start, start + size))
     latest.reverse()
-    if latest and latest[0] < 0:
-        previous_end = 0
+    if latest and latest[0] < lead:
+        previous_end = lead
         for index, line in enumerate(lines):
             size = lengths[line.utterance]
             start = max(latest[index], previous_end)
@@ -382,6 +412,11 @@ def _fit(
             previous_end = start + size
     placed += zip(latest, lines, strict=True)
     return sorted(placed, key=lambda p: p[0])
+
+
+def _lead(hold: Hold, sample_rate: int) -> int:
+    """Where lines may begin in ``hold``: after the start chime's attack, if it has one."""
+    return to_samples(CHIME_LEAD_MS, sample_rate) if "start" in hold.step.chimes else 0
 
 
 def _moves(
@@ -411,6 +446,7 @@ def _moves(
             asked,
             start,
             blockers[0] if blockers else None,
+            chime=not blockers and asked < _lead(hold, sample_rate) <= start,
         )
 
 
