@@ -1123,6 +1123,13 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
             id="phrases-placeholders",
         ),
         pytest.param(
+            'title: T\nphrases: {remaining_minutes: "Minutes left.", remaining_minute: "{n} minute."}\n'
+            "steps:\n  - say: hi\n",
+            "routine.yaml:2: phrases.remaining_minute: unknown placeholder {n}; placeholders available here: none\n"
+            "routine.yaml:2: phrases.remaining_minutes: must say where the numbers go: add {n}",
+            id="phrases-minute-placeholders",
+        ),
+        pytest.param(
             "title: T\nphrases: {sides: [port]}\nsteps:\n  - say: hi\n",
             "routine.yaml:2: phrases.sides: needs at least 2 items, got none",
             id="phrases-one-side",

@@ -286,6 +286,20 @@ def test_remaining_is_spoken_that_long_before_the_end(write_routine: Callable[..
     assert left == [("Thirty seconds left.", 30 * RATE), ("Ten seconds left.", 10 * RATE)]
 
 
+def test_remaining_says_minutes_as_people_do_and_phrases_can_reword_them(write_routine: Callable[..., Path]) -> None:
+    text = "title: T\nsteps:\n  - {say: Hold., hold: 3m, remaining: [2m, 90s, 1m, 45s], countdown: 0}\n"
+    lines = [e.text for e in timeline_of(write_routine(text)).events if e.role is Role.REMAINING]
+    assert lines == [
+        "Two minutes left.",
+        "One and a half minutes left.",
+        "One minute left.",
+        "Forty-five seconds left.",
+    ]
+    own = text.replace("title: T\n", 'title: T\nphrases: {remaining_minutes: "{n} more minutes."}\n')
+    lines = [e.text for e in timeline_of(write_routine(own, "own.yaml")).events if e.role is Role.REMAINING]
+    assert lines[0] == "Two more minutes."
+
+
 def test_count_spreads_numbers_through_the_hold_and_never_overruns(write_routine: Callable[..., Path]) -> None:
     path = write_routine("title: T\nlanguage: de\nsteps:\n  - {say: Atmen., hold: 20s, count: 5}\n")
     timeline = timeline_of(path, lambda text: 5 * RATE if text == "fünf" else fake_length(text))

@@ -205,7 +205,32 @@ class PhrasesSchema(Schema):
     )
     remaining = Field(
         Text(200),
-        doc="Replaces the line of `remaining`; `{n}` is the seconds, as a word.",
+        doc="Replaces the line of `remaining` in seconds (under a minute, or not a whole or half minute); `{n}` is "
+        "the seconds, as a word.",
+        values="text that contains `{n}`",
+        default_doc="the language's",
+    )
+    remaining_minute = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for one minute ("One minute left.").',
+        default_doc="the language's",
+    )
+    remaining_minutes = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for whole minutes ("{n} minutes left."); `{n}` is the minutes, '
+        "as a word.",
+        values="text that contains `{n}`",
+        default_doc="the language's",
+    )
+    remaining_minute_and_half = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for 90 seconds ("One and a half minutes left.").',
+        default_doc="the language's",
+    )
+    remaining_minutes_and_half = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for 150 s, 210 s, … ("{n} and a half minutes left."); `{n}` is the '
+        "whole minutes, as a word.",
         values="text that contains `{n}`",
         default_doc="the language's",
     )
@@ -284,7 +309,8 @@ class DefaultsSchema(Schema):
     )
     remaining = Field(
         ListOf(WholeSeconds()),
-        doc='Say "N seconds left." this long before the end of every hold that is longer.',
+        doc='Say how long is left ("Thirty seconds left.", "One minute left.", "One and a half minutes left.") this '
+        "long before the end of every hold that is longer; whole and half minutes are said in minutes.",
         values="a list of durations in whole seconds, 2 s or more (`[30s, 10s]`, `[1m]`)",
         default=[],
         examples=[["30s", "10s"]],
@@ -379,7 +405,7 @@ class StepSchema(Schema):
     chime = Field(Choice(CHIMES), doc="Chimes at this step's holds.", default_doc="`defaults.chime`")
     remaining = Field(
         ListOf(WholeSeconds()),
-        doc='"N seconds left." inside this step\'s holds.',
+        doc='"Thirty seconds left.", "One minute left." … inside this step\'s holds.',
         values="like `defaults.remaining`; `[]` turns it off",
         default_doc="`defaults.remaining`",
     )
@@ -610,7 +636,15 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
     """The language's phrases with the routine's own words where it gives them."""
     if section is None:
         return built_in
-    for f, needed in ((PhrasesSchema.remaining, ("n",)), (PhrasesSchema.rep, ("rep", "reps"))):
+    texts: tuple[tuple[Field[str], tuple[str, ...]], ...] = (
+        (PhrasesSchema.remaining, ("n",)),
+        (PhrasesSchema.remaining_minute, ()),
+        (PhrasesSchema.remaining_minutes, ("n",)),
+        (PhrasesSchema.remaining_minute_and_half, ()),
+        (PhrasesSchema.remaining_minutes_and_half, ("n",)),
+        (PhrasesSchema.rep, ("rep", "reps")),
+    )
+    for f, needed in texts:
         if (text := section.get(f)) is None:
             continue
         _check_placeholders(text, needed, section.line(f), section.where(f), ctx, in_step=False)
@@ -626,8 +660,7 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
     return dataclasses.replace(
         built_in,
         both=tuple(sides) if sides else built_in.both,
-        remaining=_first(section.get(PhrasesSchema.remaining), built_in.remaining),
-        rep=_first(section.get(PhrasesSchema.rep), built_in.rep),
+        **{f.key: _first(section.get(f), getattr(built_in, f.key)) for f, _ in texts},
         numbers=(*numbers, *built_in.numbers[len(numbers) :]),
     )
 

@@ -278,7 +278,7 @@ def _script(routine: Routine) -> Iterator[Item]:
                     ]
                     overlays += [
                         Overlay(
-                            Utterance(words.seconds_left(ms // 1000), voice),
+                            Utterance(words.time_left(ms // 1000), voice),
                             Role.REMAINING,
                             step.hold_ms - ms,
                             "remaining",
