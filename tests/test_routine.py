@@ -475,7 +475,7 @@ BAD = [
         "title: T\nzzz: x\nsteps:\n  - say: hi\n",
         "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
         "[title, description, author, album, cover, language, voice, defaults, intro, outro, steps, "
-        "sounds, background, phrases]",
+        "sounds, background, variants, phrases]",
         id="unknown-top-level-no-match",
     ),
     pytest.param(  # a paragraph pasted where a field name belongs (a colon in the text made it a key)

@@ -32,11 +32,12 @@ from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
 from .publish.site import base_url, email_address
 from .reference import schema_text
-from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
+from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render, variant_names
 from .routine import expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
 from .timeline import Timeline
+from .variants import HOLDS, PACE
 from .watch import watch_routines
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -109,6 +110,32 @@ def voice_options(command: F) -> F:
         "--engine",
         type=click.Choice(ENGINE_CHOICES),
         help="Speech engine (`auto`: piper if it has a voice for the language, else pyttsx3).",
+    )(command)
+
+
+def version_options(command: F) -> F:
+    """--holds, --pace and --variant: which version of each routine is made."""
+    command = click.option(
+        "--variant",
+        "variants",
+        metavar="NAME",
+        multiple=True,
+        help="A version the routine declares under `variants:`, or `all` (as written, and every variant); "
+        "repeat for several.",
+    )(command)
+    command = click.option(
+        "--pace",
+        type=click.FloatRange(*PACE),
+        default=1.0,
+        metavar="FACTOR",
+        help="Rests, pauses and gaps last 1/FACTOR as long, and voices speak FACTOR times as fast (0.8: slower).",
+    )(command)
+    return click.option(
+        "--holds",
+        type=click.FloatRange(*HOLDS),
+        default=1.0,
+        metavar="FACTOR",
+        help="Scale every hold (0.5: half as long, 1.5: half as long again).",
     )(command)
 
 
@@ -206,6 +233,7 @@ def cli() -> None:
     help="Folder for the MP3 files.",
 )
 @voice_options
+@version_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @export_options
 @synthesis_options
@@ -217,6 +245,9 @@ def render_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -243,18 +274,31 @@ def render_command(
       voiceguide render routines/desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
       voiceguide render routines/desk-break.yaml --split --loudness -18
       voiceguide render routines/desk-break.yaml --watch
+      voiceguide render routines/neck-and-back.yaml --variant gentle --holds 0.5
     """
-    overrides = Overrides(engine, voice, rate)
+    overrides = Overrides(engine, voice, rate, holds, pace, variants)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
 
     def render_one(path: Path) -> None:
+        try:
+            names = variant_names(path, overrides)
+        except VoiceguideError as err:
+            names = []
+            failures.append(err)
+            failed.append(path)
+            click.echo(describe(err), err=True)
+        for name in names:
+            render_version(path, name)
+
+    def render_version(path: Path, variant: str | None) -> None:
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
-            done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT, options)
+            routine = load(path, overrides, variant)
+            done = render(routine, out_dir, bitrate, settings(jobs, no_cache), bars or SILENT, options)
         except VoiceguideError as err:
             failures.append(err)
             failed.append(path)
@@ -318,9 +362,19 @@ def _fail_batch(failures: list[VoiceguideError], total: int, failed: Sequence[Pa
 @click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
+@version_options
 @synthesis_options
 def plan_command(
-    routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None, jobs: int, no_cache: bool
+    routine: Path,
+    as_json: bool,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Print the exact timeline that `render` will produce.
 
@@ -330,8 +384,13 @@ def plan_command(
     Examples:
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
+      voiceguide plan routines/neck-and-back.yaml --variant gentle
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    overrides = Overrides(engine, voice, rate, holds, pace, variants)
+    names = variant_names(routine, overrides)
+    if len(names) > 1:
+        raise click.UsageError("plan shows one version at a time; give one --variant (not `all`)")
+    planned = plan(load(routine, overrides, names[0]), settings(jobs, no_cache))
     _warn(planned.timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
@@ -364,8 +423,9 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
     for path in paths:
         try:
             routine = load(path)
-            if speech:
-                _warn(plan(routine, settings(jobs, no_cache)).timeline)
+            for version in (routine, *(load(path, variant=name) for name in routine.variants)):
+                if speech:
+                    _warn(plan(version, settings(jobs, no_cache)).timeline)
         except RoutineError as err:
             failures.append(err)
             click.echo(describe(err), err=True)
@@ -570,6 +630,7 @@ def _published_lines(done: Published) -> list[str]:
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
 @voice_options
+@version_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
@@ -585,6 +646,9 @@ def publish_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -601,13 +665,13 @@ def publish_command(
       voiceguide publish routines/ -o site --base-url https://example.com/routines/
       voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
       voiceguide publish routines/ --base-url https://example.com/r/ --author "Ana Silva" --email ana@example.com
+      voiceguide publish routines/ --base-url https://example.com/r/ --variant all
     """
     channel = Channel(base_url, title, author, description, image, email)
     bars = Bars() if not quiet and sys.stderr.isatty() else None
+    overrides = Overrides(engine, voice, rate, holds, pace, variants)
     try:
-        done = publish(
-            routines, site, channel, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT
-        )
+        done = publish(routines, site, channel, overrides, bitrate, settings(jobs, no_cache), bars or SILENT)
     finally:
         if bars:
             bars.close()
@@ -628,6 +692,7 @@ def publish_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
 @voice_options
+@version_options
 @click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
 @synthesis_options
 def serve_command(
@@ -638,6 +703,9 @@ def serve_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -662,7 +730,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate),
+            Overrides(engine, voice, rate, holds, pace, variants),
             bitrate,
             settings(jobs, no_cache),
             bars or SILENT,

@@ -14,7 +14,7 @@ import re
 import sys
 from pathlib import Path
 
-from . import routine
+from . import routine, variants
 from .schema import JSON, Nested, Schema, block_name, json_schema, markdown_table
 
 SCHEMA_PATH = Path("schema/routine.schema.json")
@@ -29,6 +29,7 @@ SCHEMAS: tuple[type[Schema], ...] = (
     routine.SoundsSchema,
     routine.BackgroundSchema,
     routine.PhrasesSchema,
+    variants.VariantSchema,
 )
 
 

@@ -16,23 +16,27 @@ from .engines import auto_engine
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
-from .model import AUTO, Routine, Voice
+from .model import AUTO, Routine, Version, Voice
 from .routine import load_routine
 from .sidecars import write_text
 from .sounds import chime_clips
 from .synth import Settings, Stats, synthesise
 from .timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
+from .variants import ALL, Scale
 
 DEFAULT_BITRATE = 64
 
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line settings that win over the routine file."""
+    """Command-line settings that win over the routine file (``holds`` and ``pace`` scale it)."""
 
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
+    holds: float = 1.0
+    pace: float = 1.0
+    variants: tuple[str, ...] = ()  # --variant: names the routines declare, or `all`; none: as written
 
 
 class Progress(Protocol):
@@ -65,10 +69,23 @@ class Plan:
     stats: Stats
 
 
-def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, apply command-line overrides (to every voice in it), and
-    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
-    return resolve_auto(_overridden(load_routine(path), overrides), auto_engine)
+def load(path: str | Path, overrides: Overrides = Overrides(), variant: str | None = None) -> Routine:
+    """Load and validate a routine (its ``variant``, scaled by ``--holds`` and ``--pace``), apply
+    command-line overrides (to every voice in it), and settle ``engine: auto``, so every later
+    stage (and what plan and render print) sees real engines."""
+    version = Version(variant, overrides.holds, overrides.pace)
+    return resolve_auto(_overridden(load_routine(path, version), overrides), auto_engine)
+
+
+def variant_names(path: str | Path, overrides: Overrides = Overrides()) -> list[str | None]:
+    """The versions of the routine at ``path`` that ``--variant`` asks for, in order: ``None`` for
+    the routine as written (no ``--variant``, or ``all``), and every variant it declares for ``all``."""
+    names: list[str | None] = []
+    wanted: list[str | None] = [*overrides.variants] or [None]
+    for name in wanted:
+        found: list[str | None] = [None, *load_routine(path).variants] if name == ALL else [name]
+        names += [n for n in found if n not in names]
+    return names
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:
@@ -92,7 +109,7 @@ def _overridden(routine: Routine, overrides: Overrides) -> Routine:
             engine=overrides.engine or voice.engine,
             name=overrides.voice or voice.name,
             named_at=None if overrides.voice else voice.named_at,
-            rate=overrides.rate or voice.rate,
+            rate=Scale(pace=routine.pace).voice(Voice(rate=overrides.rate)).rate if overrides.rate else voice.rate,
         )
 
     steps = tuple(dataclasses.replace(s, voice=override(s.voice)) if s.voice else s for s in routine.steps)
@@ -132,7 +149,7 @@ def render(
     it would be made from is left as it is.
     """
     planned = plan(routine, settings, progress)
-    base = output_folder(out_dir) / track_name(routine.source)
+    base = output_folder(out_dir) / track_name(routine.source, routine.variant)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
@@ -170,9 +187,9 @@ def _playlist_is_current(playlist: Path, stamp: str) -> bool:
     return PLAYLIST_STAMP + stamp in lines and bool(parts) and all(part.is_file() for part in parts)
 
 
-def track_name(source: str | Path) -> str:
-    """The name (without extension) of the track rendered from routine file ``source``."""
-    return safe_name(Path(source).stem)
+def track_name(source: str | Path, variant: str | None = None) -> str:
+    """The name (without extension) of the track rendered from routine file ``source``, in ``variant``."""
+    return safe_name(f"{Path(source).stem} ({variant})" if variant else Path(source).stem)
 
 
 def distinct_tracks(paths: Iterable[Path]) -> list[Path]:

@@ -13,7 +13,7 @@ from PIL import Image
 
 from .durations import DURATION_HINT, duration_pattern, format_span
 from .errors import Problem, RoutineError
-from .model import CHIMES, ENGINE_CHOICES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
+from .model import CHIMES, ENGINE_CHOICES, NOISES, Background, Cue, Routine, Sounds, Step, Version, Voice
 from .phrases import Phrases, languages, phrases
 from .schema import (
     JSON,
@@ -26,6 +26,7 @@ from .schema import (
     Invalid,
     Kind,
     ListOf,
+    MapOf,
     Nested,
     Number,
     Offset,
@@ -36,6 +37,7 @@ from .schema import (
     closest,
     matching,
 )
+from .variants import ALL, Scale, VariantSchema, scale
 from .yamlsource import describe, read_nodes
 
 MAX_TOTAL_MS = 4 * 3_600_000
@@ -479,6 +481,14 @@ class RoutineSchema(Schema):
         "voice. See [Background](#background).",
         values="`file` or `noise`, with `volume` and `duck`",
     )
+    variants = Field(
+        MapOf(Nested(VariantSchema), reserved=(ALL,)),
+        doc="Other versions of this routine (gentler, shorter, …), each under a name of your choice and made with "
+        "`--variant NAME`. See [Versions of one routine](#versions-of-one-routine).",
+        values="names (lower-case letters, digits, `-`; not `all`), each a `variant` block",
+        default_doc="none",
+        examples=[{"gentle": {"holds": 0.75, "pace": 0.85, "reps": 1}}],
+    )
     phrases = Field(
         Nested(PhrasesSchema),
         doc='Your own words for the built-in phrases (side names, "seconds left", "Rep 2 of 5", numbers). '
@@ -488,13 +498,13 @@ class RoutineSchema(Schema):
     )
 
 
-def load_routine(path: str | Path) -> Routine:
-    """Read and validate one routine file; raise ``RoutineError`` listing every problem."""
+def load_routine(path: str | Path, version: Version = Version()) -> Routine:
+    """Read and validate one routine file, in ``version``; raise ``RoutineError`` listing every problem."""
     source = str(path)
     root = read_nodes(Path(path), source)
     ctx = Context(source)
     top = check(root, RoutineSchema, "", ctx)
-    routine = _build(top, ctx)
+    routine = _build(top, ctx, version)
     if ctx.problems or routine is None:
         labelled = _labelled(ctx.problems, _step_names(root))
         raise RoutineError(sorted(labelled, key=lambda p: (p.line or 0, p.field)))
@@ -546,12 +556,14 @@ def _step_names(root: yaml.MappingNode) -> list[str | None]:
     return names
 
 
-def _build(top: Section, ctx: Context) -> Routine | None:
+def _build(top: Section, ctx: Context, version: Version) -> Routine | None:
     language = top.get(RoutineSchema.language) or "en"
     words = _phrases(phrases(language), top.get(RoutineSchema.phrases), ctx)
     voice_section = top.get(RoutineSchema.voice)
     defaults = top.get(RoutineSchema.defaults)
-    default = _Defaults(defaults, words.switch, words.again)
+    variants = top.get(RoutineSchema.variants)
+    scaled = scale(variants, top.line(RoutineSchema.variants), version, ctx)
+    default = _Defaults(defaults, words.switch, words.again, scaled)
     for f in (RoutineSchema.intro, RoutineSchema.outro):
         if (text := top.get(f)) is not None:
             _check_placeholders(text, (), top.line(f), top.where(f), ctx, in_step=False)
@@ -560,9 +572,9 @@ def _build(top: Section, ctx: Context) -> Routine | None:
             if (text := defaults.get(f)) is not None:
                 _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
-    voice = _voice(voice_section, Voice(), ctx)
+    voice = scaled.voice(_voice(voice_section, Voice(), ctx))
     steps = tuple(
-        _build_step(number, section, default, words, voice, ctx)
+        _build_step(number, section, default, words, voice, ctx, scaled)
         for number, section in enumerate(step_sections, start=1)
     )
     title = top.get(RoutineSchema.title)
@@ -578,7 +590,7 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         )
     return Routine(
         source=ctx.source,
-        title=title,
+        title=scaled.title(title),
         description=top.get(RoutineSchema.description),
         author=top.get(RoutineSchema.author),
         album=top.get(RoutineSchema.album),
@@ -593,6 +605,9 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         background=_background(top.get(RoutineSchema.background), ctx),
         phrases=words if top.given(RoutineSchema.phrases) else None,
         gap_ms=default.gap,
+        variant=scaled.label,
+        variants=tuple(variants or ()),
+        pace=scaled.pace,
     )
 
 
@@ -704,33 +719,35 @@ def _audio_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
 class _Defaults:
     """Routine-wide defaults (built-in phrases where the file sets none)."""
 
-    def __init__(self, section: Section | None, switch: str, again: str) -> None:
+    def __init__(self, section: Section | None, switch: str, again: str, scaled: Scale) -> None:
         def pick(f: Field[Any], fallback: Any) -> Any:
             value = section.get(f) if section else None
             return fallback if value is None else value
 
-        self.pause: int = pick(DefaultsSchema.pause, 2000)
-        self.rest: int = pick(DefaultsSchema.rest, 3000)
+        self.pause: int = scaled.silence(pick(DefaultsSchema.pause, 2000))
+        self.rest: int = scaled.silence(pick(DefaultsSchema.rest, 3000))
         self.countdown: int = pick(DefaultsSchema.countdown, 3)
         self.switch: str = pick(DefaultsSchema.switch, switch)
         self.again: str = pick(DefaultsSchema.again, again)
         self.chime: str = pick(DefaultsSchema.chime, "none")
         self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
-        self.gap: int | None = pick(DefaultsSchema.gap, None)
+        gap = pick(DefaultsSchema.gap, None)
+        self.gap: int | None = None if gap is None else scaled.silence(gap)
 
 
-def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
-    """The voice a ``voice`` block sets; what it leaves out comes from ``base``."""
+def _voice(section: Section | None, base: Voice, ctx: Context, scaled: Scale | None = None) -> Voice:
+    """The voice a ``voice`` block sets; what it leaves out comes from ``base`` (already ``scaled``,
+    as a rate the block sets is scaled here)."""
     if section is None:
         return base
-    name = section.get(VoiceSchema.name)
+    name, rate = section.get(VoiceSchema.name), section.get(VoiceSchema.rate)
     if name and name.lower().endswith(".onnx"):  # a voice file, like a cover, lies beside the routine
         name = str(Path(ctx.source).parent / Path(name).expanduser())
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
         name=name or base.name,
-        rate=section.get(VoiceSchema.rate) or base.rate,
+        rate=(scaled.voice(Voice(rate=rate)).rate if scaled else rate) if rate else base.rate,
         volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
         named_at=(ctx.source, section.line(VoiceSchema.name), section.where(VoiceSchema.name))
         if name
@@ -738,15 +755,17 @@ def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
     )
 
 
-def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voice: Voice, ctx: Context) -> Step:
+def _build_step(
+    number: int, s: Section, default: _Defaults, words: Phrases, voice: Voice, ctx: Context, scaled: Scale
+) -> Step:
     say = s.get(StepSchema.say) or ""
     raw_sides = s.get(StepSchema.sides)
     sides = words.both if raw_sides == "both" else tuple(raw_sides or ())
-    hold = s.get(StepSchema.hold) or 0
+    hold = scaled.hold(s.get(StepSchema.hold) or 0)
     available = (
         PLACEHOLDERS if sides or s.given(StepSchema.sides) else PLACEHOLDERS[1:]
     )  # one wrong `sides`, one message
-    reps = s.get(StepSchema.reps) or 1
+    reps = scaled.reps or s.get(StepSchema.reps) or 1
     for f in (StepSchema.say, StepSchema.again, StepSchema.switch, StepSchema.release):
         if (value := s.get(f)) is not None:
             _check_placeholders(value, available, s.line(f), s.where(f), ctx)
@@ -760,12 +779,12 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         )
 
     countdown = s.get(StepSchema.countdown)
-    count = _count(s, hold, countdown, ctx)
+    count = _count(s, hold, countdown, ctx, scaled)
     if countdown is None:
         countdown = 0 if count else min(default.countdown, hold // 1000)
     elif countdown:
-        _fits_hold(s, StepSchema.countdown, countdown, hold, f"a countdown of {countdown}", ctx)
-    cues = tuple(_cues(s, hold, available, ctx))
+        _fits_hold(s, StepSchema.countdown, countdown, hold, f"a countdown of {countdown}", ctx, scaled)
+    cues = tuple(_cues(s, hold, available, ctx, scaled))
     return Step(
         number=number,
         name=s.get(StepSchema.name) or _name_from(say) or words.step_chapter,
@@ -773,19 +792,19 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         sides=sides,
         hold_ms=hold,
         reps=reps,
-        rest_ms=_first(s.get(StepSchema.rest), default.rest),
+        rest_ms=scaled.silence(_first(s.get(StepSchema.rest), default.rest)),
         again=s.get(StepSchema.again) or default.again,
         release=s.get(StepSchema.release),
         switch=s.get(StepSchema.switch) or default.switch,
         countdown=countdown,
         cues=cues,
-        pause_ms=_first(s.get(StepSchema.pause), default.pause),
+        pause_ms=scaled.silence(_first(s.get(StepSchema.pause), default.pause)),
         hold_line=s.line(StepSchema.hold) if s.given(StepSchema.hold) else s.line(),
         chimes=_chimes(_first(s.get(StepSchema.chime), default.chime)) if hold else (),
         remaining=_remaining(s, default.remaining, hold),
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
-        voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
+        voice=_voice(s.get(StepSchema.voice), voice, ctx, scaled) if s.given(StepSchema.voice) else None,
     )
 
 
@@ -793,19 +812,23 @@ def _chimes(chime: str) -> tuple[str, ...]:
     return {"start": ("start",), "end": ("end",), "both": ("start", "end")}.get(chime, ())
 
 
-def _fits_hold(s: Section, f: Field[int], seconds: int, hold: int, what: str, ctx: Context) -> bool:
-    """Whether one number a second for ``seconds`` fits in the hold; reported at ``f`` if not."""
+def _fits_hold(
+    s: Section, f: Field[int], seconds: int, hold: int, what: str, ctx: Context, scaled: Scale = Scale()
+) -> bool:
+    """Whether one number a second for ``seconds`` fits in the hold; reported at ``f`` if not
+    (naming the version that scaled the hold, whose factor is then the fix, or a smaller number)."""
     if seconds * 1000 <= hold:
         return True
-    having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
-    ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}")
+    having = f"this hold is {format_span(hold)}{scaled.why}" if hold else "this step has no `hold`"
+    fix = f"; {scaled.fix}, or lower `{f.key}` to {hold // 1000}" if scaled.fix and hold else ""
+    ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}{fix}")
     return False
 
 
-def _count(s: Section, hold: int, countdown: int | None, ctx: Context) -> int:
+def _count(s: Section, hold: int, countdown: int | None, ctx: Context, scaled: Scale) -> int:
     """``count``: needs a hold of at least one second per number, and no countdown of its own."""
     count = s.get(StepSchema.count) or 0
-    if count and not _fits_hold(s, StepSchema.count, count, hold, f"counting to {count}", ctx):
+    if count and not _fits_hold(s, StepSchema.count, count, hold, f"counting to {count}", ctx, scaled):
         return 0
     if count and countdown:
         ctx.report(s.line(StepSchema.countdown), s.where(StepSchema.countdown), "use either `count` or `countdown`")
@@ -817,7 +840,7 @@ def _remaining(s: Section, inherited: list[int], hold: int) -> tuple[int, ...]:
     return tuple(ms for ms in _first(s.get(StepSchema.remaining), inherited) if ms < hold)
 
 
-def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> Iterable[Cue]:
+def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context, scaled: Scale) -> Iterable[Cue]:
     sections = s.get(StepSchema.cues) or []
     if sections and not hold:
         ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
@@ -832,8 +855,9 @@ def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> It
             ctx.report(
                 cue.line(CueSchema.at),
                 cue.where(CueSchema.at),
-                f"falls outside its {format_span(hold)} hold; use a time from 0 s to just under "
-                f"{format_span(hold)}, or a negative time counted back from the end",
+                f"falls outside its {format_span(hold)} hold{scaled.why}; "
+                + (f"{scaled.fix}, or use `half` or " if scaled.fix else "use ")
+                + f"a time from 0 s to just under {format_span(hold)}, or a negative time counted back from the end",
             )
             continue
         yield Cue(offset_ms=offset, text=say, line=cue.line(CueSchema.at))

@@ -457,9 +457,11 @@ def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance | Sound, 
         hold.step.hold_line,
         f"steps[{hold.step.number - 1}].hold",
         f"its cues and countdown ({format_span(speech_ms)} of speech) cannot all fit in the "
-        f"{format_span(hold.ms)} hold without overlapping",
+        f"{format_span(hold.ms)} hold without overlapping"
+        + (f" (in the version {routine.variant!r})" if routine.variant else ""),
         label=step_label(hold.step.number, hold.step.name),
-        fix="spread the cues out, shorten them, or lengthen the hold",
+        fix="spread the cues out, shorten them, or lengthen the hold"
+        + (" (or the version's `holds`)" if routine.variant else ""),
     )
 
 

@@ -31,9 +31,20 @@ from ..audio import decode_file, read_fingerprint
 from ..cover import BACKGROUND, Cover, cover_art, title_card
 from ..errors import OutputError, Problem, RoutineError
 from ..export import Export
-from ..files import atomic_path, output_folder, safe_name
+from ..files import atomic_path, output_folder
 from ..model import Routine
-from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, Rendered, load, render
+from ..render import (
+    DEFAULT_BITRATE,
+    DEFAULTS,
+    SILENT,
+    Overrides,
+    Progress,
+    Rendered,
+    load,
+    render,
+    track_name,
+    variant_names,
+)
 from ..routine import COVER_TYPES, expand_paths
 from ..sidecars import Window, spoken, to_ms, write_text
 from ..synth import Settings
@@ -242,20 +253,22 @@ def _episode(
 
 
 def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
-    """Every routine by its file name on the site; every problem in every file before stopping."""
+    """Every routine (each version ``--variant`` asks for) by its file name on the site; every problem
+    in every file before stopping."""
     loaded: dict[str, Routine] = {}
     problems: list[Problem] = []
     for path in paths:
         try:
-            routine = load(path, overrides)
+            routines = [load(path, overrides, variant) for variant in variant_names(path, overrides)]
         except RoutineError as err:
             problems += err.problems
             continue
-        name = safe_name(path.stem)
-        if name in loaded:
-            other = loaded[name].source
-            problems.append(Problem(str(path), None, "", f"has the same file name as {other}; rename one of them"))
-        loaded[name] = routine
+        for routine in routines:
+            name = track_name(path, routine.variant)
+            if name in loaded:
+                other = loaded[name].source
+                problems.append(Problem(str(path), None, "", f"has the same file name as {other}; rename one of them"))
+            loaded[name] = routine
     if problems:
         raise RoutineError(problems)
     return loaded
