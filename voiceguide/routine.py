@@ -598,7 +598,7 @@ def _build(top: Section, ctx: Context, version: Version) -> Routine | None:
         voice=voice,
         intro=top.get(RoutineSchema.intro),
         outro=top.get(RoutineSchema.outro),
-        pause_ms=default.pause,
+        pause_ms=scaled.silence(default.pause),
         steps=steps,
         cover=_cover(top, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
@@ -724,8 +724,8 @@ class _Defaults:
             value = section.get(f) if section else None
             return fallback if value is None else value
 
-        self.pause: int = scaled.silence(pick(DefaultsSchema.pause, 2000))
-        self.rest: int = scaled.silence(pick(DefaultsSchema.rest, 3000))
+        self.pause: int = pick(DefaultsSchema.pause, 2000)
+        self.rest: int = pick(DefaultsSchema.rest, 3000)
         self.countdown: int = pick(DefaultsSchema.countdown, 3)
         self.switch: str = pick(DefaultsSchema.switch, switch)
         self.again: str = pick(DefaultsSchema.again, again)
