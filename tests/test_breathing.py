@@ -21,12 +21,14 @@ from voiceguide.export import track_sidecars
 from voiceguide.info import inspect
 from voiceguide.present import plan_lines
 from voiceguide.render import Overrides, Plan, load, plan
-from voiceguide.timeline import CHIME_LEAD_MS, GAP_MS, Event, Kind, Role, Sound, to_samples
+from voiceguide.timeline import Event, Kind, Role, Sound
 
 from conftest import own_clip
 
 ESPEAK = ("--engine", "espeak-ng")
 LISTENER_MS = 10  # a difference in timing no listener hears
+GAP_SECONDS = 0.4  # between two lines at the default 150 words a minute, as docs/routine-format.md says
+LEAD_SECONDS = 0.5  # lines wait this long after a chime, as docs/routine-format.md says
 
 BREATHING = """\
 title: Breathing room
@@ -86,7 +88,8 @@ def test_consecutive_lines_are_heard_with_a_gap_between_them(
 ) -> None:
     heard, planned = breathing
     timeline = planned.timeline
-    rate, gap = timeline.sample_rate, to_samples(GAP_MS, timeline.sample_rate)
+    rate = timeline.sample_rate
+    gap = round(GAP_SECONDS * rate)
     sequence = [e for e in timeline.events if not e.overlay]
     pairs: dict[str, int] = {}
     for before, between, after in zip(sequence, sequence[1:], sequence[2:], strict=False):
@@ -120,7 +123,7 @@ def test_a_line_after_an_end_chime_waits_for_its_attack(breathing: tuple[npt.NDA
     release = next(e for e in timeline.events if e.text == "Let go.")
     assert release.utterance is not None
     heard_at = onset(heard, own_clip(release.utterance, "en", rate), release.start, rate)
-    assert heard_at - chime.start >= to_samples(CHIME_LEAD_MS, rate) - 1
+    assert heard_at - chime.start >= round(LEAD_SECONDS * rate) - 1
 
 
 def test_the_start_chime_is_heard_before_the_count_which_stays_even(
@@ -139,7 +142,7 @@ def test_the_start_chime_is_heard_before_the_count_which_stays_even(
         counts = [e for e in timeline.events if e.role is Role.COUNT and hold.start <= e.start < hold.end]
         onsets = [onset(heard, own_clip(e.utterance, "en", rate), e.start, rate) for e in counts if e.utterance]
         assert [n - e.start for n, e in zip(onsets, counts, strict=True)] == [0] * 5  # heard where planned
-        assert onsets[0] - chime_onset >= to_samples(CHIME_LEAD_MS, rate) - 1
+        assert onsets[0] - chime_onset >= round(LEAD_SECONDS * rate) - 1
         spacing = [after - before for before, after in pairwise(onsets)]
         assert max(spacing) - min(spacing) <= LISTENER_MS * rate // 1000
 
