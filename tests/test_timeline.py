@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from voiceguide.errors import RoutineError
-from voiceguide.model import Voice
-from voiceguide.present import plan_dict, plan_lines
+from voiceguide.model import Version, Voice
+from voiceguide.present import move_warnings, plan_dict, plan_lines
 from voiceguide.routine import load_routine
 from voiceguide.timeline import (
     CHIME_LEAD_MS,
@@ -638,3 +638,46 @@ def test_lines_pushed_past_the_start_clear_the_numbers_and_may_end_with_the_hold
     path = write_routine(f"title: T\nsteps:\n  - {{say: Go., hold: 10s, countdown: {countdown}, cues: {cues}}}\n")
     placed = overlays_of(path, lambda text: round(RATE * seconds.get(text, 0.5)))
     assert {text: start for text, (start, _) in placed.items() if text in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("settings", "version", "ms"),
+    [
+        ("", Version(), 400),  # 0.4 s at the default rate of 150
+        ("voice: {rate: 100}\n", Version(), 600),  # a slower voice, a longer gap
+        ("defaults: {gap: 0}\n", Version(), 0),  # back to back: no gap events at all
+        ("defaults: {gap: 1s}\n", Version(), 1000),
+        ("defaults: {gap: 1s}\n", Version(pace=0.8), 1250),  # --pace lengthens a written gap
+        ("", Version(pace=0.8), 500),  # and the default one, through the slower voice
+    ],
+)
+def test_the_gap_between_lines_is_the_routines_or_follows_the_rate(
+    settings: str, version: Version, ms: int, write_routine: Callable[..., Path]
+) -> None:
+    text = f"title: T\n{settings}steps:\n  - {{say: Hold., hold: 2s, release: Relax., pause: 0}}\noutro: Bye.\n"
+    routine = load_routine(write_routine(text), version)
+    items = script(routine)
+    timeline = schedule(routine, items, {u: fake_length(u.text) for u in utterances(items)}, RATE)
+    kinds = [e.kind for e in timeline.events if not e.overlay]
+    gaps = [e.duration for e in timeline.events if e.kind is Kind.GAP]
+    assert gaps == ([to_samples(ms, RATE)] * 2 if ms else [])  # say | hold, release | outro
+    assert kinds == [
+        k for k in (Kind.SPEECH, Kind.GAP, Kind.HOLD, Kind.SPEECH, Kind.GAP, Kind.SPEECH) if ms or k is not Kind.GAP
+    ]
+
+
+def test_a_cue_at_the_start_of_a_chimed_hold_waits_for_the_chime(write_routine: Callable[..., Path]) -> None:
+    text = "title: T\nsteps:\n  - {say: Hold., hold: 5s, chime: start, cues: [{at: 0, say: Breathe.}]}\n"
+    routine = load_routine(write_routine(text))
+    items = script(routine)
+    lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
+    timeline = schedule(routine, items, lengths | {Sound("start"): RATE}, RATE)
+    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    cue = next(e for e in timeline.events if e.role is Role.CUE)
+    assert cue.start - hold.start == to_samples(CHIME_LEAD_MS, RATE)
+    (move,) = timeline.moves
+    assert move.chime
+    (warning,) = move_warnings(timeline)
+    assert warning.endswith(
+        "is spoken 0.5 s into the hold, not at 0.0 s as asked (0.5 s later, so that the start chime is heard first)"
+    )
