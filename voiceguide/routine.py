@@ -415,8 +415,8 @@ class StepSchema(Schema):
     count = Field(
         Integer(1, MAX_COUNT),
         doc='Count aloud through the hold: "one, two, three …", evenly spread (one number per second when `count` '
-        "equals the hold's seconds; `count: 5` in a 20 s hold counts every 4 s, e.g. breaths). Replaces the "
-        "countdown.",
+        "equals the hold's seconds; `count: 5` in a 20 s hold counts every 4 s, e.g. breaths; after a start chime, "
+        "evenly from 0.5 s on). Replaces the countdown.",
         values=f"whole number, 1 to {MAX_COUNT}; needs a `hold` of at least that many seconds; "
         "not together with `countdown`",
     )
