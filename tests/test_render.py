@@ -194,7 +194,10 @@ def test_time_cues_and_a_step_voice_are_heard_where_planned(
         *[("count", n) for n in ("one", "two", "three", "four", "five", "six")],
     ]
     counts = [e for e in plan["events"] if e["role"] == "count"]
-    assert all(after["start"] - before["start"] == pytest.approx(1.0, abs=1e-4) for before, after in pairwise(counts))
+    hold = next(e for e in plan["events"] if e["kind"] == "hold" and e["step"] == 2)
+    assert counts[0]["start"] - hold["start"] == pytest.approx(0.5, abs=1e-4)  # after the start chime's attack
+    every = (6 - 0.5) / 6  # then evenly through the rest of the 6 s hold
+    assert all(after["start"] - before["start"] == pytest.approx(every, abs=1e-3) for before, after in pairwise(counts))
     assert counts[-1]["start"] + counts[-1]["duration"] <= next(
         e["start"] + e["duration"] for e in plan["events"] if e["kind"] == "hold" and e["step"] == 2
     )
