@@ -106,7 +106,7 @@ def bench(minutes: int, folder: Path) -> dict[str, Run]:
 
 def hold(folder: Path) -> None:
     """One 3-hour hold, default settings (espeak-ng), against a bare ffmpeg encode of 3 hours of silence."""
-    from voiceguide.audio import ffmpeg
+    from voiceguide.audio.ffmpeg import ffmpeg
 
     routine = folder / "hold.yaml"
     routine.write_text("title: Hold\nsteps:\n  - say: Hold still.\n    hold: 3h\n")
@@ -133,7 +133,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=int, nargs="*", default=[10, 30, 120])
     parser.add_argument("--hold", action="store_true", help="also time one 3-hour hold against bare ffmpeg")
     args = parser.parse_args()
-    from voiceguide.audio import ffmpeg
+    from voiceguide.audio.ffmpeg import ffmpeg
 
     print(f"{os.cpu_count()} cores; voiceguide with the espeak-ng engine, all cores; {ffmpeg()}\n")
     print(

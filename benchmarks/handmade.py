@@ -18,9 +18,10 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.audio import ffmpeg, trim
-from voiceguide.routine import load_routine
-from voiceguide.timeline import SAMPLE_RATE, Hold, Line, schedule, script
+from voiceguide.audio.ffmpeg import ffmpeg
+from voiceguide.plan.timeline import SAMPLE_RATE, Hold, Line, schedule, script
+from voiceguide.routine.build import load_routine
+from voiceguide.speech.clips import trim
 
 
 def speak(text: str, folder: Path) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Mutation testing of the core modules with mutmut: one command, a score per module.
 
     .venv/bin/pip install -e '.[mutation]'                       # once: mutmut
-    .venv/bin/python benchmarks/mutation.py                      # timeline, durations, assembly
+    .venv/bin/python benchmarks/mutation.py                      # timeline, durations, clips, assembly
     .venv/bin/python benchmarks/mutation.py assembly loudness level  # any modules named below
     .venv/bin/python benchmarks/mutation.py --survivors timeline  # also list the mutants no test killed
 
@@ -37,9 +37,14 @@ SCRATCH = ROOT / ".mutation"
 class Target:
     """A module to mutate, the functions of it that count (all when empty), and its tests."""
 
-    module: str
+    module: str  # dotted, under voiceguide: "plan.timeline"
     tests: tuple[str, ...]
     functions: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The module's file, relative to voiceguide/."""
+        return self.module.replace(".", "/") + ".py"
 
     def names(self) -> list[str]:
         """mutmut's mutant-name patterns for this target."""
@@ -55,18 +60,19 @@ class Target:
 
 TIMING_TESTS = ("tests/test_timeline.py", "tests/test_durations.py", "tests/test_properties.py")
 TARGETS = {
-    "timeline": Target("timeline", TIMING_TESTS),
+    "timeline": Target("plan.timeline", TIMING_TESTS),
     "durations": Target("durations", TIMING_TESTS),
-    # the assembly code: trimming engine clips and placing them at their samples
-    "assembly": Target("audio", ("tests/test_audio.py",), ("trim", "Mix.*")),
-    "loudness": Target("loudness", ("tests/test_loudness.py",)),
-    "level": Target("level", ("tests/test_level.py",)),
-    "export": Target("export", ("tests/test_export.py",)),
+    # the assembly code: trimming engine clips, and placing them at their samples
+    "clips": Target("speech.clips", ("tests/test_audio.py",), ("trim",)),
+    "assembly": Target("audio.mix", ("tests/test_audio.py",), ("Mix.*",)),
+    "loudness": Target("audio.loudness", ("tests/test_loudness.py",)),
+    "level": Target("audio.level", ("tests/test_level.py",)),
+    "export": Target("export.track", ("tests/test_export.py",)),
 }
 # Tests marked `render` (real speech through ffmpeg, seconds each) are left out: each mutant runs every
 # test that reaches its function, so a survivor would pay for all of them. Synthetic tests cover that code.
 DESELECT = ("-m", "not render")
-DEFAULT = ("timeline", "durations", "assembly")
+DEFAULT = ("timeline", "durations", "clips", "assembly")
 # What counts as detected: the tests did not pass. mutmut calls a run ended by SIGKILL a "segfault";
 # the kernel sends it at the hard CPU limit, a second past the SIGXCPU that mutmut calls a timeout.
 DETECTED = ("killed", "timeout", "segfault", "caught by type check")
@@ -103,7 +109,7 @@ def scratch_copy(chosen: list[Target]) -> Path:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
     mutmut = {
         **project["mutmut"],
-        "only_mutate": sorted({f"voiceguide/{target.module}.py" for target in chosen}),
+        "only_mutate": sorted({f"voiceguide/{target.path}" for target in chosen}),
         "pytest_add_cli_args": [*project["mutmut"]["pytest_add_cli_args"], *DESELECT],
         "pytest_add_cli_args_test_selection": sorted({t for target in chosen for t in target.tests}),
     }
@@ -124,7 +130,7 @@ def statuses(folder: Path, target: Target) -> dict[str, str]:
 
     from mutmut.stats import status_by_exit_code
 
-    meta = json.loads((folder / "mutants" / "voiceguide" / f"{target.module}.py.meta").read_text(encoding="utf-8"))
+    meta = json.loads((folder / "mutants" / "voiceguide" / f"{target.path}.meta").read_text(encoding="utf-8"))
     patterns = target.names()
     return {
         name: status_by_exit_code[code]

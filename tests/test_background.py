@@ -10,13 +10,13 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from voiceguide.audio import decode_file
-from voiceguide.background import Bed
-from voiceguide.export import Export
-from voiceguide.loudness import measure_file
+from voiceguide.audio.background import Bed
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.audio.loudness import measure_file
+from voiceguide.export.track import Export
 from voiceguide.model import Background
-from voiceguide.render import DEFAULT_BITRATE, Overrides, load, render
-from voiceguide.timeline import SAMPLE_RATE, Kind, Timeline
+from voiceguide.pipeline import DEFAULT_BITRATE, Overrides, load, render
+from voiceguide.plan.timeline import SAMPLE_RATE, EventKind, Timeline
 
 ROUTINE = """\
 title: Ambience
@@ -60,10 +60,10 @@ def regions(timeline: Timeline) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.b
     speech = np.zeros(timeline.duration, dtype=bool)
     quiet = np.zeros(timeline.duration, dtype=bool)
     for event in timeline.events:
-        if event.kind is Kind.HOLD:
+        if event.kind is EventKind.HOLD:
             quiet[event.start : event.end] = True
     for event in timeline.events:
-        if event.kind is Kind.SPEECH:
+        if event.kind is EventKind.SPEECH:
             speech[event.start : event.end] = True
             quiet[max(0, event.start - RATE // 2) : event.end + RATE * 6 // 10] = False
     return speech, quiet
@@ -103,7 +103,7 @@ def test_a_file_loops_smoothly_under_the_whole_track(write_routine: Callable[...
     mixed, _, timeline = render_pair(write_routine, tmp_path, "{file: rain.wav, volume: -24dB}", DEFAULT_BITRATE)
     _, quiet = regions(timeline)
     assert dbfs(mixed[quiet]) == pytest.approx(-24, abs=1.5)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     inside = mixed[hold.start + RATE : hold.start + 11 * RATE // 2]  # several loop points, before the countdown
     spectrum = np.abs(np.fft.rfft(inside))
     assert np.fft.rfftfreq(len(inside), 1 / RATE)[spectrum.argmax()] == pytest.approx(330, abs=2)

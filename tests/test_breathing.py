@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 from test_render import SILENT, assert_audio_matches_plan, planned_as_rendered
 
-from voiceguide.audio import decode_file
-from voiceguide.cli import cli
-from voiceguide.export import track_sidecars
-from voiceguide.info import inspect
-from voiceguide.present import plan_lines
-from voiceguide.render import Overrides, Plan, load, plan
-from voiceguide.timeline import Event, Kind, Role, Sound
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.cli.app import cli
+from voiceguide.export.info import inspect
+from voiceguide.export.track import track_sidecars
+from voiceguide.pipeline import Overrides, Plan, load, plan
+from voiceguide.plan.present import plan_lines
+from voiceguide.plan.timeline import Event, EventKind, Role, Sound
 
 from conftest import own_clip
 
@@ -93,7 +93,7 @@ def test_consecutive_lines_are_heard_with_a_gap_between_them(
     sequence = [e for e in timeline.events if not e.overlay]
     pairs: dict[str, int] = {}
     for before, between, after in zip(sequence, sequence[1:], sequence[2:], strict=False):
-        if before.kind is not Kind.SPEECH or between.kind is not Kind.GAP:
+        if before.kind is not EventKind.SPEECH or between.kind is not EventKind.GAP:
             continue
         assert between.start == before.end  # the plan says it: the gap is an event of its own
         assert after.start == between.end
@@ -132,7 +132,7 @@ def test_the_start_chime_is_heard_before_the_count_which_stays_even(
     heard, planned = breathing
     timeline = planned.timeline
     rate = timeline.sample_rate
-    holds = [e for e in timeline.events if e.kind is Kind.HOLD and e.where.step == 1]
+    holds = [e for e in timeline.events if e.kind is EventKind.HOLD and e.where.step == 1]
     assert len(holds) == 4
     for hold in holds:
         bell = planned.clips[Sound("start")].astype(np.float64)
@@ -215,11 +215,11 @@ def heard_lines(mp3: Path, planned: Plan) -> list[tuple[Event, int]]:
     """Each line of the sequence with the sample where the decoded track speaks it."""
     heard = decode_file(mp3)[0].astype(np.float64)
     rate = planned.timeline.sample_rate
-    lines = [e for e in planned.timeline.events if e.kind is Kind.SPEECH and not e.overlay and e.utterance]
+    lines = [e for e in planned.timeline.events if e.kind is EventKind.SPEECH and not e.overlay and e.utterance]
     return [(e, onset(heard, own_clip(e.utterance, "en", rate), e.start, rate)) for e in lines if e.utterance]
 
 
-def silences(mp3: Path, planned: Plan, kind: Kind) -> list[int]:
+def silences(mp3: Path, planned: Plan, kind: EventKind) -> list[int]:
     """The silence of each ``kind`` event, measured in the decoded track: from where the line before it
     stops (its onset plus its length) to where the line after it is heard, less any gap on the way."""
     events = planned.timeline.events
@@ -228,7 +228,7 @@ def silences(mp3: Path, planned: Plan, kind: Kind) -> list[int]:
     for (before, heard_before), (after, heard_after) in pairwise(lines):
         between = [e for e in events if not e.overlay and before.end <= e.start < after.start]
         if any(e.kind is kind for e in between):
-            gaps = sum(e.duration for e in between if e.kind is Kind.GAP)
+            gaps = sum(e.duration for e in between if e.kind is EventKind.GAP)
             found.append(heard_after - heard_before - before.duration - gaps)
     return found
 
@@ -245,20 +245,20 @@ def test_holds_pace_and_a_variant_are_heard_in_the_audio(
     quick, quick_plan = rendered(runner, path, out, "--variant", "quick")
     rate = written_plan.timeline.sample_rate
 
-    holds = silences(written, written_plan, Kind.HOLD)
+    holds = silences(written, written_plan, EventKind.HOLD)
     assert holds == [3 * rate, 3 * rate, 5 * rate // 2]  # to the sample, in the MP3 as written
-    halved = silences(half, half_plan, Kind.HOLD)
+    halved = silences(half, half_plan, EventKind.HOLD)
     assert all(abs(h - w / 2) <= 1 for h, w in zip(halved, holds, strict=True)), (halved, holds)
 
-    rests = silences(written, written_plan, Kind.REST) + silences(written, written_plan, Kind.PAUSE)
-    slower = silences(slow, slow_plan, Kind.REST) + silences(slow, slow_plan, Kind.PAUSE)
+    rests = silences(written, written_plan, EventKind.REST) + silences(written, written_plan, EventKind.PAUSE)
+    slower = silences(slow, slow_plan, EventKind.REST) + silences(slow, slow_plan, EventKind.PAUSE)
     assert rests == [2 * rate, 1 * rate, 1 * rate]
     assert all(abs(s - r / 0.8) <= 1 for s, r in zip(slower, rests, strict=True)), (slower, rests)
-    assert silences(slow, slow_plan, Kind.HOLD) == holds  # pace leaves the holds alone
+    assert silences(slow, slow_plan, EventKind.HOLD) == holds  # pace leaves the holds alone
     assert slow_plan.routine.voice.rate == 120  # and slows the voice by the same factor
 
-    assert len([e for e in quick_plan.timeline.events if e.kind is Kind.HOLD and e.where.step == 1]) == 1
-    assert len([e for e in written_plan.timeline.events if e.kind is Kind.HOLD and e.where.step == 1]) == 2
+    assert len([e for e in quick_plan.timeline.events if e.kind is EventKind.HOLD and e.where.step == 1]) == 1
+    assert len([e for e in written_plan.timeline.events if e.kind is EventKind.HOLD and e.where.step == 1]) == 2
 
     assert sorted(p.name for p in out.glob("*.mp3")) == [
         "versions (Quick).mp3",

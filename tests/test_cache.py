@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from voiceguide.audio import decode_file
-from voiceguide.cache import SpeechCache, key
-from voiceguide.render import Overrides, load, plan, render
-from voiceguide.synth import Settings
-from voiceguide.timeline import script, utterances
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.pipeline import Overrides, load, plan, render
+from voiceguide.plan.timeline import script, utterances
+from voiceguide.speech.cache import SpeechCache, key
+from voiceguide.speech.synth import Settings
 
 BASE = {
     "text": "Relax.",

@@ -22,10 +22,10 @@ from PIL import Image
 from test_routine import BAD as BAD_ROUTINES
 
 from voiceguide import __version__
-from voiceguide.audio import FFMPEG_HINT, ffmpeg
-from voiceguide.cli import cli
+from voiceguide.audio.ffmpeg import FFMPEG_HINT, ffmpeg
+from voiceguide.cli.app import cli
 from voiceguide.durations import format_clock
-from voiceguide.render import load
+from voiceguide.pipeline import load
 
 from conftest import MINIMAL, ROOT, FakeEspeak
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from voiceguide.cover import BACKGROUND, INK, SIZE, title_card
+from voiceguide.export.cover import BACKGROUND, INK, SIZE, title_card
 
 
 @pytest.mark.parametrize(

@@ -14,11 +14,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from voiceguide.cli import describe
+from voiceguide.cli.report import error_text
 from voiceguide.errors import RoutineError
-from voiceguide.present import plan_lines
-from voiceguide.render import Overrides, load, plan
-from voiceguide.routine import load_routine
+from voiceguide.pipeline import Overrides, load, plan
+from voiceguide.plan.present import plan_lines
+from voiceguide.routine.build import load_routine
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = (ROOT / "README.md", ROOT / "docs" / "routine-format.md")
@@ -42,7 +42,7 @@ def validate_output(routine: str, name: str) -> str:
         try:
             steps = len(load_routine(path).steps)
         except RoutineError as err:
-            return describe(err).replace(str(path), name) + "\n"
+            return error_text(err).replace(str(path), name) + "\n"
     return f"{name}: ok ({steps} step{'s' * (steps != 1)})\n"
 
 

@@ -10,10 +10,11 @@ import sys
 import numpy as np
 import pytest
 
-from voiceguide.audio import AUDIBLE, Samples, decode_clip, trim
-from voiceguide.engines import EncodedAudio, get_engine, pick_voice
-from voiceguide.engines.base import literal
+from voiceguide.audio.ffmpeg import Samples
 from voiceguide.model import ENGINE_NAMES
+from voiceguide.speech.clips import AUDIBLE, decode_clip, trim
+from voiceguide.speech.engines import get_engine
+from voiceguide.speech.engines.base import EncodedAudio, literal, pick_voice
 
 ESPEAK_ENGINES = ("pyttsx3", "espeak-ng")  # piper has its own: tests/test_piper.py
 
@@ -113,7 +114,7 @@ def one_call_late(callback):
     set_callback(relay)
 
 _espeak.SetSynthCallback = one_call_late
-from voiceguide.engines import pyttsx3_worker
+from voiceguide.speech.engines import pyttsx3_worker
 %s
 sys.exit(pyttsx3_worker._worker())
 """

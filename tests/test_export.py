@@ -20,17 +20,21 @@ from mutagen.mp3 import MONO, MP3, BitrateMode
 from PIL import Image
 from test_render import assert_audio_matches_plan
 
-from voiceguide import export as export_module
-from voiceguide import level as level_module
-from voiceguide.audio import Heard, Mix, decode_file, encode_mp3, read_fingerprint
-from voiceguide.cli import cli
+from voiceguide.audio import level as level_module
+from voiceguide.audio.encode import Heard, encode_mp3
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.audio.level import Levelled
+from voiceguide.audio.loudness import TRUE_PEAK_CEILING, TruePeak, db, measure_file
+from voiceguide.audio.mix import Mix
+from voiceguide.cli.app import cli
 from voiceguide.durations import format_clock
-from voiceguide.export import Export
-from voiceguide.level import Levelled
-from voiceguide.loudness import TRUE_PEAK_CEILING, TruePeak, db, measure_file
-from voiceguide.present import plan_dict
-from voiceguide.render import PLAYLIST_STAMP, Overrides, Plan, load, plan, render
-from voiceguide.timeline import SAMPLE_RATE, Timeline
+from voiceguide.export import track as export_module
+from voiceguide.export.tags import read_fingerprint
+from voiceguide.export.track import PLAYLIST_STAMP, Export
+from voiceguide.pipeline import Overrides, Plan, load, plan, render
+from voiceguide.plan.present import plan_dict
+from voiceguide.plan.timeline import SAMPLE_RATE, Timeline
+from voiceguide.progress import SILENT
 
 from conftest import ROUTINES, correlation, mix_of
 
@@ -429,7 +433,7 @@ def test_a_peak_that_cannot_be_repaired_stops_after_three_encodes(
     monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: -1.0)
     levelled = level_module.level(mix_of(SYNTHETIC, SYNTHETIC_LENGTH), -16.0, 64)
     monkeypatch.setattr(Levelled, "corrected", lambda self, _measured, _overs: self)  # repairs nothing
-    export_module._encode(levelled, [(tmp_path / "t.mp3", 0, SYNTHETIC_LENGTH)], 64, None)
+    export_module._encode(levelled, [(tmp_path / "t.mp3", 0, SYNTHETIC_LENGTH)], 64, SILENT)
     assert encodes == [True] * export_module.MAX_ENCODES
 
 
@@ -440,7 +444,7 @@ def test_a_track_off_target_is_levelled_again_towards_it(tmp_path: Path, encodes
     # the same gain, but aiming 1 LU louder: the finished PCM misses by 1 LU, over ENCODE_AGAIN_LU
     off = Levelled(mix, right.gain, right._ticks, right._curve, right.aim + 1.0, right.ceiling)
     path = tmp_path / "t.mp3"
-    export_module._encode(off, [(path, 0, SYNTHETIC_LENGTH)], 64, None)
+    export_module._encode(off, [(path, 0, SYNTHETIC_LENGTH)], 64, SILENT)
     assert encodes == [True, True]
     # the shortfall is taken for the model's error: the second encode aims that far past the aim
     assert measure_file(path).integrated == pytest.approx(off.aim + 1.0 + level_module.MP3_GAIN_DB, abs=0.2)
@@ -449,7 +453,7 @@ def test_a_track_off_target_is_levelled_again_towards_it(tmp_path: Path, encodes
 def test_a_track_left_as_it_is_is_encoded_once_unheard(tmp_path: Path, encodes: list[bool]) -> None:
     mix = mix_of(SYNTHETIC, SYNTHETIC_LENGTH)
     files = [(tmp_path / "a.mp3", 0, SAMPLE_RATE * 4), (tmp_path / "b.mp3", SAMPLE_RATE * 4, SYNTHETIC_LENGTH)]
-    export_module._encode(level_module.level(mix, None, 64), files, 64, None)
+    export_module._encode(level_module.level(mix, None, 64), files, 64, SILENT)
     assert encodes == [False, False]
     assert [len(decode_file(path)[0]) for path, _, _ in files] == [SAMPLE_RATE * 4, SAMPLE_RATE * 6]
 
@@ -463,7 +467,7 @@ def test_a_split_part_over_the_ceiling_is_repaired_where_it_lies_in_the_whole_tr
     # at its offset in the part, not in the track, would change nothing
     mix = mix_of([(0, voiced(1.5, 4)), (half + SAMPLE_RATE * 3, voiced(2.0, 5))], 2 * half)
     files = [(tmp_path / "a.mp3", 0, half), (tmp_path / "b.mp3", half, 2 * half)]
-    export_module._encode(level_module.level(mix, -16.0, 64), files, 64, None)
+    export_module._encode(level_module.level(mix, -16.0, 64), files, 64, SILENT)
     assert 2 * 2 <= len(encodes) <= 2 * export_module.MAX_ENCODES
     assert [measure_file(path).true_peak <= -1.0 - 0.05 for path, _, _ in files] == [True, True]
 
@@ -500,7 +504,7 @@ def test_a_heard_peak_is_judged_against_the_ceiling_less_the_guard_exactly(
     monkeypatch.setattr(export_module, "encode_mp3", lossless(heard_peaks))
     monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: margin)  # the limiter's ceiling: -1 - margin
     levelled = level_module.level(mix_of(SYNTHETIC, SYNTHETIC_LENGTH), -16.0, 64)
-    export_module._encode(levelled, [(tmp_path / "t.raw", 0, SYNTHETIC_LENGTH)], 64, None)
+    export_module._encode(levelled, [(tmp_path / "t.raw", 0, SYNTHETIC_LENGTH)], 64, SILENT)
     assert heard_peaks[0] == pytest.approx(peak, abs=0.005)  # the limiter holds its ceiling that closely
     assert len(heard_peaks) == count
     assert heard_peaks[-1] <= TRUE_PEAK_CEILING - level_module.PEAK_GUARD_DB

@@ -14,9 +14,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from voiceguide.cache import SpeechCache
-from voiceguide.cli import cli
+from voiceguide.cli.app import cli
 from voiceguide.files import MAX_NAME_BYTES, atomic_path, safe_name
+from voiceguide.speech.cache import SpeechCache
 
 from conftest import FakeEspeak
 

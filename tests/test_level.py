@@ -12,9 +12,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from voiceguide.audio import CHUNK_SECONDS, Mix, Samples
-from voiceguide.errors import Fault
-from voiceguide.level import (
+from voiceguide.audio.ffmpeg import CHUNK_SECONDS, Samples
+from voiceguide.audio.level import (
     HOLD,
     MARGIN,
     MP3_GAIN_DB,
@@ -29,8 +28,10 @@ from voiceguide.level import (
     limiter,
     mp3_margin,
 )
-from voiceguide.loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, TruePeak, db
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.audio.loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, TruePeak, db
+from voiceguide.audio.mix import Mix
+from voiceguide.errors import Fault
+from voiceguide.plan.timeline import SAMPLE_RATE
 
 from conftest import mix_of
 
@@ -62,13 +63,16 @@ def noise_bed(duration: int, level: float = 300.0) -> Bed:
 
 
 class Progress:
-    """Counts the calls of an ``advance`` callback."""
+    """Counts the steps reported to it."""
 
     def __init__(self) -> None:
         self.count = 0
 
-    def advance(self) -> None:
-        self.count += 1
+    def stage(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, steps: int = 1) -> None:
+        self.count += steps
 
 
 def pcm_of(levelled: Levelled, start: int, end: int, meter: Meter | None = None) -> Samples:
@@ -135,7 +139,7 @@ def test_progress_is_reported_once_per_chunk_of_track() -> None:
         mix = mix_of([], duration)
         assert analysis_steps(mix) == steps, duration
         progress = Progress()
-        analyse(mix, progress.advance)
+        analyse(mix, progress)
         assert progress.count == steps, duration
 
 
@@ -299,7 +303,7 @@ def test_the_levelled_pcm_reads_the_target_with_its_true_peak_under_the_ceiling(
     name: str, target: float, bitrate: int
 ) -> None:
     mix, progress = MIXES[name](), Progress()
-    levelled = level(mix, target, bitrate, progress.advance)
+    levelled = level(mix, target, bitrate, progress)
     assert progress.count == analysis_steps(mix)
     assert levelled.aim == pytest.approx(target - MP3_GAIN_DB)  # the MP3 decodes 0.43 dB quieter than its PCM
     ceiling = TRUE_PEAK_CEILING - mp3_margin(bitrate)
@@ -343,7 +347,7 @@ def test_the_pcm_comes_in_chunks_with_progress_and_the_meter_hears_it_where_it_l
     levelled = level(mix, -16.0, 64)
     for start, end in [(0, duration), (CHUNK // 2, duration), (7, 8), (9, 9)]:
         meter, progress = Meter(SAMPLE_RATE), Progress()
-        chunks = list(levelled.pcm(start, end, meter, progress.advance))
+        chunks = list(levelled.pcm(start, end, meter, progress))
         assert [len(c) for c in chunks] == [2 * (min(end, lo + CHUNK) - lo) for lo in range(start, end, CHUNK)]
         assert len(chunks) == progress.count == levelled.chunks(start, end)
         heard = Meter(SAMPLE_RATE)

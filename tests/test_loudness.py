@@ -17,10 +17,9 @@ import numpy.typing as npt
 import pytest
 from numpy.polynomial import polynomial as P
 
-from voiceguide import level as level_module
-from voiceguide.audio import decode_file
-from voiceguide.export import Export
-from voiceguide.loudness import (
+from voiceguide.audio import level as level_module
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.audio.loudness import (
     FRAME,
     FULL_SCALE,
     IMPULSE,
@@ -41,8 +40,9 @@ from voiceguide.loudness import (
     measure_file,
     with_neighbours,
 )
-from voiceguide.render import Overrides, load, render
-from voiceguide.timeline import SAMPLE_RATE, Kind
+from voiceguide.export.track import Export
+from voiceguide.pipeline import Overrides, load, render
+from voiceguide.plan.timeline import SAMPLE_RATE, EventKind
 
 from conftest import ROUTINES, SHORT_ROUTINE
 
@@ -580,7 +580,7 @@ def test_a_default_render_is_on_target_encoded_once_and_moves_nothing(
     assert len(levelled) == timeline.duration  # to the sample
     plain_render = render(load(source, Overrides(engine="espeak-ng")), tmp_path / "off", options=Export(None, False))
     plain = decode_file(plain_render.path)[0].astype(np.float64)
-    for event in (e for e in timeline.events if e.kind is Kind.SPEECH):
+    for event in (e for e in timeline.events if e.kind is EventKind.SPEECH):
         # every line lies exactly where it lies in the untouched track: the best alignment is no shift
         lo, hi = event.start, event.end
         window = plain[lo:hi]
@@ -590,8 +590,10 @@ def test_a_default_render_is_on_target_encoded_once_and_moves_nothing(
             for s in shifts
         ]
         assert shifts[int(np.argmax(scores))] == 0, f"{event.text!r} moved"
-    for event in (e for e in timeline.events if e.kind is Kind.HOLD):
-        speech_inside = [e for e in timeline.events if e.kind is Kind.SPEECH and event.start <= e.start < event.end]
+    for event in (e for e in timeline.events if e.kind is EventKind.HOLD):
+        speech_inside = [
+            e for e in timeline.events if e.kind is EventKind.SPEECH and event.start <= e.start < event.end
+        ]
         if not speech_inside:
             assert np.abs(levelled[event.start + 600 : event.end - 600]).max() < 40  # still silence
 
@@ -618,7 +620,7 @@ def test_the_background_keeps_its_own_level_after_levelling(
     for loudness in (-16.0, None):
         done = render(load(source, Overrides(engine="espeak-ng")), tmp_path / str(loudness), options=Export(loudness))
         decoded = decode_file(done.path)[0].astype(np.float64)
-        hold = next(e for e in done.plan.timeline.events if e.kind is Kind.HOLD)
+        hold = next(e for e in done.plan.timeline.events if e.kind is EventKind.HOLD)
         bed = decoded[hold.start + SAMPLE_RATE : hold.end - SAMPLE_RATE]  # away from the ducks
         levels.append(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767))
     assert levels == pytest.approx([-30.0, -30.0], abs=1.0)

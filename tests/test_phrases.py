@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.engines import get_engine, pick_voice
 from voiceguide.phrases import languages, phrases
-from voiceguide.routine import load_routine
-from voiceguide.timeline import schedule, script, utterances
+from voiceguide.plan.timeline import schedule, script, utterances
+from voiceguide.routine.build import load_routine
+from voiceguide.speech.engines import get_engine
+from voiceguide.speech.engines.base import pick_voice
 
 LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")
 ESPEAK_ENGINES = ("pyttsx3", "espeak-ng")  # piper ships English only; `auto` falls back to pyttsx3 (test_piper)

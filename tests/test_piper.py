@@ -18,14 +18,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide import cache as speech_cache
-from voiceguide.audio import decode_clip, resample, trim
-from voiceguide.cli import cli
-from voiceguide.engines import get_engine, pick_voice
-from voiceguide.engines.piper import BUNDLED, user_voice_folder
+from voiceguide.cli.app import cli
 from voiceguide.model import Voice
-from voiceguide.render import Overrides, load, resolve_auto
-from voiceguide.timeline import SAMPLE_RATE
+from voiceguide.pipeline import Overrides, load, resolve_auto
+from voiceguide.plan.timeline import SAMPLE_RATE
+from voiceguide.speech import cache as speech_cache
+from voiceguide.speech.clips import decode_clip, resample, trim
+from voiceguide.speech.engines import get_engine
+from voiceguide.speech.engines.base import pick_voice
+from voiceguide.speech.engines.piper import BUNDLED, user_voice_folder
 
 from conftest import MINIMAL, ROUTINES, VoiceServer
 
@@ -131,7 +132,7 @@ def test_a_voice_file_is_found_beside_the_routine_wherever_it_is_run_from(
 
 
 def test_resolve_auto_is_pure(write_routine: Callable[..., Path]) -> None:
-    from voiceguide.routine import load_routine
+    from voiceguide.routine.build import load_routine
 
     routine = load_routine(write_routine("title: T\nlanguage: de\nsteps:\n  - say: Hallo.\n"))
     assert routine.voice.engine == "auto"
@@ -141,7 +142,7 @@ def test_resolve_auto_is_pure(write_routine: Callable[..., Path]) -> None:
 
 # --- without the extra -------------------------------------------------------------------
 
-BLOCK_PIPER = "import sys; sys.modules['piper'] = None; from voiceguide.cli import cli; cli()"
+BLOCK_PIPER = "import sys; sys.modules['piper'] = None; from voiceguide.cli.app import cli; cli()"
 
 
 def test_without_the_extra_piper_exits_1_with_the_install_command(write_routine: Callable[..., Path]) -> None:
@@ -288,7 +289,7 @@ def test_a_line_is_the_same_in_any_order_and_any_process() -> None:
     speak(LINES[1])
     assert np.array_equal(speak(LINES[0]), first)
     script = (
-        "import sys; from voiceguide.engines import get_engine, pick_voice; e = get_engine('piper'); "
+        "import sys; from voiceguide.speech.engines import get_engine, pick_voice; e = get_engine('piper'); "
         f"sys.stdout.buffer.write(e.synthesise({LINES[0]!r}, pick_voice(e, None, 'en'), 150, 1.0).data)"
     )
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True).stdout
@@ -297,7 +298,7 @@ def test_a_line_is_the_same_in_any_order_and_any_process() -> None:
 
 def test_the_noise_estimate_never_changes_a_take(monkeypatch: pytest.MonkeyPatch) -> None:
     """Too little noise for the line: the run is retried with more, and the take is the same."""
-    from voiceguide.engines import piper
+    from voiceguide.speech.engines import piper
 
     first = speak(LINES[1])
     monkeypatch.setattr(piper, "_NOISE_PER_PHONEME", 64)

@@ -26,8 +26,8 @@ from test_timeline import RATE, fake_length
 
 from voiceguide.errors import RoutineError
 from voiceguide.model import Routine
-from voiceguide.routine import load_routine
-from voiceguide.timeline import Kind, Role, Timeline, schedule, script, to_samples, utterances
+from voiceguide.plan.timeline import EventKind, Role, Timeline, schedule, script, to_samples, utterances
+from voiceguide.routine.build import load_routine
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -114,7 +114,7 @@ def test_events_are_contiguous_and_overlays_stay_inside_their_hold(document: dic
     for before, after in pairwise(sequence):
         assert after.start == before.end
     assert sequence[-1].end == timeline.duration
-    holds = [e for e in sequence if e.kind is Kind.HOLD]
+    holds = [e for e in sequence if e.kind is EventKind.HOLD]
     for hold in holds:
         inside = [e for e in timeline.events if e.overlay and hold.start <= e.start < hold.end]
         assert all(e.end <= hold.end and e.where == hold.where for e in inside)
@@ -130,7 +130,7 @@ def test_holds_last_exactly_their_declared_length(document: dict[str, Any]) -> N
     routine = load(document)
     timeline = timeline_of(routine)
     for step in routine.steps:
-        holds = [e for e in timeline.events if e.kind is Kind.HOLD and e.where.step == step.number]
+        holds = [e for e in timeline.events if e.kind is EventKind.HOLD and e.where.step == step.number]
         assert len(holds) == (step.hold_ms > 0) * max(len(step.sides), 1) * step.reps
         assert {h.duration for h in holds} <= {to_samples(step.hold_ms, RATE)}
 

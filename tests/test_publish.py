@@ -14,13 +14,13 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from voiceguide.audio import decode_file
-from voiceguide.cli import cli
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.cli.app import cli
 from voiceguide.errors import RoutineError
-from voiceguide.publish import Channel, Published, publish
+from voiceguide.pipeline import Overrides
 from voiceguide.publish.feed import ITUNES, PODCAST
-from voiceguide.publish.site import MANIFEST, base_url
-from voiceguide.render import Overrides
+from voiceguide.publish.model import Channel, Published
+from voiceguide.publish.site import MANIFEST, base_url, publish
 
 from conftest import ROUTINES, SHORT_ROUTINE
 
@@ -192,12 +192,19 @@ def test_a_bad_routine_leaves_the_site_as_it_was(tmp_path: Path, write_routine: 
     assert (site / "feed.xml").read_bytes() == feed
 
 
-def test_two_routines_with_one_file_name_are_refused(tmp_path: Path) -> None:
-    for folder in ("a", "b"):
-        (tmp_path / folder).mkdir()
-        (tmp_path / folder / "neck.yaml").write_text(SHORT_ROUTINE, encoding="utf-8")
-    with pytest.raises(RoutineError, match="same file name"):
-        publish([tmp_path / "a" / "neck.yaml", tmp_path / "b" / "neck.yaml"], tmp_path / "site", Channel(BASE))
+@pytest.mark.parametrize("second", ["neck.yaml", "Neck.yaml"], ids=["same name", "name differing in case"])
+def test_two_routines_with_one_track_name_are_refused_naming_both(tmp_path: Path, second: str) -> None:
+    """A case-insensitive disk or web host keeps one of tracks/Neck.mp3 and tracks/neck.mp3: refused, as render does."""
+    first, other = tmp_path / "a" / "neck.yaml", tmp_path / "b" / second
+    for path in (first, other):
+        path.parent.mkdir()
+        path.write_text(SHORT_ROUTINE, encoding="utf-8")
+    with pytest.raises(RoutineError) as refused:
+        publish([first, other], tmp_path / "site", Channel(BASE))
+    assert [str(p) for p in refused.value.problems] == [
+        f"{other}: would be written to the same track as {first} ({other.stem!r}); rename one of the two files"
+    ]
+    assert not (tmp_path / "site").exists()
 
 
 def test_channel_image_is_made_square_and_large_enough(tmp_path: Path, write_routine: Callable[..., Path]) -> None:

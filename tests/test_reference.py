@@ -14,10 +14,11 @@ from jsonschema import Draft202012Validator
 
 from voiceguide.errors import RoutineError
 from voiceguide.model import Voice
-from voiceguide.reference import DOCS_PATH, SCHEMA_PATH, SCHEMAS, routine_json_schema, schema_text, table_names
-from voiceguide.reference import update_tables as regenerate
-from voiceguide.routine import DefaultsSchema, RoutineSchema, StepSchema, VoiceSchema, load_routine
-from voiceguide.schema import NO_DEFAULT, block_name
+from voiceguide.routine.build import load_routine
+from voiceguide.routine.fields import DefaultsSchema, RoutineSchema, StepSchema, VoiceSchema
+from voiceguide.routine.reference import DOCS_PATH, SCHEMA_PATH, SCHEMAS, routine_json_schema, schema_text, table_names
+from voiceguide.routine.reference import update_tables as regenerate
+from voiceguide.routine.schema import NO_DEFAULT, block_name
 
 from conftest import ROOT, ROUTINES
 
@@ -42,12 +43,12 @@ def test_schema_is_valid_under_the_draft_2020_12_meta_schema() -> None:
 
 def test_committed_schema_is_current() -> None:
     committed = (ROOT / SCHEMA_PATH).read_text(encoding="utf-8")
-    assert committed == schema_text(), f"{SCHEMA_PATH} is stale: run `python -m voiceguide.reference`"
+    assert committed == schema_text(), f"{SCHEMA_PATH} is stale: run `python -m voiceguide.routine.reference`"
 
 
 def test_docs_field_tables_are_current() -> None:
     docs = (ROOT / DOCS_PATH).read_text(encoding="utf-8")
-    assert docs == regenerate(docs), f"{DOCS_PATH} field tables are stale: run `python -m voiceguide.reference`"
+    assert docs == regenerate(docs), f"{DOCS_PATH} field tables are stale: run `python -m voiceguide.routine.reference`"
     assert sorted(table_names(docs)) == sorted(block_name(schema) for schema in SCHEMAS), "a block has no table"
 
 
@@ -175,7 +176,7 @@ def test_shape_errors_fail_the_schema_and_validate(
 
 
 def test_schema_command_prints_the_committed_schema(runner: Any) -> None:
-    from voiceguide.cli import cli
+    from voiceguide.cli.app import cli
 
     result = runner.invoke(cli, ["schema"])
     assert result.exit_code == 0

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from voiceguide.audio import decode_file
-from voiceguide.cache import SpeechCache, default_folder
-from voiceguide.cli import cli
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.cli.app import cli
 from voiceguide.durations import format_clock
 from voiceguide.model import ENGINE_NAMES
-from voiceguide.present import plan_dict
-from voiceguide.render import DEFAULT_BITRATE, Overrides, Plan, fingerprint, load, plan, render
-from voiceguide.synth import Settings
+from voiceguide.pipeline import DEFAULT_BITRATE, Overrides, Plan, fingerprint, load, plan, render
+from voiceguide.plan.present import plan_dict
+from voiceguide.speech.cache import SpeechCache, default_folder
+from voiceguide.speech.synth import Settings
 
 from conftest import ROUTINES, assert_speech_matches
 
@@ -144,7 +144,7 @@ def test_an_unchanged_track_is_not_encoded_again_but_any_change_is(
 
 
 def test_the_german_example_speaks_german_built_in_phrases_with_a_german_voice(runner: CliRunner) -> None:
-    from voiceguide.synth import resolve_voices
+    from voiceguide.speech.synth import resolve_voices
 
     routine = load(ROUTINES / "nacken-de.yaml", Overrides(engine="espeak-ng"))
     assert [v.id for v in resolve_voices([routine.voice], routine.language).values()] == ["de"]

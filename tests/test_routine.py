@@ -12,7 +12,7 @@ import yaml
 
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.model import Background, Cue, Routine, Step, Voice
-from voiceguide.routine import load_routine
+from voiceguide.routine.build import load_routine
 
 from conftest import MINIMAL
 

@@ -19,8 +19,8 @@ from pathlib import Path
 import feedparser
 import pytest
 
+from voiceguide.pipeline import Overrides
 from voiceguide.publish.serve import Session, lan_address, library, start
-from voiceguide.render import Overrides
 
 from conftest import ROOT, SHORT_ROUTINE
 

@@ -6,16 +6,16 @@ import json
 
 import pytest
 
+from voiceguide.export.sidecars import Header, Window, chapters_json, lrc, to_ms, vtt
 from voiceguide.model import Voice
-from voiceguide.sidecars import Header, Window, chapters_json, lrc, to_ms, vtt
-from voiceguide.timeline import Chapter, Event, Kind, Role, Timeline, Utterance, Where
+from voiceguide.plan.timeline import Chapter, Event, EventKind, Role, Timeline, Utterance, Where
 
 RATE = 22_050
 
 
 def speech(start_s: float, length_s: float, text: str) -> Event:
     return Event(
-        round(start_s * RATE), round(length_s * RATE), Kind.SPEECH, Where(1), Role.SAY, Utterance(text, Voice())
+        round(start_s * RATE), round(length_s * RATE), EventKind.SPEECH, Where(1), Role.SAY, Utterance(text, Voice())
     )
 
 
@@ -25,7 +25,7 @@ TIMELINE = Timeline(
     duration=3700 * RATE,
     events=(
         speech(0, 2, "Sit <tall> & breathe."),
-        Event(2 * RATE, 3600 * RATE, Kind.HOLD, Where(1)),
+        Event(2 * RATE, 3600 * RATE, EventKind.HOLD, Where(1)),
         speech(3601.5, 1.25, "Done."),
     ),
     chapters=(Chapter("Intro", 0, 2 * RATE, None), Chapter("Long hold", 2 * RATE, 3700 * RATE, 1)),

@@ -10,11 +10,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from voiceguide.audio import decode_file
-from voiceguide.export import Export
-from voiceguide.render import Overrides, load, render
-from voiceguide.sounds import FADE_IN_MS, FADE_OUT_MS, MAX_SOUND_SECONDS, chime_clips
-from voiceguide.timeline import SAMPLE_RATE, Event, Kind, Sound, Timeline
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.audio.sounds import FADE_IN_MS, FADE_OUT_MS, MAX_SOUND_SECONDS, chime_clips
+from voiceguide.export.track import Export
+from voiceguide.pipeline import Overrides, load, render
+from voiceguide.plan.timeline import SAMPLE_RATE, Event, EventKind, Sound, Timeline
 
 # no line directly after a hold: one after an end chime waits for it (test_breathing measures that),
 # which would move the speech that chime_only subtracts
@@ -64,11 +64,11 @@ def pitch(signal: npt.NDArray[np.int32], start: int, seconds: float = 0.2) -> fl
 
 
 def chimes(timeline: Timeline) -> list[Event]:
-    return [e for e in timeline.events if e.kind is Kind.CHIME]
+    return [e for e in timeline.events if e.kind is EventKind.CHIME]
 
 
 def holds(timeline: Timeline) -> list[tuple[int, int]]:
-    return [(e.start, e.duration) for e in timeline.events if e.kind is Kind.HOLD]
+    return [(e.start, e.duration) for e in timeline.events if e.kind is EventKind.HOLD]
 
 
 def test_chimes_sit_at_the_plans_times_without_moving_any_hold(

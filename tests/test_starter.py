@@ -9,14 +9,14 @@ import yaml
 from click.testing import CliRunner
 from jsonschema import Draft202012Validator
 
-from voiceguide.audio import decode_file
-from voiceguide.cli import cli
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.cli.app import cli
 from voiceguide.model import Version
 from voiceguide.phrases import languages, phrases
-from voiceguide.present import plan_dict
-from voiceguide.reference import SCHEMA_PATH, routine_json_schema
-from voiceguide.render import Overrides, load, render
-from voiceguide.routine import load_routine
+from voiceguide.pipeline import Overrides, load, render
+from voiceguide.plan.present import plan_dict
+from voiceguide.routine.build import load_routine
+from voiceguide.routine.reference import SCHEMA_PATH, routine_json_schema
 
 
 @pytest.mark.parametrize("language", languages())

@@ -9,10 +9,10 @@ import pytest
 from mutagen.id3 import ID3, CTOCFlags
 from test_export import probed_chapters
 
-from voiceguide.audio import encode_mp3
-from voiceguide.cover import Cover
-from voiceguide.info import inspect
-from voiceguide.tags import TOC_ENTRIES, Mark, TrackTags, write_tags
+from voiceguide.audio.encode import encode_mp3
+from voiceguide.export.cover import Cover
+from voiceguide.export.info import inspect
+from voiceguide.export.tags import TOC_ENTRIES, Mark, TrackTags, write_tags
 
 
 def tagged(path: Path, count: int) -> Path:

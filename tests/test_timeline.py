@@ -11,14 +11,13 @@ import pytest
 
 from voiceguide.errors import RoutineError
 from voiceguide.model import Version, Voice
-from voiceguide.present import move_warnings, plan_dict, plan_lines
-from voiceguide.routine import load_routine
-from voiceguide.timeline import (
+from voiceguide.plan.present import move_warnings, plan_dict, plan_lines
+from voiceguide.plan.timeline import (
     CHIME_LEAD_MS,
     GAP_MS,
     Event,
+    EventKind,
     Hold,
-    Kind,
     Line,
     Role,
     Sound,
@@ -30,6 +29,7 @@ from voiceguide.timeline import (
     to_samples,
     utterances,
 )
+from voiceguide.routine.build import load_routine
 
 RATE = 22_050
 
@@ -112,10 +112,10 @@ def test_events_are_contiguous_and_total_is_their_sum(write_routine: Callable[..
 def test_holds_start_where_the_gap_after_speech_ends_and_last_exactly(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
     events = sequence(timeline)
-    holds = [(i, e) for i, e in enumerate(events) if e.kind is Kind.HOLD]
+    holds = [(i, e) for i, e in enumerate(events) if e.kind is EventKind.HOLD]
     assert len(holds) == 4
     for i, hold in holds:
-        assert (events[i - 2].kind, events[i - 1].kind) == (Kind.SPEECH, Kind.GAP)
+        assert (events[i - 2].kind, events[i - 1].kind) == (EventKind.SPEECH, EventKind.GAP)
         assert events[i - 1].duration == to_samples(GAP_MS, RATE)
         assert hold.start == events[i - 1].end == events[i - 2].end + events[i - 1].duration
         assert hold.duration == 10 * RATE
@@ -123,7 +123,7 @@ def test_holds_start_where_the_gap_after_speech_ends_and_last_exactly(write_rout
 
 def test_countdown_ends_with_the_hold(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     countdown = [e for e in timeline.events if e.role is Role.COUNTDOWN and hold.start <= e.start < hold.end]
     assert [e.text for e in countdown] == ["three", "two", "one"]
     # each number starts on a whole second before the end, and the last one ends in time
@@ -135,7 +135,7 @@ def test_long_countdown_numbers_are_moved_earlier_never_past_the_end(write_routi
     path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 5s, countdown: 3}\n")
     slow = 30_000  # each number takes 1.36 s to say: longer than its second
     timeline = timeline_of(path, lambda text: slow if text in ("one", "two", "three") else fake_length(text))
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     numbers = [e for e in timeline.events if e.role is Role.COUNTDOWN]
     assert numbers[-1].end == hold.end
     for before, after in pairwise(numbers):
@@ -145,7 +145,7 @@ def test_long_countdown_numbers_are_moved_earlier_never_past_the_end(write_routi
 
 def test_cue_sits_at_its_offset(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     cue = next(e for e in timeline.events if e.role is Role.CUE)
     assert cue.start - hold.start == 5 * RATE
     assert cue.where == hold.where
@@ -184,7 +184,7 @@ def test_switch_prompts_are_sides_minus_one(write_routine: Callable[..., Path]) 
     timeline = timeline_of(path)
     switches = [e.text for e in timeline.events if e.role is Role.SWITCH]
     assert switches == ["Now switch to your b side.", "Now switch to your c side."]
-    assert sum(e.kind is Kind.HOLD for e in timeline.events) == 6
+    assert sum(e.kind is EventKind.HOLD for e in timeline.events) == 6
 
 
 def test_identical_lines_are_one_utterance(write_routine: Callable[..., Path]) -> None:
@@ -197,8 +197,8 @@ def test_identical_lines_are_one_utterance(write_routine: Callable[..., Path]) -
 def test_times_are_whole_samples_of_the_declared_milliseconds(write_routine: Callable[..., Path]) -> None:
     path = write_routine("title: T\ndefaults: {pause: 333ms}\nsteps:\n" + "  - {say: Go., hold: 1.001s}\n" * 3)
     timeline = timeline_of(path)
-    holds = [e for e in timeline.events if e.kind is Kind.HOLD]
-    pauses = [e for e in timeline.events if e.kind is Kind.PAUSE]
+    holds = [e for e in timeline.events if e.kind is EventKind.HOLD]
+    pauses = [e for e in timeline.events if e.kind is EventKind.PAUSE]
     assert {h.duration for h in holds} == {round(1.001 * RATE)}
     assert {p.duration for p in pauses} == {round(0.333 * RATE)}
 
@@ -228,7 +228,7 @@ def test_cues_wishing_for_the_same_moment_keep_their_written_order(write_routine
         """
     )
     timeline = timeline_of(path)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     cues = [e for e in timeline.events if e.role is Role.CUE]
     assert [c.text for c in cues] == ["First cue.", "Second cue."]  # as docs/routine-format.md sections 8 and 16 say
     assert cues[1].start == hold.start + 2 * RATE  # the last written keeps the moment
@@ -255,16 +255,16 @@ def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[.
     lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
     lengths |= {Sound("start"): RATE, Sound("end"): 2 * RATE}
     timeline = schedule(chimed, items, lengths, RATE)
-    holds = [e for e in timeline.events if e.kind is Kind.HOLD]
+    holds = [e for e in timeline.events if e.kind is EventKind.HOLD]
     # the only change chimes make: a line after an end chime waits for its attack to pass
     lead = to_samples(CHIME_LEAD_MS, RATE)
     release = next(e for e in timeline.events if e.role is Role.RELEASE)
     assert release.start == holds[0].end + lead
-    unchimed = [e for e in timeline.events if e.kind is not Kind.CHIME]
+    unchimed = [e for e in timeline.events if e.kind is not EventKind.CHIME]
     moved = [dataclasses.replace(e, start=e.start - lead * (e.start >= release.start)) for e in unchimed]
-    plain_events = [e for e in timeline_of(Path(plain.source)).events if e.kind is not Kind.GAP]
-    assert [e for e in moved if e.kind is not Kind.GAP] == plain_events
-    chimes = [(e.role, e.start, e.duration) for e in timeline.events if e.kind is Kind.CHIME]
+    plain_events = [e for e in timeline_of(Path(plain.source)).events if e.kind is not EventKind.GAP]
+    assert [e for e in moved if e.kind is not EventKind.GAP] == plain_events
+    chimes = [(e.role, e.start, e.duration) for e in timeline.events if e.kind is EventKind.CHIME]
     assert chimes == [
         (Role.START, holds[0].start, RATE),
         (Role.END, holds[0].end, 2 * RATE),
@@ -281,7 +281,7 @@ def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[.
 def test_remaining_is_spoken_that_long_before_the_end(write_routine: Callable[..., Path]) -> None:
     path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 45s, remaining: [30s, 10s], countdown: 0}\n")
     timeline = timeline_of(path)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     left = [(e.text, hold.end - e.start) for e in timeline.events if e.role is Role.REMAINING]
     assert left == [("Thirty seconds left.", 30 * RATE), ("Ten seconds left.", 10 * RATE)]
 
@@ -303,14 +303,14 @@ def test_remaining_says_minutes_as_people_do_and_phrases_can_reword_them(write_r
 def test_count_spreads_numbers_through_the_hold_and_never_overruns(write_routine: Callable[..., Path]) -> None:
     path = write_routine("title: T\nlanguage: de\nsteps:\n  - {say: Atmen., hold: 20s, count: 5}\n")
     timeline = timeline_of(path, lambda text: 5 * RATE if text == "fünf" else fake_length(text))
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     numbers = [e for e in timeline.events if e.role is Role.COUNT]
     assert [e.text for e in numbers] == ["eins", "zwei", "drei", "vier", "fünf"]
     assert numbers[-1].end == hold.end
     for before, after in pairwise(numbers):
         assert before.end <= after.start
     fast = timeline_of(path)
-    hold = next(e for e in fast.events if e.kind is Kind.HOLD)
+    hold = next(e for e in fast.events if e.kind is EventKind.HOLD)
     assert [e.start - hold.start for e in fast.events if e.role is Role.COUNT] == [n * 4 * RATE for n in range(5)]
     assert not [e for e in fast.events if e.role is Role.COUNTDOWN]
 
@@ -320,7 +320,7 @@ def test_count_reps_announces_every_rep_in_the_language(write_routine: Callable[
         'title: T\nlanguage: fr\nsteps:\n  - {say: "Main {side}.", sides: both, reps: 2, hold: 2s, count_reps: true}\n'
     )
     timeline = timeline_of(path)
-    got = [e.text for e in sequence(timeline) if e.kind is Kind.SPEECH]
+    got = [e.text for e in sequence(timeline) if e.kind is EventKind.SPEECH]
     assert got == [
         "Répétition un sur deux.",
         "Main droite.",
@@ -404,7 +404,7 @@ def test_cue_timing_rule(write_routine: Callable[..., Path], cues: str, expected
     """Cues at 0 or at equal moments are spoken in the order written, never refused for lack of room."""
     path = write_routine(f"title: T\nsteps:\n  - {{say: Hold., hold: 10s, countdown: 0, cues: {cues}}}\n")
     timeline = timeline_of(path)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     got = [(e.text, round((e.start - hold.start) / RATE, 3)) for e in timeline.events if e.role is Role.CUE]
     assert got == expected
 
@@ -529,11 +529,11 @@ def test_schedule_labels_every_event_and_names_the_timeline(write_routine: Calla
     timeline = schedule(routine, items, lengths, RATE)
     assert timeline.title == "Every line"
     assert timeline.seconds(RATE * 3 // 2) == 1.5
-    holds = {e.start: e for e in timeline.events if e.kind is Kind.HOLD}
+    holds = {e.start: e for e in timeline.events if e.kind is EventKind.HOLD}
     for event in timeline.events:
-        if event.overlay and event.kind is not Kind.CHIME:
-            assert event.kind is Kind.SPEECH
-        if event.kind is Kind.CHIME:
+        if event.overlay and event.kind is not EventKind.CHIME:
+            assert event.kind is EventKind.SPEECH
+        if event.kind is EventKind.CHIME:
             assert event.where == holds[event.start].where
     assert [c.step for c in timeline.chapters] == [None, 1, 2, None]
 
@@ -549,7 +549,7 @@ def test_to_samples_rounds_half_up(ms: int, rate: int, samples: int) -> None:
 def overlays_of(path: Path, length: Callable[[str], int]) -> dict[str, tuple[float, float]]:
     """Each overlay's text and its (start, end) in seconds from the start of the (only) hold."""
     timeline = timeline_of(path, length)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     return {
         str(e.text): ((e.start - hold.start) / RATE, (e.end - hold.start) / RATE) for e in timeline.events if e.overlay
     }
@@ -607,7 +607,7 @@ def test_lines_pushed_past_the_start_wait_their_turn_each_reported_with_what_was
     cues = "[{at: 0s, say: A.}, {at: 1s, say: B.}, {at: 1s, say: C.}, {at: 1s, say: D.}]"
     path = write_routine(f"title: T\nsteps:\n  - {{say: Go., hold: 10s, countdown: 0, cues: {cues}}}\n")
     timeline = timeline_of(path, lambda _: RATE)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     assert [(e.text, e.start - hold.start) for e in timeline.events if e.overlay] == [
         ("A.", 0),  # from the hold's very first sample
         ("B.", RATE),
@@ -659,10 +659,12 @@ def test_the_gap_between_lines_is_the_routines_or_follows_the_rate(
     items = script(routine)
     timeline = schedule(routine, items, {u: fake_length(u.text) for u in utterances(items)}, RATE)
     kinds = [e.kind for e in timeline.events if not e.overlay]
-    gaps = [e.duration for e in timeline.events if e.kind is Kind.GAP]
+    gaps = [e.duration for e in timeline.events if e.kind is EventKind.GAP]
     assert gaps == ([to_samples(ms, RATE)] * 2 if ms else [])  # say | hold, release | outro
     assert kinds == [
-        k for k in (Kind.SPEECH, Kind.GAP, Kind.HOLD, Kind.SPEECH, Kind.GAP, Kind.SPEECH) if ms or k is not Kind.GAP
+        k
+        for k in (EventKind.SPEECH, EventKind.GAP, EventKind.HOLD, EventKind.SPEECH, EventKind.GAP, EventKind.SPEECH)
+        if ms or k is not EventKind.GAP
     ]
 
 
@@ -672,7 +674,7 @@ def test_a_cue_at_the_start_of_a_chimed_hold_waits_for_the_chime(write_routine: 
     items = script(routine)
     lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
     timeline = schedule(routine, items, lengths | {Sound("start"): RATE}, RATE)
-    hold = next(e for e in timeline.events if e.kind is Kind.HOLD)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     cue = next(e for e in timeline.events if e.role is Role.CUE)
     assert cue.start - hold.start == to_samples(CHIME_LEAD_MS, RATE)
     (move,) = timeline.moves

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.watch import watch_routines
+from voiceguide.routine.watch import watch_routines
 
 WAIT = 30.0  # seconds: a safety net only
 

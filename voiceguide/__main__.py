@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .cli import cli
+from voiceguide.cli.app import cli
 
 cli(prog_name="voiceguide")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import OutputError
+from voiceguide.errors import OutputError
 
 MAX_NAME_BYTES = 120  # well under the 255-byte limit of every phone and desktop file system
 _FORBIDDEN = re.compile(r'[<>:"/\\|?*\x00-\x1f\x7f]')  # not allowed by Windows/FAT (and "/" anywhere)
@@ -58,3 +58,21 @@ def output_folder(folder: Path) -> Path:
             f"cannot write to the output folder {folder}", "choose another folder with -o, or fix its permissions"
         )
     return folder
+
+
+def disk_full(path: Path) -> OutputError:
+    """No room for the file being written (a full disk, or a file size limit)."""
+    return OutputError(
+        f"no room to write the MP3 in {path.parent}: the disk is full",
+        "free some space (or choose another folder with -o) and render again",
+    )
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write UTF-8 text so that a reader never sees half of it."""
+    try:
+        with atomic_path(path) as partial:
+            partial.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as err:
+        raise OutputError(f"could not write {path.name}: {err.strerror}", "check the output folder") from None
+    return path

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .phrases import Phrases
+from voiceguide.phrases import Phrases
 
-AUTO = "auto"  # piper when it has a voice for the routine's language, else pyttsx3; resolved by render.load
+PLACEHOLDERS = ("side", "rep", "reps")  # what a text may say in braces
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+AUTO = "auto"  # piper when it has a voice for the routine's language, else pyttsx3; resolved by pipeline.load
 DEFAULT_ENGINE = AUTO
 ENGINE_NAMES = ("pyttsx3", "espeak-ng", "piper")
 ENGINE_CHOICES = (AUTO, *ENGINE_NAMES)  # what a routine, a step's voice or --engine may name
@@ -113,3 +116,16 @@ class Routine:
     variant: str | None = None  # which version of the routine this is ("gentle"); None: as written
     variants: tuple[str, ...] = ()  # the names of the versions the file declares
     pace: float = 1.0  # the version's pace, for a --rate given on the command line
+
+
+def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str:
+    """Replace the placeholders of an already validated text."""
+    values = {"side": side or "", "rep": str(rep), "reps": str(reps)}
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
+
+
+def step_label(number: int, name: str | None) -> str:
+    """A step as people count and name it: ``step 3 "Shoulder knead"``."""
+    if name and len(name) > 40:
+        name = name[:37] + "..."
+    return f'step {number} "{name}"' if name else f"step {number}"

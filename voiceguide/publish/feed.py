@@ -15,10 +15,10 @@ import email.utils
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
-from .. import __version__
+from voiceguide import __version__
 
 if TYPE_CHECKING:
-    from .site import Episode, Site
+    from voiceguide.publish.model import Episode, Site
 
 ITUNES = "http://www.itunes.com/dtds/podcast-1.0.dtd"
 PODCAST = "https://podcastindex.org/namespace/1.0"

@@ -14,7 +14,7 @@ from string import Template
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .site import Episode, Site
+    from voiceguide.publish.model import Episode, Site
 
 APPS = (  # name, URL scheme prefix for the feed URL without "http(s)://": links only, nothing is fetched
     ("Apple Podcasts", "podcast://"),

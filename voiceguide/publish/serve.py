@@ -31,12 +31,14 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from ..errors import OutputError, VoiceguideError
-from ..files import atomic_path, output_folder
-from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress
-from ..synth import Settings
-from ..watch import watch_routines
-from .site import AS_WRITTEN, Channel, Published, publish
+from voiceguide.errors import OutputError, VoiceguideError
+from voiceguide.files import atomic_path, output_folder
+from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides
+from voiceguide.progress import SILENT, Progress
+from voiceguide.publish.model import Channel, Published
+from voiceguide.publish.site import AS_WRITTEN, publish
+from voiceguide.routine.watch import watch_routines
+from voiceguide.speech.synth import Settings
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel")  # bridges a phone cannot reach

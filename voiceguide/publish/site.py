@@ -21,36 +21,37 @@ import re
 import urllib.parse
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from ..audio import decode_file, read_fingerprint
-from ..cover import BACKGROUND, Cover, cover_art, title_card
-from ..errors import OutputError, Problem, RoutineError
-from ..export import Export
-from ..files import atomic_path, output_folder
-from ..model import Routine
-from ..render import (
+from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.errors import OutputError, Problem, RoutineError
+from voiceguide.export.cover import BACKGROUND, Cover, cover_art, title_card
+from voiceguide.export.sidecars import Window, spoken, to_ms
+from voiceguide.export.tags import Mark, read_fingerprint
+from voiceguide.export.track import Export
+from voiceguide.files import atomic_path, output_folder, write_text
+from voiceguide.model import Routine
+from voiceguide.pipeline import (
     DEFAULT_BITRATE,
     DEFAULTS,
-    SILENT,
     Overrides,
-    Progress,
     Rendered,
+    distinct_tracks,
     load,
     render,
     track_name,
     variant_names,
 )
-from ..routine import COVER_TYPES, expand_paths
-from ..sidecars import Window, spoken, to_ms, write_text
-from ..synth import Settings
-from ..tags import Mark
-from .feed import feed_xml
-from .page import page_html
+from voiceguide.progress import SILENT, Progress
+from voiceguide.publish.feed import feed_xml
+from voiceguide.publish.model import Caption, Channel, Episode, Published, Site, site_url
+from voiceguide.publish.page import page_html
+from voiceguide.routine.build import expand_paths
+from voiceguide.routine.fields import COVER_TYPES
+from voiceguide.speech.synth import Settings
 
 TRACKS = "tracks"
 MANIFEST = ".voiceguide-site.json"
@@ -59,81 +60,6 @@ ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts: square, 1400 to 3000 px
 PODCAST_NAMESPACE = uuid.UUID("ead4c236-bf58-58c6-a2c6-a6b28d128cb6")  # podcast:guid's UUIDv5 namespace
 SIDECARS = (".vtt", ".chapters.json", ".lrc")
 AS_WRITTEN = Overrides()  # no command-line overrides
-
-
-@dataclass(frozen=True)
-class Channel:
-    """What the user says about the whole library (the podcast)."""
-
-    base_url: str  # absolute http(s) URL of the site folder, ending in "/"
-    title: str = "Routines"
-    author: str | None = None
-    description: str | None = None
-    image: Path | None = None  # channel artwork; default: a title card
-    email: str | None = None  # the owner's, for podcast directories (not shown to listeners)
-
-
-@dataclass(frozen=True)
-class Cue:
-    """A spoken line: shown on the page while the track plays."""
-
-    start_ms: int
-    end_ms: int
-    text: str
-
-
-@dataclass(frozen=True)
-class Episode:
-    """One routine as published; file names are relative to the site folder."""
-
-    title: str
-    description: str | None
-    language: str
-    guid: str
-    anchor: str  # the card's id on the page
-    audio: str
-    image: str
-    captions: str
-    chapters_file: str
-    size: int  # bytes of the MP3
-    duration_ms: int  # from the decoded track
-    published: datetime.datetime
-    chapters: tuple[Mark, ...]
-    cues: tuple[Cue, ...]
-
-
-@dataclass(frozen=True)
-class Site:
-    """Everything the feed and the page show."""
-
-    base_url: str
-    title: str
-    author: str
-    description: str
-    language: str
-    guid: str  # podcast:guid
-    artwork: str
-    episodes: tuple[Episode, ...]
-    email: str | None = None
-
-    def url(self, relative: str) -> str:
-        """The absolute, percent-encoded URL of a file in the site."""
-        return site_url(self.base_url, relative)
-
-
-@dataclass(frozen=True)
-class Published:
-    folder: Path
-    site: Site
-    encoded: tuple[str, ...]  # titles of routines encoded this time (the rest were up to date)
-    removed: tuple[str, ...]  # files deleted because their routine is gone
-
-
-def site_url(base_url: str, relative: str) -> str:
-    """``base_url`` joined with a relative path, each segment percent-encoded as UTF-8 (a ``#fragment`` kept)."""
-    path, _, fragment = relative.partition("#")
-    quoted = "/".join(urllib.parse.quote(part, safe="") for part in path.split("/"))
-    return base_url + quoted + (f"#{urllib.parse.quote(fragment, safe='')}" if fragment else "")
 
 
 def base_url(text: str) -> str:
@@ -171,7 +97,7 @@ def publish(
     Every routine is loaded and checked before anything is written; if one is bad,
     the site stays as it was.
     """
-    loaded = _load_all(expand_paths(routines), overrides)
+    loaded = _load_all(distinct_tracks(expand_paths(routines)), overrides)
     folder = output_folder(folder)
     tracks = output_folder(folder / TRACKS)
     old = _read_manifest(folder)
@@ -247,28 +173,26 @@ def _episode(
         duration_ms=duration_ms,
         published=published,
         chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
-        cues=tuple(Cue(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
+        cues=tuple(Caption(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
     )
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
 
 
 def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
-    """Every routine (each version ``--variant`` asks for) by its file name on the site; every problem
-    in every file before stopping."""
+    """Every routine (each version ``--variant`` asks for) by its track's name on the site; every problem
+    in every file before stopping.
+
+    ``paths`` name distinct tracks (``distinct_tracks``, which refuses two files that would share one).
+    """
     loaded: dict[str, Routine] = {}
     problems: list[Problem] = []
     for path in paths:
         try:
-            routines = [load(path, overrides, variant) for variant in variant_names(path, overrides)]
+            for variant in variant_names(path, overrides):
+                routine = load(path, overrides, variant)
+                loaded[track_name(path, routine.variant)] = routine
         except RoutineError as err:
             problems += err.problems
-            continue
-        for routine in routines:
-            name = track_name(path, routine.variant)
-            if name in loaded:
-                other = loaded[name].source
-                problems.append(Problem(str(path), None, "", f"has the same file name as {other}; rename one of them"))
-            loaded[name] = routine
     if problems:
         raise RoutineError(problems)
     return loaded

@@ -1,0 +1,1 @@
+"""The ``voiceguide`` command line: thin commands over the pipeline; the only place that prints errors."""

@@ -1,0 +1,147 @@
+"""Options and helpers the commands share: one declaration each, so every command means the same by them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import click
+
+from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.model import ENGINE_CHOICES
+from voiceguide.pipeline import DEFAULT_BITRATE
+from voiceguide.progress import SILENT, Progress
+from voiceguide.routine.fields import HOLDS, PACE
+from voiceguide.speech.cache import SpeechCache, default_folder
+from voiceguide.speech.synth import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def voice_options(command: F) -> F:
+    """--engine, --voice and --rate, which override the routine's `voice`."""
+    command = click.option("--rate", type=click.IntRange(60, 450), help="Words per minute.")(command)
+    command = click.option("--voice", help="Voice id or a unique part of its name (see `voiceguide voices`).")(command)
+    return click.option(
+        "--engine",
+        type=click.Choice(ENGINE_CHOICES),
+        help="Speech engine (`auto`: piper if it has a voice for the language, else pyttsx3).",
+    )(command)
+
+
+def version_options(command: F) -> F:
+    """--holds, --pace and --variant: which version of each routine is made."""
+    command = click.option(
+        "--variant",
+        "variants",
+        metavar="NAME",
+        multiple=True,
+        help="A version the routine declares under `variants:`, or `all` (as written, and every variant); "
+        "repeat for several.",
+    )(command)
+    command = click.option(
+        "--pace",
+        type=click.FloatRange(*PACE),
+        default=1.0,
+        metavar="FACTOR",
+        help="Rests, pauses and gaps last 1/FACTOR as long, and voices speak FACTOR times as fast (0.8: slower).",
+    )(command)
+    return click.option(
+        "--holds",
+        type=click.FloatRange(*HOLDS),
+        default=1.0,
+        metavar="FACTOR",
+        help="Scale every hold (0.5: half as long, 1.5: half as long again).",
+    )(command)
+
+
+def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
+    """``--loudness``: a target in LUFS like -16, or `off`."""
+    if value.strip().lower() == "off":
+        return None
+    try:
+        target = float(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a loudness in LUFS like -16, or off; got {value!r}") from None
+    if not -40 <= target <= -5:
+        raise click.BadParameter(f"expected a loudness from -40 to -5 LUFS, or off; got {value!r}")
+    return target
+
+
+def export_options(command: F) -> F:
+    """--loudness, --no-sidecars and --split: how the track is written for a phone."""
+    command = click.option(
+        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
+    )(command)
+    command = click.option(
+        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt and .chapters.json."
+    )(command)
+    return click.option(
+        "--loudness",
+        metavar="LUFS|off",
+        default=f"{DEFAULT_TARGET:g}",
+        callback=_loudness,
+        show_default=True,
+        help="Integrated loudness in LUFS (true peak at most -1 dBTP), or `off`.",
+    )(command)
+
+
+def bitrate_option(command: F) -> F:
+    """--bitrate: the MP3's kbps."""
+    return click.option(
+        "--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps."
+    )(command)
+
+
+def synthesis_options(command: F) -> F:
+    """--jobs and --no-cache."""
+    command = click.option("--no-cache", is_flag=True, help="Synthesise every line again; store nothing.")(command)
+    return click.option(
+        "-j",
+        "--jobs",
+        type=click.IntRange(1, 64),
+        default=os.cpu_count() or 1,
+        show_default="all cores",
+        help="Lines synthesised at once.",
+    )(command)
+
+
+def settings(jobs: int, no_cache: bool) -> Settings:
+    return Settings(cache=None if no_cache else SpeechCache(default_folder()), jobs=jobs)
+
+
+@contextlib.contextmanager
+def progress_bars(quiet: bool = False) -> Iterator[Progress]:
+    """Bars on stderr while the block runs, when it is a terminal and not ``quiet``; else silence."""
+    if quiet or not sys.stderr.isatty():
+        yield SILENT
+        return
+    bars = Bars()
+    try:
+        yield bars
+    finally:
+        bars.close()
+
+
+class Bars:
+    """Progress bars on stderr, one per stage; drawn only on a terminal."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None
+
+    def stage(self, label: str, total: int) -> None:
+        self.close()
+        self._bar = click.progressbar(length=max(total, 1), label=f"{label:<13}", file=sys.stderr, width=30)
+        self._bar.__enter__()
+
+    def advance(self, steps: int = 1) -> None:
+        if self._bar is not None:
+            self._bar.update(steps)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None

@@ -1,0 +1,194 @@
+"""Phone-ready output: the MP3 (or one per chapter plus a playlist), its tags, and its sidecars.
+
+Every file is written through ``files.atomic_path``; loudness is set on the
+whole track (``level``), and split parts are windows of that one levelled stream,
+so they play at one level. Each file is encoded once, and heard as it is encoded; it is
+encoded again only where that showed a true peak over the ceiling, or the loudness off target.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from voiceguide.audio.encode import encode_mp3
+from voiceguide.audio.level import ENCODE_AGAIN_LU, PEAK_GUARD_DB, Levelled, analysis_steps, level
+from voiceguide.audio.loudness import DEFAULT_TARGET, TRUE_PEAK_CEILING, Meter, TruePeak, db
+from voiceguide.audio.mix import Mix
+from voiceguide.export.cover import Cover, cover_art
+from voiceguide.export.sidecars import Header, Window, to_ms, write_sidecars
+from voiceguide.export.tags import Mark, TrackTags, write_tags
+from voiceguide.files import atomic_path, output_folder, safe_name, write_text
+from voiceguide.model import Routine
+from voiceguide.plan.timeline import Timeline
+from voiceguide.progress import SILENT, Progress
+
+GENRE = "Speech"
+MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
+PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
+PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
+
+
+@dataclass(frozen=True)
+class Export:
+    """How a track is written: target loudness (``None``: untouched), sidecars, one file per chapter."""
+
+    loudness: float | None = DEFAULT_TARGET
+    sidecars: bool = True
+    split: bool = False
+
+
+def export(
+    routine: Routine,
+    timeline: Timeline,
+    mix: Mix,
+    base: Path,
+    bitrate: int,
+    options: Export = Export(),
+    fingerprint: str | None = None,
+    progress: Progress = SILENT,
+) -> Path:
+    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path."""
+    cover = cover_art(routine)
+    rate = timeline.sample_rate
+    if options.loudness is not None:
+        progress.stage("Levelling", analysis_steps(mix))
+    levelled = level(mix, options.loudness, bitrate, progress)
+    if options.split:
+        return _split(routine, timeline, levelled, base, bitrate, options, cover, fingerprint, progress)
+    target = target_path(base, options)
+    with atomic_path(target) as partial:
+        _encode(levelled, [(partial, 0, timeline.duration)], bitrate, progress)
+        marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
+        write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
+    if options.sidecars:
+        track_sidecars(routine, timeline, base)
+    return target
+
+
+def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int, progress: Progress) -> None:
+    """Encode each window ``(path, start, end)`` of the levelled track once, hearing the MP3 as it
+    is written. In the rare case the finished PCM misses the target (the gain was solved on a model
+    of it), or LAME raised a true peak past the ceiling, level again and encode once more."""
+    rate = levelled.mix.rate
+    limit = TRUE_PEAK_CEILING - PEAK_GUARD_DB
+    for attempt in range(1, MAX_ENCODES + 1):
+        meter, overs = Meter(rate, true_peak=False), []
+        progress.stage("Encoding", sum(levelled.chunks(lo, hi) for _, lo, hi in files))
+        for path, lo, hi in files:
+            peak = TruePeak(over=10 ** (limit / 20)) if levelled.aim is not None else None
+            encode_mp3(levelled.pcm(lo, hi, meter, progress), path, rate, bitrate, peak.add if peak else None)
+            if peak is not None:
+                peak.flush()
+                overs += [(lo + at, db(value) - limit) for at, value in peak.overs if levelled.limits(lo + at)]
+        if levelled.aim is None:
+            return
+        measured = meter.result().integrated
+        if (abs(measured - levelled.aim) <= ENCODE_AGAIN_LU and not overs) or attempt == MAX_ENCODES:
+            return
+        levelled = levelled.corrected(measured, overs)
+
+
+def track_sidecars(routine: Routine, timeline: Timeline, base: Path) -> None:
+    """The whole track's ``.lrc``, ``.vtt`` and ``.chapters.json`` beside ``<base>.mp3``."""
+    header = Header(routine.title, _artist(routine), _album(routine))
+    write_sidecars(timeline, Window(0, timeline.duration), header, base)
+
+
+def target_path(base: Path, options: Export) -> Path:
+    """The file ``export`` names as its result: the MP3, or the playlist when split."""
+    return base.with_name(f"{base.name}.m3u8" if options.split else f"{base.name}.mp3")
+
+
+def _split(
+    routine: Routine,
+    timeline: Timeline,
+    levelled: Levelled,
+    base: Path,
+    bitrate: int,
+    options: Export,
+    cover: Cover,
+    fingerprint: str | None,
+    progress: Progress,
+) -> Path:
+    """One gapless MP3 per chapter, cut at its exact sample, plus a relative-path playlist (which
+    carries ``fingerprint``, what the parts were made from)."""
+    rate = timeline.sample_rate
+    folder = output_folder(base.parent / base.name)
+    count = len(timeline.chapters)
+    entries = ["#EXTM3U", f"#PLAYLIST:{routine.title}"]
+    if fingerprint is not None:
+        entries.append(PLAYLIST_STAMP + fingerprint)
+    written: set[Path] = set()
+    stems = [safe_name(f"{n:0{max(2, len(str(count)))}d} - {c.title}") for n, c in enumerate(timeline.chapters, 1)]
+    with ExitStack() as stack:  # every part appears only once all are encoded
+        partials = [stack.enter_context(atomic_path(folder / f"{stem}.mp3")) for stem in stems]
+        windows = [(p, c.start, c.end) for p, c in zip(partials, timeline.chapters, strict=True)]
+        _encode(levelled, windows, bitrate, progress)
+        for number, (partial, chapter) in enumerate(zip(partials, timeline.chapters, strict=True), start=1):
+            marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate)),)
+            write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks, None))
+    for stem, chapter in zip(stems, timeline.chapters, strict=True):
+        target = folder / f"{stem}.mp3"
+        written.add(target)
+        if options.sidecars:
+            header = Header(chapter.title, _artist(routine), _album(routine))
+            written.update(write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem))
+        seconds = to_ms(chapter.end - chapter.start, rate) / 1000
+        entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
+    _remove_stale_parts(folder, written)
+    return write_text(target_path(base, options), "\n".join(entries) + "\n")
+
+
+def _remove_stale_parts(folder: Path, written: set[Path]) -> None:
+    """Delete parts an earlier render left behind (a step renamed or removed): on a phone
+    they would still show up in the album. Only files named like our parts are touched."""
+    for path in folder.iterdir():
+        if PART_NAME.fullmatch(path.name) and path not in written:
+            path.unlink(missing_ok=True)
+
+
+def _tags(
+    routine: Routine,
+    title: str,
+    track: int,
+    tracks: int | None,
+    cover: Cover,
+    marks: tuple[Mark, ...],
+    fingerprint: str | None,
+) -> TrackTags:
+    return TrackTags(
+        title=title,
+        artist=_artist(routine),
+        album=_album(routine),
+        track=track,
+        tracks=tracks,
+        year=datetime.date.today().year,
+        genre=GENRE,
+        comment=routine.description,
+        language=routine.language,
+        cover=cover,
+        chapters=marks,
+        fingerprint=fingerprint,
+    )
+
+
+def _artist(routine: Routine) -> str:
+    return routine.author or "voiceguide"
+
+
+def _album(routine: Routine) -> str:
+    return routine.album or routine.title
+
+
+def playlist_is_current(playlist: Path, stamp: str) -> bool:
+    """Whether a split render's playlist carries ``stamp`` and every part it lists is still there."""
+    try:
+        lines = playlist.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return False
+    parts = [playlist.parent / line for line in lines if line and not line.startswith("#")]
+    return PLAYLIST_STAMP + stamp in lines and bool(parts) and all(part.is_file() for part in parts)

@@ -1,0 +1,29 @@
+"""How far a long job is: stages with a known number of steps.
+
+The CLI draws them as bars; everything else reports to ``SILENT``.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Progress(Protocol):
+    """Where the pipeline reports how far it is (the CLI draws bars; tests pass nothing)."""
+
+    def stage(self, label: str, total: int) -> None: ...
+
+    def advance(self, steps: int = 1) -> None: ...
+
+
+class Silent:
+    """Progress that nobody watches."""
+
+    def stage(self, label: str, total: int) -> None:
+        pass
+
+    def advance(self, steps: int = 1) -> None:
+        pass
+
+
+SILENT = Silent()
