@@ -25,7 +25,8 @@ from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.mix import Mix
 from voiceguide.model import Voice
 from voiceguide.pipeline import Plan
-from voiceguide.plan.timeline import SAMPLE_RATE, Event, EventKind, Sound, Timeline, Utterance, Where
+from voiceguide.plan.script import EventKind, Sound, Utterance, Where
+from voiceguide.plan.timeline import SAMPLE_RATE, Event, Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINES = ROOT / "routines"
@@ -316,10 +317,13 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
     heard = decoded.astype(np.float64)
     lag, tolerance = round(MAX_LAG_SECONDS * rate), round(END_TOLERANCE_SECONDS * rate)
     speech = [e for e in timeline.events if e.kind is EventKind.SPEECH]
-    # the voice stops right where the hold starts: a line (or a `wait`'s silence) ends on each hold's first sample
-    ends = {e.end for e in speech if not e.overlay} | {e.end for e in timeline.events if e.kind is EventKind.READY}
+    # the hold starts where the gap after a line ends (and the line's end is measured below), or where
+    # a `wait`'s silence ends
+    ends = {e.end for e in speech if not e.overlay}
+    ends |= {e.end for e in timeline.events if e.kind is EventKind.GAP and e.start in ends}
+    ends |= {e.end for e in timeline.events if e.kind is EventKind.READY}
     late = [e.start / rate for e in timeline.events if e.kind is EventKind.HOLD and e.start not in ends]
-    assert not late, f"holds at {late} s do not start where a line ends"
+    assert not late, f"holds at {late} s do not start where a line (and its gap) ends"
     for number, event in enumerate(speech):
         got, want = heard[event.start : event.end], expected[event.start : event.end]
         score = correlation(got, want)

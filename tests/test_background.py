@@ -16,7 +16,8 @@ from voiceguide.audio.loudness import measure_file
 from voiceguide.export.track import Export
 from voiceguide.model import Background
 from voiceguide.pipeline import DEFAULT_BITRATE, Overrides, load, render
-from voiceguide.plan.timeline import SAMPLE_RATE, EventKind, Timeline
+from voiceguide.plan.script import EventKind
+from voiceguide.plan.timeline import SAMPLE_RATE, Timeline
 
 ROUTINE = """\
 title: Ambience

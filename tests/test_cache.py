@@ -10,7 +10,7 @@ import pytest
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.pipeline import Overrides, load, plan, render
-from voiceguide.plan.timeline import script, utterances
+from voiceguide.plan.script import script, utterances
 from voiceguide.speech.cache import SpeechCache, key
 from voiceguide.speech.synth import Settings
 

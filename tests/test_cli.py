@@ -234,9 +234,9 @@ def test_plan_text_shows_times_kinds_and_total(write_routine: Callable[..., Path
     assert [line.split()[-1] for line in lines if "countdown" in line] == ["two", "one"]
     document = json.loads(runner.invoke(cli, ["plan", str(path), "--engine", "espeak-ng", "--json"]).stdout)
     sequence = [e for e in document["events"] if e["role"] != "countdown"]  # said, held, then the pause
-    assert [e["kind"] for e in sequence] == ["speech", "hold", "pause"]
+    assert [e["kind"] for e in sequence] == ["speech", "gap", "hold", "pause"]
     total = sum(e["duration"] for e in sequence)
-    assert 5.2 < total < 7  # "Hold." (under 2 s), the 3 s hold and the 2 s pause after the step
+    assert 5.6 < total < 7.4  # "Hold." (under 2 s), a 0.4 s gap, the 3 s hold and the 2 s pause after the step
     assert lines[-1] == f"Total {format_clock(total)}"
 
 

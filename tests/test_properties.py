@@ -27,7 +27,8 @@ from test_timeline import RATE, fake_length
 
 from voiceguide.errors import RoutineError
 from voiceguide.model import Routine
-from voiceguide.plan.timeline import EventKind, Role, Timeline, schedule, script, to_samples, utterances
+from voiceguide.plan.script import EventKind, Role, script, utterances
+from voiceguide.plan.timeline import Timeline, schedule, to_samples
 from voiceguide.routine.build import load_routine
 
 from conftest import DEEP, examples

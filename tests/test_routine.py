@@ -476,7 +476,7 @@ BAD = [
         "title: T\nzzz: x\nsteps:\n  - say: hi\n",
         "routine.yaml:2: zzz: unknown field 'zzz'; expected one of "
         "[title, description, author, album, cover, language, voice, defaults, intro, outro, steps, "
-        "sounds, background, phrases]",
+        "sounds, background, variants, phrases]",
         id="unknown-top-level-no-match",
     ),
     pytest.param(  # a paragraph pasted where a field name belongs (a colon in the text made it a key)
@@ -1122,6 +1122,13 @@ def test_sounds_are_found_next_to_the_routine(write_routine: WriteRoutine, tmp_p
             "routine.yaml:2: phrases.rep: uses {side}; placeholders are only filled in a step's spoken texts\n"
             "routine.yaml:2: phrases.rep: must say where the numbers go: add {reps}",
             id="phrases-placeholders",
+        ),
+        pytest.param(
+            'title: T\nphrases: {remaining_minutes: "Minutes left.", remaining_minute: "{n} minute."}\n'
+            "steps:\n  - say: hi\n",
+            "routine.yaml:2: phrases.remaining_minute: unknown placeholder {n}; placeholders available here: none\n"
+            "routine.yaml:2: phrases.remaining_minutes: must say where the numbers go: add {n}",
+            id="phrases-minute-placeholders",
         ),
         pytest.param(
             "title: T\nphrases: {sides: [port]}\nsteps:\n  - say: hi\n",

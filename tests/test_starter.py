@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
+from voiceguide.model import Version
 from voiceguide.phrases import languages, phrases
 from voiceguide.pipeline import Overrides, load, render
 from voiceguide.plan.present import plan_dict
@@ -38,6 +39,18 @@ def test_new_writes_a_routine_that_validates_and_passes_the_schema(
     assert step.countdown == 3
     assert len(step.cues) == 1
     assert text.count("\n#") >= 5, "the starter explains itself in comments"
+
+
+def test_the_starters_variants_work_once_uncommented(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "start.yaml"
+    assert runner.invoke(cli, ["new", str(path)]).exit_code == 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = lines.index("# variants:")
+    path.write_text("\n".join([*lines[:first], *(line[2:] for line in lines[first:])]) + "\n", encoding="utf-8")
+    assert load_routine(path).variants == ("gentle", "quick")
+    gentle, quick = (load_routine(path, Version(name)) for name in ("gentle", "quick"))
+    assert (gentle.steps[0].hold_ms, quick.steps[0].hold_ms) == (12_000, 4000)
+    assert (gentle.title, quick.steps[0].reps) == ("My routine (gentle)", 1)
 
 
 def test_new_routine_renders_as_written(tmp_path: Path, runner: CliRunner) -> None:

@@ -21,20 +21,13 @@ from voiceguide.export.sidecars import to_ms
 from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
 from voiceguide.files import atomic_path, output_folder, safe_name
-from voiceguide.model import AUTO, Routine, Voice
-from voiceguide.plan.timeline import (
-    SAMPLE_RATE,
-    Sound,
-    Timeline,
-    Utterance,
-    least_ms,
-    schedule,
-    script,
-    sounds,
-    utterances,
-)
+from voiceguide.model import AUTO, Routine, Version, Voice
+from voiceguide.plan.script import Sound, Utterance, least_ms, script, sounds, utterances
+from voiceguide.plan.timeline import SAMPLE_RATE, Timeline, schedule
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS, length_limit, load_routine
+from voiceguide.routine.fields import VARIANT_ALL
+from voiceguide.routine.variants import Scale
 from voiceguide.speech.engines import auto_engine
 from voiceguide.speech.synth import Settings, Stats, synthesise
 
@@ -43,13 +36,16 @@ DEFAULT_BITRATE = 64
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line settings that win over the routine file."""
+    """Command-line settings that win over the routine file (``holds`` and ``pace`` scale it)."""
 
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
     files_from: tuple[Path, ...] = ()  # folders a routine's files may come from, besides its own
     max_length_ms: int = MAX_TOTAL_MS  # the longest track allowed
+    holds: float = 1.0
+    pace: float = 1.0
+    variants: tuple[str, ...] = ()  # --variant: names the routines declare, or `all`; none: as written
 
 
 DEFAULTS = Settings()
@@ -65,15 +61,31 @@ class Plan:
     stats: Stats
 
 
-def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine (refused if it would last longer than allowed, speech included),
-    apply command-line overrides (to every voice in it), and settle ``engine: auto``, so every
-    later stage (and what plan and render print) sees real engines."""
-    routine = load_routine(path, overrides.files_from, overrides.max_length_ms)
+def load(path: str | Path, overrides: Overrides = Overrides(), variant: str | None = None) -> Routine:
+    """Load and validate a routine (its ``variant``, scaled by ``--holds`` and ``--pace``; refused if
+    it would last longer than allowed, speech included), apply command-line overrides (to every voice
+    in it), and settle ``engine: auto``, so every later stage (and what plan and render print) sees
+    real engines."""
+    version = Version(variant, overrides.holds, overrides.pace)
+    routine = load_routine(path, version, overrides.files_from, overrides.max_length_ms)
     if (least := least_ms(script(routine))) > overrides.max_length_ms:
         problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
         raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
     return resolve_auto(_overridden(routine, overrides), auto_engine)
+
+
+def variant_names(path: str | Path, overrides: Overrides = Overrides()) -> list[str | None]:
+    """The versions of the routine at ``path`` that ``--variant`` asks for, in order: ``None`` for
+    the routine as written (no ``--variant``, or ``all``), and every variant it declares for ``all``."""
+    names: list[str | None] = []
+    wanted: list[str | None] = [*overrides.variants] or [None]
+    for name in wanted:
+        if name == VARIANT_ALL:
+            found = [None, *load_routine(path, trusted=overrides.files_from, max_ms=overrides.max_length_ms).variants]
+        else:
+            found = [name]
+        names += [n for n in found if n not in names]
+    return names
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:
@@ -97,7 +109,7 @@ def _overridden(routine: Routine, overrides: Overrides) -> Routine:
             engine=overrides.engine or voice.engine,
             name=overrides.voice or voice.name,
             named_at=None if overrides.voice else voice.named_at,
-            rate=overrides.rate or voice.rate,
+            rate=Scale(pace=routine.pace).voice(Voice(rate=overrides.rate)).rate if overrides.rate else voice.rate,
         )
 
     steps = tuple(dataclasses.replace(s, voice=override(s.voice)) if s.voice else s for s in routine.steps)
@@ -139,7 +151,7 @@ def render(
     (by another ``publish``), copied instead of encoded when its fingerprint matches.
     """
     planned = plan(routine, settings, progress)
-    base = output_folder(out_dir) / track_name(routine.source)
+    base = output_folder(out_dir) / track_name(routine.source, routine.variant)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and reuse is not None:
@@ -168,7 +180,7 @@ def handout(
     """Write ``out_dir/<file stem>.pdf``, the routine's handout; its speech is synthesised (cached)
     so the sheet gives the track's true length."""
     planned = plan(routine, settings, progress)
-    name = track_name(routine.source)
+    name = track_name(routine.source, routine.variant)
     timeline = planned.timeline
     sheet = Sheet(to_ms(timeline.duration, timeline.sample_rate), f"{name}.mp3", url, paper)
     return write_handout(routine, sheet, output_folder(out_dir) / f"{name}.pdf")
@@ -187,9 +199,9 @@ def _copy_if_current(source: Path, target: Path, stamp: str) -> None:
         return  # it is only a shortcut: the track is encoded instead
 
 
-def track_name(source: str | Path) -> str:
-    """The name (without extension) of the track rendered from routine file ``source``."""
-    return safe_name(Path(source).stem)
+def track_name(source: str | Path, variant: str | None = None) -> str:
+    """The name (without extension) of the track rendered from routine file ``source``, in ``variant``."""
+    return safe_name(f"{Path(source).stem} ({variant})" if variant else Path(source).stem)
 
 
 def distinct_tracks(paths: Iterable[Path]) -> list[Path]:

@@ -8,7 +8,8 @@ import numpy as np
 import numpy.typing as npt
 
 from voiceguide.audio.ffmpeg import Samples
-from voiceguide.plan.timeline import Sound, Timeline, Utterance
+from voiceguide.plan.script import Sound, Utterance
+from voiceguide.plan.timeline import Timeline
 
 
 class Mix:

@@ -17,6 +17,7 @@ from voiceguide.model import ENGINE_CHOICES
 from voiceguide.pipeline import DEFAULT_BITRATE
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS
+from voiceguide.routine.fields import HOLDS, PACE
 from voiceguide.speech.cache import SpeechCache, default_folder
 from voiceguide.speech.synth import Settings
 
@@ -63,6 +64,32 @@ def limits_options(command: F) -> F:
         type=click.Path(path_type=Path, file_okay=False),
         help="A folder (e.g. your shared sounds) whose files routines may use, besides their own folder; "
         "repeatable. A routine can read no file outside these.",
+    )(command)
+
+
+def version_options(command: F) -> F:
+    """--holds, --pace and --variant: which version of each routine is made."""
+    command = click.option(
+        "--variant",
+        "variants",
+        metavar="NAME",
+        multiple=True,
+        help="A version the routine declares under `variants:`, or `all` (as written, and every variant); "
+        "repeat for several.",
+    )(command)
+    command = click.option(
+        "--pace",
+        type=click.FloatRange(*PACE),
+        default=1.0,
+        metavar="FACTOR",
+        help="Rests, pauses and gaps last 1/FACTOR as long, and voices speak FACTOR times as fast (0.8: slower).",
+    )(command)
+    return click.option(
+        "--holds",
+        type=click.FloatRange(*HOLDS),
+        default=1.0,
+        metavar="FACTOR",
+        help="Scale every hold (0.5: half as long, 1.5: half as long again).",
     )(command)
 
 

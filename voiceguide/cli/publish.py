@@ -15,6 +15,7 @@ from voiceguide.cli.options import (
     progress_bars,
     settings,
     synthesis_options,
+    version_options,
     voice_options,
 )
 from voiceguide.cli.report import error_text
@@ -79,6 +80,7 @@ def _published_lines(done: Published) -> list[str]:
 )
 @voice_options
 @limits_options
+@version_options
 @bitrate_option
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
@@ -96,6 +98,9 @@ def publish_command(
     rate: int | None,
     files_from: tuple[Path, ...],
     max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -113,6 +118,7 @@ def publish_command(
       voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
       voiceguide publish routines/ --base-url https://example.com/r/ --author "Ana Silva" --email ana@example.com
       voiceguide publish clients/ -o site --base-url https://example.com/r/    # clients/ana/, clients/ben/, ...
+      voiceguide publish routines/ --base-url https://example.com/r/ --variant all
 
     Given one folder of folders (one per client, each with its routines), each client gets
     a library of its own: page, feed and cover under SITE/<secret>/, a random name that
@@ -122,7 +128,7 @@ def publish_command(
     channel = Channel(base_url, title or ("" if given else "Routines"), author, description, image, email)
     with progress_bars(quiet) as progress:
         options = (
-            Overrides(engine, voice, rate, files_from, max_length_ms),
+            Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants),
             bitrate,
             settings(jobs, no_cache),
             progress,
@@ -155,6 +161,7 @@ def publish_command(
 @click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @voice_options
 @limits_options
+@version_options
 @bitrate_option
 @synthesis_options
 def serve_command(
@@ -168,6 +175,9 @@ def serve_command(
     rate: int | None,
     files_from: tuple[Path, ...],
     max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     jobs: int,
     no_cache: bool,
@@ -194,7 +204,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate, files_from, max_length_ms),
+            Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants),
             bitrate,
             settings(jobs, no_cache),
             progress,

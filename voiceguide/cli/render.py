@@ -17,6 +17,7 @@ from voiceguide.cli.options import (
     progress_bars,
     settings,
     synthesis_options,
+    version_options,
     voice_options,
 )
 from voiceguide.cli.report import error_text, fail_batch, warn_moves
@@ -24,7 +25,7 @@ from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.info import info_lines, inspect
 from voiceguide.export.track import Export
-from voiceguide.pipeline import Overrides, distinct_tracks, load, plan, render
+from voiceguide.pipeline import Overrides, distinct_tracks, load, plan, render, variant_names
 from voiceguide.plan.present import plan_dict, plan_lines, voices_text
 from voiceguide.routine.build import expand_paths
 from voiceguide.routine.watch import watch_routines
@@ -43,6 +44,7 @@ from voiceguide.routine.watch import watch_routines
 )
 @voice_options
 @limits_options
+@version_options
 @bitrate_option
 @export_options
 @synthesis_options
@@ -56,6 +58,9 @@ def render_command(
     rate: int | None,
     files_from: tuple[Path, ...],
     max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -82,18 +87,31 @@ def render_command(
       voiceguide render routines/desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
       voiceguide render routines/desk-break.yaml --split --loudness -18
       voiceguide render routines/desk-break.yaml --watch
+      voiceguide render routines/neck-and-back.yaml --variant gentle --holds 0.5
     """
-    overrides = Overrides(engine, voice, rate, files_from, max_length_ms)
+    overrides = Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
 
     def render_one(path: Path) -> None:
+        try:
+            names = variant_names(path, overrides)
+        except VoiceguideError as err:
+            names = []
+            failures.append(err)
+            failed.append(path)
+            click.echo(error_text(err), err=True)
+        for name in names:
+            render_version(path, name)
+
+    def render_version(path: Path, variant: str | None) -> None:
         started = time.monotonic()
         try:
             with progress_bars(quiet) as progress:
-                done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), progress, options)
+                routine = load(path, overrides, variant)
+                done = render(routine, out_dir, bitrate, settings(jobs, no_cache), progress, options)
         except VoiceguideError as err:
             failures.append(err)
             failed.append(path)
@@ -141,6 +159,7 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
 @limits_options
+@version_options
 @synthesis_options
 def plan_command(
     routine: Path,
@@ -150,6 +169,9 @@ def plan_command(
     rate: int | None,
     files_from: tuple[Path, ...],
     max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -161,8 +183,13 @@ def plan_command(
     Examples:
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
+      voiceguide plan routines/neck-and-back.yaml --variant gentle
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate, files_from, max_length_ms)), settings(jobs, no_cache))
+    overrides = Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants)
+    names = variant_names(routine, overrides)
+    if len(names) > 1:
+        raise click.UsageError("plan shows one version at a time; give one --variant (not `all`)")
+    planned = plan(load(routine, overrides, names[0]), settings(jobs, no_cache))
     warn_moves(planned.timeline)
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
@@ -202,9 +229,11 @@ def validate_command(
     paths = expand_paths(routines)
     for path in paths:
         try:
-            routine = load(path, Overrides(files_from=files_from, max_length_ms=max_length_ms))
-            if speech:
-                warn_moves(plan(routine, settings(jobs, no_cache)).timeline)
+            overrides = Overrides(files_from=files_from, max_length_ms=max_length_ms)
+            routine = load(path, overrides)
+            for version in (routine, *(load(path, overrides, name) for name in routine.variants)):
+                if speech:
+                    warn_moves(plan(version, settings(jobs, no_cache)).timeline)
         except VoiceguideError as err:
             failures.append(err)
             click.echo(error_text(err), err=True)

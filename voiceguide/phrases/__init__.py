@@ -21,6 +21,10 @@ class Phrases:
     remaining: str  # "{n} seconds left."
     rep: str  # "Rep {rep} of {reps}."
     numbers: tuple[str, ...]
+    remaining_minute: str  # "One minute left."
+    remaining_minutes: str  # "{n} minutes left."
+    remaining_minute_and_half: str  # "One and a half minutes left."
+    remaining_minutes_and_half: str  # "{n} and a half minutes left."
     intro_chapter: str = "Introduction"
     outro_chapter: str = "Closing"
     step_chapter: str = "Step"  # a step whose `say` has no words to name it
@@ -30,9 +34,17 @@ class Phrases:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
         return self.numbers[n - 1] if 0 < n <= len(self.numbers) else str(n)
 
-    def seconds_left(self, seconds: int) -> str:
-        """``30`` -> ``Thirty seconds left.``"""
-        text = self.remaining.replace("{n}", self.number(seconds))
+    def time_left(self, seconds: int) -> str:
+        """The time left as people say it: ``30`` -> ``Thirty seconds left.``, ``60`` -> ``One minute
+        left.``, ``90`` -> ``One and a half minutes left.``, ``120`` -> ``Two minutes left.``"""
+        minutes, rest = divmod(seconds, 60)
+        if not minutes or rest not in (0, 30):
+            form, n = self.remaining, seconds
+        elif rest:
+            form, n = (self.remaining_minute_and_half if minutes == 1 else self.remaining_minutes_and_half), minutes
+        else:
+            form, n = (self.remaining_minute if minutes == 1 else self.remaining_minutes), minutes
+        text = form.replace("{n}", self.number(n))
         return text[:1].upper() + text[1:]
 
     def rep_of(self, rep: int, reps: int) -> str:
@@ -83,6 +95,10 @@ def phrases(language: str) -> Phrases:
         switch=data["switch"],
         again=data["again"],
         remaining=data["remaining"],
+        remaining_minute=data["remaining_minute"],
+        remaining_minutes=data["remaining_minutes"],
+        remaining_minute_and_half=data["remaining_minute_and_half"],
+        remaining_minutes_and_half=data["remaining_minutes_and_half"],
         rep=data["rep"],
         numbers=tuple(data["numbers"]),
         intro_chapter=data["chapters"]["intro"],

@@ -8,7 +8,8 @@ from typing import Any
 from voiceguide.durations import format_clock
 from voiceguide.errors import Problem
 from voiceguide.model import step_label
-from voiceguide.plan.timeline import Event, EventKind, Timeline
+from voiceguide.plan.script import EventKind
+from voiceguide.plan.timeline import Event, Timeline
 
 
 def _seconds(timeline: Timeline, samples: int) -> float:
@@ -87,7 +88,10 @@ def move_warnings(timeline: Timeline) -> list[str]:
     for move in timeline.moves:
         asked, given = timeline.seconds(move.asked), timeline.seconds(move.given)
         shift = f"{abs(given - asked):.1f} s {'earlier' if given < asked else 'later'}"
-        reason = f'to make room for "{move.because}"' if move.because else "so that it ends with the hold"
+        if move.because:
+            reason = f'to make room for "{move.because}"'
+        else:
+            reason = "so that the start chime is heard first" if move.chime else "so that it ends with the hold"
         problem = Problem(
             move.source,
             move.line,

@@ -53,8 +53,9 @@ from voiceguide.pipeline import (
     load,
     render,
     track_name,
+    variant_names,
 )
-from voiceguide.plan.timeline import EventKind
+from voiceguide.plan.script import EventKind
 from voiceguide.progress import SILENT, Progress
 from voiceguide.publish.feed import feed_xml
 from voiceguide.publish.model import Caption, Channel, Episode, Published, Site, site_url
@@ -252,7 +253,8 @@ def _picture(name: str, routine: Routine, step: int | None) -> str | None:
 
 
 def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
-    """Every routine by its track's name on the site; every problem in every file before stopping.
+    """Every routine (each version ``--variant`` asks for) by its track's name on the site; every problem
+    in every file before stopping.
 
     ``paths`` name distinct tracks (``distinct_tracks``, which refuses two files that would share one).
     """
@@ -260,7 +262,9 @@ def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            loaded[track_name(path)] = load(path, overrides)
+            for variant in variant_names(path, overrides):
+                routine = load(path, overrides, variant)
+                loaded[track_name(path, routine.variant)] = routine
         except RoutineError as err:
             problems += err.problems
     if problems:

@@ -30,6 +30,7 @@ SCHEMAS: tuple[type[Schema], ...] = (
     fields.SoundsSchema,
     fields.BackgroundSchema,
     fields.PhrasesSchema,
+    fields.VariantSchema,
 )
 
 

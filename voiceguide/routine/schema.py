@@ -19,7 +19,7 @@ from typing import Any, Generic, TypeVar, cast
 import yaml
 
 from voiceguide.routine.kinds import JSON, Context, Invalid, Kind, join
-from voiceguide.routine.source import line_of
+from voiceguide.routine.source import describe, line_of
 from voiceguide.suggest import did_you_mean
 
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
@@ -34,6 +34,50 @@ def shown(key: str) -> str:
 
 
 T = TypeVar("T")
+
+
+class MapOf(Kind[dict[str, T]]):
+    """A mapping from names the user chooses (lower-case words, like ``gentle``) to checked values.
+
+    Invalid entries are reported and dropped; ``reserved`` names are refused (they mean something else).
+    """
+
+    NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+    def __init__(self, item: Kind[T], reserved: Sequence[str] = ()) -> None:
+        self.item, self.reserved = item, tuple(reserved)
+        self.expected = f"names (like `gentle`), each with {item.expected}"
+
+    def json(self, defs: JSON) -> JSON:
+        names = {
+            "pattern": rf"^{self.NAME.pattern}$",
+            **({"not": {"enum": list(self.reserved)}} if self.reserved else {}),
+        }
+        return {"type": "object", "propertyNames": names, "additionalProperties": self.item.json(defs)}
+
+    def summary(self) -> str:
+        return f"names, each with {self.item.summary()}"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> dict[str, T]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node)
+        items: dict[str, T] = {}
+        for key_node, value_node in node.value:
+            key = str(getattr(key_node, "value", ""))
+            where = join(path, shown(key))
+            if not isinstance(key_node, yaml.ScalarNode) or not self.NAME.fullmatch(key):
+                message = "expected a name of lower-case letters, digits and hyphens (up to 40), like `gentle`"
+                ctx.report(line_of(key_node), where, f"{message}, got {describe(key_node)}")
+            elif key in self.reserved:
+                ctx.report(line_of(key_node), where, f"{key!r} is a reserved word here; choose another name")
+            elif key in items:
+                ctx.report(line_of(key_node), where, "appears twice; keep one")
+            else:
+                try:
+                    items[key] = self.item.convert(value_node, where, ctx)
+                except Invalid as err:
+                    ctx.report(line_of(value_node), where, str(err))
+        return items
 
 
 class Nested(Kind["Section"]):

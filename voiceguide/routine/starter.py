@@ -49,6 +49,10 @@ steps:
     release: {release}
 # Spoken once at the end:
 outro: {outro}
+# Other versions of this routine, made with --variant (voiceguide render {file} --variant gentle):
+# variants:
+#   gentle: {{holds: 1.5, pace: 0.85}}  # holds half as long again; a slower voice, longer rests
+#   quick: {{holds: 0.5, reps: 1}}      # half the holds, every step once
 """
 
 
