@@ -14,7 +14,7 @@ from PIL import Image
 from .durations import DURATION_HINT, duration_pattern, format_span
 from .errors import Problem, RoutineError
 from .model import CHIMES, ENGINE_CHOICES, NOISES, Background, Cue, Routine, Sounds, Step, Voice
-from .phrases import Phrases, languages, phrases
+from .phrases import Phrases, language_names, languages, phrases
 from .schema import (
     JSON,
     Choice,
@@ -113,6 +113,7 @@ class Language(Choice):
 
     def hint(self, value: str) -> str:
         base = re.split(r"[-_]", value)[0]
+        base = language_names().get(value.casefold(), base)  # `German`, `Deutsch`
         return f"; did you mean {base!r}?" if base in self.options else super().hint(value)
 
 
@@ -243,7 +244,9 @@ class VoiceSchema(Schema):
         examples=["en-us", "en-gb"],
     )
     rate = Field(
-        Integer(60, 450),
+        Integer(
+            60, 450, advice="it is words per minute: 150 is the usual pace, `rate: 120` slower, `rate: 180` faster"
+        ),
         doc="Speaking speed in words per minute. 130 to 150 is calm; 150 is the default. With `piper`, the rate is "
         "mapped to the voice's speed as measured on the bundled voice, so `rate: 130` is about 130 words per minute.",
         values="whole number, 60 to 450, written as plain digits (`140`, not `1:40` or `1_40`)",
@@ -440,7 +443,11 @@ class RoutineSchema(Schema):
         default_doc="the built-in bells",
     )
     background = Field(
-        Nested(BackgroundSchema),
+        Nested(
+            BackgroundSchema,
+            example="`background: {noise: pink}` (like steady rain; `brown` is deeper), or your "
+            "own recording: `background: {file: rain.mp3}`",
+        ),
         doc="Ambience under the whole track: your own audio file looped, or generated noise; it dips under the "
         "voice. See [Background](#background).",
         values="`file` or `noise`, with `volume` and `duck`",
@@ -452,6 +459,14 @@ class RoutineSchema(Schema):
         values="see there",
         default_doc="the language's phrases",
     )
+
+
+RoutineSchema.elsewhere = {
+    key: f"`{key}` belongs to a step: write it under `steps:`, in a step that starts with `- `"
+    for key in StepSchema.fields()
+    if key not in RoutineSchema.fields()
+}
+StepSchema.elsewhere = {"at": "`at` belongs to a cue: write it under `cues:`, as `- at: half` with the cue's `say`"}
 
 
 def load_routine(path: str | Path) -> Routine:
@@ -497,11 +512,10 @@ def _step_names(root: yaml.MappingNode) -> list[str | None]:
         return []
     names: list[str | None] = []
     for step in steps.value:
-        fields = (
-            {k.value: v for k, v in step.value if isinstance(k, yaml.ScalarNode)}
-            if isinstance(step, yaml.MappingNode)
-            else {}
-        )
+        fields: dict[str, yaml.Node] = {}
+        for k, v in step.value if isinstance(step, yaml.MappingNode) else ():
+            if isinstance(k, yaml.ScalarNode):
+                fields.setdefault(k.value, v)  # a key written twice: the step is named by the first
         name, say = fields.get("name"), fields.get("say")
         if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
             names.append(" ".join(str(name.value).split()))
@@ -709,7 +723,7 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
             _check_placeholders(value, available, s.line(f), s.where(f), ctx)
     if (name := s.get(StepSchema.name)) is not None:
         _check_placeholders(name, (), s.line(StepSchema.name), s.where(StepSchema.name), ctx, in_step=False)
-    if reps > 1 and not sides and s.get(StepSchema.again) is None and "{side}" in default.again:
+    if reps > 1 and not s.given(StepSchema.sides) and s.get(StepSchema.again) is None and "{side}" in default.again:
         ctx.report(
             s.line(),
             s.where(StepSchema.again),
@@ -754,6 +768,8 @@ def _fits_hold(s: Section, f: Field[int], seconds: int, hold: int, what: str, ct
     """Whether one number a second for ``seconds`` fits in the hold; reported at ``f`` if not."""
     if seconds * 1000 <= hold:
         return True
+    if not hold and s.given(StepSchema.hold):
+        return False  # the hold itself was refused, and that is the one problem reported
     having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
     ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}")
     return False
@@ -777,7 +793,8 @@ def _remaining(s: Section, inherited: list[int], hold: int) -> tuple[int, ...]:
 def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> Iterable[Cue]:
     sections = s.get(StepSchema.cues) or []
     if sections and not hold:
-        ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
+        if not s.given(StepSchema.hold):  # a refused hold is the one problem reported
+            ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
         return
     for cue in sections:
         at, say = cue.get(CueSchema.at), cue.get(CueSchema.say)

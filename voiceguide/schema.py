@@ -20,7 +20,14 @@ from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import yaml
 
-from .durations import DURATION_EXAMPLES, DURATION_HINT, duration_pattern, format_span, parse_duration
+from .durations import (
+    DURATION_EXAMPLES,
+    DURATION_HINT,
+    duration_in_words,
+    duration_pattern,
+    format_span,
+    parse_duration,
+)
 from .errors import Problem
 from .yamlsource import describe, line_of
 
@@ -68,8 +75,8 @@ class Context:
     source: str
     problems: list[Problem] = field(default_factory=list)
 
-    def report(self, line: int | None, path: str, message: str) -> None:
-        self.problems.append(Problem(self.source, line, path, message))
+    def report(self, line: int | None, path: str, message: str, fix: str = "") -> None:
+        self.problems.append(Problem(self.source, line, path, message, fix=fix))
 
 
 def matching(pattern: str, expected: str) -> JSON:
@@ -86,6 +93,7 @@ class Kind(Generic[T]):
 
     expected: str = "a value"
     plural: str = ""  # how several read in "a list of ..." when not like ``expected``
+    noun: str = "item"  # one of several in a list, as a fix names it
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> T:
         raise NotImplementedError
@@ -124,6 +132,12 @@ class Text(Kind[str]):
         return f"text, up to {self.max_length} characters"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> str:
+        if braces := placeholders_read_as_fields(node):
+            key = path.rsplit(".", 1)[-1]
+            raise Invalid(
+                f"a text that starts with `{{` needs quotes, or YAML reads {braces} as a group of fields; "
+                f'write {key}: "{braces}"'
+            )
         text = " ".join(self.scalar(node).split())
         if not text:
             raise Invalid("expected text, got an empty string")
@@ -137,12 +151,30 @@ class Text(Kind[str]):
         return text
 
 
-class Integer(Kind[int]):
-    """A whole number within bounds."""
+def placeholders_read_as_fields(node: yaml.Node) -> str:
+    """``{side}`` as YAML reads an unquoted text that is only placeholders: a group of fields with
+    no values. Returns it as written, or ``""`` for any other node."""
+    if not isinstance(node, yaml.MappingNode) or not node.flow_style or not node.value:
+        return ""
+    if not all(isinstance(k, yaml.ScalarNode) and v.tag == _TAG + "null" for k, v in node.value):
+        return ""
+    return "{" + ", ".join(str(k.value) for k, _ in node.value) + "}"
 
-    def __init__(self, low: int, high: int) -> None:
-        self.low, self.high = low, high
+
+class Integer(Kind[int]):
+    """A whole number within bounds; ``advice`` says, after a wrong value, which numbers mean what."""
+
+    def __init__(self, low: int, high: int, advice: str = "") -> None:
+        self.low, self.high, self.advice = low, high, advice
         self.expected = f"a whole number from {low} to {high}"
+
+    def fail(self, node: yaml.Node, extra: str = "") -> Invalid:
+        written = re.fullmatch(r"\s*(\d+)\s*[a-z]+\.?\s*", str(node.value), re.IGNORECASE)
+        if written and not extra and isinstance(node, yaml.ScalarNode) and self.low <= int(written[1]) <= self.high:
+            extra = f"; write the number alone: {int(written[1])}"  # `3s`, `3 times`, `3x`
+        if not extra and self.advice and not re.fullmatch(r"[-+]?\d+", str(node.value)):
+            extra = f"; {self.advice}"  # a word where a number belongs
+        return super().fail(node, extra)
 
     def json(self, defs: JSON) -> JSON:
         return {"type": "integer", "minimum": self.low, "maximum": self.high}
@@ -174,14 +206,24 @@ class Number(Kind[float]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> float:
         if node.tag not in (_TAG + "int", _TAG + "float"):
-            raise self.fail(node)
+            raise self.fail(node, self._percent(node))
         return self.within(str(node.value).replace("_", ""), node)
+
+    def _percent(self, node: yaml.Node) -> str:
+        """The fix for a share written as a percentage (``80%``) where a fraction is expected."""
+        percent = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", str(node.value))
+        if percent and self.high <= 1 and self.low <= float(percent[1]) / 100 <= self.high:
+            return f"; a share is written as a fraction: {float(percent[1]) / 100:g}"
+        return ""
 
     def within(self, text: str, node: yaml.Node) -> float:
         """``text`` as a number within the bounds, or ``Invalid`` naming ``node``."""
         try:
             value = float(text)
         except ValueError:
+            percent = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", text)
+            if percent and self.low <= float(percent[1]) / 100 <= self.high and self.high <= 1:
+                raise self.fail(node, f"; a share is written as a fraction: {float(percent[1]) / 100:g}") from None
             raise self.fail(node) from None
         if not self.low <= value <= self.high:
             raise self.fail(node)
@@ -208,10 +250,11 @@ class Duration(Kind[int]):
         return f"a [duration](#10-durations), {floor}"
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> int:
+        text = self.scalar(node)
         try:
-            ms = parse_duration(self.scalar(node))
+            ms = parse_duration(text)
         except ValueError:
-            raise self.fail(node) from None
+            raise self.fail(node, f"; did you mean {words}?" if (words := duration_in_words(text)) else "") from None
         if ms < self.minimum_ms:
             floor = "more than 0" if self.minimum_ms == 1 else f"at least {format_span(self.minimum_ms)}"
             raise Invalid(f"must be {floor}, got {describe(node)}")
@@ -243,7 +286,9 @@ class Offset(Duration):
         try:
             return parse_duration(text)
         except ValueError:
-            raise self.fail(node) from None
+            if re.fullmatch(r"50\s*%|(?:the\s+)?(?:middle|halfway|half\s*way)", text, re.IGNORECASE):
+                raise self.fail(node, "; did you mean `half`?") from None
+            raise self.fail(node, f"; did you mean {words}?" if (words := duration_in_words(text)) else "") from None
 
 
 class Choice(Kind[str]):
@@ -306,7 +351,12 @@ class ListOf(Kind[list[T]]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> list[T]:
         if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node)
+            raise self._not_a_list(node, path, ctx)
+        if unbraced := _unbraced_pairs(node):
+            raise Invalid(
+                f"each {self.item.noun} needs its own braces inside the brackets, or YAML reads every field "
+                f"as an item of its own; write [{{{unbraced}}}]"
+            )
         if len(node.value) < self.min_items:
             raise Invalid(f"needs at least {self.min_items} item{'s' * (self.min_items > 1)}, got none")
         if len(node.value) > self.max_items:
@@ -320,6 +370,44 @@ class ListOf(Kind[list[T]]):
                 ctx.report(line_of(child), child_path, str(err))
         return items
 
+    def _not_a_list(self, node: yaml.Node, path: str, ctx: Context) -> Invalid:
+        """Why ``node`` is not the list, in the words of the likely slip: one item without brackets,
+        or items without the `- ` that starts each one."""
+        if (
+            isinstance(node, yaml.MappingNode)
+            and isinstance(self.item, Nested)
+            and not placeholders_read_as_fields(node)
+        ):
+            noun = self.item.noun
+            if node.flow_style and node.start_mark.buffer is not None:
+                written = node.start_mark.buffer[node.start_mark.pointer : node.end_mark.pointer]
+                return Invalid(f"expected a list of {noun}s, even for one; put it in brackets: [{written}]")
+            return Invalid(
+                f"expected a list of {noun}s, got one group of fields; start each {noun} with `- ` (a dash and a space)"
+            )
+        if isinstance(node, yaml.ScalarNode) and node.tag != _TAG + "null":
+            try:
+                self.item.convert(node, path, Context(ctx.source))
+            except Invalid:
+                return self.fail(node)
+            return Invalid(f"expected a list, even for one item; write it in brackets: [{node.value}]")
+        return self.fail(node)
+
+
+def _unbraced_pairs(node: yaml.SequenceNode) -> str:
+    """``[at: 5s, say: Now.]``: a list in brackets whose items are single ``key: value`` pairs
+    written without braces (YAML makes each pair an item). Returns the pairs as written, or ``""``."""
+    items = node.value
+    if not node.flow_style or len(items) < 2:
+        return ""
+    for item in items:
+        mark = item.start_mark
+        if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+            return ""
+        if mark.buffer is not None and mark.buffer[mark.pointer : mark.pointer + 1] == "{":
+            return ""
+    return ", ".join(f"{k.value}: {v.value}" for item in items for k, v in item.value if isinstance(v, yaml.ScalarNode))
+
 
 class Nested(Kind["Section"]):
     """A mapping checked against another schema."""
@@ -327,8 +415,9 @@ class Nested(Kind["Section"]):
     expected = "a group of fields (`key: value` lines)"
     plural = "groups of fields"
 
-    def __init__(self, schema: type[Schema]) -> None:
-        self.schema = schema
+    def __init__(self, schema: type[Schema], example: str = "") -> None:
+        self.schema, self.example = schema, example
+        self.noun = block_name(schema)
 
     def json(self, defs: JSON) -> JSON:
         name = block_name(self.schema)
@@ -342,7 +431,7 @@ class Nested(Kind["Section"]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> Section:
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node)
+            raise self.fail(node, f"; write {self.example}" if self.example else "")
         return check(node, self.schema, path, ctx)
 
 
@@ -410,7 +499,10 @@ class Field(Generic[T]):
 
 
 class Schema:
-    """Base for schema classes; their ``Field`` attributes are the allowed keys."""
+    """Base for schema classes; their ``Field`` attributes are the allowed keys. ``elsewhere``
+    names where a key of another block belongs, for the message when it is written here."""
+
+    elsewhere: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def fields(cls) -> dict[str, Field[Any]]:
@@ -459,14 +551,16 @@ class Section:
         self.node, self.path = node, path
         self.values: dict[str, Any] = {}
         self.nodes: dict[str, yaml.Node] = {}
+        self.misspelled: set[str] = set()
 
     def get(self, f: Field[T]) -> T | None:
         """The value of ``f``, or ``None`` if absent or invalid."""
         return cast("T | None", self.values.get(f.key))
 
     def given(self, f: Field[Any]) -> bool:
-        """Whether the file sets ``f`` (even to an invalid value)."""
-        return f.key in self.nodes
+        """Whether the file sets ``f``, even to an invalid value or under a misspelled name (so what
+        depends on ``f`` is not reported as missing it: the one problem is the refused field)."""
+        return f.key in self.nodes or f.key in self.misspelled
 
     def line(self, f: Field[Any] | None = None) -> int:
         """Line of ``f``'s value, or of the mapping itself."""
@@ -482,6 +576,7 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
     fields = schema.fields()
     section = Section(node, path)
     first_line: dict[str, int] = {}
+    new_item = False  # the fields after a forgotten `- ` belong to the next item: one message for them
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             ctx.report(line_of(key_node), path, "keys must be plain words like `hold`")
@@ -489,16 +584,33 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
         key = str(key_node.value)
         where = join(path, shown(key))
         if key in first_line:
-            ctx.report(
-                line_of(key_node),
-                where,
-                f"appears twice (first on line {first_line[key]}); keep one",
-            )
+            if new_item:
+                continue
+            first = node.value[0][0]
+            if (
+                path.endswith("]") and key == first.value and not node.flow_style
+            ):  # an item of a list: `- name: A` ... `name: B`
+                new_item = True
+                noun = block_name(schema)
+                ctx.report(
+                    line_of(key_node),
+                    where,
+                    f"appears twice (first on line {first_line[key]}); did you forget `- ` to start a new {noun}?",
+                    fix=f"start the {noun} on line {line_of(key_node)} with `- `, lined up with the `- ` of the "
+                    f"{noun} above it",
+                )
+            else:
+                ctx.report(line_of(key_node), where, f"appears twice (first on line {first_line[key]}); keep one")
             continue
         first_line[key] = line_of(key_node)
         spec = fields.get(key)
         if spec is None:
-            hint = did_you_mean(key, list(fields)) or f"; expected one of [{', '.join(fields)}]"
+            match = closest(key, list(fields))
+            if match is not None and match not in first_line:
+                section.misspelled.add(match)
+            hint = f"; did you mean {match!r}?" if match else f"; expected one of [{', '.join(fields)}]"
+            if not match and key in schema.elsewhere:
+                hint = f"; {schema.elsewhere[key]}"
             ctx.report(line_of(key_node), where, f"unknown field {shown(key)!r}{hint}")
             continue
         section.nodes[key] = value_node
@@ -507,6 +619,6 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
         except Invalid as err:
             ctx.report(line_of(value_node), where, str(err))
     for key, spec in fields.items():
-        if spec.required and key not in section.nodes:
+        if spec.required and not section.given(spec):
             ctx.report(line_of(node), join(path, key), f"is required ({spec.help})")
     return section
