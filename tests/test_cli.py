@@ -85,6 +85,7 @@ def test_validate_reports_every_problem_with_file_line_and_field(
         "got 'forever'",
         f"{path}:5: step 1 \"Hold it\" (steps[0]) → sied: unknown field 'sied'; did you mean 'sides'?",
         f"Error: 2 problems in {path}.",
+        "See `voiceguide docs hold` (or `voiceguide docs` for every field).",
     ]
     assert "Traceback" not in result.output
 
@@ -149,7 +150,8 @@ def test_unknown_voice_in_the_file_exits_2_naming_file_line_and_field(
     )
     result = runner.invoke(cli, ["plan", str(path)])
     assert result.exit_code == 2
-    first, second, summary = result.stderr.splitlines()
+    first, second, summary, docs = result.stderr.splitlines()
+    assert docs == "See `voiceguide docs name` (or `voiceguide docs` for every field)."
     assert first.startswith(f"{path}:4: voice.name: no voice 'en-uss' in pyttsx3 (did you mean 'gmw/en-us'?); voices: ")
     assert first.endswith("(pick one from `voiceguide voices --engine pyttsx3`)")
     assert "gmw/en-us" in first.split("voices: ")[1]
@@ -258,9 +260,10 @@ def test_render_refuses_every_bad_routine_and_writes_nothing(
     result = runner.invoke(cli, ["render", str(path), "-o", str(out), "--engine", "espeak-ng"])
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # no other exception escaped
-    assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == expected.splitlines()
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("See `voiceguide docs ")]
+    assert [line.replace(str(path), "routine.yaml") for line in lines[:-1]] == expected.splitlines()
     count = sum(not line.startswith(" ") for line in expected.splitlines())  # a problem's excerpt is indented
-    assert result.stderr.splitlines()[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
+    assert lines[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
     assert result.stdout == ""
     assert not out.exists()
 
@@ -906,7 +909,7 @@ def test_validate_explains_a_newcomers_mistakes_in_plain_words(
     assert result.exit_code == 2
     assert message in result.stderr
     assert fix in result.stderr
-    assert result.stderr.endswith(f"Error: 1 problem in {path}.\n"), "one mistake, one message: no knock-on"
+    assert f"Error: 1 problem in {path}." in result.stderr.splitlines(), "one mistake, one message: no knock-on"
     for jargon in ("mapping", "scalar", "sequence", "<block end>", "simple key", "could not find expected"):
         assert jargon not in result.stderr
 

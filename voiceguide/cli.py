@@ -31,7 +31,7 @@ from .phrases import languages
 from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
 from .publish.site import base_url, email_address
-from .reference import schema_text
+from .reference import field_help, format_reference, schema_text, section_help, unknown_topic
 from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
 from .routine import expand_paths
 from .starter import check_title, write_starter
@@ -50,6 +50,9 @@ def describe(error: VoiceguideError) -> str:
         lines = [str(p) for p in error.problems]
         noun = "problem" if count == 1 else "problems"
         lines.append(f"Error: {count} {noun} in {', '.join(sources)}.")
+        keys = (problem.field.rsplit(".", 1)[-1].split("[")[0] for problem in error.problems)
+        if name := next((key for key in keys if key and field_help(key)), None):
+            lines.append(f"See `voiceguide docs {name}` (or `voiceguide docs` for every field).")
         return "\n".join(lines)
     return f"Error: {error}"
 
@@ -188,9 +191,13 @@ def cli() -> None:
 
     \b
     Examples:
-      voiceguide render routines/neck-and-back.yaml
-      voiceguide plan routines/neck-and-back.yaml
+      voiceguide new my-routine.yaml
+      voiceguide render my-routine.yaml
+      voiceguide plan my-routine.yaml
       voiceguide validate routines/
+
+    The routine format, every field explained: voiceguide docs (one field:
+    voiceguide docs cues).
     """
 
 
@@ -491,6 +498,31 @@ def cache_clear() -> None:
     """
     removed = SpeechCache(default_folder()).clear()
     click.echo(f"Removed {removed.entries} lines ({removed.bytes / 1_000_000:.1f} MB).")
+
+
+@cli.command(name="docs", short_help="Show the routine format: every field, explained.")
+@click.argument("topic", required=False, metavar="[FIELD]")
+def docs_command(topic: str | None) -> None:
+    """Show the routine format reference: every field of a routine file, explained.
+
+    With FIELD, only that field's entry (`cues`, `hold`, `voice.rate`), or the section of
+    the reference it names (`durations`, `sides`, `placeholders`). On a terminal the text
+    opens in a pager (q quits).
+
+    \b
+    Examples:
+      voiceguide docs
+      voiceguide docs cues
+      voiceguide docs voice.rate
+      voiceguide docs durations
+    """
+    text = format_reference() if topic is None else field_help(topic) or section_help(topic)
+    if text is None:
+        raise click.BadParameter(unknown_topic(topic or ""), param_hint="FIELD")
+    if sys.stdout.isatty():
+        click.echo_via_pager(text)
+    else:
+        click.echo(text.rstrip("\n"))
 
 
 @cli.command(name="schema", short_help="Print the JSON Schema of routine files, for editors.")
