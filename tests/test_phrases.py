@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from voiceguide.engines import get_engine, pick_voice
-from voiceguide.phrases import languages, phrases
+from voiceguide.engines.download import downloadable
+from voiceguide.phrases import language_name, language_names, languages, natural_voice, phrases
 from voiceguide.routine import load_routine
 from voiceguide.timeline import schedule, script, utterances
 
@@ -87,3 +88,10 @@ def test_intro_and_outro_chapters_are_named_in_the_language(
 def test_a_step_without_words_is_named_in_the_language(write_routine: Callable[..., Path]) -> None:
     routine = load_routine(write_routine('title: T\nlanguage: de\nsteps: [{say: "{rep} ..."}]\n'))
     assert routine.steps[0].name == "Schritt"
+
+
+@pytest.mark.parametrize("language", languages())
+def test_each_language_suggests_a_listed_piper_voice_of_its_own(language: str) -> None:
+    voice = natural_voice(language)
+    assert voice in downloadable(language), f"{language}: {voice} is not in the Piper voices list"
+    assert language_names()[language_name(language).casefold()] == language

@@ -20,19 +20,19 @@ from . import __version__
 from .cache import SpeechCache, default_folder
 from .durations import format_clock
 from .engines import get_engine
-from .engines.download import download_voice
+from .engines.download import download_voice, downloadable
 from .engines.piper import user_voice_folder
 from .errors import Fault, RoutineError, Stopped, VoiceguideError
 from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
 from .model import ENGINE_CHOICES, ENGINE_NAMES
-from .phrases import languages
+from .phrases import language_name, languages, natural_voice
 from .present import move_warnings, plan_dict, plan_lines, voices_text
 from .publish import Channel, Published, publish
 from .publish.site import base_url, email_address
 from .reference import field_help, format_reference, schema_text, section_help, unknown_topic
-from .render import DEFAULT_BITRATE, SILENT, Overrides, distinct_tracks, load, plan, render
+from .render import DEFAULT_BITRATE, SILENT, Fallback, Overrides, distinct_tracks, load, plan, render
 from .routine import expand_paths
 from .starter import check_title, write_starter
 from .synth import Settings
@@ -256,12 +256,14 @@ def render_command(
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
+    tips = Tips()
 
     def render_one(path: Path) -> None:
         started = time.monotonic()
         bars = Bars() if not quiet and sys.stderr.isatty() else None
         try:
-            done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), bars or SILENT, options)
+            routine = load(path, overrides, tips.fallbacks)
+            done = render(routine, out_dir, bitrate, settings(jobs, no_cache), bars or SILENT, options)
         except VoiceguideError as err:
             failures.append(err)
             failed.append(path)
@@ -280,6 +282,7 @@ def render_command(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache; voice {voices_text(stats.voices)}"
             )
+        tips.show()
 
     if watch:
         _watch(paths, render_one)
@@ -305,6 +308,24 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
         except KeyboardInterrupt:
             click.echo("Stopped watching.", err=True)
             return
+
+
+class Tips:
+    """Where ``engine: auto`` fell back to pyttsx3 for want of a Piper voice: one tip per language
+    and run (not one per routine of a batch, or per render of --watch)."""
+
+    def __init__(self) -> None:
+        self.fallbacks: set[Fallback] = set()
+        self._shown: set[Fallback] = set()
+
+    def show(self) -> None:
+        for fallback in sorted(self.fallbacks - self._shown, key=lambda f: f.language):
+            click.echo(
+                f"Tip: {language_name(fallback.language)} is spoken with a system voice (pyttsx3), because no "
+                f"natural Piper voice for it is installed. Get one with: voiceguide voices download {fallback.voice}",
+                err=True,
+            )
+        self._shown |= self.fallbacks
 
 
 def _warn(timeline: Timeline) -> None:
@@ -338,8 +359,10 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    tips = Tips()
+    planned = plan(load(routine, Overrides(engine, voice, rate), tips.fallbacks), settings(jobs, no_cache))
     _warn(planned.timeline)
+    tips.show()
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
     else:
@@ -368,11 +391,13 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
     """
     failures: list[VoiceguideError] = []
     paths = expand_paths(routines)
+    tips = Tips()
     for path in paths:
         try:
-            routine = load(path)
+            routine = load(path, fallbacks=tips.fallbacks if speech else None)
             if speech:
                 _warn(plan(routine, settings(jobs, no_cache)).timeline)
+                tips.show()
         except RoutineError as err:
             failures.append(err)
             click.echo(describe(err), err=True)
@@ -407,17 +432,36 @@ def voices_command(ctx: click.Context, engine: str, language: str | None) -> Non
     if ctx.invoked_subcommand is not None:
         return
     voices = get_engine(engine).voices()
+    offered: list[str] = []
     if language:
         voices = [v for v in voices if any(lang.lower().startswith(language.lower()) for lang in v.languages)]
-        if not voices:
+        if engine != "espeak-ng":  # natural voices to download, beside the system's or Piper's own
+            offered = [v for v in downloadable(language) if v not in _installed_piper_voices()]
+        if not voices and not offered:
             others = [name for name in ENGINE_NAMES if name != engine]
+            codes = [code for code in ("en", "de", "pt-br", "fr") if code != language.lower()][:3]
             raise Fault(
                 f"{engine} has no voice for language {language!r}",
-                f"use a code like en, de or pt-br (`voiceguide voices --engine {engine}` lists them all), "
-                f"or try another engine: --engine {others[0]}",
+                f"use a code like {', '.join(codes[:-1])} or {codes[-1]} (`voiceguide voices --engine {engine}` "
+                f"lists them all), or try another engine: --engine {others[0]}",
             )
     for voice in voices:
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
+    for voice_id in offered:
+        locale = voice_id.split("-")[0]
+        click.echo(f"{voice_id:<24} {'Piper, natural; not installed':<36} {locale}, {locale.split('_')[0]}")
+    if offered:
+        suggested = natural_voice(language) if language in languages() else ""
+        click.echo(
+            f"Get a natural voice with: voiceguide voices download {suggested if suggested in offered else offered[0]}"
+        )
+
+
+def _installed_piper_voices() -> set[str]:
+    """Ids of the Piper voices installed here (none without the neural extra)."""
+    from .engines.piper import available
+
+    return {voice.id for voice in get_engine("piper").voices()} if available() else set()
 
 
 @voices_command.command(name="download")

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,21 @@ _BLOCK = 1 << 16
 _FIX = "check the network connection and try again (VOICEGUIDE_VOICES_URL sets another copy of the repository)"
 
 Progress = Callable[[int, int], None]  # (bytes so far, total bytes)
+
+
+def downloadable(language: str = "") -> list[str]:
+    """Ids of the voices in the public Piper voices list (the copy the package carries) for
+    ``language`` (``de``, ``de_DE`` or ``pt-br``; every voice when empty)."""
+    listed = resources.files(__package__).joinpath("piper-voices.txt").read_text(encoding="utf-8")
+    ids = [line for line in listed.splitlines() if line and not line.startswith("#")]
+    wanted = language.casefold().replace("-", "_")
+    return [voice for voice in ids if not wanted or wanted in _locale(voice)]
+
+
+def _locale(voice_id: str) -> tuple[str, str]:
+    """``de_DE-thorsten-medium`` -> ``("de_de", "de")``: its locale and language, lower case."""
+    locale = voice_id.split("-", maxsplit=1)[0].casefold()
+    return locale, locale.split("_")[0]
 
 
 def voices_url() -> str:

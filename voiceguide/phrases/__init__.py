@@ -61,6 +61,11 @@ def natural_voice(language: str) -> str:
     return str(_data(language)["piper"])
 
 
+def language_name(language: str) -> str:
+    """``de`` -> ``German``: how messages name the language."""
+    return str(_data(language)["names"][0])
+
+
 def starter(language: str) -> dict[str, str]:
     """The texts of the starter routine `voiceguide new` writes, in ``language``."""
     return dict(_data(language)["starter"])
