@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -436,3 +437,31 @@ def encodes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
     monkeypatch.setattr(export, "encode_mp3", counting)
     return heard
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from voiceguide.files import atomic_path
+with atomic_path(Path(sys.argv[1])) as partial:
+    partial.write_bytes(b"half a track")
+    print(partial.name, flush=True)
+    sys.stdin.read()  # until the test closes it (or kills this process)
+"""
+
+
+class Writer(subprocess.Popen[str]):
+    """Another process writing ``final`` through ``atomic_path``: ``part`` is its temporary file's
+    name; it finishes when its stdin is closed (``communicate("")``), or is killed."""
+
+    part: str
+
+
+def writing_elsewhere(final: Path) -> Writer:
+    """Start a :class:`Writer` and wait until its temporary file is written."""
+    writer = Writer(
+        [sys.executable, "-c", _WRITER, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    writer.part = writer.stdout.readline().strip()
+    return writer

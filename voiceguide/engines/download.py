@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError
-from ..files import atomic_path
+from ..files import atomic_path, remove_stale_parts
 from ..schema import closest
 
 VOICES_URL = "https://huggingface.co/rhasspy/piper-voices/resolve/main"
@@ -67,6 +67,7 @@ def download_voice(voice_id: str, folder: Path, progress: Progress | None = None
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise EngineError(f"cannot create the voice folder {folder}: {err.strerror}", "fix its permissions") from None
+    remove_stale_parts(folder)  # a download that was killed
     done = 0
     with ExitStack() as stack:
         for remote, size, md5 in files:
