@@ -436,7 +436,8 @@ def voices_command(ctx: click.Context, engine: str, language: str | None) -> Non
     if language:
         voices = [v for v in voices if any(lang.lower().startswith(language.lower()) for lang in v.languages)]
         if engine != "espeak-ng":  # natural voices to download, beside the system's or Piper's own
-            offered = [v for v in downloadable(language) if v not in _installed_piper_voices()]
+            installed = _installed_piper_voices()
+            offered = [v for v in downloadable(language) if v not in installed]
         if not voices and not offered:
             others = [name for name in ENGINE_NAMES if name != engine]
             codes = [code for code in ("en", "de", "pt-br", "fr") if code != language.lower()][:3]

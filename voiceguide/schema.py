@@ -221,9 +221,6 @@ class Number(Kind[float]):
         try:
             value = float(text)
         except ValueError:
-            percent = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*%\s*", text)
-            if percent and self.low <= float(percent[1]) / 100 <= self.high and self.high <= 1:
-                raise self.fail(node, f"; a share is written as a fraction: {float(percent[1]) / 100:g}") from None
             raise self.fail(node) from None
         if not self.low <= value <= self.high:
             raise self.fail(node)
