@@ -21,7 +21,7 @@ from voiceguide.model import AUTO, Routine, Voice
 from voiceguide.plan.timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import load_routine
-from voiceguide.speech.engines import auto_engine
+from voiceguide.speech.engines import auto_engine, voice_to_download
 from voiceguide.speech.synth import Settings, Stats, synthesise
 
 DEFAULT_BITRATE = 64
@@ -49,10 +49,26 @@ class Plan:
     stats: Stats
 
 
-def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
+@dataclass(frozen=True)
+class Fallback:
+    """``engine: auto`` speaks ``language`` with pyttsx3 for want of an installed Piper voice;
+    ``voice`` is a Piper voice for it that `voiceguide voices download` fetches."""
+
+    language: str
+    voice: str
+
+
+def load(path: str | Path, overrides: Overrides = Overrides(), fallbacks: set[Fallback] | None = None) -> Routine:
     """Load and validate a routine, apply command-line overrides (to every voice in it), and
-    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
-    return resolve_auto(_overridden(load_routine(path), overrides), auto_engine)
+    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines.
+    Where ``auto`` falls back to pyttsx3 for want of a Piper voice, that goes into ``fallbacks``."""
+
+    def choose(language: str, name: str | None) -> str:
+        if fallbacks is not None and (voice := voice_to_download(language, name)):
+            fallbacks.add(Fallback(language, voice))
+        return auto_engine(language, name)
+
+    return resolve_auto(_overridden(load_routine(path), overrides), choose)
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:

@@ -18,7 +18,7 @@ from voiceguide.cli.options import (
     synthesis_options,
     voice_options,
 )
-from voiceguide.cli.report import error_text, fail_batch, warn_moves
+from voiceguide.cli.report import Tips, error_text, fail_batch, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.info import info_lines, inspect
@@ -84,12 +84,14 @@ def render_command(
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
+    tips = Tips()
 
     def render_one(path: Path) -> None:
         started = time.monotonic()
         try:
             with progress_bars(quiet) as progress:
-                done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), progress, options)
+                routine = load(path, overrides, tips.fallbacks)
+                done = render(routine, out_dir, bitrate, settings(jobs, no_cache), progress, options)
         except VoiceguideError as err:
             failures.append(err)
             failed.append(path)
@@ -105,6 +107,7 @@ def render_command(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache; voice {voices_text(stats.voices)}"
             )
+        tips.show()
 
     if watch:
         _watch(paths, render_one)
@@ -149,8 +152,10 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    tips = Tips()
+    planned = plan(load(routine, Overrides(engine, voice, rate), tips.fallbacks), settings(jobs, no_cache))
     warn_moves(planned.timeline)
+    tips.show()
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
     else:
@@ -179,11 +184,13 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
     """
     failures: list[VoiceguideError] = []
     paths = expand_paths(routines)
+    tips = Tips()
     for path in paths:
         try:
-            routine = load(path)
+            routine = load(path, fallbacks=tips.fallbacks if speech else None)
             if speech:
                 warn_moves(plan(routine, settings(jobs, no_cache)).timeline)
+                tips.show()
         except VoiceguideError as err:
             failures.append(err)
             click.echo(error_text(err), err=True)
