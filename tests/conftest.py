@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
@@ -359,18 +360,36 @@ class VoiceServer:
     root: Path
 
     def catalogue(self, **changes: Any) -> None:
-        """Rewrite ``voices.json``; ``changes`` override the model file's entry (size_bytes, md5_digest)."""
+        """Rewrite ``voices.json`` with every voice served; ``changes`` override the bundled model
+        file's entry (size_bytes, md5_digest)."""
         import json
 
-        files = {}
-        for path in sorted(self.root.glob("en/**/*.onnx*")):
+        catalogue: dict[str, Any] = {}
+        for path in sorted(self.root.glob("*/**/*.onnx*")):
             data = path.read_bytes()
             entry = {"size_bytes": len(data), "md5_digest": hashlib.md5(data).hexdigest()}
-            if path.suffix == ".onnx":
+            voice_id = path.name.split(".")[0]
+            if path.suffix == ".onnx" and voice_id == "en_US-joe-medium":
                 entry.update(changes)
-            files[path.relative_to(self.root).as_posix()] = entry
-        catalogue = {"en_US-joe-medium": {"key": "en_US-joe-medium", "quality": "medium", "files": files}}
+            voice = catalogue.setdefault(voice_id, {"key": voice_id, "quality": voice_id.rsplit("-")[-1], "files": {}})
+            voice["files"][path.relative_to(self.root).as_posix()] = entry
         (self.root / "voices.json").write_text(json.dumps(catalogue), encoding="utf-8")
+
+    def serve_copy(self, voice_id: str) -> None:
+        """Serve the bundled voice also as ``voice_id`` (``de_DE-thorsten-medium``), its config
+        saying that voice's language: a stand-in for a real voice of another language."""
+        import json
+
+        locale, name, quality = voice_id.split("-")
+        folder = self.root / locale.split("_")[0] / locale / name / quality
+        folder.mkdir(parents=True)
+        bundled = next(self.root.glob("en/**/en_US-joe-medium.onnx"))
+        (folder / f"{voice_id}.onnx").symlink_to(bundled.resolve())
+        config = json.loads(Path(f"{bundled}.json").read_text(encoding="utf-8"))
+        config["language"]["code"] = locale
+        config["dataset"] = name
+        (folder / f"{voice_id}.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+        self.catalogue()
 
 
 @pytest.fixture
@@ -450,3 +469,31 @@ def qr_encodes(output: str, url: str) -> bool:
         if rows[: len(expected)] == expected and len(rows) - len(expected) <= 1:  # an odd count: a half line
             return True
     return False
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from voiceguide.files import atomic_path
+with atomic_path(Path(sys.argv[1])) as partial:
+    partial.write_bytes(b"half a track")
+    print(partial.name, flush=True)
+    sys.stdin.read()  # until the test closes it (or kills this process)
+"""
+
+
+class Writer(subprocess.Popen[str]):
+    """Another process writing ``final`` through ``atomic_path``: ``part`` is its temporary file's
+    name; it finishes when its stdin is closed (``communicate("")``), or is killed."""
+
+    part: str
+
+
+def writing_elsewhere(final: Path) -> Writer:
+    """Start a :class:`Writer` and wait until its temporary file is written."""
+    writer = Writer(
+        [sys.executable, "-c", _WRITER, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    writer.part = writer.stdout.readline().strip()
+    return writer

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.phrases import languages, phrases
+from voiceguide.phrases import language_name, language_names, languages, natural_voice, phrases
 from voiceguide.plan.script import script, utterances
 from voiceguide.plan.timeline import schedule
 from voiceguide.routine.build import load_routine
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.base import pick_voice
+from voiceguide.speech.engines.download import downloadable
 
 LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")
 ESPEAK_ENGINES = ("pyttsx3", "espeak-ng")  # piper ships English only; `auto` falls back to pyttsx3 (test_piper)
@@ -158,3 +159,10 @@ def test_intro_and_outro_chapters_are_named_in_the_language(
 def test_a_step_without_words_is_named_in_the_language(write_routine: Callable[..., Path]) -> None:
     routine = load_routine(write_routine('title: T\nlanguage: de\nsteps: [{say: "{rep} ..."}]\n'))
     assert routine.steps[0].name == "Schritt"
+
+
+@pytest.mark.parametrize("language", languages())
+def test_each_language_suggests_a_listed_piper_voice_of_its_own(language: str) -> None:
+    voice = natural_voice(language)
+    assert voice in downloadable(language), f"{language}: {voice} is not in the Piper voices list"
+    assert language_names()[language_name(language).casefold()] == language

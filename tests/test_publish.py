@@ -30,7 +30,7 @@ from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.site import MANIFEST, base_url, publish
 
-from conftest import ROUTINES, SHORT_ROUTINE
+from conftest import ROUTINES, SHORT_ROUTINE, writing_elsewhere
 
 BASE = "http://example.com/my library/"
 ESPEAK = Overrides(engine="espeak-ng")
@@ -220,6 +220,24 @@ def test_republishing_after_an_edit_and_a_removal(tmp_path: Path, monkeypatch: p
     assert feed.entries[0].published == "Tue, 03 Mar 2026 08:00:00 +0000"  # an edited track is new today
     assert feed.feed.updated == "Tue, 03 Mar 2026 08:00:00 +0000"  # lastBuildDate
     assert "Second" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_publishing_removes_what_a_killed_publish_left_never_a_running_ones(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "tracks").mkdir(parents=True)
+    killed = [writing_elsewhere(site / "feed.xml"), writing_elsewhere(site / "tracks" / "old.mp3")]
+    running = writing_elsewhere(site / "tracks" / "other.mp3")  # another publish, still encoding
+    try:
+        for writer in killed:
+            writer.kill()
+            writer.wait()
+        publish([ROUTINES / "desk-break.yaml"], site, Channel(base_url(BASE)), ESPEAK)
+        left = sorted(p.name for p in site.rglob(".*.part*"))
+        assert left == [running.part, f"{running.part}.lock"]
+    finally:
+        for writer in [*killed, running]:
+            writer.kill()
+            writer.wait()
 
 
 def test_a_bad_routine_leaves_the_site_as_it_was(tmp_path: Path, write_routine: Callable[..., Path]) -> None:

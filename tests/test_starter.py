@@ -35,7 +35,7 @@ def test_new_writes_a_routine_that_validates_and_passes_the_schema(
     assert routine.outro
     (step,) = routine.steps
     assert step.sides == phrases(language).both
-    assert step.hold_ms == 8000
+    assert step.hold_ms == 12_000
     assert step.countdown == 3
     assert len(step.cues) == 1
     assert text.count("\n#") >= 5, "the starter explains itself in comments"
@@ -59,7 +59,7 @@ def test_new_routine_renders_as_written(tmp_path: Path, runner: CliRunner) -> No
     done = render(load(path, Overrides(engine="espeak-ng")), tmp_path / "out")
     document = plan_dict(done.plan.timeline)
     holds = [e for e in document["events"] if e["kind"] == "hold"]
-    assert [(h["side"], h["duration"]) for h in holds] == [("right", 8.0), ("left", 8.0)]
+    assert [(h["side"], h["duration"]) for h in holds] == [("right", 12.0), ("left", 12.0)]
     spoken = [e["text"] for e in document["events"] if e["kind"] == "speech"]
     assert spoken.count("Breathe slowly.") == 2
     assert spoken.count("three") == 2
@@ -67,6 +67,18 @@ def test_new_routine_renders_as_written(tmp_path: Path, runner: CliRunner) -> No
     samples, rate = decode_file(done.path)
     assert abs(len(samples) / rate - document["duration"]) < 0.05
     assert document["title"] == "Morning"
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("language", languages())
+def test_new_then_render_warns_about_nothing(language: str, tmp_path: Path, runner: CliRunner) -> None:
+    """A newcomer's first two commands, with the engine and voice a routine gets by default."""
+    path = tmp_path / "start.yaml"
+    assert runner.invoke(cli, ["new", str(path), "--language", language]).exit_code == 0
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr, result.stderr
+    assert (tmp_path / "out" / "start.mp3").is_file()
 
 
 def test_new_never_overwrites_without_force(tmp_path: Path, runner: CliRunner) -> None:

@@ -680,3 +680,31 @@ def test_a_cue_at_the_start_of_a_chimed_hold_waits_for_the_chime(write_routine: 
     assert warning.endswith(
         "is spoken 0.5 s into the hold, not at 0.0 s as asked (0.5 s later, so that the start chime is heard first)"
     )
+
+
+@pytest.mark.parametrize(
+    ("overlap", "warned"),
+    [
+        (0.01, None),
+        (0.049, None),
+        (0.06, "5.94 s into the hold, not at 6.00 s as asked (0.06 s earlier"),
+        (0.3, "5.7 s into the hold, not at 6.0 s as asked (0.3 s earlier"),
+    ],
+)
+def test_only_a_move_a_listener_can_hear_is_reported_with_its_size(
+    write_routine: Callable[..., Path], overlap: float, warned: str | None
+) -> None:
+    """A cue at 6 s that runs into "three" at 7 s by ``overlap`` seconds moves that much earlier."""
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 10s, cues: [{at: 6s, say: Breathe.}]}\n")
+
+    def length(text: str) -> int:
+        return round((1 + overlap) * RATE) if text == "Breathe." else fake_length(text)
+
+    timeline = timeline_of(path, length)
+    assert moves_of(timeline) == [("cues[0]", "Breathe.", 6.0, pytest.approx(6 - overlap, abs=1 / RATE))]
+    warnings = move_warnings(timeline)
+    if warned is None:
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert f'"Breathe." is spoken {warned}, to make room for "three")' in warning

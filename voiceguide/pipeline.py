@@ -28,7 +28,7 @@ from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS, length_limit, load_routine
 from voiceguide.routine.fields import VARIANT_ALL
 from voiceguide.routine.variants import Scale
-from voiceguide.speech.engines import auto_engine
+from voiceguide.speech.engines import auto_engine, voice_to_download
 from voiceguide.speech.synth import Settings, Stats, synthesise
 
 DEFAULT_BITRATE = 64
@@ -61,17 +61,38 @@ class Plan:
     stats: Stats
 
 
-def load(path: str | Path, overrides: Overrides = Overrides(), variant: str | None = None) -> Routine:
+@dataclass(frozen=True)
+class Fallback:
+    """``engine: auto`` speaks ``language`` with pyttsx3 for want of an installed Piper voice;
+    ``voice`` is a Piper voice for it that `voiceguide voices download` fetches."""
+
+    language: str
+    voice: str
+
+
+def load(
+    path: str | Path,
+    overrides: Overrides = Overrides(),
+    variant: str | None = None,
+    fallbacks: set[Fallback] | None = None,
+) -> Routine:
     """Load and validate a routine (its ``variant``, scaled by ``--holds`` and ``--pace``; refused if
     it would last longer than allowed, speech included), apply command-line overrides (to every voice
     in it), and settle ``engine: auto``, so every later stage (and what plan and render print) sees
-    real engines."""
+    real engines. Where ``auto`` falls back to pyttsx3 for want of a Piper voice, that goes into
+    ``fallbacks``."""
+
+    def choose(language: str, name: str | None) -> str:
+        if fallbacks is not None and (voice := voice_to_download(language, name)):
+            fallbacks.add(Fallback(language, voice))
+        return auto_engine(language, name)
+
     version = Version(variant, overrides.holds, overrides.pace)
     routine = load_routine(path, version, overrides.files_from, overrides.max_length_ms)
     if (least := least_ms(script(routine))) > overrides.max_length_ms:
         problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
         raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
-    return resolve_auto(_overridden(routine, overrides), auto_engine)
+    return resolve_auto(_overridden(routine, overrides), choose)
 
 
 def variant_names(path: str | Path, overrides: Overrides = Overrides()) -> list[str | None]:

@@ -20,7 +20,7 @@ from voiceguide.cli.options import (
     version_options,
     voice_options,
 )
-from voiceguide.cli.report import error_text, fail_batch, warn_moves
+from voiceguide.cli.report import Tips, error_text, fail_batch, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.info import info_lines, inspect
@@ -94,6 +94,7 @@ def render_command(
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
+    tips = Tips()
 
     def render_one(path: Path) -> None:
         try:
@@ -110,7 +111,7 @@ def render_command(
         started = time.monotonic()
         try:
             with progress_bars(quiet) as progress:
-                routine = load(path, overrides, variant)
+                routine = load(path, overrides, variant, tips.fallbacks)
                 done = render(routine, out_dir, bitrate, settings(jobs, no_cache), progress, options)
         except VoiceguideError as err:
             failures.append(err)
@@ -127,6 +128,7 @@ def render_command(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache; voice {voices_text(stats.voices)}"
             )
+        tips.show()
 
     if watch:
         _watch(paths, render_one)
@@ -189,8 +191,10 @@ def plan_command(
     names = variant_names(routine, overrides)
     if len(names) > 1:
         raise click.UsageError("plan shows one version at a time; give one --variant (not `all`)")
-    planned = plan(load(routine, overrides, names[0]), settings(jobs, no_cache))
+    tips = Tips()
+    planned = plan(load(routine, overrides, names[0], tips.fallbacks), settings(jobs, no_cache))
     warn_moves(planned.timeline)
+    tips.show()
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
     else:
@@ -227,13 +231,16 @@ def validate_command(
     """
     failures: list[VoiceguideError] = []
     paths = expand_paths(routines)
+    tips = Tips()
     for path in paths:
         try:
             overrides = Overrides(files_from=files_from, max_length_ms=max_length_ms)
-            routine = load(path, overrides)
+            routine = load(path, overrides, fallbacks=tips.fallbacks if speech else None)
             for version in (routine, *(load(path, overrides, name) for name in routine.variants)):
                 if speech:
                     warn_moves(plan(version, settings(jobs, no_cache)).timeline)
+            if speech:
+                tips.show()
         except VoiceguideError as err:
             failures.append(err)
             click.echo(error_text(err), err=True)

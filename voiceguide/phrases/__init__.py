@@ -80,6 +80,21 @@ def _data(language: str) -> dict[str, Any]:
     return data
 
 
+def language_names() -> dict[str, str]:
+    """What people write for a language instead of its code, lower case, to its code: ``german`` -> ``de``."""
+    return {name.casefold(): code for code in languages() for name in _data(code)["names"]}
+
+
+def natural_voice(language: str) -> str:
+    """The Piper voice to suggest for ``language`` (an id from the public Piper voices list)."""
+    return str(_data(language)["piper"])
+
+
+def language_name(language: str) -> str:
+    """``de`` -> ``German``: how messages name the language."""
+    return str(_data(language)["names"][0])
+
+
 def starter(language: str) -> dict[str, str]:
     """The texts of the starter routine `voiceguide new` writes, in ``language``."""
     return dict(_data(language)["starter"])

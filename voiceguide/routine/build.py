@@ -96,11 +96,10 @@ def _step_names(root: yaml.MappingNode) -> list[str | None]:
         return []
     names: list[str | None] = []
     for step in steps.value:
-        fields = (
-            {k.value: v for k, v in step.value if isinstance(k, yaml.ScalarNode)}
-            if isinstance(step, yaml.MappingNode)
-            else {}
-        )
+        fields: dict[str, yaml.Node] = {}
+        for k, v in step.value if isinstance(step, yaml.MappingNode) else ():
+            if isinstance(k, yaml.ScalarNode):
+                fields.setdefault(k.value, v)  # a key written twice: the step is named by the first
         name, say = fields.get("name"), fields.get("say")
         if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
             names.append(" ".join(visible(str(name.value)).split()))
@@ -284,7 +283,7 @@ def _build_step(
             _check_placeholders(value, available, s.line(f), s.where(f), ctx)
     if (name := s.get(StepSchema.name)) is not None:
         _check_placeholders(name, (), s.line(StepSchema.name), s.where(StepSchema.name), ctx, in_step=False)
-    if reps > 1 and not sides and s.get(StepSchema.again) is None and "{side}" in default.again:
+    if reps > 1 and not s.given(StepSchema.sides) and s.get(StepSchema.again) is None and "{side}" in default.again:
         ctx.report(
             s.line(),
             s.where(StepSchema.again),
@@ -334,6 +333,8 @@ def _fits_hold(
     (naming the version that scaled the hold, whose factor is then the fix, or a smaller number)."""
     if seconds * 1000 <= hold:
         return True
+    if not hold and s.given(StepSchema.hold):
+        return False  # the hold itself was refused, and that is the one problem reported
     having = f"this hold is {format_span(hold)}{scaled.why}" if hold else "this step has no `hold`"
     fix = f"; {scaled.fix}, or lower `{f.key}` to {hold // 1000}" if scaled.fix and hold else ""
     ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}{fix}")
@@ -358,7 +359,8 @@ def _remaining(s: Section, inherited: list[int], hold: int) -> tuple[int, ...]:
 def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context, scaled: Scale) -> Iterable[Cue]:
     sections = s.get(StepSchema.cues) or []
     if sections and not hold:
-        ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
+        if not s.given(StepSchema.hold):  # a refused hold is the one problem reported
+            ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
         return
     for cue in sections:
         at, say = cue.get(CueSchema.at), cue.get(CueSchema.say)

@@ -126,7 +126,9 @@ class VoiceSchema(Schema):
         examples=["en-us", "en-gb"],
     )
     rate = Field(
-        Integer(60, 450),
+        Integer(
+            60, 450, advice="it is words per minute: 150 is the usual pace, `rate: 120` slower, `rate: 180` faster"
+        ),
         doc="Speaking speed in words per minute. 130 to 150 is calm; 150 is the default. With `piper`, the rate is "
         "mapped to the voice's speed as measured on the bundled voice, so `rate: 130` is about 130 words per minute.",
         values="whole number, 60 to 450, written as plain digits (`140`, not `1:40` or `1_40`)",
@@ -377,7 +379,11 @@ class RoutineSchema(Schema):
         default_doc="the built-in bells",
     )
     background = Field(
-        Nested(BackgroundSchema),
+        Nested(
+            BackgroundSchema,
+            example="`background: {noise: pink}` (like steady rain; `brown` is deeper), or your "
+            "own recording: `background: {file: rain.mp3}`",
+        ),
         doc="Ambience under the whole track: your own audio file looped, or generated noise; it dips under the "
         "voice. See [Background](#background).",
         values="`file` or `noise`, with `volume` and `duck`",
@@ -397,3 +403,11 @@ class RoutineSchema(Schema):
         values="see there",
         default_doc="the language's phrases",
     )
+
+
+RoutineSchema.elsewhere = {
+    key: f"`{key}` belongs to a step: write it under `steps:`, in a step that starts with `- `"
+    for key in StepSchema.fields()
+    if key not in RoutineSchema.fields()
+}
+StepSchema.elsewhere = {"at": "`at` belongs to a cue: write it under `cues:`, as `- at: half` with the cue's `say`"}

@@ -7,10 +7,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from voiceguide.routine.fields import (
-    COVER_TYPES,
-    MAX_IMAGE_PIXELS,
-)
+from voiceguide.routine.fields import COVER_TYPES, MAX_IMAGE_PIXELS
 from voiceguide.routine.kinds import Context
 from voiceguide.routine.schema import Field, Section
 

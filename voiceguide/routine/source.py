@@ -174,6 +174,11 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
         at = (at[0], max(row(at[0]).find("\t"), 0))
         what = "a tab is used here; YAML lines are indented with spaces, never tabs"
         fix = "replace the tab with spaces (2 for each level), lined up with the lines above"
+    elif braced := _text_starting_with_braces(row(at[0]), at[1], context.startswith("while parsing a flow")):
+        key, value = braced
+        what = f"the text after `{key}:` starts with `{{`, which YAML reads as the start of a group of fields"
+        fix = f"put the text in quotes: {key}: {_quoted(value)}"
+        at = (at[0], row(at[0]).index(value))
     elif context.startswith("while scanning a simple key") and opened:
         glued = re.search(r"(?<![\w-])([\w-]+):(\S+)", row(opened.line)[opened.column :])
         if glued:
@@ -232,6 +237,22 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
     return Problem(
         source, min(at[0] + 1, max(len(lines), 1)), "", f"YAML syntax error: {what}\n{excerpt(lines, *at)}", fix=fix
     )
+
+
+def _text_starting_with_braces(line: str, column: int, in_flow: bool) -> tuple[str, str] | None:
+    """``say: {side} arm``: a field on ``line``, before ``column``, whose unquoted text starts
+    with placeholders in braces (``{side}``, never a real group like ``{at: 5s}``). Returns the
+    field and its whole text."""
+    rest = r"[^,{}\[\]]*" if in_flow else r".*"
+    for match in re.finditer(rf"([\w-]+):[ \t]+(\{{[^{{}}:,]*\}}{rest})", line):
+        if match.start(2) < column:
+            return match[1], match[2].rstrip()
+    return None
+
+
+def _quoted(text: str) -> str:
+    """``text`` in the quotes YAML reads it back from: double, unless it holds a double quote."""
+    return f"'{text}'" if '"' in text and "'" not in text else '"' + text.replace('"', '\\"') + '"'
 
 
 def yaml_lines(text: str) -> list[str]:
