@@ -504,7 +504,10 @@ def test_cache_info_and_clear(
     assert info.stdout.splitlines()[1].startswith("1 lines, ")
     cleared = runner.invoke(cli, ["cache", "clear"])
     assert cleared.stdout.startswith("Removed 1 lines")
-    assert runner.invoke(cli, ["cache", "info"]).stdout.splitlines()[1] == "0 lines, 0.0 MB"
+    empty = runner.invoke(cli, ["cache", "info"]).stdout.splitlines()[1]
+    assert empty == "0 lines, 0.0 MB (cap 1000 MB, set by VOICEGUIDE_CACHE_MB)"
+    monkeypatch.setenv("VOICEGUIDE_CACHE_MB", "250.5")
+    assert runner.invoke(cli, ["cache", "info"]).stdout.endswith("(cap 250.5 MB, set by VOICEGUIDE_CACHE_MB)\n")
 
 
 @pytest.mark.parametrize("command", ["validate", "plan", "render"])

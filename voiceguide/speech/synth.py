@@ -103,6 +103,8 @@ def synthesise(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
+    if store is not None and missing:
+        store.evict()
     spoke = tuple(sorted({(v.engine, info.id) for v, info in resolved.items()}))
     return clips, Stats(len(ordered), cached, spoke)
 
