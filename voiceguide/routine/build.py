@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from PIL import Image
 
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
@@ -159,6 +158,8 @@ def _unreadable_image(path: Path) -> str | None:
     """Why ``path`` is not a JPEG or PNG image a phone can show (decoded in full), or ``None``."""
     formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
     wanted = formats[COVER_TYPES[path.suffix.lower()]]
+    from PIL import Image  # only for routines with a cover: PIL is not paid by the others
+
     try:
         with Image.open(path) as image:
             found = image.format
