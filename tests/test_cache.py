@@ -187,3 +187,29 @@ def test_a_render_from_the_cache_matches_its_plan_sample_for_sample(short_routin
     assert all(np.array_equal(warm.plan.clips[u], fresh.clips[u]) for u in fresh.clips)
     assert np.array_equal(decode_file(cold.path)[0], decode_file(warm.path)[0])
     assert len(decode_file(warm.path)[0]) == warm.plan.timeline.duration
+
+
+def test_an_up_to_date_render_decodes_no_speech(
+    short_routine: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    routine = load(short_routine, Overrides(engine="espeak-ng"))
+    settings = Settings(cache=SpeechCache(tmp_path / "cache"))
+    assert render(routine, tmp_path / "out", settings=settings).encoded
+    with monkeypatch.context() as patch:
+        patch.setattr(SpeechCache, "get", lambda *_: pytest.fail("speech decoded for an up-to-date track"))
+        again = render(routine, tmp_path / "out", settings=settings)
+    assert not again.encoded
+    assert again.plan.timeline == plan(routine, settings).timeline
+
+
+def test_a_damaged_entry_behind_a_sound_header_is_spoken_again_and_stamped(short_routine: Path, tmp_path: Path) -> None:
+    routine = load(short_routine, Overrides(engine="espeak-ng"))
+    settings = Settings(cache=SpeechCache(tmp_path / "cache"))
+    render(routine, tmp_path / "out", settings=settings)
+    for path in (tmp_path / "cache").glob("*/*.clip"):
+        data = path.read_bytes()
+        path.write_bytes(data[:-8])  # the header is whole; the samples are not
+    redone = render(routine, tmp_path / "out", bitrate=96, settings=settings)
+    assert redone.encoded
+    assert redone.plan.stats.cached == 0
+    assert not render(routine, tmp_path / "out", bitrate=96, settings=settings).encoded

@@ -21,8 +21,9 @@ from voiceguide.model import AUTO, Routine, Voice
 from voiceguide.plan.timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import load_routine
+from voiceguide.speech.cache import samples_digest
 from voiceguide.speech.engines import auto_engine
-from voiceguide.speech.synth import Settings, Stats, synthesise
+from voiceguide.speech.synth import Settings, Stats, stored, synthesise
 
 DEFAULT_BITRATE = 64
 
@@ -41,12 +42,19 @@ DEFAULTS = Settings()
 
 @dataclass(frozen=True)
 class Plan:
-    """A routine with its exact timeline and the speech that fills it."""
+    """A routine with its exact timeline, the digest of every clip on it (BLAKE2b of its 16-bit
+    samples) and the clips themselves; a plan measured from the cache's headers has the chimes
+    but no speech samples (``complete`` is false)."""
 
     routine: Routine
     timeline: Timeline
     clips: dict[Utterance | Sound, Samples]
     stats: Stats
+    digests: dict[Utterance | Sound, bytes]
+
+    @property
+    def complete(self) -> bool:
+        return all(key in self.clips for key in self.digests)
 
 
 def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
@@ -92,7 +100,24 @@ def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = S
     clips: dict[Utterance | Sound, Samples] = dict(speech.items())  # items(): dict keys are invariant
     clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
     timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
-    return Plan(routine, timeline, clips, stats)
+    return Plan(routine, timeline, clips, stats, {key: samples_digest(c) for key, c in clips.items()})
+
+
+def measured(routine: Routine, settings: Settings = DEFAULTS) -> Plan | None:
+    """The plan as far as the cache's headers give it, with no speech decoded (enough to tell
+    whether a track is current); ``None`` unless every line is cached."""
+    items = script(routine)
+    found = stored(utterances(items), routine.language, SAMPLE_RATE, settings)
+    if found is None:
+        return None
+    speech, stats = found
+    chimes = chime_clips(routine, sounds(items), SAMPLE_RATE)
+    lengths: dict[Utterance | Sound, int] = {line: entry.length for line, entry in speech.items()}
+    digests: dict[Utterance | Sound, bytes] = {line: entry.digest for line, entry in speech.items()}
+    for sound, clip in chimes.items():
+        lengths[sound], digests[sound] = len(clip), samples_digest(clip)
+    timeline = schedule(routine, items, lengths, SAMPLE_RATE)
+    return Plan(routine, timeline, dict(chimes.items()), stats, digests)
 
 
 @dataclass(frozen=True)
@@ -113,9 +138,10 @@ def render(
     """Render ``routine`` to ``out_dir/<file stem>.mp3`` (or, split, a playlist of parts).
 
     Files appear only when complete. A track whose stored fingerprint matches what
-    it would be made from is left as it is.
+    it would be made from is left as it is; telling that decodes no speech (the cache's headers
+    give each line's length and digest).
     """
-    planned = plan(routine, settings, progress)
+    planned = measured(routine, settings) or plan(routine, settings, progress)
     base = output_folder(out_dir) / track_name(routine.source)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
@@ -125,6 +151,9 @@ def render(
         return Rendered(target, planned, encoded=False)
     if options.split and playlist_is_current(target, stamp):
         return Rendered(target, planned, encoded=False)
+    if not planned.complete:  # decode the speech now; a damaged entry is spoken again, so stamp what is encoded
+        planned = plan(routine, settings, progress)
+        stamp = fingerprint(planned, bitrate, options)
     timeline = planned.timeline
     bed = Bed(timeline, routine.background).window if routine.background else None
     mix = Mix(timeline, planned.clips, bed)
@@ -157,7 +186,7 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
-    """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
+    """A digest of everything a track is made from: timeline, clips (by their digests), tags, cover, settings."""
     routine = dataclasses.replace(planned.routine, source="")
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
     if routine.cover is not None and routine.cover.is_file():
@@ -166,7 +195,7 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     for event in events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())
     for clip in dict.fromkeys(e.clip for e in events if e.clip is not None):  # each sound once
-        digest.update(planned.clips[clip].tobytes())
+        digest.update(planned.digests[clip])
     background = planned.routine.background
     if background and background.file:  # its path is in the routine; its content may change
         digest.update(_file_digest(background.file))
