@@ -29,6 +29,10 @@ fi
 if [ "$1" = test ] && ! command -v ffmpeg >/dev/null 2>&1; then
   missing+=(ffmpeg)
 fi
+# The handout tests render its pages to pixels with poppler's pdftoppm, to scan the QR code.
+if [ "$1" = test ] && command -v apt-get >/dev/null 2>&1; then
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     echo "Installing system packages: ${missing[*]}"

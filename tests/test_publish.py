@@ -127,6 +127,7 @@ def test_site_holds_exactly_the_published_files(short_site: tuple[Path, Publishe
             f"{stem}.chapters.json",
             f"{stem}.lrc",
             f"{stem}.mp3",
+            f"{stem}.pdf",
             f"{stem}.png",
             f"{stem}.vtt",
         ]
@@ -168,10 +169,10 @@ def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
 
     assert after.encoded == ("Short check, edited",)
     assert sorted(after.removed) == sorted(
-        f"tracks/second{suffix}" for suffix in (".mp3", ".png", ".vtt", ".chapters.json", ".lrc")
+        f"tracks/second{suffix}" for suffix in (".mp3", ".png", ".pdf", ".vtt", ".chapters.json", ".lrc")
     )
     assert sorted(p.name for p in (site / "tracks").iterdir()) == [
-        f"first{suffix}" for suffix in (".chapters.json", ".lrc", ".mp3", ".png", ".vtt")
+        f"first{suffix}" for suffix in (".chapters.json", ".lrc", ".mp3", ".pdf", ".png", ".vtt")
     ]
     assert (site / "notes.txt").is_file()
     feed = check_feed(site, base_url(BASE))

@@ -483,7 +483,7 @@ BAD = [
         'routine.yaml:4: step 1 "hi" (steps[0]) → Breathe out slowly Breathe out slowly B…: '
         "unknown field 'Breathe out slowly Breathe out slowly B…'; expected one of "
         "[name, say, sides, hold, reps, rest, again, release, switch, countdown, cues, pause, chime, remaining, "
-        "count_reps, count, voice]",
+        "count_reps, count, image, voice]",
         id="unknown-long-key-cut-short",
     ),
     pytest.param(

@@ -76,3 +76,16 @@ def write_text(path: Path, text: str) -> Path:
     except OSError as err:
         raise OutputError(f"could not write {path.name}: {err.strerror}", "check the output folder") from None
     return path
+
+
+def write_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` so that a reader never sees half of it; a file already holding exactly that
+    is left alone (its date too)."""
+    try:
+        if path.is_file() and path.read_bytes() == data:
+            return path
+        with atomic_path(path) as partial:
+            partial.write_bytes(data)
+    except OSError as err:
+        raise OutputError(f"could not write {path.name}: {err.strerror}", "check the output folder") from None
+    return path

@@ -63,6 +63,7 @@ class Step:
     count: int = 0  # numbers counted aloud through the hold, evenly spaced
     count_reps: bool = False  # "Rep 2 of 5" before every rep
     voice: Voice | None = None  # the step's own voice (None: the routine's)
+    image: Path | None = None  # a picture of the position, already checked to be a readable image
 
 
 @dataclass(frozen=True)

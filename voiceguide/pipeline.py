@@ -14,6 +14,7 @@ from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.mix import Mix
 from voiceguide.audio.sounds import chime_clips
 from voiceguide.errors import Problem, RoutineError
+from voiceguide.export.sidecars import to_ms
 from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
 from voiceguide.files import output_folder, safe_name
@@ -147,7 +148,7 @@ def render(
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and target.is_file() and read_fingerprint(target) == stamp:
         if options.sidecars:  # cheap, and puts back any that were deleted
-            track_sidecars(routine, planned.timeline, base)
+            track_sidecars(routine, planned.timeline, base, options.links)
         return Rendered(target, planned, encoded=False)
     if options.split and playlist_is_current(target, stamp):
         return Rendered(target, planned, encoded=False)
@@ -159,6 +160,25 @@ def render(
     mix = Mix(timeline, planned.clips, bed)
     written = export(routine, timeline, mix, base, bitrate, options, stamp, progress)
     return Rendered(written, planned, encoded=True)
+
+
+def handout(
+    routine: Routine,
+    out_dir: Path,
+    url: str | None = None,
+    paper: str = "a4",
+    settings: Settings = DEFAULTS,
+    progress: Progress = SILENT,
+) -> Path:
+    """Write ``out_dir/<file stem>.pdf``, the routine's handout; its speech is synthesised (cached)
+    so the sheet gives the track's true length (from the cache's headers when every line is there)."""
+    from voiceguide.export.handout import Sheet, write_handout  # fpdf and segno: not paid by a render
+
+    planned = measured(routine, settings) or plan(routine, settings, progress)
+    name = track_name(routine.source)
+    timeline = planned.timeline
+    sheet = Sheet(to_ms(timeline.duration, timeline.sample_rate), f"{name}.mp3", url, paper)
+    return write_handout(routine, sheet, output_folder(out_dir) / f"{name}.pdf")
 
 
 def track_name(source: str | Path) -> str:
@@ -186,11 +206,13 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
-    """A digest of everything a track is made from: timeline, clips (by their digests), tags, cover, settings."""
+    """A digest of everything a track is made from: timeline, clips (by their digests), tags, pictures, settings."""
     routine = dataclasses.replace(planned.routine, source="")
     digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
-    if routine.cover is not None and routine.cover.is_file():
-        digest.update(_file_digest(routine.cover))
+    images = (routine.cover, *(step.image for step in routine.steps))  # named in it; their content may change
+    for image in images:
+        if image is not None and image.is_file():
+            digest.update(_file_digest(image))
     events = planned.timeline.events
     for event in events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())

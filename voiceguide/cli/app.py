@@ -26,6 +26,7 @@ COMMANDS = {
     "render": "render:render_command",
     "plan": "render:plan_command",
     "validate": "render:validate_command",
+    "handout": "handout:handout_command",
     "info": "render:info_command",
     "voices": "voices:voices_command",
     "cache": "voices:cache_group",

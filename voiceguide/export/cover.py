@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from voiceguide.errors import OutputError
@@ -43,6 +44,28 @@ def cover_art(routine: Routine) -> Cover:
     except OSError as err:
         raise OutputError(f"could not read the cover image {routine.cover}: {err.strerror}", "check the file") from None
     return Cover(data, COVER_TYPES[routine.cover.suffix.lower()])
+
+
+def picture(path: Path, longest: int) -> Cover:
+    """A routine's image file, scaled down (never up) so its longer side is at most ``longest``
+    pixels: a phone photo would otherwise weigh megabytes in every chapter and every handout."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            kind = image.format
+            if max(image.size) <= longest:
+                return Cover(path.read_bytes(), COVER_TYPES[path.suffix.lower()])
+            image.thumbnail((longest, longest), Image.Resampling.LANCZOS)
+            out = io.BytesIO()
+            if kind == "JPEG":
+                image.convert("RGB").save(out, format="JPEG", quality=88)
+                return Cover(out.getvalue(), "image/jpeg")
+            image.save(out, format="PNG", optimize=True)
+            return Cover(out.getvalue(), "image/png")
+    except OSError as err:
+        raise OutputError(f"could not read the image {path}: {err}", "check the file") from None
 
 
 def title_card(title: str, byline: str | None, size: int = SIZE) -> bytes:

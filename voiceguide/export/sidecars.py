@@ -9,7 +9,7 @@ one chapter when tracks are split); times are relative to its start.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,14 +75,17 @@ def vtt(timeline: Timeline, window: Window) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
-def chapters_json(timeline: Timeline, window: Window) -> str:
-    """Podcasting 2.0 JSON chapters (version 1.2.0), times in seconds."""
+def chapters_json(timeline: Timeline, window: Window, images: Mapping[int, str] | None = None) -> str:
+    """Podcasting 2.0 JSON chapters (version 1.2.0), times in seconds; ``images`` gives a step's
+    picture (by step number) as the chapter's ``img`` URL."""
     rate = timeline.sample_rate
+    images = images or {}
     chapters = [
         {
             "startTime": to_ms(max(c.start, window.start) - window.start, rate) / 1000,
             "endTime": to_ms(min(c.end, window.end) - window.start, rate) / 1000,
             "title": c.title,
+            **({"img": images[c.step]} if c.step is not None and c.step in images else {}),
         }
         for c in timeline.chapters
         if c.start < window.end and c.end > window.start
@@ -90,12 +93,14 @@ def chapters_json(timeline: Timeline, window: Window) -> str:
     return json.dumps({"version": JSON_CHAPTERS_VERSION, "chapters": chapters}, indent=2, ensure_ascii=False) + "\n"
 
 
-def write_sidecars(timeline: Timeline, window: Window, header: Header, base: Path) -> tuple[Path, ...]:
+def write_sidecars(
+    timeline: Timeline, window: Window, header: Header, base: Path, images: Mapping[int, str] | None = None
+) -> tuple[Path, ...]:
     """Write ``<base>.lrc``, ``<base>.vtt`` and ``<base>.chapters.json``; return their paths."""
     texts = {
         ".lrc": lrc(timeline, window, header),
         ".vtt": vtt(timeline, window),
-        ".chapters.json": chapters_json(timeline, window),
+        ".chapters.json": chapters_json(timeline, window, images),
     }
     written = []
     for suffix, text in texts.items():

@@ -31,6 +31,7 @@ class Mark:
     title: str
     start_ms: int
     end_ms: int
+    image: Cover | None = None  # the step's picture: chapter art in podcast apps
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,13 @@ def listed_chapters(tags: ID3) -> list[str] | None:
     return unfold(top[0].element_id)
 
 
+def _chapter_art(mark: Mark) -> list[APIC]:
+    """The chapter's picture as an APIC frame inside its CHAP, which podcast apps show as chapter art."""
+    if mark.image is None:
+        return []
+    return [APIC(encoding=3, mime=mark.image.mime, type=0, desc=mark.title[:64], data=mark.image.data)]
+
+
 def write_tags(path: Path, tags: TrackTags) -> None:
     """Replace ``path``'s ID3 tag with ``tags`` (ID3v2.4, UTF-8)."""
     frames = _InOrder()
@@ -129,7 +137,7 @@ def write_tags(path: Path, tags: TrackTags) -> None:
                 end_time=mark.end_ms,
                 start_offset=NO_OFFSET,
                 end_offset=NO_OFFSET,
-                sub_frames=[TIT2(encoding=3, text=mark.title)],
+                sub_frames=[TIT2(encoding=3, text=mark.title), *_chapter_art(mark)],
             )
         )
     try:

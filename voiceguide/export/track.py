@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import urllib.parse
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,15 +19,16 @@ from voiceguide.audio.encode import encode_mp3
 from voiceguide.audio.level import ENCODE_AGAIN_LU, PEAK_GUARD_DB, Levelled, analysis_steps, level
 from voiceguide.audio.loudness import DEFAULT_TARGET, TRUE_PEAK_CEILING, Meter, TruePeak, db
 from voiceguide.audio.mix import Mix
-from voiceguide.export.cover import Cover, cover_art
+from voiceguide.export.cover import Cover, cover_art, picture
 from voiceguide.export.sidecars import Header, Window, to_ms, write_sidecars
 from voiceguide.export.tags import Mark, TrackTags, write_tags
-from voiceguide.files import atomic_path, output_folder, safe_name, write_text
-from voiceguide.model import Routine
+from voiceguide.files import atomic_path, output_folder, safe_name, write_bytes, write_text
+from voiceguide.model import Routine, Step
 from voiceguide.plan.timeline import Timeline
 from voiceguide.progress import SILENT, Progress
 
 GENRE = "Speech"
+CHAPTER_PIXELS = 1000  # a step picture's longer side as chapter art: sharp on a phone, small in the MP3
 MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
 PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|chapters\.json)")
@@ -39,6 +41,7 @@ class Export:
     loudness: float | None = DEFAULT_TARGET
     sidecars: bool = True
     split: bool = False
+    links: str = ""  # where the track's files are online (publish), for chapter pictures; "": beside it
 
 
 def export(
@@ -62,10 +65,14 @@ def export(
     target = target_path(base, options)
     with atomic_path(target) as partial:
         _encode(levelled, [(partial, 0, timeline.duration)], bitrate, progress)
-        marks = tuple(Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate)) for c in timeline.chapters)
+        pictures = chapter_pictures(routine)
+        marks = tuple(
+            Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate), pictures.get(c.step or 0))
+            for c in timeline.chapters
+        )
         write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
     if options.sidecars:
-        track_sidecars(routine, timeline, base)
+        track_sidecars(routine, timeline, base, options.links)
     return target
 
 
@@ -92,10 +99,28 @@ def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int
         levelled = levelled.corrected(measured, overs)
 
 
-def track_sidecars(routine: Routine, timeline: Timeline, base: Path) -> None:
-    """The whole track's ``.lrc``, ``.vtt`` and ``.chapters.json`` beside ``<base>.mp3``."""
+def track_sidecars(routine: Routine, timeline: Timeline, base: Path, links: str = "") -> None:
+    """The whole track's ``.lrc``, ``.vtt`` and ``.chapters.json`` beside ``<base>.mp3``, and the step
+    pictures that the chapters name (``links``: the URL of the track's folder online)."""
     header = Header(routine.title, _artist(routine), _album(routine))
-    write_sidecars(timeline, Window(0, timeline.duration), header, base)
+    images = {}
+    for number, image in chapter_pictures(routine).items():
+        name = picture_name(base.name, routine.steps[number - 1])
+        write_bytes(base.with_name(name), image.data)
+        images[number] = links + urllib.parse.quote(name)
+    write_sidecars(timeline, Window(0, timeline.duration), header, base, images)
+
+
+def chapter_pictures(routine: Routine) -> dict[int, Cover]:
+    """Each step's picture by step number, scaled for chapter art."""
+    return {step.number: picture(step.image, CHAPTER_PIXELS) for step in routine.steps if step.image}
+
+
+def picture_name(name: str, step: Step) -> str:
+    """The file name of ``step``'s picture beside track ``name``: ``neck.step-3.jpg`` (the picture keeps
+    its format, which validate checked matches its name)."""
+    suffix = step.image.suffix.lower() if step.image else ""
+    return f"{name}.step-{step.number}{'.jpg' if suffix in ('.jpg', '.jpeg') else '.png'}"
 
 
 def target_path(base: Path, options: Export) -> Path:
@@ -128,8 +153,9 @@ def _split(
         partials = [stack.enter_context(atomic_path(folder / f"{stem}.mp3")) for stem in stems]
         windows = [(p, c.start, c.end) for p, c in zip(partials, timeline.chapters, strict=True)]
         _encode(levelled, windows, bitrate, progress)
+        pictures = chapter_pictures(routine)
         for number, (partial, chapter) in enumerate(zip(partials, timeline.chapters, strict=True), start=1):
-            marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate)),)
+            marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate), pictures.get(chapter.step or 0)),)
             write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks, None))
     for stem, chapter in zip(stems, timeline.chapters, strict=True):
         target = folder / f"{stem}.mp3"

@@ -39,6 +39,22 @@ class Phrases:
         return self.rep.replace("{rep}", self.number(rep)).replace("{reps}", self.number(reps))
 
 
+@dataclass(frozen=True)
+class HandoutWords:
+    """The words a printed handout adds to the routine's own, in one language."""
+
+    hold: str  # "Hold {time}"
+    times: str  # "{n} times"
+    each_side: str
+    sides: str  # "sides: {sides}", for sides other than the language's two
+    before: str  # the heading over the intro
+    steps: str
+    scan: str  # over the QR code
+    no_url: str  # how to get the track when there is no QR code; {track}: its file name
+    page: str  # "Page {page} of {pages}"
+    by: str  # "by {author}"
+
+
 def languages() -> tuple[str, ...]:
     """Language codes that have a phrase file."""
     files = resources.files(__name__).iterdir()
@@ -72,3 +88,9 @@ def phrases(language: str) -> Phrases:
         outro_chapter=data["chapters"]["outro"],
         step_chapter=data["chapters"]["step"],
     )
+
+
+@cache
+def handout_words(language: str) -> HandoutWords:
+    """The handout's words in ``language`` (one of ``languages()``)."""
+    return HandoutWords(**_data(language)["handout"])

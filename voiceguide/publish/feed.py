@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import html
 import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from voiceguide import __version__
+from voiceguide.publish.model import PRINT
 
 if TYPE_CHECKING:
     from voiceguide.publish.model import Episode, Site
@@ -70,7 +72,9 @@ def _item(feed: ET.Element, site: Site, episode: Episode) -> None:
     url = site.url
     item = ET.SubElement(feed, "item")
     _text(item, "title", episode.title)
-    _text(item, "description", episode.description or episode.title)
+    sheet = html.escape(url(episode.handout), quote=True)
+    about = html.escape(episode.description or episode.title)
+    _text(item, "description", f'<p>{about}</p>\n<p><a href="{sheet}">{PRINT}</a> (PDF)</p>')
     _text(item, "link", url(f"index.html#{episode.anchor}"))
     _text(item, "guid", episode.guid).set("isPermaLink", "false")
     _text(item, "pubDate", _date(episode.published))

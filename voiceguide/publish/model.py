@@ -9,6 +9,8 @@ from pathlib import Path
 
 from voiceguide.export.tags import Mark
 
+PRINT = "Print the sheet"  # the link to a routine's handout, on the page and in the feed
+
 
 @dataclass(frozen=True)
 class Channel:
@@ -44,11 +46,13 @@ class Episode:
     image: str
     captions: str
     chapters_file: str
+    handout: str  # the printable sheet (PDF)
     size: int  # bytes of the MP3
     duration_ms: int  # from the decoded track
     published: datetime.datetime
     chapters: tuple[Mark, ...]
     cues: tuple[Caption, ...]
+    pictures: tuple[str | None, ...] = ()  # each chapter's step picture, if it has one
 
 
 @dataclass(frozen=True)

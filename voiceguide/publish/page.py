@@ -13,6 +13,8 @@ from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
 
+from voiceguide.publish.model import PRINT
+
 if TYPE_CHECKING:
     from voiceguide.publish.model import Episode, Site
 
@@ -46,11 +48,14 @@ def page_html(site: Site) -> str:
 
 def _card(episode: Episode) -> str:
     steps = len(episode.chapters)
+    pictures = episode.pictures or (None,) * steps
     buttons = "\n".join(
-        f'      <li><button type="button" data-start="{c.start_ms / 1000:.3f}">'
-        f'<span class="at">{clock(c.start_ms)}</span> {_e(c.title)}</button></li>'
-        for c in episode.chapters
+        f'      <li><button type="button" data-start="{c.start_ms / 1000:.3f}"'
+        + (f' data-picture="{_e(picture)}"' if picture else "")
+        + f'><span class="at">{clock(c.start_ms)}</span> {_e(c.title)}</button></li>'
+        for c, picture in zip(episode.chapters, pictures, strict=True)
     )
+    picture = '\n    <img class="picture" alt="" hidden>' if any(pictures) else ""
     description = f'\n      <p class="description">{_e(episode.description)}</p>' if episode.description else ""
     return f"""  <article class="card" id="{_e(episode.anchor)}">
     <header>
@@ -61,11 +66,12 @@ def _card(episode: Episode) -> str:
       </div>
     </header>{description}
     <audio controls preload="metadata" src="{_e(episode.audio)}"></audio>
-    <p class="now" aria-live="polite">Press play: each instruction shows here as it is spoken.</p>
+    <p class="now" aria-live="polite">Press play: each instruction shows here as it is spoken.</p>{picture}
     <ol class="chapters">
 {buttons}
     </ol>
     <a class="download" href="{_e(episode.audio)}" download>Download MP3 ({episode.size / 1_000_000:.1f} MB)</a>
+    <a class="download sheet" href="{_e(episode.handout)}">{PRINT}</a>
   </article>"""
 
 

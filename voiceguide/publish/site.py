@@ -3,7 +3,8 @@
 Layout of a site folder::
 
     index.html  feed.xml  cover.png          the page, the podcast feed, the channel artwork
-    tracks/<name>.mp3 .vtt .chapters.json .lrc .png   one routine each
+    tracks/<name>.mp3 .vtt .chapters.json .lrc .png .pdf   one routine each, with its handout
+    tracks/<name>.step-N.jpg                 a step's picture, if it has one
     .voiceguide-site.json                    what was published (to remove it later), durations, dates
 
 Every file appears atomically (``files.atomic_path``), so a phone never downloads half
@@ -29,10 +30,11 @@ from PIL import Image, UnidentifiedImageError
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.errors import OutputError, Problem, RoutineError
 from voiceguide.export.cover import BACKGROUND, Cover, cover_art, title_card
+from voiceguide.export.handout import Sheet, write_handout
 from voiceguide.export.sidecars import Window, spoken, to_ms
 from voiceguide.export.tags import Mark, read_fingerprint
-from voiceguide.export.track import Export
-from voiceguide.files import atomic_path, output_folder, write_text
+from voiceguide.export.track import Export, picture_name
+from voiceguide.files import output_folder, write_bytes, write_text
 from voiceguide.model import Routine
 from voiceguide.pipeline import (
     DEFAULT_BITRATE,
@@ -107,16 +109,23 @@ def publish(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
     dates: dict[str, Any] = {}
+    options = Export(links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
     for name, routine in loaded.items():
-        done = render(routine, tracks, bitrate, settings, progress, Export())
+        done = render(routine, tracks, bitrate, settings, progress, options)
         if done.encoded:
             encoded.append(routine.title)
         image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
         episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
             name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
         )
+        # the QR code leads to the routine's card on the page, not the bare MP3: there it plays with
+        # chapters, words and pictures, and offers the podcast feed that keeps it offline
+        page = site_url(channel.base_url, f"index.html#{episode.anchor}")
+        sheet = Sheet(episode.duration_ms, done.path.name, page, made=episode.published)
+        write_handout(routine, sheet, folder / episode.handout)
         episodes.append(episode)
-        written += [episode.audio, image, *(f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS)]
+        written += [episode.audio, image, episode.handout, *(p for p in episode.pictures if p is not None)]
+        written += [f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS]
     artwork = _channel_artwork(channel, folder)
     first = next(iter(loaded.values()), None)
     site = Site(
@@ -168,13 +177,22 @@ def _episode(
         image=image,
         captions=f"{TRACKS}/{name}.vtt",
         chapters_file=f"{TRACKS}/{name}.chapters.json",
+        handout=f"{TRACKS}/{name}.pdf",
         size=done.path.stat().st_size,
         duration_ms=duration_ms,
         published=published,
         chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
         cues=tuple(Caption(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
+        pictures=tuple(_picture(name, routine, c.step) for c in timeline.chapters),
     )
     return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
+
+
+def _picture(name: str, routine: Routine, step: int | None) -> str | None:
+    """A chapter's step picture in the site, if the step has one."""
+    if step is None or routine.steps[step - 1].image is None:
+        return None
+    return f"{TRACKS}/{picture_name(name, routine.steps[step - 1])}"
 
 
 def _load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
@@ -227,7 +245,7 @@ def _routine_artwork(routine: Routine, base: Path) -> str:
         data, suffix = title_card(routine.title, routine.author or routine.album, ARTWORK_MIN), ".png"
     else:
         data, suffix = artwork(cover_art(routine))
-    _write_bytes(base.with_name(base.name + suffix), data)
+    write_bytes(base.with_name(base.name + suffix), data)
     return suffix
 
 
@@ -241,19 +259,8 @@ def _channel_artwork(channel: Channel, folder: Path) -> str:
             raise OutputError(f"cannot read the image {channel.image}: {err.strerror}", "check --image") from None
         data, suffix = artwork(Cover(raw, COVER_TYPES.get(channel.image.suffix.lower(), "image/png")))
     name = f"cover{suffix}"
-    _write_bytes(folder / name, data)
+    write_bytes(folder / name, data)
     return name
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` atomically, unless the file already holds exactly that."""
-    try:
-        if path.is_file() and path.read_bytes() == data:
-            return
-        with atomic_path(path) as partial:
-            partial.write_bytes(data)
-    except OSError as err:
-        raise OutputError(f"could not write {path.name}: {err.strerror}", "check the site folder") from None
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from voiceguide.model import PLACEHOLDER, PLACEHOLDERS, Background, Cue, Routine
 from voiceguide.phrases import Phrases, phrases
 from voiceguide.routine.fields import (
     COVER_TYPES,
+    MAX_IMAGE_PIXELS,
     BackgroundSchema,
     CueSchema,
     DefaultsSchema,
@@ -129,20 +130,21 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         outro=top.get(RoutineSchema.outro),
         pause_ms=default.pause,
         steps=steps,
-        cover=_cover(top, ctx),
+        cover=_picture(top, RoutineSchema.cover, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),
         phrases=words if top.given(RoutineSchema.phrases) else None,
     )
 
 
-def _cover(top: Section, ctx: Context) -> Path | None:
-    """The cover image, resolved beside the routine file; it must exist now, not at render time."""
-    name = top.get(RoutineSchema.cover)
+def _picture(section: Section, f: Field[str], ctx: Context) -> Path | None:
+    """The image file ``f`` names (the cover, a step's picture), resolved beside the routine file;
+    it must exist and be a readable image now, not at render time."""
+    name = section.get(f)
     if name is None:
         return None
     path = Path(ctx.source).parent / name
-    where, line = top.where(RoutineSchema.cover), top.line(RoutineSchema.cover)
+    where, line = section.where(f), section.line(f)
     if path.suffix.lower() not in COVER_TYPES:
         ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
     elif not path.is_file():
@@ -162,7 +164,12 @@ def _unreadable_image(path: Path) -> str | None:
 
     try:
         with Image.open(path) as image:
-            found = image.format
+            found, (width, height) = image.format, image.size
+            if width * height > MAX_IMAGE_PIXELS:  # before decoding a single pixel
+                return (
+                    f"{path.name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than "
+                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; save a smaller copy (2000 pixels wide is plenty)"
+                )
             image.verify()  # checksums and structure
         with Image.open(path) as image:
             image.load()  # every pixel: a truncated file fails here
@@ -320,6 +327,7 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
         voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
+        image=_picture(s, StepSchema.image, ctx),
     )
 
 

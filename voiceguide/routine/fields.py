@@ -14,6 +14,7 @@ from voiceguide.routine.values import Decibels, Language, Sides, WholeSeconds
 MAX_COUNTDOWN = 20
 MAX_COUNT = 60  # numbers the phrase files spell out
 COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
+MAX_IMAGE_PIXELS = 40_000_000  # a 48-megapixel phone photo is more than any page or chapter shows
 
 
 class BackgroundSchema(Schema):
@@ -231,6 +232,14 @@ class StepSchema(Schema):
         "countdown.",
         values=f"whole number, 1 to {MAX_COUNT}; needs a `hold` of at least that many seconds; "
         "not together with `countdown`",
+    )
+    image = Field(
+        Text(500),
+        doc="A picture of the position: a `.jpg` or `.png` file, relative to the routine file (checked by "
+        "`validate`). Printed beside the step on the handout, shown on the published page while the step plays, "
+        "and the chapter's art in podcast apps.",
+        values="a path",
+        default_doc="none",
     )
     voice = Field(
         Nested(VoiceSchema),
