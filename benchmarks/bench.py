@@ -5,12 +5,14 @@
 
 voiceguide runs as a user runs it (`python -m voiceguide render`, espeak-ng engine,
 all cores, default settings: loudness -16 LUFS, chapters, cover, sidecars): with an empty
-cache, again unchanged, and after editing one line. A last column renders cold doing only
-the hand-made pipeline's job (`--loudness off --no-sidecars`).
+cache into a fresh folder, again unchanged, and after editing one line. A last column renders
+cold doing only the hand-made pipeline's job (`--loudness off --no-sidecars`). Rounds
+alternate (hand-made, voiceguide, hand-made, voiceguide, ...) so both see the same load; each
+ratio is taken within its round, and the table gives their median and range.
 `--hold` instead renders one 3-hour hold and compares it with a bare ffmpeg encode of
 3 hours of silence.
-The hand-made pipeline is what a user could script: `espeak-ng -w` for every spoken
-line in order, trim, place at sample-exact offsets in one array, one ffmpeg encode.
+The hand-made pipeline is what a user could script: `espeak-ng -w` for each distinct
+line once (a dict by text), trim, place at sample-exact offsets in one array, one ffmpeg encode.
 Each run is its own process; wall time from a monotonic clock, peak RSS from wait4.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,19 +92,27 @@ def measure(command: list[str], env: dict[str, str]) -> Run:
 
 
 def bench(minutes: int, folder: Path) -> dict[str, Run]:
+    """One round: the hand-made pipeline, then voiceguide cold (a fresh output folder and an empty
+    cache), unchanged, after a one-line edit, and cold with --loudness off --no-sidecars."""
+    folder.mkdir(parents=True)
     routine = folder / f"bench-{minutes}.yaml"
     routine.write_text(routine_text(minutes))
-    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / f"cache-{minutes}")}
-    out = folder / "out"
-    defaults = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / "cache")}
+    defaults = [sys.executable, "-m", "voiceguide", "render", str(routine), "--engine", "espeak-ng"]
     runs = {"hand": measure([sys.executable, str(HANDMADE), str(routine), str(folder / "hand.mp3")], env)}
-    runs["cold"] = measure(defaults, env)
-    runs["warm"] = measure(defaults, env)
+    runs["cold"] = measure([*defaults, "-o", str(folder / "out")], env)
+    runs["warm"] = measure([*defaults, "-o", str(folder / "out")], env)
     routine.write_text(routine_text(minutes, edited=True))
-    runs["edit"] = measure(defaults, env)
-    bare = [*defaults, "--loudness", "off", "--no-sidecars"]
-    runs["bare"] = measure(bare, {**env, "VOICEGUIDE_CACHE_DIR": str(folder / f"cold-{minutes}")})
+    runs["edit"] = measure([*defaults, "-o", str(folder / "out")], env)
+    routine.write_text(routine_text(minutes))
+    bare = [*defaults, "-o", str(folder / "bare"), "--loudness", "off", "--no-sidecars"]
+    runs["bare"] = measure(bare, {**env, "VOICEGUIDE_CACHE_DIR": str(folder / "cache-bare")})
     return runs
+
+
+def spread(values: list[float]) -> str:
+    """The median of ``values`` and their range, as ratios."""
+    return f"{statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})"
 
 
 def hold(folder: Path) -> None:
@@ -131,31 +142,36 @@ def summary_numbers(output: str) -> tuple[str, int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--minutes", type=int, nargs="*", default=[10, 30, 120])
+    parser.add_argument("--runs", type=int, default=3, help="rounds per length; each round runs every variant once")
     parser.add_argument("--hold", action="store_true", help="also time one 3-hour hold against bare ffmpeg")
     args = parser.parse_args()
     from voiceguide.audio.ffmpeg import ffmpeg
 
-    print(f"{os.cpu_count()} cores; voiceguide with the espeak-ng engine, all cores; {ffmpeg()}\n")
+    print(f"{os.cpu_count()} cores; voiceguide with the espeak-ng engine, all cores; {ffmpeg()}; {args.runs} rounds")
+    print("medians over the rounds, each ratio against the hand-made run of its own round (range in brackets)\n")
     print(
-        "| routine | track | lines | hand-made | cold | cold/hand | unchanged (/hand) | edit 1 line, "
-        "synthesised (/hand) | peak RSS vg / hand | cold, --loudness off --no-sidecars (/hand) |"
+        "| routine | track | lines | hand-made | cold | cold/hand | unchanged/hand | edit 1 line/hand (synthesised) "
+        "| peak RSS vg / hand | --loudness off --no-sidecars, cold/hand |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     totals: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="voiceguide-bench-") as tmp:
         for minutes in args.minutes:
-            runs = bench(minutes, Path(tmp))
-            length, lines, _ = summary_numbers(runs["cold"].output)
-            _, edit_lines, edit_hits = summary_numbers(runs["edit"].output)
-            cold, warm, edit, hand, bare = (runs[k] for k in ("cold", "warm", "edit", "hand", "bare"))
-            peak = max(cold.peak_mb, warm.peak_mb, edit.peak_mb, bare.peak_mb)
-            totals[minutes] = cold.seconds
-            h = hand.seconds
+            rounds = [bench(minutes, Path(tmp) / f"{minutes}-{n}") for n in range(args.runs)]
+            length, lines, _ = summary_numbers(rounds[0]["cold"].output)
+            _, edit_lines, edit_hits = summary_numbers(rounds[0]["edit"].output)
+
+            def ratios(name: str, runs: list[dict[str, Run]] = rounds) -> list[float]:
+                return [r[name].seconds / r["hand"].seconds for r in runs]
+
+            hand = statistics.median(r["hand"].seconds for r in rounds)
+            cold = statistics.median(r["cold"].seconds for r in rounds)
+            peak = max(r[k].peak_mb for r in rounds for k in ("cold", "warm", "edit", "bare"))
+            totals[minutes] = cold
             print(
-                f"| {minutes} min | {length} | {lines} | {h:.2f} s | {cold.seconds:.2f} s | {cold.seconds / h:.2f}x | "
-                f"{warm.seconds:.2f} s ({warm.seconds / h:.2f}x) | "
-                f"{edit.seconds:.2f} s, {edit_lines - edit_hits} ({edit.seconds / h:.2f}x) | "
-                f"{peak:.0f} MB / {hand.peak_mb:.0f} MB | {bare.seconds:.2f} s ({bare.seconds / h:.2f}x) |",
+                f"| {minutes} min | {length} | {lines} | {hand:.2f} s | {cold:.2f} s | {spread(ratios('cold'))} | "
+                f"{spread(ratios('warm'))} | {spread(ratios('edit'))} ({edit_lines - edit_hits}) | "
+                f"{peak:.0f} MB / {max(r['hand'].peak_mb for r in rounds):.0f} MB | {spread(ratios('bare'))} |",
                 flush=True,
             )
         if args.hold:

@@ -2,10 +2,10 @@
 
     python benchmarks/handmade.py ROUTINE.yaml OUT.mp3
 
-`espeak-ng -w` once for every spoken line, in order (no de-duplication, no
-parallelism), leading/trailing silence trimmed, everything placed at sample-exact
-offsets in one array, and one ffmpeg encode with default settings. voiceguide's
-pure planner places the lines, so both pipelines produce the same timeline.
+`espeak-ng -w` once for each distinct spoken line (kept in a dict by text, as a user's
+script would; no parallelism), leading/trailing silence trimmed, everything placed at
+sample-exact offsets in one array, and one ffmpeg encode with default settings.
+voiceguide's pure planner places the lines, so both pipelines produce the same timeline.
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ def main(routine_path: str, out: str) -> None:
     items = script(routine)
     spoken = [item.utterance for item in items if isinstance(item, Line)]
     spoken += [o.utterance for item in items if isinstance(item, Hold) for o in item.overlays]
+    by_text: dict[str, np.ndarray] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        clips = [(line, speak(line.text, Path(tmp))) for line in spoken]  # every line, every time
-    lengths = {line: len(clip) for line, clip in clips}
-    timeline = schedule(routine, items, lengths, SAMPLE_RATE)
-    by_line = dict(clips)
+        for line in spoken:
+            if line.text not in by_text:  # each distinct line once
+                by_text[line.text] = speak(line.text, Path(tmp))
+    timeline = schedule(routine, items, {line: len(by_text[line.text]) for line in spoken}, SAMPLE_RATE)
     track = np.zeros(timeline.duration, dtype=np.int16)
     for event in timeline.events:
         if event.utterance is not None:
-            track[event.start : event.end] = by_line[event.utterance]
+            track[event.start : event.end] = by_text[event.utterance.text]
     subprocess.run(
         [ffmpeg(), "-v", "error", "-y", "-f", "s16le", "-ar", str(SAMPLE_RATE), "-ac", "1", "-i", "pipe:0", out],
         input=track.tobytes(),

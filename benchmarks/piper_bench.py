@@ -1,15 +1,19 @@
-"""The piper engine against the bare Piper pipeline, on routines/neck-and-back.yaml.
+"""The piper engine against the bare Piper pipeline, on routines/neck-and-back.yaml (or ROUTINE).
 
-    .venv/bin/python benchmarks/piper_bench.py [--runs 3]
+    .venv/bin/python benchmarks/piper_bench.py [--runs 3] [ROUTINE]
 
-Each round runs, one after the other (so both see the same machine load):
+Each round runs, one after the other (so both see the same machine load), each run into a
+fresh output folder:
 - voiceguide, cold: `python -m voiceguide render ROUTINE --engine piper --loudness off
-  --no-sidecars` with an empty speech cache (all cores);
+  --no-sidecars` with a fresh cache folder (so the rewritten model is made too, as on a
+  first run ever);
 - the bare pipeline, `piper_bare.py`: one loaded voice speaking the same distinct lines,
   one encode;
-- voiceguide, cold, default settings (loudness normalisation, chapters, sidecars).
-Prints each round and the median of the ratios, of wall time and of CPU time (user + system,
-which other load on the machine disturbs much less).
+- voiceguide again with the same options, its speech cache emptied (`cache clear`) but the
+  rewritten model kept, as for any routine after the first;
+- voiceguide, cold, default settings (loudness normalisation, chapters, sidecars), fresh cache.
+Prints each round, then the median and range of each ratio, of wall time, CPU time (user +
+system, which other load disturbs much less) and peak memory (RSS, from wait4).
 """
 
 from __future__ import annotations
@@ -34,30 +38,43 @@ def main() -> None:
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores; {args.routine.name}\n")
     print(
-        "| round | piper engine, cold | bare Piper pipeline | engine/bare | CPU: engine, bare, engine/bare "
-        "| cold, default settings (/bare) |"
+        "| round | engine, cold | bare Piper | engine/bare | CPU engine/bare | peak RSS engine / bare "
+        "| cold, model kept (/bare) | its peak RSS | cold, default settings (/bare) |"
     )
-    print("|---|---|---|---|---|---|")
-    ratios, cpu_ratios = [], []
+    print("|---|---|---|---|---|---|---|---|---|")
+    ratios: dict[str, list[float]] = {"wall": [], "cpu": [], "rss": [], "kept": [], "kept rss": [], "full": []}
     with tempfile.TemporaryDirectory(prefix="voiceguide-piper-bench-") as tmp:
         folder = Path(tmp)
-        base = [sys.executable, "-m", "voiceguide", "render", str(args.routine), "-o", str(folder), "--engine", "piper"]
         for run in range(1, args.runs + 1):
+            render = [sys.executable, "-m", "voiceguide", "render", str(args.routine), "--engine", "piper"]
+            quick = ["--loudness", "off", "--no-sidecars"]
             fresh = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(folder / f"cache-{run}")}
-            engine = measure([*base, "--loudness", "off", "--no-sidecars"], fresh)
-            bare = measure(
-                [sys.executable, str(HERE / "piper_bare.py"), str(args.routine), str(folder / "bare.mp3")], fresh
-            )
-            full = measure(base, {**fresh, "VOICEGUIDE_CACHE_DIR": str(folder / f"full-{run}")})
-            ratios.append(engine.seconds / bare.seconds)
-            cpu_ratios.append(engine.cpu_seconds / bare.cpu_seconds)
+            engine = measure([*render, "-o", str(folder / f"engine-{run}"), *quick], fresh)
+            bare_out = str(folder / f"bare-{run}.mp3")
+            bare = measure([sys.executable, str(HERE / "piper_bare.py"), str(args.routine), bare_out], fresh)
+            measure([sys.executable, "-m", "voiceguide", "cache", "clear"], fresh)
+            kept = measure([*render, "-o", str(folder / f"kept-{run}"), *quick], fresh)
+            full_cache = {**fresh, "VOICEGUIDE_CACHE_DIR": str(folder / f"full-{run}")}
+            full = measure([*render, "-o", str(folder / f"full-{run}-out")], full_cache)
+            for name, value in (
+                ("wall", engine.seconds / bare.seconds),
+                ("cpu", engine.cpu_seconds / bare.cpu_seconds),
+                ("rss", engine.peak_mb / bare.peak_mb),
+                ("kept", kept.seconds / bare.seconds),
+                ("kept rss", kept.peak_mb / bare.peak_mb),
+                ("full", full.seconds / bare.seconds),
+            ):
+                ratios[name].append(value)
             print(
-                f"| {run} | {engine.seconds:.2f} s | {bare.seconds:.2f} s | {ratios[-1]:.2f}x | "
-                f"{engine.cpu_seconds:.1f} s, {bare.cpu_seconds:.1f} s, {cpu_ratios[-1]:.2f}x | "
-                f"{full.seconds:.2f} s ({full.seconds / bare.seconds:.2f}x) |",
+                f"| {run} | {engine.seconds:.2f} s | {bare.seconds:.2f} s | {ratios['wall'][-1]:.2f}x | "
+                f"{ratios['cpu'][-1]:.2f}x | {engine.peak_mb:.0f} MB / {bare.peak_mb:.0f} MB | "
+                f"{kept.seconds:.2f} s ({ratios['kept'][-1]:.2f}x) | {kept.peak_mb:.0f} MB | "
+                f"{full.seconds:.2f} s ({ratios['full'][-1]:.2f}x) |",
                 flush=True,
             )
-    print(f"\nMedian engine/bare: {statistics.median(ratios):.2f}x wall, {statistics.median(cpu_ratios):.2f}x CPU")
+    print()
+    for name, values in ratios.items():
+        print(f"median {name}/bare: {statistics.median(values):.2f}x (range {min(values):.2f}-{max(values):.2f})")
 
 
 if __name__ == "__main__":

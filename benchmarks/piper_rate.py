@@ -20,7 +20,7 @@ from voiceguide.pipeline import load
 from voiceguide.plan.script import script, utterances
 from voiceguide.plan.timeline import SAMPLE_RATE
 from voiceguide.speech.clips import decode_clip, trim
-from voiceguide.speech.engines import piper
+from voiceguide.speech.engines import piper, piper_model
 from voiceguide.speech.engines.base import pick_voice
 
 ROUTINE = Path(__file__).resolve().parent.parent / "routines" / "neck-and-back.yaml"
@@ -35,7 +35,8 @@ def main() -> None:
     per_word = []
     for scale in SCALES:
         loaded = engine.model(voice)
-        seconds = sum(len(trim(decode_clip(piper.speak(loaded, t, voice.id, scale, 1.0), SAMPLE_RATE))) for t in lines)
+        takes = (piper_model.speak(loaded, t, voice.id, scale, 1.0) for t in lines)
+        seconds = sum(len(trim(decode_clip(take, SAMPLE_RATE))) for take in takes)
         per_word.append(seconds / SAMPLE_RATE / words)
         print(f"length scale {scale:.2f}: {60 / per_word[-1]:.1f} words per minute")
     slope, base = np.polyfit(SCALES, per_word, 1)

@@ -23,7 +23,7 @@ from test_routine import BAD as BAD_ROUTINES
 
 from voiceguide import __version__
 from voiceguide.audio.ffmpeg import FFMPEG_HINT, ffmpeg
-from voiceguide.cli.app import cli
+from voiceguide.cli.app import COMMANDS, cli
 from voiceguide.durations import format_clock
 from voiceguide.pipeline import load
 
@@ -50,9 +50,10 @@ def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None) 
     )
 
 
-@pytest.mark.parametrize("name", sorted(cli.commands))
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_has_help_with_an_example(name: str, runner: CliRunner) -> None:
-    command = cli.commands[name]
+    command = cli.get_command(click.Context(cli), name)
+    assert command is not None
     assert command.help, f"{name} has no help"
     result = runner.invoke(cli, [name, "--help"])
     assert result.exit_code == 0
@@ -64,7 +65,7 @@ def test_group_help_lists_commands_and_examples(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["--help"])
     assert result.exit_code == 0
     assert "Examples:" in result.output
-    for name in cli.commands:
+    for name in COMMANDS:
         assert name in result.output
 
 
@@ -508,7 +509,10 @@ def test_cache_info_and_clear(
     assert info.stdout.splitlines()[1].startswith("1 lines, ")
     cleared = runner.invoke(cli, ["cache", "clear"])
     assert cleared.stdout.startswith("Removed 1 lines")
-    assert runner.invoke(cli, ["cache", "info"]).stdout.splitlines()[1] == "0 lines, 0.0 MB"
+    empty = runner.invoke(cli, ["cache", "info"]).stdout.splitlines()[1]
+    assert empty == "0 lines, 0.0 MB (cap 1000 MB, set by VOICEGUIDE_CACHE_MB)"
+    monkeypatch.setenv("VOICEGUIDE_CACHE_MB", "250.5")
+    assert runner.invoke(cli, ["cache", "info"]).stdout.endswith("(cap 250.5 MB, set by VOICEGUIDE_CACHE_MB)\n")
 
 
 @pytest.mark.parametrize("command", ["validate", "plan", "render"])
@@ -566,7 +570,7 @@ def test_readme_commands_run_as_written_from_the_repository(words: list[str]) ->
             assert (ROOT / arg).exists(), f"{arg} is not in the repository"
 
 
-@pytest.mark.parametrize("name", sorted(set(cli.commands) - {"new"}))  # `new`'s examples name files it creates
+@pytest.mark.parametrize("name", sorted(set(COMMANDS) - {"new"}))  # `new`'s examples name files it creates
 def test_help_examples_name_real_bundled_files(name: str, runner: CliRunner) -> None:
     result = runner.invoke(cli, [name, "--help"])
     for path in re.findall(r"\S+\.yaml|routines/\S*", result.output):
@@ -1076,3 +1080,25 @@ def test_render_draws_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     assert "Synthesising" in screen
     assert "Encoding" in screen
     assert "100%" in screen
+
+
+LIGHT_RENDER = (
+    "import sys; from voiceguide.cli.app import cli; sys.argv = ['voiceguide', *sys.argv[1:]]\n"
+    "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+    "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+)
+HEAVY = {"onnxruntime", "onnx", "piper", "PIL", "soxr", "pydub", "watchfiles", "uvicorn", "starlette", "segno"}
+
+
+def test_an_up_to_date_render_imports_no_voice_model_image_or_server_library(
+    write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    """With the default engine (piper, when installed): the second render finds its track current."""
+    path = write_routine("title: T\nsteps:\n  - {say: Current already., hold: 2s}\n")
+    command = [sys.executable, "-c", LIGHT_RENDER, "render", str(path), "-o", str(tmp_path / "out")]
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
+    first = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout.splitlines()
+    second = subprocess.run(command, capture_output=True, text=True, env=env, check=True).stdout.splitlines()
+    assert first[0].startswith("Wrote ")
+    assert second[0].startswith("Up to date: ")
+    assert set(second[-1].split()) & HEAVY == set()

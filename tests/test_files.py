@@ -342,7 +342,7 @@ def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
     )
     try:
         deadline = time.monotonic() + 120  # a safety net only: the loop ends on what it sees
-        while not (any(cache.folder.rglob("*.pcm")) and any("WAIT" in line for line in fake_espeak.spoken())):
+        while not (any(cache.folder.rglob("*.clip")) and any("WAIT" in line for line in fake_espeak.spoken())):
             assert process.poll() is None, "render ended before it could be interrupted"
             assert time.monotonic() < deadline, "render never stored a line and started a held one"
             time.sleep(0.02)
@@ -363,7 +363,7 @@ def test_interrupted_synthesis_leaves_no_track_and_no_half_cache_entries(
     assert len(fake_espeak.spoken()) < 400  # it really was interrupted
     entries = list(cache.folder.rglob("*"))
     assert not [p for p in entries if p.name.endswith(".part")]
-    stored = [p for p in entries if p.suffix == ".pcm"]
+    stored = [p for p in entries if p.suffix == ".clip"]
     assert stored  # some lines were finished and kept...
     assert all(cache.get(p.stem) is not None for p in stored)  # ...each one whole
     assert ffmpeg_writing_into(tmp_path) == []

@@ -409,7 +409,10 @@ ELSEWHERE: dict[tuple[str, str], str] = {
 
 def every_option(group: click.Group = cli, prefix: str = "") -> Iterator[tuple[str, str]]:
     """(command, option) for every option of every command and group, by its first long name."""
-    for name, command in group.commands.items():
+    context = click.Context(group)
+    for name in group.list_commands(context):  # the app loads each command when asked for it
+        command = group.get_command(context, name)
+        assert command is not None, name
         for param in command.params:
             if isinstance(param, click.Option) and param.name != "help":
                 yield f"{prefix}{name}", next(o for o in param.opts if o.startswith("--"))

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -299,10 +300,10 @@ def test_a_line_is_the_same_in_any_order_and_any_process() -> None:
 
 def test_the_noise_estimate_never_changes_a_take(monkeypatch: pytest.MonkeyPatch) -> None:
     """Too little noise for the line: the run is retried with more, and the take is the same."""
-    from voiceguide.speech.engines import piper
+    from voiceguide.speech.engines import piper_model
 
     first = speak(LINES[1])
-    monkeypatch.setattr(piper, "_NOISE_PER_PHONEME", 64)
+    monkeypatch.setattr(piper_model, "_NOISE_PER_PHONEME", 64)
     assert np.array_equal(speak(LINES[1]), first)
 
 
@@ -423,3 +424,67 @@ def test_voices_in_german_is_no_dead_end(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["voices", "--engine", "piper", "--language", "xx"])
     assert result.exit_code == 1
     assert "use a code like en, de or pt-br" in result.stderr
+
+
+# --- the model's rewrite, kept once; no model for cached lines ----------------------------
+
+CACHED_RENDER = (
+    "import sys; from voiceguide.cli.app import cli; sys.argv = ['voiceguide', *sys.argv[1:]]\n"
+    "try:\n    cli()\nexcept SystemExit:\n    pass\n"
+    "print(sorted(m for m in ('onnxruntime', 'onnx', 'piper', 'numpy') if m in sys.modules))"
+)
+
+
+def test_a_cached_plan_loads_no_model_and_imports_no_onnxruntime(
+    write_routine: Callable[..., Path], tmp_path: Path
+) -> None:
+    path = write_routine("title: T\nsteps:\n  - {say: A line for the cache only., hold: 2s}\n")
+    env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
+    command = [sys.executable, "-c", CACHED_RENDER, "plan", str(path), "--engine", "piper"]
+    cold = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert cold.stdout.splitlines()[-1] == "['numpy', 'onnx', 'onnxruntime', 'piper']"
+    warm = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    assert "onnxruntime" not in warm.stdout.splitlines()[-1]
+    assert "piper" not in warm.stdout.splitlines()[-1]
+    assert warm.stdout.split("\n")[:-2] == cold.stdout.split("\n")[:-2]  # the same plan
+
+
+def test_the_rewritten_model_is_kept_once_and_read_back_as_it_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnx
+
+    from voiceguide.speech.engines.piper_model import REWRITE, load_model, speak
+
+    model = copy_bundled(tmp_path, "kept")
+    keep = tmp_path / "models"
+    first = load_model(model, keep)
+    (kept,) = keep.iterdir()
+    assert kept.name == f"{speech_cache.file_digest(model)}-{REWRITE}.onnx"
+    assert first.noise_inputs == ("noise_0", "noise_1")
+    monkeypatch.setattr(onnx, "load_model", lambda *_: pytest.fail("the kept rewrite was made again"))
+    second = load_model(model, keep)
+    assert second.noise_inputs == first.noise_inputs
+    assert speak(second, LINES[0], "kept", 1.0, 1.0) == speak(first, LINES[0], "kept", 1.0, 1.0)
+    assert list(keep.iterdir()) == [kept]
+
+
+def test_a_damaged_kept_rewrite_is_made_again(tmp_path: Path) -> None:
+    from voiceguide.speech.engines.piper_model import load_model, speak
+
+    model = copy_bundled(tmp_path, "mended")
+    keep = tmp_path / "models"
+    before = speak(load_model(model, keep), LINES[1], "mended", 1.0, 1.0)
+    (kept,) = keep.iterdir()
+    kept.write_bytes(kept.read_bytes()[:1000])
+    assert speak(load_model(model, keep), LINES[1], "mended", 1.0, 1.0) == before
+    assert kept.stat().st_size > 1000
+
+
+def test_an_unwritable_cache_folder_still_speaks(tmp_path: Path) -> None:
+    from voiceguide.speech.engines.piper_model import load_model, speak
+
+    model = copy_bundled(tmp_path, "nowhere")
+    (tmp_path / "file").write_text("not a folder")
+    took = speak(load_model(model, tmp_path / "file" / "models"), LINES[0], "nowhere", 1.0, 1.0)
+    assert took == speak(load_model(model, tmp_path / "models"), LINES[0], "nowhere", 1.0, 1.0)

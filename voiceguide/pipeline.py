@@ -16,7 +16,6 @@ from voiceguide.audio.mix import Mix
 from voiceguide.audio.sounds import chime_clips
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
-from voiceguide.export.handout import Sheet, write_handout
 from voiceguide.export.sidecars import to_ms
 from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
@@ -28,8 +27,9 @@ from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS, length_limit, load_routine
 from voiceguide.routine.fields import VARIANT_ALL
 from voiceguide.routine.variants import Scale
+from voiceguide.speech.cache import samples_digest
 from voiceguide.speech.engines import auto_engine, voice_to_download
-from voiceguide.speech.synth import Settings, Stats, synthesise
+from voiceguide.speech.synth import Settings, Stats, stored, synthesise
 
 DEFAULT_BITRATE = 64
 
@@ -53,12 +53,19 @@ DEFAULTS = Settings()
 
 @dataclass(frozen=True)
 class Plan:
-    """A routine with its exact timeline and the speech that fills it."""
+    """A routine with its exact timeline, the digest of every clip on it (BLAKE2b of its 16-bit
+    samples) and the clips themselves; a plan measured from the cache's headers has the chimes
+    but no speech samples (``complete`` is false)."""
 
     routine: Routine
     timeline: Timeline
     clips: dict[Utterance | Sound, Samples]
     stats: Stats
+    digests: dict[Utterance | Sound, bytes]
+
+    @property
+    def complete(self) -> bool:
+        return all(key in self.clips for key in self.digests)
 
 
 @dataclass(frozen=True)
@@ -146,7 +153,24 @@ def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = S
     clips: dict[Utterance | Sound, Samples] = dict(speech.items())  # items(): dict keys are invariant
     clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
     timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
-    return Plan(routine, timeline, clips, stats)
+    return Plan(routine, timeline, clips, stats, {key: samples_digest(c) for key, c in clips.items()})
+
+
+def measured(routine: Routine, settings: Settings = DEFAULTS) -> Plan | None:
+    """The plan as far as the cache's headers give it, with no speech decoded (enough to tell
+    whether a track is current); ``None`` unless every line is cached."""
+    items = script(routine)
+    found = stored(utterances(items), routine.language, SAMPLE_RATE, settings)
+    if found is None:
+        return None
+    speech, stats = found
+    chimes = chime_clips(routine, sounds(items), SAMPLE_RATE)
+    lengths: dict[Utterance | Sound, int] = {line: entry.length for line, entry in speech.items()}
+    digests: dict[Utterance | Sound, bytes] = {line: entry.digest for line, entry in speech.items()}
+    for sound, clip in chimes.items():
+        lengths[sound], digests[sound] = len(clip), samples_digest(clip)
+    timeline = schedule(routine, items, lengths, SAMPLE_RATE)
+    return Plan(routine, timeline, dict(chimes.items()), stats, digests)
 
 
 @dataclass(frozen=True)
@@ -168,10 +192,11 @@ def render(
     """Render ``routine`` to ``out_dir/<file stem>.mp3`` (or, split, a playlist of parts).
 
     Files appear only when complete. A track whose stored fingerprint matches what
-    it would be made from is left as it is; so is ``reuse``, an MP3 made elsewhere
-    (by another ``publish``), copied instead of encoded when its fingerprint matches.
+    it would be made from is left as it is (telling that decodes no speech: the cache's headers
+    give each line's length and digest); so is ``reuse``, an MP3 made elsewhere (by another
+    ``publish``), copied instead of encoded when its fingerprint matches.
     """
-    planned = plan(routine, settings, progress)
+    planned = measured(routine, settings) or plan(routine, settings, progress)
     base = output_folder(out_dir) / track_name(routine.source, routine.variant)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
@@ -183,6 +208,9 @@ def render(
         return Rendered(target, planned, encoded=False)
     if options.split and playlist_is_current(target, stamp):
         return Rendered(target, planned, encoded=False)
+    if not planned.complete:  # decode the speech now; a damaged entry is spoken again, so stamp what is encoded
+        planned = plan(routine, settings, progress)
+        stamp = fingerprint(planned, bitrate, options)
     timeline = planned.timeline
     bed = Bed(timeline, routine.background).window if routine.background else None
     mix = Mix(timeline, planned.clips, bed)
@@ -199,8 +227,10 @@ def handout(
     progress: Progress = SILENT,
 ) -> Path:
     """Write ``out_dir/<file stem>.pdf``, the routine's handout; its speech is synthesised (cached)
-    so the sheet gives the track's true length."""
-    planned = plan(routine, settings, progress)
+    so the sheet gives the track's true length (from the cache's headers when every line is there)."""
+    from voiceguide.export.handout import Sheet, write_handout
+
+    planned = measured(routine, settings) or plan(routine, settings, progress)
     name = track_name(routine.source, routine.variant)
     timeline = planned.timeline
     sheet = Sheet(to_ms(timeline.duration, timeline.sample_rate), f"{name}.mp3", url, paper)
@@ -245,7 +275,7 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 
 
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
-    """A digest of everything a track is made from: timeline, speech samples, tags, pictures, settings."""
+    """A digest of everything a track is made from: timeline, clips (by their digests), tags, pictures, settings."""
     routine = dataclasses.replace(planned.routine, source="")
     # where the sidecars' links point is not in the MP3: a track published under another URL is the same track
     audio_options = dataclasses.replace(options, links="")
@@ -258,7 +288,7 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     for event in events:
         digest.update(repr((event.start, event.duration, event.kind, event.role, event.clip)).encode())
     for clip in dict.fromkeys(e.clip for e in events if e.clip is not None):  # each sound once
-        digest.update(planned.clips[clip].tobytes())
+        digest.update(planned.digests[clip])
     background = planned.routine.background
     if background and background.file:  # its path is in the routine; its content may change
         digest.update(_file_digest(background.file))

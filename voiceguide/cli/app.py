@@ -7,6 +7,7 @@ reach the user only through ``Group.invoke`` here, or ``report`` for a batch tha
 from __future__ import annotations
 
 import contextlib
+import importlib
 import signal
 import threading
 from collections.abc import Iterator
@@ -16,17 +17,41 @@ from typing import Any
 import click
 
 from voiceguide import __version__
-from voiceguide.cli.author import docs_command, new_command, schema_command
-from voiceguide.cli.handout import handout_command
-from voiceguide.cli.publish import publish_command, serve_command
-from voiceguide.cli.render import info_command, plan_command, render_command, validate_command
 from voiceguide.cli.report import error_text
-from voiceguide.cli.voices import cache_group, voices_command
 from voiceguide.errors import Stopped, VoiceguideError
+
+# Each command by name, from the module that defines it: imported only when that command runs (or
+# help lists them), so `render` does not pay for the imports of `serve` or `publish`.
+COMMANDS = {
+    "render": "render:render_command",
+    "plan": "render:plan_command",
+    "validate": "render:validate_command",
+    "handout": "handout:handout_command",
+    "info": "render:info_command",
+    "voices": "voices:voices_command",
+    "cache": "voices:cache_group",
+    "schema": "author:schema_command",
+    "new": "author:new_command",
+    "docs": "author:docs_command",
+    "publish": "publish:publish_command",
+    "serve": "publish:serve_command",
+}
 
 
 class Group(click.Group):
-    """Turns voiceguide's errors into messages and exit codes; never a traceback."""
+    """Turns voiceguide's errors into messages and exit codes; never a traceback. Commands load on use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, name = COMMANDS[cmd_name].split(":")
+        command = getattr(importlib.import_module(f"voiceguide.cli.{module}"), name)
+        assert isinstance(command, click.Command)
+        assert command.name == cmd_name
+        return command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -87,20 +112,3 @@ def cli() -> None:
     The routine format, every field explained: voiceguide docs (one field:
     voiceguide docs cues).
     """
-
-
-for command in (
-    render_command,
-    plan_command,
-    validate_command,
-    handout_command,
-    info_command,
-    voices_command,
-    cache_group,
-    schema_command,
-    new_command,
-    docs_command,
-    publish_command,
-    serve_command,
-):
-    cli.add_command(command)

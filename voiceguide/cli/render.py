@@ -23,12 +23,10 @@ from voiceguide.cli.options import (
 from voiceguide.cli.report import Tips, error_text, fail_batch, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
-from voiceguide.export.info import info_lines, inspect
 from voiceguide.export.track import Export
 from voiceguide.pipeline import Overrides, distinct_tracks, load, plan, render, variant_names
 from voiceguide.plan.present import plan_dict, plan_lines, voices_text
 from voiceguide.routine.build import expand_paths
-from voiceguide.routine.watch import watch_routines
 
 
 @click.command(name="render")
@@ -141,6 +139,8 @@ def render_command(
 
 def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
     """Render ``paths``, then each one again when it is saved, until Ctrl-C."""
+    from voiceguide.routine.watch import watch_routines
+
     given = {Path(os.path.abspath(path)): path for path in paths}
     changes = watch_routines(paths)
     next(changes)  # the watcher runs: no save from here on is missed
@@ -260,4 +260,6 @@ def info_command(track: Path) -> None:
     Examples:
       voiceguide info output/neck-and-back.mp3
     """
+    from voiceguide.export.info import info_lines, inspect
+
     click.echo("\n".join(info_lines(inspect(track))))

@@ -8,7 +8,7 @@ from voiceguide.cli.options import progress_bars
 from voiceguide.errors import Fault
 from voiceguide.model import ENGINE_NAMES
 from voiceguide.phrases import languages, natural_voice
-from voiceguide.speech.cache import SpeechCache, default_folder
+from voiceguide.speech.cache import CAP_VARIABLE, SpeechCache, default_folder
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.download import download_voice, downloadable
 from voiceguide.speech.engines.piper import available, user_voice_folder
@@ -101,7 +101,10 @@ def cache_group() -> None:
 
 @cache_group.command(name="info")
 def cache_info() -> None:
-    """Show where the speech cache is and how big it is.
+    """Show where the speech cache is, how big it is and its size cap.
+
+    The least recently used lines are removed once the cache grows past its cap
+    (VOICEGUIDE_CACHE_MB, in megabytes; 1000 by default).
 
     \b
     Example:
@@ -109,7 +112,10 @@ def cache_info() -> None:
     """
     store = SpeechCache(default_folder())
     usage = store.usage()
-    click.echo(f"{store.folder}\n{usage.entries} lines, {usage.bytes / 1_000_000:.1f} MB")
+    click.echo(
+        f"{store.folder}\n{usage.entries} lines, {usage.bytes / 1_000_000:.1f} MB "
+        f"(cap {store.cap / 1_000_000:g} MB, set by {CAP_VARIABLE})"
+    )
 
 
 @cache_group.command(name="clear")

@@ -8,12 +8,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, ImageDraw, ImageFont
+from typing import TYPE_CHECKING
 
 from voiceguide.errors import OutputError
 from voiceguide.model import Routine
 from voiceguide.routine.fields import COVER_TYPES
+
+if TYPE_CHECKING:  # Pillow is imported when a card is drawn, not by every render that imports this
+    from PIL import ImageDraw, ImageFont
 
 SIZE = 800
 EMBEDDED_MAX = 3000  # pixels on a side: the most a podcast app or phone shows
@@ -44,6 +46,8 @@ def cover_art(routine: Routine) -> Cover:
 def picture(path: Path, longest: int) -> Cover:
     """A routine's image file, scaled down (never up) so its longer side is at most ``longest``
     pixels: a phone photo would otherwise weigh megabytes in every chapter and every handout."""
+    from PIL import Image
+
     try:
         with Image.open(path) as image:
             image.load()
@@ -66,6 +70,8 @@ def title_card(title: str, byline: str | None, size: int = SIZE) -> bytes:
 
     The layout is drawn at every size, not scaled (podcast artwork must be at least 1400 px).
     """
+    from PIL import Image, ImageDraw
+
     k = size / SIZE
     image = Image.new("RGB", (size, size), BACKGROUND)
     draw = ImageDraw.Draw(image)
@@ -98,6 +104,8 @@ def _fit(draw: ImageDraw.ImageDraw, title: str, width: int, k: float) -> tuple[I
 
 def _font(size: int) -> ImageFont.FreeTypeFont:
     """Pillow's bundled scalable font (DejaVu-like), so covers look the same on every machine."""
+    from PIL import ImageFont
+
     font = ImageFont.load_default(size=size)
     assert isinstance(font, ImageFont.FreeTypeFont)  # Pillow >= 10.1 with FreeType, as pinned
     return font

@@ -5,8 +5,6 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from PIL import Image
-
 from voiceguide.routine.fields import COVER_TYPES, MAX_IMAGE_PIXELS
 from voiceguide.routine.kinds import Context
 from voiceguide.routine.schema import Field, Section
@@ -36,6 +34,8 @@ def _unreadable_image(path: Path) -> str | None:
     """Why ``path`` is not a JPEG or PNG image a phone can show (decoded in full), or ``None``."""
     formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
     wanted = formats[COVER_TYPES[path.suffix.lower()]]
+    from PIL import Image  # only for routines with a picture: PIL is not paid by the others
+
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the size is checked here

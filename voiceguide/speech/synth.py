@@ -67,6 +67,23 @@ def resolve_voices(voices: Iterable[Voice], language: str) -> dict[Voice, VoiceI
     return resolved
 
 
+def stored(
+    lines: Iterable[Utterance], language: str, sample_rate: int, settings: Settings = Settings()
+) -> tuple[dict[Utterance, speech_cache.Stored], Stats] | None:
+    """The length and digest of each utterance's cached speech, read from the cache's headers
+    without decoding any; ``None`` unless every line is cached."""
+    store = settings.cache
+    if store is None:
+        return None
+    ordered, resolved, keys = _prepare(lines, language, sample_rate)
+    found: dict[Utterance, speech_cache.Stored] = {}
+    for line in ordered:
+        if (entry := store.stored(keys[line])) is None:
+            return None
+        found[line] = entry
+    return found, Stats(len(ordered), len(ordered), _spoke(resolved))
+
+
 def synthesise(
     lines: Iterable[Utterance],
     language: str,
@@ -75,9 +92,7 @@ def synthesise(
     progress: Progress = SILENT,
 ) -> tuple[dict[Utterance, Samples], Stats]:
     """Speech for each utterance, as samples at ``sample_rate`` with no leading or trailing silence."""
-    ordered = sorted(set(lines), key=lambda u: (u.voice.engine, u.text))
-    resolved = resolve_voices((u.voice for u in ordered), language)
-    keys = {u: _key(u, resolved[u.voice], sample_rate) for u in ordered}
+    ordered, resolved, keys = _prepare(lines, language, sample_rate)
     store = settings.cache
     clips: dict[Utterance, Samples] = {}
     for line in ordered:
@@ -103,8 +118,22 @@ def synthesise(
         except BaseException:
             pool.shutdown(wait=True, cancel_futures=True)
             raise
-    spoke = tuple(sorted({(v.engine, info.id) for v, info in resolved.items()}))
-    return clips, Stats(len(ordered), cached, spoke)
+    if store is not None and missing:
+        store.evict()
+    return clips, Stats(len(ordered), cached, _spoke(resolved))
+
+
+def _prepare(
+    lines: Iterable[Utterance], language: str, sample_rate: int
+) -> tuple[list[Utterance], dict[Voice, VoiceInfo], dict[Utterance, str]]:
+    """The distinct lines in a fixed order, their voices (checked) and their cache keys."""
+    ordered = sorted(set(lines), key=lambda u: (u.voice.engine, u.text))
+    resolved = resolve_voices((u.voice for u in ordered), language)
+    return ordered, resolved, {u: _key(u, resolved[u.voice], sample_rate) for u in ordered}
+
+
+def _spoke(resolved: dict[Voice, VoiceInfo]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted({(v.engine, info.id) for v, info in resolved.items()}))
 
 
 def _key(line: Utterance, voice: VoiceInfo, sample_rate: int) -> str:
