@@ -22,7 +22,7 @@ from .durations import format_clock
 from .engines import get_engine
 from .engines.download import download_voice
 from .engines.piper import user_voice_folder
-from .errors import Fault, RoutineError, Stopped, VoiceguideError
+from .errors import Fault, Problem, RoutineError, Stopped, VoiceguideError
 from .export import Export
 from .info import info_lines, inspect
 from .loudness import DEFAULT_TARGET
@@ -125,21 +125,31 @@ def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float
     return target
 
 
-def export_options(command: F) -> F:
-    """--loudness, --no-sidecars and --split: how the track is written for a phone."""
+def audio_options(command: F) -> F:
+    """Every option that changes the audio, declared once for `render`, `publish` and `serve`:
+    --engine, --voice, --rate, --bitrate and --loudness."""
     command = click.option(
-        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
-    )(command)
-    command = click.option(
-        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt and .chapters.json."
-    )(command)
-    return click.option(
         "--loudness",
         metavar="LUFS|off",
         default=f"{DEFAULT_TARGET:g}",
         callback=_loudness,
         show_default=True,
-        help="Integrated loudness in LUFS (true peak at most -1 dBTP), or `off`.",
+        help="The voice's loudness in LUFS, measured over the spoken lines (the background keeps its own "
+        "`volume`; the true peak of everything stays at most -1 dBTP), or `off`.",
+    )(command)
+    command = click.option(
+        "--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps."
+    )(command)
+    return voice_options(command)
+
+
+def export_options(command: F) -> F:
+    """--no-sidecars and --split: how the track is written for a phone."""
+    command = click.option(
+        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
+    )(command)
+    return click.option(
+        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt and .chapters.json."
     )(command)
 
 
@@ -205,8 +215,7 @@ def cli() -> None:
     show_default=True,
     help="Folder for the MP3 files.",
 )
-@voice_options
-@click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@audio_options
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
@@ -263,7 +272,7 @@ def render_command(
         finally:
             if bars:
                 bars.close()
-        _warn(done.plan.timeline)
+        _warn(done.plan.timeline, done.warnings)
         if not quiet:
             stats, timeline = done.plan.stats, done.plan.timeline
             length = format_clock(timeline.seconds(timeline.duration))
@@ -300,9 +309,9 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
             return
 
 
-def _warn(timeline: Timeline) -> None:
-    """Lines moved to make room, on stderr (they never stop a render)."""
-    for line in move_warnings(timeline):
+def _warn(timeline: Timeline, levelling: Sequence[Problem] = ()) -> None:
+    """Lines moved to make room, and what levelling could not do, on stderr (they never stop a render)."""
+    for line in [*move_warnings(timeline), *(f"Warning: {problem}" for problem in levelling)]:
         click.echo(line, err=True)
 
 
@@ -529,6 +538,11 @@ def _base_url(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
     return _checked(base_url, value) or value
 
 
+def _warn_levelling(done: Published) -> None:
+    for problem in done.warnings:
+        click.echo(f"Warning: {problem}", err=True)
+
+
 def _published_lines(done: Published) -> list[str]:
     count = len(done.site.episodes)
     encoded = len(done.encoded)
@@ -569,8 +583,7 @@ def _published_lines(done: Published) -> list[str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
-@voice_options
-@click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@audio_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
 def publish_command(
@@ -586,6 +599,7 @@ def publish_command(
     voice: str | None,
     rate: int | None,
     bitrate: int,
+    loudness: float | None,
     jobs: int,
     no_cache: bool,
     quiet: bool,
@@ -606,11 +620,19 @@ def publish_command(
     bars = Bars() if not quiet and sys.stderr.isatty() else None
     try:
         done = publish(
-            routines, site, channel, Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), bars or SILENT
+            routines,
+            site,
+            channel,
+            Overrides(engine, voice, rate),
+            bitrate,
+            settings(jobs, no_cache),
+            bars or SILENT,
+            loudness,
         )
     finally:
         if bars:
             bars.close()
+    _warn_levelling(done)
     if not quiet:
         lines = _published_lines(done)
         lines += [f"Page: {done.site.url('index.html')}", f"Feed: {done.site.url('feed.xml')}"]
@@ -627,8 +649,7 @@ def publish_command(
 )
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--title", default="Routines", show_default=True, help="The podcast's title.")
-@voice_options
-@click.option("--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps.")
+@audio_options
 @synthesis_options
 def serve_command(
     routines: Sequence[Path],
@@ -639,6 +660,7 @@ def serve_command(
     voice: str | None,
     rate: int | None,
     bitrate: int,
+    loudness: float | None,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -666,10 +688,12 @@ def serve_command(
             bitrate,
             settings(jobs, no_cache),
             bars or SILENT,
+            loudness,
         )
     finally:
         if bars:
             bars.close()
+    _warn_levelling(session.published)
     echo = click.echo
     echo("\n".join(_published_lines(session.published)))
     if host in ALL_INTERFACES and "//127.0.0.1:" in session.url:
@@ -681,6 +705,7 @@ def serve_command(
 
     def republished(changed: set[Path], done: Published) -> None:
         names = ", ".join(sorted(p.name for p in changed))
+        _warn_levelling(done)
         echo(f"Changed: {names}. " + _published_lines(done)[0])
 
     def failed(err: VoiceguideError) -> None:

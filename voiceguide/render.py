@@ -116,6 +116,7 @@ class Rendered:
     path: Path
     plan: Plan
     encoded: bool  # False: the track on disk already had exactly this audio and these tags
+    warnings: tuple[Problem, ...] = ()  # about the levelling (said when the track is encoded)
 
 
 def render(
@@ -146,8 +147,8 @@ def render(
     mix = Mix(timeline, planned.clips, bed)
     written = export(routine, timeline, mix, base, bitrate, options, stamp, progress)
     if options.split:
-        _stamp_playlist(written, stamp)
-    return Rendered(written, planned, encoded=True)
+        _stamp_playlist(written.path, stamp)
+    return Rendered(written.path, planned, encoded=True, warnings=written.warnings)
 
 
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it

@@ -33,6 +33,7 @@ from starlette.types import Scope
 
 from ..errors import OutputError, VoiceguideError
 from ..files import atomic_path, output_folder
+from ..loudness import DEFAULT_TARGET
 from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress
 from ..synth import Settings
 from ..watch import watch_routines
@@ -213,6 +214,7 @@ def start(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    loudness: float | None = DEFAULT_TARGET,
 ) -> Session:
     """Listen on ``host:port``, publish ``routines`` for the URL a phone will use, and return the session.
 
@@ -228,9 +230,9 @@ def start(
         channel = Channel(url, title=title)
 
         def republish() -> Published:
-            return publish(routines, kept.site, channel, overrides, bitrate, settings)
+            return publish(routines, kept.site, channel, overrides, bitrate, settings, SILENT, loudness)
 
-        first = publish(routines, kept.site, channel, overrides, bitrate, settings, progress)
+        first = publish(routines, kept.site, channel, overrides, bitrate, settings, progress, loudness)
         return Session(url, first, sock, application(kept.site, kept.secret), republish, routines)
     except BaseException:
         sock.close()

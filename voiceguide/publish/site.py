@@ -32,6 +32,7 @@ from ..cover import BACKGROUND, Cover, cover_art, title_card
 from ..errors import OutputError, Problem, RoutineError
 from ..export import Export
 from ..files import atomic_path, output_folder, safe_name
+from ..loudness import DEFAULT_TARGET
 from ..model import Routine
 from ..render import DEFAULT_BITRATE, DEFAULTS, SILENT, Overrides, Progress, Rendered, load, render
 from ..routine import COVER_TYPES, expand_paths
@@ -116,6 +117,7 @@ class Published:
     site: Site
     encoded: tuple[str, ...]  # titles of routines encoded this time (the rest were up to date)
     removed: tuple[str, ...]  # files deleted because their routine is gone
+    warnings: tuple[Problem, ...] = ()  # what levelling could not do, for the routines encoded this time
 
 
 def site_url(base_url: str, relative: str) -> str:
@@ -154,8 +156,10 @@ def publish(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    loudness: float | None = DEFAULT_TARGET,
 ) -> Published:
-    """Render ``routines`` into ``folder`` and write the artwork, the feed and the page.
+    """Render ``routines`` into ``folder`` and write the artwork, the feed and the page
+    (``bitrate`` and ``loudness`` as ``render`` takes them).
 
     Every routine is loaded and checked before anything is written; if one is bad,
     the site stays as it was.
@@ -167,12 +171,14 @@ def publish(
     written: list[str] = []
     episodes: list[Episode] = []
     encoded: list[str] = []
+    warnings: list[Problem] = []
     guid = old.get("guid") or str(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
     dates: dict[str, Any] = {}
     for name, routine in loaded.items():
-        done = render(routine, tracks, bitrate, settings, progress, Export())
+        done = render(routine, tracks, bitrate, settings, progress, Export(loudness))
+        warnings += done.warnings
         if done.encoded:
             encoded.append(routine.title)
         image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
@@ -200,7 +206,7 @@ def publish(
     removed = _remove_stale(folder, old.get("files", []), written)
     manifest = {"version": MANIFEST_VERSION, "guid": guid, "files": sorted(set(written)), "tracks": dates}
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
-    return Published(folder, site, tuple(encoded), removed)
+    return Published(folder, site, tuple(encoded), removed, tuple(warnings))
 
 
 def _episode(
