@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from voiceguide.cli import cli
 from voiceguide.render import Overrides, Rendered, load, render
-from voiceguide.timeline import Kind, Timeline
+from voiceguide.timeline import SAMPLE_RATE, Kind, Timeline
 
 from conftest import ROOT, ROUTINES
 
@@ -64,7 +64,7 @@ def speech_spans(timeline: Timeline) -> list[tuple[int, int]]:
     return [(e.start, e.end) for e in timeline.events if e.kind is Kind.SPEECH and e.duration]
 
 
-def voice_loudness(ffmpeg: str, samples: Samples, spans: list[tuple[int, int]], rate: int) -> float:
+def voice_loudness(ffmpeg: str, samples: Samples, spans: list[tuple[int, int]], rate: int = SAMPLE_RATE) -> float:
     """The voice's integrated loudness: the spoken spans of the decoded track, end to end, through ebur128."""
     joined = np.concatenate([samples[lo:hi] for lo, hi in spans])
     return ebur128(ffmpeg, ["-f", "s16le", "-ar", str(rate), "-ac", "1", "-i", "pipe:0"], joined.tobytes())[0]
