@@ -213,3 +213,13 @@ def test_info_says_when_it_cannot_tell_where_the_voice_is(
     result = runner.invoke(cli, ["info", str(alone)])
     assert result.exit_code == 0, result.output
     assert "Voice: not measured: no captions (alone.vtt) beside the track tell where it speaks" in result.stdout
+
+
+def test_a_line_too_short_to_measure_renders_at_its_own_level_with_a_warning(
+    write_routine: Callable[..., Path], tmp_path: Path, runner: CliRunner
+) -> None:
+    path = write_routine("title: T\nsteps:\n  - say: Go.\n")  # 0.37 s of speech: under one 400 ms block
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path / "out"), "--engine", "espeak-ng"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "out" / "routine.mp3").is_file()
+    assert "routine.yaml: the voice is left at its own level: its lines are too short or too quiet" in result.stderr

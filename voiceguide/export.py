@@ -108,6 +108,17 @@ def level_warnings(routine: Routine, levelled: Levelled, target: float | None) -
                 + (", or a lower background `volume` or a deeper `duck`" if bed else ""),
             )
         )
+    if target is not None and levelled.aim is None and levelled.mix.speech:
+        found.append(
+            Problem(
+                str(routine.source),
+                None,
+                "",
+                "the voice is left at its own level: its lines are too short or too quiet to measure "
+                "(loudness is measured over at least 0.4 s of speech above -70 LUFS)",
+                fix="give the routine a longer line to say, e.g. an intro",
+            )
+        )
     peak = levelled.bed_peak
     if bed is not None and peak is not None:
         found.append(

@@ -171,7 +171,7 @@ class Levelled:
 
     def _curve_at(self, start: int, end: int) -> Wave | None:
         """The limiter's gain for samples ``start`` to ``end``, interpolated between tick centres."""
-        if self._ticks is None or self._curve is None or self._curve.min() >= 1.0:
+        if self._ticks is None or self._curve is None or not (self._curve < 1.0).any():
             return None
         out = np.ones(end - start)
         where = np.arange(start, end)
@@ -217,7 +217,7 @@ def level(mix: Mix, target: float | None, bitrate: int, advance: Callable[[], No
     """Analyse ``mix`` and find the voice gain that puts the voice in the MP3 at ``bitrate`` kbps at
     ``target`` LUFS, or as near as it goes cleanly (``Levelled.aim`` says where it settled).
 
-    ``None`` leaves the mix as it is. A mix with no measurable speech is left as it is too.
+    ``None`` leaves the mix as it is. A mix with no measurable speech keeps its level, under the ceiling.
     """
     if target is None:
         return Levelled(mix, 1.0)
@@ -231,17 +231,20 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float | Single) -> Levell
     limiter, the one that takes just that much (then ``aim`` is lowered to what it reaches)."""
     size = round(mix.rate / 10)
 
-    def loudness(gain_db: float) -> tuple[float, Single]:
-        gain = np.float32(10 ** (gain_db / 20))
+    def curve_at(gain: np.float32) -> Single:
         peaks = gain * ticks.voice_peak
         if ticks.bed_peak is not None:
             peaks += ticks.bed_peak
-        curve = limiter(peaks, ceiling)
+        return limiter(peaks, ceiling)
+
+    def loudness(gain_db: float) -> tuple[float, Single]:
+        gain = np.float32(10 ** (gain_db / 20))
+        curve = curve_at(gain)
         return gated(_energies(ticks, curve * curve * gain * gain), size), curve
 
     plain = gated(_energies(ticks, np.ones(len(ticks.speech), np.float32)), size)
-    if plain == -math.inf:
-        return Levelled(mix, 1.0)  # nothing to level (no lines, silent ones, or too short to measure)
+    if plain == -math.inf:  # no lines, silent ones, or under 400 ms of them: nothing to measure, only to limit
+        return Levelled(mix, 1.0, ticks, curve_at(np.float32(1)), None, ceiling)
     lo, hi = aim - plain - FLOOR_DB, aim - plain + MAX_CUT_LU
     floor = plain + lo - loudness(lo)[0]  # what the bed's own peaks take off the voice at any gain
 
