@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pytest
-from test_voice_level import check_levelled
 
 from voiceguide.audio import decode_file
 from voiceguide.background import Bed
@@ -17,6 +16,8 @@ from voiceguide.export import Export
 from voiceguide.model import Background
 from voiceguide.render import DEFAULT_BITRATE, Overrides, load, render
 from voiceguide.timeline import SAMPLE_RATE, Kind, Timeline
+
+from conftest import check_levelled
 
 ROUTINE = """\
 title: Ambience

@@ -19,7 +19,6 @@ from mutagen.id3 import ID3, CTOCFlags
 from mutagen.mp3 import MONO, MP3, BitrateMode
 from PIL import Image
 from test_render import assert_audio_matches_plan
-from test_voice_level import VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
 
 from voiceguide import export as export_module
 from voiceguide import level as level_module
@@ -33,7 +32,7 @@ from voiceguide.present import plan_dict
 from voiceguide.render import PLAYLIST_STAMP, Overrides, Plan, load, plan, render
 from voiceguide.timeline import SAMPLE_RATE, Timeline
 
-from conftest import ROUTINES, correlation, mix_of
+from conftest import ROUTINES, VOICE_TOLERANCE_LU, correlation, decoded, mix_of, speech_spans, voice_loudness
 
 TOLERANCE = 0.010  # seconds
 _CHAPTER = re.compile(r"Chapter #\d+:\d+: start (\S+), end (\S+)\n\s+Metadata:\n\s+title\s+: (.*)")

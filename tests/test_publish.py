@@ -14,7 +14,6 @@ import feedparser
 import pytest
 from click.testing import CliRunner
 from PIL import Image
-from test_voice_level import VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
 
 from voiceguide.audio import decode_file
 from voiceguide.cli import cli
@@ -24,7 +23,7 @@ from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.site import MANIFEST, base_url
 from voiceguide.render import Overrides, load, plan
 
-from conftest import ROUTINES, SHORT_ROUTINE
+from conftest import ROUTINES, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
 
 BASE = "http://example.com/my library/"
 ESPEAK = Overrides(engine="espeak-ng")

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from test_voice_level import VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
 
 from voiceguide.loudness import DEFAULT_TARGET
 from voiceguide.publish.serve import Session, lan_address, library, start
 from voiceguide.render import Overrides, load, plan
 
-from conftest import ROOT, SHORT_ROUTINE
+from conftest import ROOT, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
 
 WAIT = 60.0  # seconds: a safety net only; every wait ends as soon as its condition holds
 
