@@ -38,6 +38,7 @@ from .loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter
 Wave = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]  # per-tick data: a 2-hour track keeps over a million ticks
 
+LEVELLING = "voice"  # what the target is measured on: in every track's fingerprint, so older tracks are redone
 TICK = 64  # samples per tick of the limiter's gain curve (2.9 ms at 22.05 kHz)
 HOLD = 3  # ticks the gain is down before a peak (lookahead) and after it
 SMOOTH = (1, 1)  # half-widths of the two box filters that round the curve; their sum is below HOLD

@@ -16,6 +16,7 @@ from .engines import auto_engine
 from .errors import Problem, RoutineError
 from .export import Export, export, target_path, track_sidecars
 from .files import output_folder, safe_name
+from .level import LEVELLING
 from .model import AUTO, Routine, Voice
 from .routine import load_routine
 from .sidecars import write_text
@@ -198,7 +199,7 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     """A digest of everything a track is made from: timeline, speech samples, tags, cover, settings."""
     routine = dataclasses.replace(planned.routine, source="")
-    digest = hashlib.sha256(repr((__version__, bitrate, options, routine)).encode())
+    digest = hashlib.sha256(repr((__version__, LEVELLING, bitrate, options, routine)).encode())
     if routine.cover is not None and routine.cover.is_file():
         digest.update(_file_digest(routine.cover))
     events = planned.timeline.events
