@@ -932,3 +932,17 @@ def test_render_draws_progress_bars_on_a_terminal(tmp_path: Path) -> None:
     assert "Synthesising" in screen
     assert "Encoding" in screen
     assert "100%" in screen
+
+
+AUDIO_OPTIONS = ("engine", "voice", "rate", "bitrate", "loudness")
+
+
+@pytest.mark.parametrize("command", ["publish", "serve"])
+def test_publish_and_serve_take_every_option_that_changes_the_audio_as_render_does(command: str) -> None:
+    def options(name: str) -> dict[str, tuple[object, ...]]:
+        found = cli.commands[name].params
+        return {p.name: (p.to_info_dict(), p.callback) for p in found if p.name in AUDIO_OPTIONS and p.name is not None}
+
+    render = options("render")
+    assert sorted(render) == sorted(AUDIO_OPTIONS)
+    assert options(command) == render

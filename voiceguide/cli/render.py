@@ -11,14 +11,14 @@ from pathlib import Path
 import click
 
 from voiceguide.cli.options import (
-    bitrate_option,
+    audio_options,
     export_options,
     progress_bars,
     settings,
     synthesis_options,
     voice_options,
 )
-from voiceguide.cli.report import error_text, fail_batch, warn_moves
+from voiceguide.cli.report import error_text, fail_batch, warn_levelling, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.info import info_lines, inspect
@@ -40,8 +40,7 @@ from voiceguide.routine.watch import watch_routines
     show_default=True,
     help="Folder for the MP3 files.",
 )
-@voice_options
-@bitrate_option
+@audio_options
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
@@ -96,6 +95,7 @@ def render_command(
             click.echo(error_text(err), err=True)
             return
         warn_moves(done.plan.timeline)
+        warn_levelling(done.warnings)
         if not quiet:
             stats, timeline = done.plan.stats, done.plan.timeline
             length = format_clock(timeline.seconds(timeline.duration))
