@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.audio.ffmpeg import ffmpeg
-from voiceguide.plan.timeline import SAMPLE_RATE, Hold, Line, schedule, script
+from voiceguide.plan.script import Hold, Line, script
+from voiceguide.plan.timeline import SAMPLE_RATE, schedule
 from voiceguide.routine.build import load_routine
 from voiceguide.speech.clips import trim
 

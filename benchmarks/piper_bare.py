@@ -19,7 +19,8 @@ from piper import PiperVoice, SynthesisConfig
 
 from voiceguide.audio.ffmpeg import ffmpeg
 from voiceguide.audio.sounds import chime_clips
-from voiceguide.plan.timeline import SAMPLE_RATE, schedule, script, sounds, utterances
+from voiceguide.plan.script import script, sounds, utterances
+from voiceguide.plan.timeline import SAMPLE_RATE, schedule
 from voiceguide.routine.build import load_routine
 from voiceguide.speech.clips import trim
 from voiceguide.speech.engines.piper import BUNDLED, length_scale

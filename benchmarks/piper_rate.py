@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from voiceguide.pipeline import load
-from voiceguide.plan.timeline import SAMPLE_RATE, script, utterances
+from voiceguide.plan.script import script, utterances
+from voiceguide.plan.timeline import SAMPLE_RATE
 from voiceguide.speech.clips import decode_clip, trim
 from voiceguide.speech.engines import piper
 from voiceguide.speech.engines.base import pick_voice

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import textwrap
 import wave
@@ -20,13 +21,15 @@ import hypothesis
 import numpy as np
 import numpy.typing as npt
 import pytest
+import segno
 from click.testing import CliRunner
 
 from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.mix import Mix
 from voiceguide.model import Voice
 from voiceguide.pipeline import Plan, Rendered
-from voiceguide.plan.timeline import SAMPLE_RATE, Event, EventKind, Sound, Timeline, Utterance, Where
+from voiceguide.plan.script import EventKind, Sound, Utterance, Where
+from voiceguide.plan.timeline import SAMPLE_RATE, Event, Timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ROUTINES = ROOT / "routines"
@@ -207,14 +210,23 @@ def rendered_short(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict
 
 # --- Hypothesis profiles (issue 14) ------------------------------------------------------------
 # In CI (CI=true) examples are derandomised: the same run every time, so a failure reproduces.
-# HYPOTHESIS_PROFILE=ci|dev picks one by hand.
-# Both start from Hypothesis's own defaults (not its automatic CI profile, which it picks whenever CI is set).
+# HYPOTHESIS_PROFILE=ci|dev|deep (or pytest's --hypothesis-profile) picks one by hand. `deep` is the
+# randomised run with DEEP times the examples, before each release (tests/README.md).
+# All start from Hypothesis's own defaults (not its automatic CI profile, which it picks whenever CI is set).
 _BASE = hypothesis.settings.get_profile("default")
+DEEP = 20
 hypothesis.settings.register_profile("ci", parent=_BASE, derandomize=True, database=None, print_blob=True)
 hypothesis.settings.register_profile("dev", parent=_BASE, print_blob=True)
+hypothesis.settings.register_profile("deep", parent=_BASE, max_examples=DEEP * _BASE.max_examples, print_blob=True)
 hypothesis.settings.load_profile(
     os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
 )
+
+
+def examples(count: int) -> int:
+    """``count`` examples for a property test, scaled as the loaded profile scales Hypothesis's default
+    (so `deep` runs every property test DEEP times longer)."""
+    return count * hypothesis.settings.default.max_examples // _BASE.max_examples
 
 
 # --- Synthetic mixes: lines placed by hand, for the assembly and level tests ------------------
@@ -308,10 +320,13 @@ def assert_speech_matches(decoded: npt.NDArray[np.int16], planned: Plan) -> None
     heard = decoded.astype(np.float64)
     lag, tolerance = round(MAX_LAG_SECONDS * rate), round(END_TOLERANCE_SECONDS * rate)
     speech = [e for e in timeline.events if e.kind is EventKind.SPEECH]
-    # the voice stops right where the hold starts: a line (or a `wait`'s silence) ends on each hold's first sample
-    ends = {e.end for e in speech if not e.overlay} | {e.end for e in timeline.events if e.kind is EventKind.READY}
+    # the hold starts where the gap after a line ends (and the line's end is measured below), or where
+    # a `wait`'s silence ends
+    ends = {e.end for e in speech if not e.overlay}
+    ends |= {e.end for e in timeline.events if e.kind is EventKind.GAP and e.start in ends}
+    ends |= {e.end for e in timeline.events if e.kind is EventKind.READY}
     late = [e.start / rate for e in timeline.events if e.kind is EventKind.HOLD and e.start not in ends]
-    assert not late, f"holds at {late} s do not start where a line ends"
+    assert not late, f"holds at {late} s do not start where a line (and its gap) ends"
     for number, event in enumerate(speech):
         got, want = heard[event.start : event.end], expected[event.start : event.end]
         score = correlation(got, want)
@@ -347,18 +362,36 @@ class VoiceServer:
     root: Path
 
     def catalogue(self, **changes: Any) -> None:
-        """Rewrite ``voices.json``; ``changes`` override the model file's entry (size_bytes, md5_digest)."""
+        """Rewrite ``voices.json`` with every voice served; ``changes`` override the bundled model
+        file's entry (size_bytes, md5_digest)."""
         import json
 
-        files = {}
-        for path in sorted(self.root.glob("en/**/*.onnx*")):
+        catalogue: dict[str, Any] = {}
+        for path in sorted(self.root.glob("*/**/*.onnx*")):
             data = path.read_bytes()
             entry = {"size_bytes": len(data), "md5_digest": hashlib.md5(data).hexdigest()}
-            if path.suffix == ".onnx":
+            voice_id = path.name.split(".")[0]
+            if path.suffix == ".onnx" and voice_id == "en_US-joe-medium":
                 entry.update(changes)
-            files[path.relative_to(self.root).as_posix()] = entry
-        catalogue = {"en_US-joe-medium": {"key": "en_US-joe-medium", "quality": "medium", "files": files}}
+            voice = catalogue.setdefault(voice_id, {"key": voice_id, "quality": voice_id.rsplit("-")[-1], "files": {}})
+            voice["files"][path.relative_to(self.root).as_posix()] = entry
         (self.root / "voices.json").write_text(json.dumps(catalogue), encoding="utf-8")
+
+    def serve_copy(self, voice_id: str) -> None:
+        """Serve the bundled voice also as ``voice_id`` (``de_DE-thorsten-medium``), its config
+        saying that voice's language: a stand-in for a real voice of another language."""
+        import json
+
+        locale, name, quality = voice_id.split("-")
+        folder = self.root / locale.split("_")[0] / locale / name / quality
+        folder.mkdir(parents=True)
+        bundled = next(self.root.glob("en/**/en_US-joe-medium.onnx"))
+        (folder / f"{voice_id}.onnx").symlink_to(bundled.resolve())
+        config = json.loads(Path(f"{bundled}.json").read_text(encoding="utf-8"))
+        config["language"]["code"] = locale
+        config["dataset"] = name
+        (folder / f"{voice_id}.onnx.json").write_text(json.dumps(config), encoding="utf-8")
+        self.catalogue()
 
 
 @pytest.fixture
@@ -482,3 +515,48 @@ def check_levelled(ffmpeg: str, done: Rendered, tolerance: float = VOICE_TOLERAN
     assert voice == pytest.approx(-16.0, abs=tolerance)
     assert true_peak(ffmpeg, done.path) <= CEILING_DBTP
     return samples
+
+
+def qr_encodes(output: str, url: str) -> bool:
+    """Whether the QR code printed in ``output`` (half blocks, two module rows a line: a block is
+    light, a space dark) is, module for module, segno's code for ``url`` at some error level."""
+    rows: list[list[bool]] = []
+    for line in output.splitlines():
+        if line and set(line) <= set("█▀▄ "):
+            rows.append([char in " ▄" for char in line])  # top halves: dark
+            rows.append([char in " ▀" for char in line])  # bottom halves
+    assert rows, output
+    for level in "lmqh":
+        code = segno.make(url, error=level, boost_error=False)
+        expected = [[bool(dark) for dark in row] for row in code.matrix_iter(border=4)]
+        if rows[: len(expected)] == expected and len(rows) - len(expected) <= 1:  # an odd count: a half line
+            return True
+    return False
+
+
+_WRITER = """
+import sys
+from pathlib import Path
+from voiceguide.files import atomic_path
+with atomic_path(Path(sys.argv[1])) as partial:
+    partial.write_bytes(b"half a track")
+    print(partial.name, flush=True)
+    sys.stdin.read()  # until the test closes it (or kills this process)
+"""
+
+
+class Writer(subprocess.Popen[str]):
+    """Another process writing ``final`` through ``atomic_path``: ``part`` is its temporary file's
+    name; it finishes when its stdin is closed (``communicate("")``), or is killed."""
+
+    part: str
+
+
+def writing_elsewhere(final: Path) -> Writer:
+    """Start a :class:`Writer` and wait until its temporary file is written."""
+    writer = Writer(
+        [sys.executable, "-c", _WRITER, str(final)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    assert writer.stdout is not None
+    writer.part = writer.stdout.readline().strip()
+    return writer

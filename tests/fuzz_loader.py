@@ -47,6 +47,12 @@ TOKENS = [
     "sides: ", "cues:\n  - at: 0s\n    say: x\n", "steps: ", "title: ", "voice: {engine: espeak-ng, name: zz}",
     "countdown: 20", "reps: 100", "count: 60", "chime: end", "remaining: [30s]", "background: {noise: pink}",
     "cover: /dev/zero", "sounds: {start: /dev/zero}", "phrases: {sides: [a, a]}", "language: xx",
+    # text that is not text, written as YAML escapes
+    '"A\\x01B"', '"Good\\0Evil"', '"\\e[2J"', '"\\u202eevil"', '"a\\u200bb"', '"\\x7f"', '"\\u2066x\\u2069"',
+    # file fields that reach out of the routine's folder, or would be protocols for ffmpeg
+    "cover: ../../x.png", "cover: /etc/x.png", "cover: ~/x.png", 'sounds: {start: "concat:h.wav|/etc/passwd"}',
+    'background: {file: "http:127.0.0.1:1/rain.wav"}', "sounds: {end: /proc/self/environ}",
+    "voice: {engine: piper, name: /tmp/x.onnx}", "voice: {engine: piper, name: ../x.onnx}",
 ]  # fmt: skip
 
 
@@ -108,6 +114,16 @@ def _lines(rng: random.Random, data: bytes) -> bytes:
     return b"\n".join(lines)
 
 
+def _long(rng: random.Random, data: bytes) -> bytes:
+    """A key or a line of up to 1 MB at the start of a line: every explainer must stay linear."""
+    piece = rng.choice([b"k", b"k-", b"1", b"a:", b" ,", b"x ", b"\t", b"'"])
+    size = rng.choice([1_000, 50_000, 1_000_000]) // len(piece)
+    lines = data.split(b"\n")
+    i = rng.randrange(len(lines))
+    lines.insert(i, b" " * rng.choice([0, 2, 4]) + piece * size + rng.choice([b"", b":", b": v", b":v"]))
+    return b"\n".join(lines)
+
+
 def _scalar(rng: random.Random, data: bytes, value: bytes | None = None) -> bytes:
     """A value after a ``key:`` replaced by an odd one."""
     colons = [k for k in range(len(data)) if data[k : k + 2] == b": "]
@@ -160,6 +176,7 @@ MUTATIONS: list[Callable[[random.Random, bytes], bytes]] = [
     _scalar,
     _delete,
     _repeat,
+    _long,
     _lines,
     _lines,
     _nest,

@@ -15,18 +15,8 @@ from voiceguide.audio.ffmpeg import CHUNK_SECONDS, Samples, decode_file
 from voiceguide.audio.mix import Mix
 from voiceguide.errors import EncoderError, OutputError
 from voiceguide.model import Voice
-from voiceguide.plan.timeline import (
-    SAMPLE_RATE,
-    Event,
-    EventKind,
-    Sound,
-    Timeline,
-    Utterance,
-    Where,
-    schedule,
-    script,
-    utterances,
-)
+from voiceguide.plan.script import EventKind, Sound, Utterance, Where, script, utterances
+from voiceguide.plan.timeline import SAMPLE_RATE, Event, Timeline, schedule
 from voiceguide.routine.build import load_routine
 from voiceguide.speech.clips import trim
 

@@ -10,9 +10,11 @@ import pytest
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.pipeline import Overrides, load, plan, render
-from voiceguide.plan.timeline import script, utterances
+from voiceguide.plan.script import script, utterances
 from voiceguide.speech.cache import SpeechCache, key
 from voiceguide.speech.synth import Settings
+
+from conftest import writing_elsewhere
 
 BASE = {
     "text": "Relax.",
@@ -113,3 +115,24 @@ def test_parallel_render_decodes_identical_to_serial(engine: str, short_routine:
     serial = render(routine, tmp_path / "serial", settings=Settings(cache=None, jobs=1)).path
     parallel = render(routine, tmp_path / "parallel", settings=Settings(cache=None, jobs=4)).path
     assert np.array_equal(decode_file(serial)[0], decode_file(parallel)[0])
+
+
+def test_the_cache_removes_the_temporary_files_of_killed_writers_only(tmp_path: Path) -> None:
+    """Before it first stores a line: a killed writer's half entry goes, a running one's stays."""
+    store = SpeechCache(tmp_path / "speech")
+    for folder in ("ab", "cd"):
+        (store.folder / folder).mkdir(parents=True)
+    killed = writing_elsewhere(store.folder / "ab" / "ab12.pcm")
+    running = writing_elsewhere(store.folder / "cd" / "cd34.pcm")
+    try:
+        killed.kill()
+        killed.wait()
+        store.put("ef56", np.zeros(10, dtype=np.int16))
+        assert sorted(p.name for p in (store.folder / "ab").iterdir()) == []
+        assert sorted(p.name for p in (store.folder / "cd").iterdir()) == [running.part, f"{running.part}.lock"]
+        running.communicate("")
+        assert sorted(p.name for p in (store.folder / "cd").iterdir()) == ["cd34.pcm"]
+    finally:
+        for writer in (killed, running):
+            writer.kill()
+            writer.wait()

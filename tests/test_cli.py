@@ -85,6 +85,7 @@ def test_validate_reports_every_problem_with_file_line_and_field(
         "got 'forever'",
         f"{path}:5: step 1 \"Hold it\" (steps[0]) → sied: unknown field 'sied'; did you mean 'sides'?",
         f"Error: 2 problems in {path}.",
+        "See `voiceguide docs hold` (or `voiceguide docs` for every field).",
     ]
     assert "Traceback" not in result.output
 
@@ -150,7 +151,8 @@ def test_unknown_voice_in_the_file_exits_2_naming_file_line_and_field(
     )
     result = runner.invoke(cli, ["plan", str(path)])
     assert result.exit_code == 2
-    first, second, summary = result.stderr.splitlines()
+    first, second, summary, docs = result.stderr.splitlines()
+    assert docs == "See `voiceguide docs name` (or `voiceguide docs` for every field)."
     assert first.startswith(f"{path}:4: voice.name: no voice 'en-uss' in pyttsx3 (did you mean 'gmw/en-us'?); voices: ")
     assert first.endswith("(pick one from `voiceguide voices --engine pyttsx3`)")
     assert "gmw/en-us" in first.split("voices: ")[1]
@@ -234,9 +236,9 @@ def test_plan_text_shows_times_kinds_and_total(write_routine: Callable[..., Path
     assert [line.split()[-1] for line in lines if "countdown" in line] == ["two", "one"]
     document = json.loads(runner.invoke(cli, ["plan", str(path), "--engine", "espeak-ng", "--json"]).stdout)
     sequence = [e for e in document["events"] if e["role"] != "countdown"]  # said, held, then the pause
-    assert [e["kind"] for e in sequence] == ["speech", "hold", "pause"]
+    assert [e["kind"] for e in sequence] == ["speech", "gap", "hold", "pause"]
     total = sum(e["duration"] for e in sequence)
-    assert 5.2 < total < 7  # "Hold." (under 2 s), the 3 s hold and the 2 s pause after the step
+    assert 5.6 < total < 7.4  # "Hold." (under 2 s), a 0.4 s gap, the 3 s hold and the 2 s pause after the step
     assert lines[-1] == f"Total {format_clock(total)}"
 
 
@@ -259,9 +261,10 @@ def test_render_refuses_every_bad_routine_and_writes_nothing(
     result = runner.invoke(cli, ["render", str(path), "-o", str(out), "--engine", "espeak-ng"])
     assert result.exit_code == 2
     assert isinstance(result.exception, SystemExit)  # no other exception escaped
-    assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == expected.splitlines()
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("See `voiceguide docs ")]
+    assert [line.replace(str(path), "routine.yaml") for line in lines[:-1]] == expected.splitlines()
     count = sum(not line.startswith(" ") for line in expected.splitlines())  # a problem's excerpt is indented
-    assert result.stderr.splitlines()[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
+    assert lines[-1] == f"Error: {count} problem{'s' * (count > 1)} in {path}."
     assert result.stdout == ""
     assert not out.exists()
 
@@ -754,6 +757,146 @@ NEWCOMER_MISTAKES = [
         "at least 5 s",
         id="countdown-longer-than-hold",
     ),
+    # --- issue 25: messages that misled a newcomer, each now with the right diagnosis and nothing else
+    *(
+        pytest.param(
+            f"title: T\nsteps:\n{step}",
+            f"the text after `{key}:` starts with `{{`, which YAML reads as the start of a group of fields",
+            f"fix: put the text in quotes: {key}: {quoted}",
+            id=f"placeholder-first-{number}",
+        )
+        for number, (step, key, quoted) in enumerate(
+            [
+                ("  - say: {side} hand: stroke up.\n    sides: both\n", "say", '"{side} hand: stroke up."'),
+                ("  - say: {side} arm\n    sides: both\n", "say", '"{side} arm"'),  # the docs' own example
+                ("  - name: Arm\n    say: {side} arm up.\n    sides: both\n", "say", '"{side} arm up."'),
+                ("  - say: Hi.\n    again: {rep} of {reps}\n    reps: 2\n", "again", '"{rep} of {reps}"'),
+                (
+                    "  - say: Hi.\n    sides: both\n    hold: 9s\n    cues: [{at: half, say: {side} now}]\n",
+                    "say",
+                    '"{side} now"',
+                ),
+                ("  - say: {side}, please.\n    sides: both\n", "say", '"{side}, please."'),
+            ],
+            start=1,
+        )
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: {side}\n    sides: both\n",
+        "say: a text that starts with `{` needs quotes, or YAML reads {side} as a group of fields",
+        'write say: "{side}"',
+        id="placeholder-alone",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Lift your {side} arm.\n    Sides: both\n",
+        "Sides: unknown field 'Sides'; did you mean 'sides'?",
+        "did you mean 'sides'?",
+        id="field-case-no-knock-on",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 30 sec\n    cues: [{at: half, say: Breathe.}]\n",
+        "hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got '30 sec'",
+        "did you mean 30s?",
+        id="duration-sec-no-knock-on",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 20 secs\n    count: 5\n    countdown: 0\n",
+        "hold: expected a duration like 30s, 1m30s, 500ms or 1:30, got '20 secs'",
+        "did you mean 20s?",
+        id="duration-secs-no-knock-on",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - name: Neck\n    say: Tilt.\n    name: Back\n    say: Arch.\n    hold: 5s\n",
+        "name: appears twice (first on line 3); did you forget `- ` to start a new step?",
+        "fix: start the step on line 5 with `- `",
+        id="forgotten-dash",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 40s\n    remaining: 30s\n",
+        "remaining: expected a list, even for one item; write it in brackets: [30s]",
+        "[30s]",
+        id="remaining-without-brackets",
+    ),
+    pytest.param(
+        "title: T\nbackground: rain\nsteps:\n  - say: Hi.\n",
+        "background: expected a group of fields (`key: value` lines), got 'rain'",
+        "write `background: {noise: pink}` (like steady rain; `brown` is deeper), or your own recording: "
+        "`background: {file: rain.mp3}`",
+        id="background-in-words",
+    ),
+    pytest.param(
+        "title: T\nvoice: {rate: slow}\nsteps:\n  - say: Hi.\n",
+        "voice.rate: expected a whole number from 60 to 450, got 'slow'",
+        "150 is the usual pace, `rate: 120` slower",
+        id="rate-in-words",
+    ),
+    # --- ten more, found the same way
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 1.5 minutes\n",
+        "got '1.5 minutes'",
+        "did you mean 1.5m?",
+        id="minutes-in-words",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  say: Hi.\n  hold: 10s\n",
+        "steps: expected a list of steps, got one group of fields",
+        "start each step with `- ` (a dash and a space)",
+        id="steps-without-dash",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    cues: {at: 5s, say: Now.}\n",
+        "cues: expected a list of cues, even for one",
+        "put it in brackets: [{at: 5s, say: Now.}]",
+        id="one-cue-without-brackets",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    cues: [at: 5s, say: Now.]\n",
+        "cues: each cue needs its own braces inside the brackets",
+        "write [{at: 5s, say: Now.}]",
+        id="cue-without-braces",
+    ),
+    pytest.param(
+        "title: T\nlanguage: German\nsteps:\n  - say: Hallo.\n",
+        "language: expected one of [de, en, es, fr, it, nl, pt], got 'German'",
+        "did you mean 'de'?",
+        id="language-by-name",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    cues: [{at: 50%, say: Now.}]\n",
+        "cues[0].at: expected `half`",
+        "did you mean `half`?",
+        id="cue-at-percent",
+    ),
+    pytest.param(
+        "title: T\nvoice: {volume: 80%}\nsteps:\n  - say: Hi.\n",
+        "voice.volume: expected a number from 0.1 to 1.0, got '80%'",
+        "a share is written as a fraction: 0.8",
+        id="volume-percent",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\nhold: 10s\n",
+        "hold: unknown field 'hold'; `hold` belongs to a step",
+        "write it under `steps:`, in a step that starts with `- `",
+        id="step-field-at-top-level",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    hold: 10s\n    at: 5s\n",
+        "at: unknown field 'at'; `at` belongs to a cue",
+        "write it under `cues:`",
+        id="cue-field-in-a-step",
+    ),
+    pytest.param(
+        "title: T\ndefaults: {countdown: 3s}\nsteps:\n  - say: Hi.\n",
+        "defaults.countdown: expected a whole number from 0 to 20, got '3s'",
+        "write the number alone: 3",
+        id="countdown-in-seconds",
+    ),
+    pytest.param(
+        "title: T\nsteps:\n  - say: Hi.\n    reps: 3 times\n",
+        "reps: expected a whole number from 1 to 100, got '3 times'",
+        "write the number alone: 3",
+        id="reps-in-words",
+    ),
 ]
 
 
@@ -767,6 +910,7 @@ def test_validate_explains_a_newcomers_mistakes_in_plain_words(
     assert result.exit_code == 2
     assert message in result.stderr
     assert fix in result.stderr
+    assert f"Error: 1 problem in {path}." in result.stderr.splitlines(), "one mistake, one message: no knock-on"
     for jargon in ("mapping", "scalar", "sequence", "<block end>", "simple key", "could not find expected"):
         assert jargon not in result.stderr
 

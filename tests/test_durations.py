@@ -8,7 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from voiceguide.durations import duration_pattern, format_clock, format_span, parse_duration
+from voiceguide.durations import duration_in_words, duration_pattern, format_clock, format_span, parse_duration
+
+from conftest import examples
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(st.text(alphabet="0123456789.:hmsHMS +-", max_size=20))
 def test_duration_pattern_reads_what_the_parser_reads(text: str) -> None:
     """The JSON Schema's pattern for durations accepts exactly the texts `parse_duration` accepts."""
@@ -186,3 +188,24 @@ def test_duration_pattern_accepts_the_documented_forms(text: str) -> None:
 @pytest.mark.parametrize("text", ["1m30", "1 30", "2 seconds", "1 min", "--5s", "1e3", "1:75", "", "s"])
 def test_duration_pattern_refuses_what_the_docs_refuse(text: str) -> None:
     assert not re.search(duration_pattern(signed=True), text)
+
+
+@pytest.mark.parametrize(
+    ("text", "suggested"),
+    [
+        ("30 sec", "30s"),
+        ("20 secs", "20s"),
+        ("10sec", "10s"),
+        ("1 min", "1m"),
+        ("1.5 minutes", "1.5m"),
+        ("1 minute 30 seconds", "1m30s"),
+        ("1 min, 30 sec", "1m30s"),
+        ("2 hours", "2h"),
+        ("500 milliseconds", "500ms"),
+        ("30s", None),  # already a duration
+        ("thirty seconds", None),  # a number in words is not guessed
+        ("30 parsecs", None),
+    ],
+)
+def test_a_duration_in_words_suggests_the_form_that_works(text: str, suggested: str | None) -> None:
+    assert duration_in_words(text) == suggested

@@ -519,3 +519,28 @@ def test_export_reports_levelling_and_each_encode_as_stages_with_their_true_tota
     assert stages.advanced == sum(total for _, total in stages.seen)  # every bar fills, and no further
     # and with nothing to report to, it still writes the track
     assert export_module.export(planned.routine, timeline, mix, tmp_path / "quiet", 64, options).path.is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bytes-changed", "tag-kept-audio-replaced"])
+def test_a_damaged_track_is_not_up_to_date_and_is_rendered_again(
+    damage: str, short_routine: Path, tmp_path: Path
+) -> None:
+    """A truncated or edited MP3 was once still "Up to date": its tag kept the fingerprint."""
+    loaded = load(short_routine, Overrides(engine="espeak-ng"))
+    first = render(loaded, tmp_path / "out")
+    good = first.path.read_bytes()
+    if damage == "truncated":
+        first.path.write_bytes(good[: len(good) - 5_000])
+    elif damage == "bytes-changed":
+        middle = len(good) - 10_000
+        first.path.write_bytes(
+            good[:middle] + bytes(b ^ 0xFF for b in good[middle : middle + 16]) + good[middle + 16 :]
+        )
+    else:
+        first.path.write_bytes(good[: len(good) // 2] + good[len(good) // 2 :][::-1])
+    assert read_fingerprint(first.path) is None
+    again = render(loaded, tmp_path / "out")
+    assert again.encoded
+    assert read_fingerprint(again.path) is not None
+    decoded, rate = decode_file(again.path)
+    assert len(decoded) == pytest.approx(again.plan.timeline.duration * rate / again.plan.timeline.sample_rate, abs=2)

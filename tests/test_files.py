@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -14,11 +15,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
+from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
-from voiceguide.files import MAX_NAME_BYTES, atomic_path, safe_name
+from voiceguide.files import MAX_NAME_BYTES, atomic_path, remove_stale_parts, safe_name
 from voiceguide.speech.cache import SpeechCache
 
-from conftest import FakeEspeak
+from conftest import FakeEspeak, writing_elsewhere
 
 
 @pytest.mark.parametrize(
@@ -171,8 +173,115 @@ def test_killed_render_leaves_the_old_track_or_nothing(
         assert ffmpeg_writing_into(out) == []
     else:
         assert process.returncode == -signal.SIGKILL
-        # nothing can clean up after SIGKILL: only the hidden temporary file may remain
-        assert all(p.name.endswith(".part") for p in out.iterdir() if p != target)
+        # nothing can clean up after SIGKILL: only the hidden temporary file and its lock may remain
+        assert all(p.name.endswith((".part", ".part.lock")) for p in out.iterdir() if p != target)
+
+
+# --- what a killed render left is removed by the next one, never what a running one writes
+
+
+def hidden(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+def test_only_the_temporary_files_of_writers_that_no_longer_run_are_removed(tmp_path: Path) -> None:
+    """Two writers in other processes: one killed, one still writing; and leftovers without a lock."""
+    writers = [writing_elsewhere(tmp_path / name) for name in ("killed.mp3", "running.mp3")]
+    try:
+        killed, running = (writer.part for writer in writers)
+        writers[0].kill()
+        writers[0].wait()
+        (tmp_path / ".old.mp3.0123abcd.part").write_bytes(b"left by a version without locks")
+        (tmp_path / ".gone.mp3.89abcdef.part.lock").write_bytes(b"")
+        (tmp_path / ".hidden.mp3").write_bytes(b"not ours")
+        assert hidden(tmp_path) == sorted(
+            [
+                killed,
+                f"{killed}.lock",
+                running,
+                f"{running}.lock",
+                ".old.mp3.0123abcd.part",
+                ".gone.mp3.89abcdef.part.lock",
+                ".hidden.mp3",
+            ]
+        )
+        remove_stale_parts(tmp_path)
+        assert hidden(tmp_path) == sorted([running, f"{running}.lock", ".hidden.mp3"])
+        writers[1].communicate("")  # the running writer finishes: its track appears whole, its lock goes
+        assert writers[1].returncode == 0
+        assert (tmp_path / "running.mp3").read_bytes() == b"half a track"
+        assert hidden(tmp_path) == [".hidden.mp3"]
+    finally:
+        for writer in writers:
+            writer.kill()
+            writer.wait()
+
+
+def wait_for_growing_part(process: subprocess.Popen[str], folder: Path) -> None:
+    """Until the render's temporary MP3 exists and has grown: it is encoding."""
+    safety_net = time.monotonic() + 600  # only if the render hangs: the wait is for a state
+    sizes: set[int] = set()
+    while len(sizes - {0}) < 2:
+        assert process.poll() is None, "render ended before it encoded"
+        assert time.monotonic() < safety_net, "render never started encoding"
+        sizes.update(part_sizes(folder))
+        time.sleep(0.05)
+
+
+@pytest.mark.render
+def test_a_render_removes_what_a_killed_render_left(tmp_path: Path, runner: CliRunner) -> None:
+    routine, short = tmp_path / "long.yaml", tmp_path / "short.yaml"
+    routine.write_text(LONG)
+    short.write_text("title: Short\nsteps:\n  - say: Hi.\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for_growing_part(process, out)
+        process.kill()  # as the out-of-memory killer or a power cut would: nothing runs to clean up
+        process.wait()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert [name for name in hidden(out) if name.endswith(".part")]
+    result = runner.invoke(cli, ["render", str(short), "-o", str(out), "--engine", "espeak-ng", "--no-sidecars"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["short.mp3"]
+
+
+MEDIUM = "title: Medium\nsteps:\n  - say: Hold still.\n    hold: 10m\n"
+
+
+@pytest.mark.render
+def test_a_short_render_leaves_a_running_long_one_alone(tmp_path: Path, runner: CliRunner) -> None:
+    """The long render is paused (SIGSTOP) while it encodes, so the short one's clean-up surely
+    meets its temporary file; once resumed it finishes, and its track decodes to its full length."""
+    routine, short = tmp_path / "medium.yaml", tmp_path / "short.yaml"
+    routine.write_text(MEDIUM)
+    short.write_text("title: Short\nsteps:\n  - say: Hi.\n")
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "voiceguide", "render", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wait_for_growing_part(process, out)
+        process.send_signal(signal.SIGSTOP)
+        writing = [name for name in hidden(out) if name.endswith(".part")]
+        assert writing
+        result = runner.invoke(cli, ["render", str(short), "-o", str(out), "--engine", "espeak-ng", "--no-sidecars"])
+        assert result.exit_code == 0, result.output
+        assert [name for name in hidden(out) if name.endswith(".part")] == writing  # untouched
+        process.send_signal(signal.SIGCONT)
+        _, stderr = process.communicate(timeout=600)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0, stderr
+    planned = json.loads(runner.invoke(cli, ["plan", str(routine), "--engine", "espeak-ng", "--json"]).stdout)
+    samples, rate = decode_file(out / "medium.mp3")
+    assert abs(len(samples) / rate - planned["duration"]) < 0.05
+    assert hidden(out) == []
 
 
 # --- odd routine names and titles, end to end: every track lands inside the output folder

@@ -32,7 +32,8 @@ from voiceguide.audio.level import (
 from voiceguide.audio.loudness import FRAME, FULL_SCALE, OVERSAMPLER, TRUE_PEAK_CEILING, KFilter, Meter, TruePeak, db
 from voiceguide.audio.mix import Mix
 from voiceguide.model import Voice
-from voiceguide.plan.timeline import SAMPLE_RATE, Event, EventKind, Sound, Timeline, Utterance, Where
+from voiceguide.plan.script import EventKind, Sound, Utterance, Where
+from voiceguide.plan.timeline import SAMPLE_RATE, Event, Timeline
 
 from conftest import mix_of
 

@@ -21,7 +21,7 @@ from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.serve import loopback
 from voiceguide.publish.site import MANIFEST, base_url, publish
 
-from conftest import VOICE_TOLERANCE_LU
+from conftest import VOICE_TOLERANCE_LU, qr_encodes
 
 BASE = "https://example.com/r/"
 ESPEAK = Overrides(engine="espeak-ng")
@@ -128,6 +128,8 @@ def test_cli_publish_prints_each_librarys_page(practice: Path, tmp_path: Path, r
     assert len(pages) == 2
     assert all(page.startswith(BASE) and page.endswith("/index.html") for page in pages)
     assert len({page.split("/")[-2] for page in pages}) == 2
+    for library, page in zip(result.output.split("Library of ")[1:], pages, strict=True):
+        assert qr_encodes(library, page)  # each client's code opens that client's page, with its secret
     assert "--author" in runner.invoke(cli, ["serve", "--help"]).output
 
 

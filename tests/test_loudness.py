@@ -41,7 +41,8 @@ from voiceguide.audio.loudness import (
 from voiceguide.export import track as export_module
 from voiceguide.export.track import Export
 from voiceguide.pipeline import Overrides, Rendered, load, render
-from voiceguide.plan.timeline import SAMPLE_RATE, EventKind
+from voiceguide.plan.script import EventKind
+from voiceguide.plan.timeline import SAMPLE_RATE
 
 from conftest import ROUTINES, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, ebur128, speech_spans, voice_loudness
 
@@ -629,7 +630,9 @@ def test_where_lame_raised_a_peak_past_the_ceiling_the_track_is_repaired_and_enc
 ) -> None:
     # with no margin the PCM's peaks sit at -1.0 dBTP, and LAME's noise lifts some of them over it
     monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: 0.0)
-    source = write_routine(SHORT_ROUTINE, "short.yaml")
+    # the track this was measured on: one correction repairs it (with gaps between its lines, LAME's
+    # noise lands elsewhere and two are needed, within MAX_ENCODES; that is the loop's budget, not this case)
+    source = write_routine(SHORT_ROUTINE.replace("defaults: {", "defaults: {gap: 0, "), "short.yaml")
     done = render(load(source, Overrides(engine="espeak-ng")), tmp_path, options=Export(sidecars=False))
     assert 2 <= len(encodes) <= export_module.MAX_ENCODES
     assert ebur128(each_ffmpeg, done.path)[1] <= -1.0

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from voiceguide.phrases import languages, phrases
-from voiceguide.plan.timeline import schedule, script, utterances
+from voiceguide.phrases import language_name, language_names, languages, natural_voice, phrases
+from voiceguide.plan.script import script, utterances
+from voiceguide.plan.timeline import schedule
 from voiceguide.routine.build import load_routine
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.base import pick_voice
+from voiceguide.speech.engines.download import downloadable
 
 LANGUAGES = ("de", "en", "es", "fr", "it", "nl", "pt")
 ESPEAK_ENGINES = ("pyttsx3", "espeak-ng")  # piper ships English only; `auto` falls back to pyttsx3 (test_piper)
@@ -27,6 +29,9 @@ def test_every_phrase_file_is_complete(language: str) -> None:
     assert len(words.both) == 2
     assert "{side}" in words.switch
     assert "{n}" in words.remaining
+    assert "{n}" in words.remaining_minutes
+    assert "{n}" in words.remaining_minutes_and_half
+    assert "{n}" not in words.remaining_minute + words.remaining_minute_and_half
     assert "{rep}" in words.rep
     assert "{reps}" in words.rep
     assert len(words.numbers) == 60
@@ -51,8 +56,74 @@ def test_numbers_and_sentences_are_words_of_the_language(
 ) -> None:
     words = phrases(language)
     assert (words.number(3), words.number(21)) == (three, twenty_one)
-    assert words.seconds_left(30) == left
+    assert words.time_left(30) == left
     assert words.rep_of(2, 5) == rep
+
+
+TIMES_LEFT = {  # 45 s, 1 min, 90 s, 2 min, 150 s, 75 s: minutes where a person would say them
+    "en": (
+        "Forty-five seconds left.",
+        "One minute left.",
+        "One and a half minutes left.",
+        "Two minutes left.",
+        "Two and a half minutes left.",
+        "75 seconds left.",
+    ),
+    "de": (
+        "Noch fünfundvierzig Sekunden.",
+        "Noch eine Minute.",
+        "Noch eineinhalb Minuten.",
+        "Noch zwei Minuten.",
+        "Noch zweieinhalb Minuten.",
+        "Noch 75 Sekunden.",
+    ),
+    "fr": (
+        "Encore quarante-cinq secondes.",
+        "Encore une minute.",
+        "Encore une minute et demie.",
+        "Encore deux minutes.",
+        "Encore deux minutes et demie.",
+        "Encore 75 secondes.",
+    ),
+    "es": (
+        "Quedan cuarenta y cinco segundos.",
+        "Queda un minuto.",
+        "Queda un minuto y medio.",
+        "Quedan dos minutos.",
+        "Quedan dos minutos y medio.",
+        "Quedan 75 segundos.",
+    ),
+    "it": (
+        "Ancora quarantacinque secondi.",
+        "Ancora un minuto.",
+        "Ancora un minuto e mezzo.",
+        "Ancora due minuti.",
+        "Ancora due minuti e mezzo.",
+        "Ancora 75 secondi.",
+    ),
+    "nl": (
+        "Nog vijfenveertig seconden.",
+        "Nog één minuut.",
+        "Nog anderhalve minuut.",
+        "Nog twee minuten.",
+        "Nog twee en een halve minuut.",
+        "Nog 75 seconden.",
+    ),
+    "pt": (
+        "Faltam quarenta e cinco segundos.",
+        "Falta um minuto.",
+        "Falta um minuto e meio.",
+        "Faltam dois minutos.",
+        "Faltam dois minutos e meio.",
+        "Faltam 75 segundos.",
+    ),
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_times_left_are_said_in_minutes_where_people_would(language: str) -> None:
+    words = phrases(language)
+    assert tuple(words.time_left(s) for s in (45, 60, 90, 120, 150, 75)) == TIMES_LEFT[language]
 
 
 @pytest.mark.parametrize("engine", ESPEAK_ENGINES)
@@ -88,3 +159,10 @@ def test_intro_and_outro_chapters_are_named_in_the_language(
 def test_a_step_without_words_is_named_in_the_language(write_routine: Callable[..., Path]) -> None:
     routine = load_routine(write_routine('title: T\nlanguage: de\nsteps: [{say: "{rep} ..."}]\n'))
     assert routine.steps[0].name == "Schritt"
+
+
+@pytest.mark.parametrize("language", languages())
+def test_each_language_suggests_a_listed_piper_voice_of_its_own(language: str) -> None:
+    voice = natural_voice(language)
+    assert voice in downloadable(language), f"{language}: {voice} is not in the Piper voices list"
+    assert language_names()[language_name(language).casefold()] == language

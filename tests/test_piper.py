@@ -26,6 +26,7 @@ from voiceguide.speech import cache as speech_cache
 from voiceguide.speech.clips import decode_clip, resample, trim
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.base import pick_voice
+from voiceguide.speech.engines.download import download_voice, downloadable
 from voiceguide.speech.engines.piper import BUNDLED, user_voice_folder
 
 from conftest import MINIMAL, ROUTINES, VoiceServer
@@ -334,3 +335,91 @@ def test_the_cache_key_follows_the_model_content(tmp_path: Path) -> None:
     with model.open("ab") as out:
         out.write(b"\0")
     assert speech_cache.file_digest(model) not in ("", digest)
+
+
+# --- a natural voice, offered where one is missing ---------------------------------------
+
+GERMAN = "title: Nacken\nlanguage: de\nsteps:\n  - say: Neige den Kopf nach rechts.\n    hold: 2s\n"
+
+
+def test_a_missing_natural_voice_is_offered_once_and_then_used(
+    voices_dir: Path,
+    voice_server: VoiceServer,
+    write_routine: Callable[..., Path],
+    runner: CliRunner,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two German routines in one render: one tip, naming a real German voice and the command."""
+    first = write_routine(GERMAN, "nacken.yaml")
+    second = write_routine(GERMAN.replace("Nacken", "Schultern"), "schultern.yaml")
+    result = runner.invoke(cli, ["render", str(first), str(second), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    tips = [line for line in result.stderr.splitlines() if line.startswith("Tip:")]
+    assert tips == [
+        "Tip: German is spoken with a system voice (pyttsx3), because no natural Piper voice for it is installed. "
+        "Get one with: voiceguide voices download de_DE-thorsten-medium"
+    ]
+    command = tips[0].split("Get one with: ")[1].split()
+    voice_id = command[-1]
+    assert voice_id in downloadable("de")  # from the public list `voices download` reads
+
+    voice_server.serve_copy(voice_id)  # the repository, on 127.0.0.1, with that voice
+    monkeypatch.setenv("VOICEGUIDE_VOICES_URL", voice_server.url)
+    assert command[:3] == ["voiceguide", "voices", "download"]
+    assert runner.invoke(cli, command[1:]).exit_code == 0
+    for installed in user_voice_folder().iterdir():  # into $VOICEGUIDE_VOICES_DIR, as a user may keep them
+        shutil.move(installed, voices_dir / installed.name)
+    result = runner.invoke(cli, ["plan", str(first)])
+    assert result.exit_code == 0, result.output
+    assert "Tip:" not in result.stderr
+    assert result.stdout.splitlines()[1] == f"Voice: piper {voice_id}"
+
+
+@pytest.mark.usefixtures("voices_dir")
+def test_a_tip_only_where_auto_chose(write_routine: Callable[..., Path], runner: CliRunner) -> None:
+    """A routine that names its engine or voice, or a language Piper speaks here, gets no tip."""
+    for text, options in (
+        (GERMAN, ["--engine", "pyttsx3"]),
+        (GERMAN.replace("language: de", "language: de\nvoice: {name: de}"), []),
+        (MINIMAL, []),
+    ):
+        result = runner.invoke(cli, ["plan", str(write_routine(text)), *options])
+        assert result.exit_code == 0, result.output
+        assert "Tip:" not in result.stderr
+    assert "Tip: German" in runner.invoke(cli, ["validate", "--speech", str(write_routine(GERMAN))]).stderr
+    assert "Tip:" not in runner.invoke(cli, ["validate", str(write_routine(GERMAN))]).stderr  # nothing is spoken
+
+
+def test_voices_offers_the_natural_voices_to_download(
+    voices_dir: Path, voice_server: VoiceServer, runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = runner.invoke(cli, ["voices", "--language", "de"])
+    assert result.exit_code == 0, result.output
+    rows = [line.split(maxsplit=1) for line in result.stdout.splitlines()]
+    assert ["gmw/de", "German                               de"] in rows  # the system's voice
+    offered = [row[0] for row in rows if "not installed" in row[1]]
+    assert offered == downloadable("de")
+    assert "de_DE-thorsten-medium" in offered
+    assert (
+        result.stdout.splitlines()[-1] == "Get a natural voice with: voiceguide voices download de_DE-thorsten-medium"
+    )
+    for engine in ("piper", "pyttsx3"):
+        assert "de_DE-thorsten-medium" in runner.invoke(cli, ["voices", "--engine", engine, "--language", "de"]).stdout
+
+    voice_server.serve_copy("de_DE-thorsten-medium")
+    monkeypatch.setenv("VOICEGUIDE_VOICES_URL", voice_server.url)
+    download_voice("de_DE-thorsten-medium", voices_dir)
+    installed = runner.invoke(cli, ["voices", "--engine", "piper", "--language", "de"]).stdout.splitlines()
+    assert installed[0].split()[:2] == ["de_DE-thorsten-medium", "thorsten,"]  # installed, no longer offered
+    assert not any(line.startswith("de_DE-thorsten-medium ") and "not installed" in line for line in installed)
+
+
+def test_voices_in_german_is_no_dead_end(runner: CliRunner) -> None:
+    """The issue's case: `--engine piper --language de` suggested "a code like en, de" to someone who typed de."""
+    result = runner.invoke(cli, ["voices", "--engine", "piper", "--language", "de"])
+    assert result.exit_code == 0, result.output
+    assert "voiceguide voices download de_DE-thorsten-medium" in result.stdout
+    result = runner.invoke(cli, ["voices", "--engine", "piper", "--language", "xx"])
+    assert result.exit_code == 1
+    assert "use a code like en, de or pt-br" in result.stderr

@@ -18,6 +18,7 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from fuzz_loader import ROUTINES, check, mutate
 from hypothesis import HealthCheck, given, settings
@@ -26,10 +27,13 @@ from test_timeline import RATE, fake_length
 
 from voiceguide.errors import RoutineError
 from voiceguide.model import Routine
-from voiceguide.plan.timeline import EventKind, Role, Timeline, schedule, script, to_samples, utterances
+from voiceguide.plan.script import EventKind, Role, script, utterances
+from voiceguide.plan.timeline import Timeline, schedule, to_samples
 from voiceguide.routine.build import load_routine
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+from conftest import DEEP, examples
+
+FAST = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 words = st.text(alphabet=string.ascii_letters, min_size=1, max_size=8)
 sentences = st.lists(words, min_size=1, max_size=4).map(lambda w: " ".join(w) + ".")
@@ -39,7 +43,7 @@ durations_ms = st.integers(100, 5_000)
 @st.composite
 def steps(draw: st.DrawFn) -> dict[str, Any]:
     step: dict[str, Any] = {"say": draw(sentences)}
-    sides = draw(st.one_of(st.none(), st.just("both"), st.lists(words, min_size=1, max_size=3, unique=True)))
+    sides = draw(st.one_of(st.none(), st.just("both"), st.lists(words, min_size=1, max_size=3, unique_by=str.casefold)))
     if sides is not None:
         step["sides"] = sides
         step["say"] = "Now your {side} side. " + step["say"]
@@ -224,7 +228,7 @@ yaml_noise = st.sampled_from(
 )
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(routines(), st.data())
 def test_loader_survives_mutated_routines(document: dict[str, Any], data: st.DataObject) -> None:
     text = yaml.safe_dump(document, allow_unicode=True)
@@ -245,7 +249,7 @@ def test_loader_survives_json_style_escapes(title: str, say: str) -> None:
     load_or_refuse(f"title: {json.dumps(title)}\nsteps:\n  - say: {json.dumps(say)}\n")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(ROUTINES), st.randoms(use_true_random=False))
 def test_validate_survives_fuzzed_bundled_routines(path: Path, rng: random.Random) -> None:
     """tests/fuzz_loader.py's mutations, briefly: exit 0 or 2 with a message, never a traceback or a hang."""
@@ -253,8 +257,15 @@ def test_validate_survives_fuzzed_bundled_routines(path: Path, rng: random.Rando
         assert check(mutate(rng, path.read_bytes()), Path(folder)) is None
 
 
-def test_ci_runs_are_derandomised() -> None:
-    """CI=true loads the ``ci`` profile (tests/conftest.py): the same examples every run, so a failure reproduces."""
-    chosen = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") == "true" else "dev")
+def test_ci_runs_are_derandomised(request: pytest.FixtureRequest) -> None:
+    """CI=true loads the ``ci`` profile (tests/conftest.py): the same examples every run, so a failure reproduces;
+    ``--hypothesis-profile deep`` runs each property test DEEP times as long, randomised."""
+    chosen = (
+        request.config.getoption("--hypothesis-profile")
+        or os.environ.get("HYPOTHESIS_PROFILE")
+        or ("ci" if os.environ.get("CI") == "true" else "dev")
+    )
+    assert settings.get_current_profile_name() == chosen
     assert settings.default.derandomize == (chosen == "ci")
     assert FAST.derandomize == (chosen == "ci")  # the tests' own settings keep it
+    assert FAST.max_examples == (DEEP if chosen == "deep" else 1) * 60

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import html
 import io
 import json
 import re
+import subprocess
+import sys
+import time
 import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -20,13 +24,22 @@ from test_export import vtt_cues
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
-from voiceguide.errors import RoutineError
+from voiceguide.errors import EncoderError, OutputError, RoutineError
 from voiceguide.pipeline import Overrides, load, plan
+from voiceguide.publish import site as site_module
 from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.site import MANIFEST, base_url, publish
 
-from conftest import ROUTINES, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
+from conftest import (
+    ROUTINES,
+    SHORT_ROUTINE,
+    VOICE_TOLERANCE_LU,
+    decoded,
+    speech_spans,
+    voice_loudness,
+    writing_elsewhere,
+)
 
 BASE = "http://example.com/my library/"
 ESPEAK = Overrides(engine="espeak-ng")
@@ -159,32 +172,46 @@ def test_page_has_no_external_resources(short_site: tuple[Path, Published]) -> N
     page = (done.folder / "index.html").read_text(encoding="utf-8")
     for attribute in ('src="http', "src='http", 'href="//', "@import", "url("):
         assert attribute not in page
-    assert 'src="tracks/my routine é.mp3"' in page
+    assert f'src="{urllib.parse.quote("tracks/my routine é.mp3")}"' in page  # percent-encoded, as `#` needs
     assert "Ana&#x27;s &lt;routines&gt; &amp; more" in page  # escaped in the HTML
 
 
-def test_publishing_again_changes_nothing(short_site: tuple[Path, Published]) -> None:
+def clock_at(monkeypatch: pytest.MonkeyPatch, when: datetime.datetime) -> None:
+    """Publish as if it were ``when``: the clock new tracks are dated by."""
+    monkeypatch.setattr(site_module, "_now", lambda: when)
+
+
+def test_publishing_again_changes_nothing(short_site: tuple[Path, Published], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A day later, an unchanged routine keeps its pubDate (podcast apps would list it as new), and
+    the feed its lastBuildDate: the feed and the manifest stay byte for byte the same."""
     source, done = short_site
     feed = (done.folder / "feed.xml").read_bytes()
+    manifest = (done.folder / MANIFEST).read_bytes()
     track = done.folder / done.site.episodes[0].audio
     modified = track.stat().st_mtime_ns
+    clock_at(monkeypatch, done.site.episodes[0].published + datetime.timedelta(days=1))
     again = publish([source], done.folder, Channel(base_url(BASE), title="Ana's <routines> & more"), ESPEAK)
     assert again.encoded == ()
-    assert (done.folder / "feed.xml").read_bytes() == feed  # same guid, pubDate and duration
+    assert again.site.episodes[0].published == done.site.episodes[0].published
+    assert (done.folder / "feed.xml").read_bytes() == feed  # same guid, pubDate, lastBuildDate and duration
+    assert (done.folder / MANIFEST).read_bytes() == manifest
     assert track.stat().st_mtime_ns == modified
 
 
-def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
+def test_republishing_after_an_edit_and_a_removal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
     first.write_text(SHORT_ROUTINE, encoding="utf-8")
     second.write_text("title: Second\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
     site = tmp_path / "site"
+    monday, tuesday = (datetime.datetime(2026, 3, day, 8, tzinfo=datetime.timezone.utc) for day in (2, 3))
+    clock_at(monkeypatch, monday)
     before = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
     assert sorted(e.title for e in before.site.episodes) == ["Second", "Short check"]
     (site / "notes.txt").write_text("mine", encoding="utf-8")  # not ours: never deleted
 
     first.write_text(SHORT_ROUTINE.replace("title: Short check", "title: Short check, edited"), encoding="utf-8")
     second.unlink()
+    clock_at(monkeypatch, tuesday)
     after = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
 
     assert after.encoded == ("Short check, edited",)
@@ -199,7 +226,27 @@ def test_republishing_after_an_edit_and_a_removal(tmp_path: Path) -> None:
     assert [e.title for e in feed.entries] == ["Short check, edited"]
     old_guid = next(e.guid for e in before.site.episodes if e.title == "Short check")
     assert feed.entries[0].id == old_guid  # the same routine file keeps its guid
+    assert feed.entries[0].published == "Tue, 03 Mar 2026 08:00:00 +0000"  # an edited track is new today
+    assert feed.feed.updated == "Tue, 03 Mar 2026 08:00:00 +0000"  # lastBuildDate
     assert "Second" not in (site / "index.html").read_text(encoding="utf-8")
+
+
+def test_publishing_removes_what_a_killed_publish_left_never_a_running_ones(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "tracks").mkdir(parents=True)
+    killed = [writing_elsewhere(site / "feed.xml"), writing_elsewhere(site / "tracks" / "old.mp3")]
+    running = writing_elsewhere(site / "tracks" / "other.mp3")  # another publish, still encoding
+    try:
+        for writer in killed:
+            writer.kill()
+            writer.wait()
+        publish([ROUTINES / "desk-break.yaml"], site, Channel(base_url(BASE)), ESPEAK)
+        left = sorted(p.name for p in site.rglob(".*.part*"))
+        assert left == [running.part, f"{running.part}.lock"]
+    finally:
+        for writer in [*killed, running]:
+            writer.kill()
+            writer.wait()
 
 
 def test_a_bad_routine_leaves_the_site_as_it_was(tmp_path: Path, write_routine: Callable[..., Path]) -> None:
@@ -331,3 +378,96 @@ def test_every_bundled_routine_publishes_a_valid_feed(tmp_path: Path) -> None:
     assert len(done.site.episodes) == len(routines)
     feed = check_feed(site, base_url(BASE))
     assert {e.enclosures[0].href.rsplit("/", 1)[1] for e in feed.entries} == {f"{p.stem}.mp3" for p in routines}
+
+
+def test_republishing_never_follows_a_link_out_of_the_site(tmp_path: Path) -> None:
+    """A linked folder inside tracks/ (and a manifest naming a file through it) once made a
+    re-publish delete a file outside the site; a tracks/ that is itself a link is refused."""
+    routine = tmp_path / "r.yaml"
+    routine.write_text("title: R\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("mine", encoding="utf-8")
+    publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    (site / "tracks" / "linked").symlink_to(outside)
+    manifest = json.loads((site / MANIFEST).read_text(encoding="utf-8"))
+    manifest["files"].append("tracks/linked/keep.txt")
+    (site / MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
+    publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    assert (outside / "keep.txt").read_text(encoding="utf-8") == "mine"
+
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tracks").symlink_to(outside)
+    with pytest.raises(OutputError, match="outside the site folder"):
+        publish([routine], other, Channel(base_url(BASE)), ESPEAK)
+    assert sorted(p.name for p in outside.iterdir()) == ["keep.txt"]
+
+
+def _two_routines(tmp_path: Path) -> tuple[Path, Path, Path]:
+    first, second = tmp_path / "first.yaml", tmp_path / "second.yaml"
+    first.write_text(SHORT_ROUTINE, encoding="utf-8")
+    second.write_text("title: Second\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    site = tmp_path / "site"
+    publish([first, second], site, Channel(base_url(BASE)), ESPEAK)
+    return first, second, site
+
+
+def _snapshot(site: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
+
+
+def test_a_publish_that_fails_halfway_leaves_the_whole_site_as_it_was(tmp_path: Path) -> None:
+    """The first routine's track was once replaced before the second failed (a background file
+    that is not audio passes `validate`), leaving a feed that gave the old track's length."""
+    first, second, site = _two_routines(tmp_path)
+    before = _snapshot(site)
+    first.write_text(SHORT_ROUTINE.replace("Breathe out.", "Breathe out slowly."), encoding="utf-8")
+    (tmp_path / "rain.wav").write_text("not audio", encoding="utf-8")
+    second.write_text("title: Second\nbackground: {file: rain.wav}\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    with pytest.raises(EncoderError):
+        publish([first, second], site, Channel(base_url(BASE)), ESPEAK)
+    assert _snapshot(site) == before
+    assert not (site / ".voiceguide-staging").exists()
+    check_feed(site, base_url(BASE))
+
+
+def test_a_publish_killed_while_rendering_leaves_the_old_site(tmp_path: Path) -> None:
+    first, _, site = _two_routines(tmp_path)
+    before = _snapshot(site)
+    first.write_text(SHORT_ROUTINE.replace("hold: 4s", "hold: 40s"), encoding="utf-8")
+    process = subprocess.Popen(
+        [
+            *(
+                sys.executable,
+                "-m",
+                "voiceguide",
+                "publish",
+                str(tmp_path / "first.yaml"),
+                str(tmp_path / "second.yaml"),
+            ),
+            *("-o", str(site), "--base-url", BASE, "--engine", "espeak-ng", "-q"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    staging = site / ".voiceguide-staging"
+    try:
+        while process.poll() is None and not any(p.name.endswith(".part") for p in _files(staging)):
+            time.sleep(0.01)  # until the new track is being encoded
+    finally:
+        process.kill()
+        process.wait()
+    assert any(p.name.endswith(".part") for p in _files(staging))  # it was killed mid-encode
+    assert {k: v for k, v in _snapshot(site).items() if not k.startswith(".voiceguide-staging")} == before
+    check_feed(site, base_url(BASE))
+    publish([first, tmp_path / "second.yaml"], site, Channel(base_url(BASE)), ESPEAK)  # the next one tidies up
+    assert not staging.exists()
+    check_feed(site, base_url(BASE))
+
+
+def _files(folder: Path) -> list[Path]:
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []

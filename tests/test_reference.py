@@ -16,7 +16,16 @@ from voiceguide.errors import RoutineError
 from voiceguide.model import Voice
 from voiceguide.routine.build import load_routine
 from voiceguide.routine.fields import DefaultsSchema, RoutineSchema, StepSchema, VoiceSchema
-from voiceguide.routine.reference import DOCS_PATH, SCHEMA_PATH, SCHEMAS, routine_json_schema, schema_text, table_names
+from voiceguide.routine.reference import (
+    DOCS_PATH,
+    PACKAGED_PATH,
+    SCHEMA_PATH,
+    SCHEMAS,
+    format_reference,
+    routine_json_schema,
+    schema_text,
+    table_names,
+)
 from voiceguide.routine.reference import update_tables as regenerate
 from voiceguide.routine.schema import NO_DEFAULT, block_name
 
@@ -197,3 +206,10 @@ def test_docs_table_shows_a_declared_field() -> None:
     assert "| `at` | **Required.** When the cue starts" in fresh
     assert "stale" not in fresh
     assert fresh.endswith("<!-- end fields -->\nAfter.\n")
+
+
+def test_the_package_carries_the_docs_as_they_are() -> None:
+    """`voiceguide docs` prints the installed copy; it is the docs page, byte for byte."""
+    docs = (ROOT / DOCS_PATH).read_text(encoding="utf-8")
+    assert (ROOT / PACKAGED_PATH).read_text(encoding="utf-8") == docs, "run `python -m voiceguide.routine.reference`"
+    assert format_reference() == docs

@@ -63,9 +63,16 @@ def assert_audio_matches_plan(mp3: Path, planned: Plan, background: bool = False
         elif quiet.sum() >= rate // 2:  # long enough for a steady level
             bed = decoded[start : start + length][quiet].astype(np.float64)
             beds.append(20 * np.log10(np.sqrt(np.mean(bed**2)) / 32767))
-        # the voice stops right where the hold starts: well above the holds' silence in the last 100 ms.
-        # (2x, not more: Piper's "...and hold." ends in a soft "d" release, peak 765, after a 50 ms closure.)
-        assert level[start - samples_at(0.1, rate) : start].max() > 2 * SILENT
+        # the voice stops right where the gap before the hold starts: well above the holds' silence in the
+        # last 100 ms before it, and silent through the gap (2x, not more: Piper's "...and hold." ends in a
+        # soft "d" release, peak 765, after a 50 ms closure.)
+        gap = next(
+            (e for e in events if e["kind"] == "gap" and samples_at(e["start"] + e["duration"], rate) == start), None
+        )
+        voice_end = samples_at(gap["start"], rate) if gap else start
+        assert level[voice_end - samples_at(0.1, rate) : voice_end].max() > 2 * SILENT
+        if not background and start - voice_end > 2 * margin:
+            assert level[voice_end + margin : start].max() < SILENT, f"noise in the gap before {hold['start']} s"
     if background:
         assert beds, "no hold long enough to measure the background"
         assert min(beds) > -60, "the background is missing from a hold"
@@ -188,7 +195,10 @@ def test_time_cues_and_a_step_voice_are_heard_where_planned(
         *[("count", n) for n in ("one", "two", "three", "four", "five", "six")],
     ]
     counts = [e for e in plan["events"] if e["role"] == "count"]
-    assert all(after["start"] - before["start"] == pytest.approx(1.0, abs=1e-4) for before, after in pairwise(counts))
+    hold = next(e for e in plan["events"] if e["kind"] == "hold" and e["step"] == 2)
+    assert counts[0]["start"] - hold["start"] == pytest.approx(0.5, abs=1e-4)  # after the start chime's attack
+    every = (6 - 0.5) / 6  # then evenly through the rest of the 6 s hold
+    assert all(after["start"] - before["start"] == pytest.approx(every, abs=1e-3) for before, after in pairwise(counts))
     assert counts[-1]["start"] + counts[-1]["duration"] <= next(
         e["start"] + e["duration"] for e in plan["events"] if e["kind"] == "hold" and e["step"] == 2
     )

@@ -6,6 +6,8 @@ import http.client
 import os
 import re
 import signal
+import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -23,7 +25,7 @@ from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.pipeline import Overrides, load, plan
 from voiceguide.publish.serve import Session, lan_address, library, start
 
-from conftest import ROOT, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, speech_spans, voice_loudness
+from conftest import ROOT, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, qr_encodes, speech_spans, voice_loudness
 
 WAIT = 60.0  # seconds: a safety net only; every wait ends as soon as its condition holds
 
@@ -252,6 +254,15 @@ def test_the_secret_is_kept_per_library(tmp_path: Path) -> None:
     assert re.fullmatch(r"[A-Za-z0-9_-]+", first.secret)
 
 
+def test_the_secret_file_is_readable_by_its_owner_only(tmp_path: Path) -> None:
+    kept = library([tmp_path / "one.yaml"])
+    stored = kept.site.parent / "secret"
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+    stored.chmod(0o644)  # as an older voiceguide left it
+    assert library([tmp_path / "one.yaml"]) == kept
+    assert stat.S_IMODE(stored.stat().st_mode) == 0o600
+
+
 def test_the_lan_address_is_never_loopback() -> None:
     address = lan_address()
     assert address is None or not address.startswith("127.")
@@ -293,10 +304,11 @@ def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals
         found = re.search(r"http://127\.0\.0\.1:(\d+)(/[A-Za-z0-9_-]+)/feed\.xml", output)
         assert found, output + (process.stderr.read() if process.stderr else "")
         port, prefix = int(found[1]), found[2]
-        assert "█" in output
         assert "on this computer only" in output  # 127.0.0.1: a phone cannot reach it
         assert "same Wi-Fi" not in output
-        assert "▀" in output
+        page = f"http://127.0.0.1:{port}{prefix}/"
+        assert f"\n  {page}\n" in output
+        assert qr_encodes(output, page)  # what a phone scanning the code opens
         assert ask(port, "GET", f"{prefix}/").status == 200
         assert ask(port, "GET", "/").status == 404
         process.send_signal(stop_with)
@@ -308,3 +320,26 @@ def test_cli_serves_prints_a_qr_code_and_stops_cleanly(stop_with: signal.Signals
     assert process.returncode == 0, errors
     assert "Stopped." in rest
     assert "Traceback" not in errors
+
+
+def test_slow_clients_are_cut_off_and_do_not_starve_real_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review held 1,100 connections open by sending nothing (or a byte now and then) until
+    real requests timed out. Now a request's headers must arrive within HEADER_TIMEOUT_S (shortened
+    here), and a real request is answered while slow clients wait to be cut off."""
+    from voiceguide.publish import serve
+
+    monkeypatch.setattr(serve, "HEADER_TIMEOUT_S", 1.0)
+    routine = tmp_path / "r.yaml"
+    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+    with serving(routine) as served:
+        slow = []
+        for number in range(150):  # bounded: well under MAX_CONNECTIONS and any file limit
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=WAIT)
+            if number % 2:
+                sock.sendall(b"GET " + served.prefix.encode() + b"/ HTTP/1.1\r\nHost: x\r\n")  # never finished
+            slow.append(sock)
+        assert ask(served.port, "GET", f"{served.prefix}/").status == 200
+        for sock in slow:  # each is closed by the server: recv sees the end, not our timeout
+            assert sock.recv(1024) == b""
+            sock.close()
+        assert ask(served.port, "GET", f"{served.prefix}/feed.xml").status == 200

@@ -8,7 +8,8 @@ import pytest
 
 from voiceguide.export.sidecars import Header, Window, chapters_json, lrc, srt, to_ms, vtt
 from voiceguide.model import Voice
-from voiceguide.plan.timeline import Chapter, Event, EventKind, Role, Timeline, Utterance, Where
+from voiceguide.plan.script import EventKind, Role, Utterance, Where
+from voiceguide.plan.timeline import Chapter, Event, Timeline
 
 RATE = 22_050
 

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
+from voiceguide.model import Version
 from voiceguide.phrases import languages, phrases
 from voiceguide.pipeline import Overrides, load, render
 from voiceguide.plan.present import plan_dict
@@ -34,10 +35,22 @@ def test_new_writes_a_routine_that_validates_and_passes_the_schema(
     assert routine.outro
     (step,) = routine.steps
     assert step.sides == phrases(language).both
-    assert step.hold_ms == 8000
+    assert step.hold_ms == 12_000
     assert step.countdown == 3
     assert len(step.cues) == 1
     assert text.count("\n#") >= 5, "the starter explains itself in comments"
+
+
+def test_the_starters_variants_work_once_uncommented(tmp_path: Path, runner: CliRunner) -> None:
+    path = tmp_path / "start.yaml"
+    assert runner.invoke(cli, ["new", str(path)]).exit_code == 0
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = lines.index("# variants:")
+    path.write_text("\n".join([*lines[:first], *(line[2:] for line in lines[first:])]) + "\n", encoding="utf-8")
+    assert load_routine(path).variants == ("gentle", "quick")
+    gentle, quick = (load_routine(path, Version(name)) for name in ("gentle", "quick"))
+    assert (gentle.steps[0].hold_ms, quick.steps[0].hold_ms) == (12_000, 4000)
+    assert (gentle.title, quick.steps[0].reps) == ("My routine (gentle)", 1)
 
 
 def test_new_routine_renders_as_written(tmp_path: Path, runner: CliRunner) -> None:
@@ -46,7 +59,7 @@ def test_new_routine_renders_as_written(tmp_path: Path, runner: CliRunner) -> No
     done = render(load(path, Overrides(engine="espeak-ng")), tmp_path / "out")
     document = plan_dict(done.plan.timeline)
     holds = [e for e in document["events"] if e["kind"] == "hold"]
-    assert [(h["side"], h["duration"]) for h in holds] == [("right", 8.0), ("left", 8.0)]
+    assert [(h["side"], h["duration"]) for h in holds] == [("right", 12.0), ("left", 12.0)]
     spoken = [e["text"] for e in document["events"] if e["kind"] == "speech"]
     assert spoken.count("Breathe slowly.") == 2
     assert spoken.count("three") == 2
@@ -54,6 +67,18 @@ def test_new_routine_renders_as_written(tmp_path: Path, runner: CliRunner) -> No
     samples, rate = decode_file(done.path)
     assert abs(len(samples) / rate - document["duration"]) < 0.05
     assert document["title"] == "Morning"
+
+
+@pytest.mark.render
+@pytest.mark.parametrize("language", languages())
+def test_new_then_render_warns_about_nothing(language: str, tmp_path: Path, runner: CliRunner) -> None:
+    """A newcomer's first two commands, with the engine and voice a routine gets by default."""
+    path = tmp_path / "start.yaml"
+    assert runner.invoke(cli, ["new", str(path), "--language", language]).exit_code == 0
+    result = runner.invoke(cli, ["render", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr, result.stderr
+    assert (tmp_path / "out" / "start.mp3").is_file()
 
 
 def test_new_never_overwrites_without_force(tmp_path: Path, runner: CliRunner) -> None:

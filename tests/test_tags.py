@@ -14,11 +14,13 @@ from voiceguide.export.cover import Cover
 from voiceguide.export.info import inspect
 from voiceguide.export.tags import TOC_ENTRIES, Mark, TrackTags, write_tags
 
+CHAPTER_MS = 1000  # longer than a moved start a listener would notice, so a moved chapter cannot overlap the next
+
 
 def tagged(path: Path, count: int) -> Path:
-    """A silent MP3 with ``count`` chapters of 100 ms each."""
-    encode_mp3([bytes(2 * 22_050 * count // 10 + 2)], path, 22_050, 64)
-    marks = tuple(Mark(f"Step {n}", 100 * (n - 1), 100 * n) for n in range(1, count + 1))
+    """A silent MP3 with ``count`` chapters of CHAPTER_MS each, end to end."""
+    encode_mp3([bytes(2 * 22_050 * count * CHAPTER_MS // 1000 + 2)], path, 22_050, 32)
+    marks = tuple(Mark(f"Step {n}", CHAPTER_MS * (n - 1), CHAPTER_MS * n) for n in range(1, count + 1))
     cover = Cover(b"\x89PNG\r\n\x1a\n", "image/png")
     year = datetime.date.today().year
     write_tags(path, TrackTags("T", "A", "B", 1, None, year, "Speech", None, "en", cover, marks))
@@ -28,10 +30,12 @@ def tagged(path: Path, count: int) -> Path:
 @pytest.mark.parametrize("count", [1, TOC_ENTRIES, TOC_ENTRIES + 1, 600])
 def test_every_chapter_is_listed_in_order_however_many(count: int, tmp_path: Path, ffmpeg_exe: str) -> None:
     path = tagged(tmp_path / "t.mp3", count)
-    assert [title for _, _, title in probed_chapters(ffmpeg_exe, path)] == [f"Step {n}" for n in range(1, count + 1)]
+    seconds = CHAPTER_MS / 1000
+    expected = [((n - 1) * seconds, n * seconds, f"Step {n}") for n in range(1, count + 1)]
+    assert probed_chapters(ffmpeg_exe, path) == expected
     info = inspect(path)  # what `voiceguide info` reads: the table of contents, unfolded
     assert info.has_toc
-    assert [mark.title for mark in info.chapters] == [f"Step {n}" for n in range(1, count + 1)]
+    assert [(m.start_ms / 1000, m.end_ms / 1000, m.title) for m in info.chapters] == expected
     tocs = ID3(path).getall("CTOC")
     assert [toc.element_id for toc in tocs if toc.flags & CTOCFlags.TOP_LEVEL] == ["toc"]
     assert all(toc.flags & CTOCFlags.ORDERED for toc in tocs)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
@@ -9,23 +10,22 @@ from pathlib import Path
 import pytest
 
 from voiceguide.errors import RoutineError
-from voiceguide.model import Voice
-from voiceguide.plan.present import plan_dict, plan_lines
-from voiceguide.plan.timeline import (
-    Event,
+from voiceguide.model import Version, Voice
+from voiceguide.plan.present import move_warnings, plan_dict, plan_lines
+from voiceguide.plan.script import (
+    CHIME_LEAD_MS,
+    GAP_MS,
     EventKind,
     Hold,
     Line,
     Role,
     Sound,
-    Timeline,
     Utterance,
-    schedule,
     script,
     sounds,
-    to_samples,
     utterances,
 )
+from voiceguide.plan.timeline import Event, Timeline, schedule, to_samples
 from voiceguide.routine.build import load_routine
 
 RATE = 22_050
@@ -72,19 +72,24 @@ def test_order_of_a_step(write_routine: Callable[..., Path]) -> None:
         ("speech", "intro", "Hello."),
         ("pause", None, None),
         ("speech", "say", "Knead your right shoulder, rep 1 of 2."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("rest", None, None),
         ("speech", "again", "Again, right."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("rest", None, None),
         ("speech", "switch", "Now switch to your left side."),
+        ("gap", None, None),
         ("speech", "say", "Knead your left shoulder, rep 1 of 2."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("rest", None, None),
         ("speech", "again", "Again, left."),
+        ("gap", None, None),
         ("hold", None, None),
         ("speech", "release", "Relax."),
         ("pause", None, None),
@@ -101,14 +106,15 @@ def test_events_are_contiguous_and_total_is_their_sum(write_routine: Callable[..
     assert timeline.duration == events[-1].end
 
 
-def test_holds_start_where_speech_ends_and_last_exactly(write_routine: Callable[..., Path]) -> None:
+def test_holds_start_where_the_gap_after_speech_ends_and_last_exactly(write_routine: Callable[..., Path]) -> None:
     timeline = timeline_of(write_routine(STEP_WITH_EVERYTHING))
     events = sequence(timeline)
     holds = [(i, e) for i, e in enumerate(events) if e.kind is EventKind.HOLD]
     assert len(holds) == 4
     for i, hold in holds:
-        assert events[i - 1].kind is EventKind.SPEECH
-        assert hold.start == events[i - 1].end
+        assert (events[i - 2].kind, events[i - 1].kind) == (EventKind.SPEECH, EventKind.GAP)
+        assert events[i - 1].duration == to_samples(GAP_MS, RATE)
+        assert hold.start == events[i - 1].end == events[i - 2].end + events[i - 1].duration
         assert hold.duration == 10 * RATE
 
 
@@ -246,8 +252,15 @@ def test_chimes_sit_on_the_hold_edges_and_move_nothing(write_routine: Callable[.
     lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
     lengths |= {Sound("start"): RATE, Sound("end"): 2 * RATE}
     timeline = schedule(chimed, items, lengths, RATE)
-    assert [e for e in timeline.events if e.kind is not EventKind.CHIME] == list(timeline_of(Path(plain.source)).events)
     holds = [e for e in timeline.events if e.kind is EventKind.HOLD]
+    # the only change chimes make: a line after an end chime waits for its attack to pass
+    lead = to_samples(CHIME_LEAD_MS, RATE)
+    release = next(e for e in timeline.events if e.role is Role.RELEASE)
+    assert release.start == holds[0].end + lead
+    unchimed = [e for e in timeline.events if e.kind is not EventKind.CHIME]
+    moved = [dataclasses.replace(e, start=e.start - lead * (e.start >= release.start)) for e in unchimed]
+    plain_events = [e for e in timeline_of(Path(plain.source)).events if e.kind is not EventKind.GAP]
+    assert [e for e in moved if e.kind is not EventKind.GAP] == plain_events
     chimes = [(e.role, e.start, e.duration) for e in timeline.events if e.kind is EventKind.CHIME]
     assert chimes == [
         (Role.START, holds[0].start, RATE),
@@ -268,6 +281,20 @@ def test_remaining_is_spoken_that_long_before_the_end(write_routine: Callable[..
     hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
     left = [(e.text, hold.end - e.start) for e in timeline.events if e.role is Role.REMAINING]
     assert left == [("Thirty seconds left.", 30 * RATE), ("Ten seconds left.", 10 * RATE)]
+
+
+def test_remaining_says_minutes_as_people_do_and_phrases_can_reword_them(write_routine: Callable[..., Path]) -> None:
+    text = "title: T\nsteps:\n  - {say: Hold., hold: 3m, remaining: [2m, 90s, 1m, 45s], countdown: 0}\n"
+    lines = [e.text for e in timeline_of(write_routine(text)).events if e.role is Role.REMAINING]
+    assert lines == [
+        "Two minutes left.",
+        "One and a half minutes left.",
+        "One minute left.",
+        "Forty-five seconds left.",
+    ]
+    own = text.replace("title: T\n", 'title: T\nphrases: {remaining_minutes: "{n} more minutes."}\n')
+    lines = [e.text for e in timeline_of(write_routine(own, "own.yaml")).events if e.role is Role.REMAINING]
+    assert lines[0] == "Two more minutes."
 
 
 def test_count_spreads_numbers_through_the_hold_and_never_overruns(write_routine: Callable[..., Path]) -> None:
@@ -456,7 +483,9 @@ def test_script_speaks_every_line_with_its_placeholders_voice_role_and_place(
         first = ("say", f"Press {side}, {n} of 2.") if n == 1 else ("again", f"Again {side}, {n} of 2.")
         return [
             ("rep", f"Rep {['one', 'two'][n - 1]} of two.", "step", where),
+            ("gap", "667", where),  # 0.4 s at 150 words a minute: 0.667 s at 90
             (*first, "step", where),
+            ("gap", "667", where),
             ("hold", "10000", where),
             ("  cue", f"Cue {side}, {n} of 2.", "step", "1000"),
             ("  remaining", "Four seconds left.", "step", "6000"),
@@ -473,11 +502,13 @@ def test_script_speaks_every_line_with_its_placeholders_voice_role_and_place(
         *rep("right", 2),
         ("rest", "1000", "Where(step=1, side='right', rep=2)"),
         ("switch", "Switch to left, 1 of 2.", "step", "Where(step=1, side='left', rep=1)"),
+        ("gap", "667", "Where(step=1, side='left', rep=1)"),
         *rep("left", 1),
         ("rest", "1000", "Where(step=1, side='left', rep=1)"),
         *rep("left", 2),
         ("pause", "2000", "Where(step=1, side=None, rep=None)"),
         ("say", "Plain.", "routine", "Where(step=2, side=None, rep=1)"),
+        ("gap", "400", "Where(step=2, side=None, rep=1)"),
         ("hold", "10000", "Where(step=2, side=None, rep=1)"),
         ("  count", "one", "routine", "0"),
         ("  count", "two", "routine", "3333"),
@@ -604,3 +635,76 @@ def test_lines_pushed_past_the_start_clear_the_numbers_and_may_end_with_the_hold
     path = write_routine(f"title: T\nsteps:\n  - {{say: Go., hold: 10s, countdown: {countdown}, cues: {cues}}}\n")
     placed = overlays_of(path, lambda text: round(RATE * seconds.get(text, 0.5)))
     assert {text: start for text, (start, _) in placed.items() if text in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("settings", "version", "ms"),
+    [
+        ("", Version(), 400),  # 0.4 s at the default rate of 150
+        ("voice: {rate: 100}\n", Version(), 600),  # a slower voice, a longer gap
+        ("defaults: {gap: 0}\n", Version(), 0),  # back to back: no gap events at all
+        ("defaults: {gap: 1s}\n", Version(), 1000),
+        ("defaults: {gap: 1s}\n", Version(pace=0.8), 1250),  # --pace lengthens a written gap
+        ("", Version(pace=0.8), 500),  # and the default one, through the slower voice
+    ],
+)
+def test_the_gap_between_lines_is_the_routines_or_follows_the_rate(
+    settings: str, version: Version, ms: int, write_routine: Callable[..., Path]
+) -> None:
+    text = f"title: T\n{settings}steps:\n  - {{say: Hold., hold: 2s, release: Relax., pause: 0}}\noutro: Bye.\n"
+    routine = load_routine(write_routine(text), version)
+    items = script(routine)
+    timeline = schedule(routine, items, {u: fake_length(u.text) for u in utterances(items)}, RATE)
+    kinds = [e.kind for e in timeline.events if not e.overlay]
+    gaps = [e.duration for e in timeline.events if e.kind is EventKind.GAP]
+    assert gaps == ([to_samples(ms, RATE)] * 2 if ms else [])  # say | hold, release | outro
+    assert kinds == [
+        k
+        for k in (EventKind.SPEECH, EventKind.GAP, EventKind.HOLD, EventKind.SPEECH, EventKind.GAP, EventKind.SPEECH)
+        if ms or k is not EventKind.GAP
+    ]
+
+
+def test_a_cue_at_the_start_of_a_chimed_hold_waits_for_the_chime(write_routine: Callable[..., Path]) -> None:
+    text = "title: T\nsteps:\n  - {say: Hold., hold: 5s, chime: start, cues: [{at: 0, say: Breathe.}]}\n"
+    routine = load_routine(write_routine(text))
+    items = script(routine)
+    lengths: dict[Utterance | Sound, int] = {u: fake_length(u.text) for u in utterances(items)}
+    timeline = schedule(routine, items, lengths | {Sound("start"): RATE}, RATE)
+    hold = next(e for e in timeline.events if e.kind is EventKind.HOLD)
+    cue = next(e for e in timeline.events if e.role is Role.CUE)
+    assert cue.start - hold.start == to_samples(CHIME_LEAD_MS, RATE)
+    (move,) = timeline.moves
+    assert move.chime
+    (warning,) = move_warnings(timeline)
+    assert warning.endswith(
+        "is spoken 0.5 s into the hold, not at 0.0 s as asked (0.5 s later, so that the start chime is heard first)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overlap", "warned"),
+    [
+        (0.01, None),
+        (0.049, None),
+        (0.06, "5.94 s into the hold, not at 6.00 s as asked (0.06 s earlier"),
+        (0.3, "5.7 s into the hold, not at 6.0 s as asked (0.3 s earlier"),
+    ],
+)
+def test_only_a_move_a_listener_can_hear_is_reported_with_its_size(
+    write_routine: Callable[..., Path], overlap: float, warned: str | None
+) -> None:
+    """A cue at 6 s that runs into "three" at 7 s by ``overlap`` seconds moves that much earlier."""
+    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 10s, cues: [{at: 6s, say: Breathe.}]}\n")
+
+    def length(text: str) -> int:
+        return round((1 + overlap) * RATE) if text == "Breathe." else fake_length(text)
+
+    timeline = timeline_of(path, length)
+    assert moves_of(timeline) == [("cues[0]", "Breathe.", 6.0, pytest.approx(6 - overlap, abs=1 / RATE))]
+    warnings = move_warnings(timeline)
+    if warned is None:
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert f'"Breathe." is spoken {warned}, to make room for "three")' in warning

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from voiceguide.cli.app import cli
 from voiceguide.pipeline import Overrides, Rendered, load, render
-from voiceguide.plan.timeline import EventKind
+from voiceguide.plan.script import EventKind
 
 from conftest import ROOT, ROUTINES, check_levelled, decoded, ebur128, speech_spans, voice_loudness
 

@@ -14,7 +14,7 @@ from voiceguide.errors import RoutineError
 from voiceguide.export.sidecars import Window, chapters_json
 from voiceguide.phrases import languages, phrases
 from voiceguide.plan.present import plan_dict, plan_lines
-from voiceguide.plan.timeline import EventKind, Role
+from voiceguide.plan.script import EventKind, Role
 from voiceguide.routine.build import load_routine
 
 from conftest import assert_speech_matches

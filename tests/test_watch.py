@@ -10,11 +10,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
+from voiceguide.cli import render as render_command
+from voiceguide.cli.app import cli
 from voiceguide.routine.watch import watch_routines
 
 WAIT = 30.0  # seconds: a safety net only
@@ -177,6 +180,38 @@ def test_watch_renders_again_after_a_save_and_stops_cleanly_on_ctrl_c(
     assert watcher.stop() == 0
     assert watcher.stderr().rstrip().endswith("Stopped watching.")
     assert "Traceback" not in watcher.stderr()
+
+
+def test_watch_renders_every_save_in_turn(tmp_path: Path, runner: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two good saves in a row, two renders more: `render --watch` with the watcher replaced by a script
+    of saves, each made only once the render before it is done; decided by state, nothing waits."""
+    routine, out = tmp_path / "watched.yaml", tmp_path / "out"
+    routine.write_text(ROUTINE.format(say="First version."), encoding="utf-8")
+    tracks: list[str] = []
+
+    def two_saves(paths: Sequence[Path]) -> Iterator[set[Path]]:
+        assert [Path(p) for p in paths] == [routine]
+        yield set()  # running
+        for say in ("Second version.", "Third version."):
+            tracks.append(fingerprint(out / "watched.mp3"))  # the render before this save
+            save(routine, ROUTINE.format(say=say))
+            yield {Path(os.path.abspath(routine))}
+        tracks.append(fingerprint(out / "watched.mp3"))
+        raise KeyboardInterrupt  # Ctrl-C, once the watch has asked for a third save
+
+    monkeypatch.setattr(render_command, "watch_routines", two_saves)
+    results: list[Result] = []
+    args = ["render", "--watch", str(routine), "-o", str(out), "--engine", "espeak-ng"]
+    watching = threading.Thread(target=lambda: results.append(runner.invoke(cli, args)), daemon=True)
+    watching.start()
+    watching.join(BOUND)  # a safety net only: a watch that neither renders nor asks for a save never ends
+    assert results, "the watch neither rendered again nor asked for the next save"
+    (result,) = results
+    assert result.exit_code == 0, result.output
+    assert result.output.count("Wrote ") == 3
+    assert len(tracks) == 3  # the watch asked for a change after each render
+    assert len(set(tracks)) == 3  # and each save made a new track
+    assert result.stderr.rstrip().endswith("Stopped watching.")
 
 
 def test_watch_shows_an_error_and_keeps_watching(watched: tuple[Path, Path, Watcher]) -> None:

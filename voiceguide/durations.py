@@ -76,6 +76,28 @@ def parse_duration(value: str | int | float) -> int:
     return sign * _round_ms(total_ms)
 
 
+_UNIT_WORDS = re.compile(r"(hours?|hrs?|minutes?|mins?|milliseconds?|msecs?|seconds?|secs?)\b\.?", re.IGNORECASE)
+_SHORT_UNITS = (("mil", "ms"), ("ms", "ms"), ("mi", "m"), ("h", "h"), ("se", "s"))  # first match wins
+
+
+def duration_in_words(text: str) -> str | None:
+    """``30 sec`` -> ``30s``, ``1.5 minutes`` -> ``1.5m``: the form ``parse_duration`` reads, for a
+    duration written with unit words; ``None`` if that does not make one either."""
+
+    def short(match: re.Match[str]) -> str:
+        return next(unit for prefix, unit in _SHORT_UNITS if match[1].lower().startswith(prefix))
+
+    written = _UNIT_WORDS.sub(short, text.strip())
+    if written == text.strip():
+        return None
+    written = re.sub(r"(?<=\d)\s+(?=[hms])|,?\s+(?:and\s+)?(?=\d)", "", written)
+    try:
+        parse_duration(written)
+    except ValueError:
+        return None
+    return written
+
+
 def _round_ms(ms: Decimal) -> int:
     return int(ms.to_integral_value(rounding=ROUND_HALF_UP))
 

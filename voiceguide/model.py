@@ -86,6 +86,16 @@ class Background:
 
 
 @dataclass(frozen=True)
+class Version:
+    """Which version of a routine to make: one of its ``variants`` (None: as written), scaled further
+    by the command line's ``--holds`` and ``--pace``."""
+
+    variant: str | None = None
+    holds: float = 1.0
+    pace: float = 1.0
+
+
+@dataclass(frozen=True)
 class Routine:
     """A whole routine, as validated from one file."""
 
@@ -100,11 +110,16 @@ class Routine:
     outro: str | None
     pause_ms: int  # silence after the intro
     steps: tuple[Step, ...]
+    steps_line: int | None = None  # where `steps:` is written, for messages about the whole track
     cover: Path | None = None  # an image file, already checked to exist
     sounds: Sounds = Sounds()
     background: Background | None = None
     phrases: Phrases | None = None  # the language's built-in phrases with the routine's overrides
     ready_ms: int = 5000  # the silence of a step with `wait: true`, where the page pauses
+    gap_ms: int | None = None  # silence between two spoken lines (None: by the voice's rate)
+    variant: str | None = None  # which version of the routine this is ("gentle"); None: as written
+    variants: tuple[str, ...] = ()  # the names of the versions the file declares
+    pace: float = 1.0  # the version's pace, for a --rate given on the command line
 
 
 def fill(text: str, side: str | None = None, rep: int = 1, reps: int = 1) -> str:

@@ -15,17 +15,21 @@ from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.level import LEVELLING
 from voiceguide.audio.mix import Mix
 from voiceguide.audio.sounds import chime_clips
+from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.export.handout import Sheet, write_handout
 from voiceguide.export.sidecars import to_ms
 from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
 from voiceguide.files import atomic_path, output_folder, safe_name
-from voiceguide.model import AUTO, Routine, Voice
-from voiceguide.plan.timeline import SAMPLE_RATE, Sound, Timeline, Utterance, schedule, script, sounds, utterances
+from voiceguide.model import AUTO, Routine, Version, Voice
+from voiceguide.plan.script import Sound, Utterance, least_ms, script, sounds, utterances
+from voiceguide.plan.timeline import SAMPLE_RATE, Timeline, schedule
 from voiceguide.progress import SILENT, Progress
-from voiceguide.routine.build import load_routine
-from voiceguide.speech.engines import auto_engine
+from voiceguide.routine.build import MAX_TOTAL_MS, length_limit, load_routine
+from voiceguide.routine.fields import VARIANT_ALL
+from voiceguide.routine.variants import Scale
+from voiceguide.speech.engines import auto_engine, voice_to_download
 from voiceguide.speech.synth import Settings, Stats, synthesise
 
 DEFAULT_BITRATE = 64
@@ -33,11 +37,16 @@ DEFAULT_BITRATE = 64
 
 @dataclass(frozen=True)
 class Overrides:
-    """Command-line settings that win over the routine file."""
+    """Command-line settings that win over the routine file (``holds`` and ``pace`` scale it)."""
 
     engine: str | None = None
     voice: str | None = None
     rate: int | None = None
+    files_from: tuple[Path, ...] = ()  # folders a routine's files may come from, besides its own
+    max_length_ms: int = MAX_TOTAL_MS  # the longest track allowed
+    holds: float = 1.0
+    pace: float = 1.0
+    variants: tuple[str, ...] = ()  # --variant: names the routines declare, or `all`; none: as written
 
 
 DEFAULTS = Settings()
@@ -53,10 +62,52 @@ class Plan:
     stats: Stats
 
 
-def load(path: str | Path, overrides: Overrides = Overrides()) -> Routine:
-    """Load and validate a routine, apply command-line overrides (to every voice in it), and
-    settle ``engine: auto``, so every later stage (and what plan and render print) sees real engines."""
-    return resolve_auto(_overridden(load_routine(path), overrides), auto_engine)
+@dataclass(frozen=True)
+class Fallback:
+    """``engine: auto`` speaks ``language`` with pyttsx3 for want of an installed Piper voice;
+    ``voice`` is a Piper voice for it that `voiceguide voices download` fetches."""
+
+    language: str
+    voice: str
+
+
+def load(
+    path: str | Path,
+    overrides: Overrides = Overrides(),
+    variant: str | None = None,
+    fallbacks: set[Fallback] | None = None,
+) -> Routine:
+    """Load and validate a routine (its ``variant``, scaled by ``--holds`` and ``--pace``; refused if
+    it would last longer than allowed, speech included), apply command-line overrides (to every voice
+    in it), and settle ``engine: auto``, so every later stage (and what plan and render print) sees
+    real engines. Where ``auto`` falls back to pyttsx3 for want of a Piper voice, that goes into
+    ``fallbacks``."""
+
+    def choose(language: str, name: str | None) -> str:
+        if fallbacks is not None and (voice := voice_to_download(language, name)):
+            fallbacks.add(Fallback(language, voice))
+        return auto_engine(language, name)
+
+    version = Version(variant, overrides.holds, overrides.pace)
+    routine = load_routine(path, version, overrides.files_from, overrides.max_length_ms)
+    if (least := least_ms(script(routine))) > overrides.max_length_ms:
+        problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
+        raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
+    return resolve_auto(_overridden(routine, overrides), choose)
+
+
+def variant_names(path: str | Path, overrides: Overrides = Overrides()) -> list[str | None]:
+    """The versions of the routine at ``path`` that ``--variant`` asks for, in order: ``None`` for
+    the routine as written (no ``--variant``, or ``all``), and every variant it declares for ``all``."""
+    names: list[str | None] = []
+    wanted: list[str | None] = [*overrides.variants] or [None]
+    for name in wanted:
+        if name == VARIANT_ALL:
+            found = [None, *load_routine(path, trusted=overrides.files_from, max_ms=overrides.max_length_ms).variants]
+        else:
+            found = [name]
+        names += [n for n in found if n not in names]
+    return names
 
 
 def resolve_auto(routine: Routine, choose: Callable[[str, str | None], str]) -> Routine:
@@ -80,7 +131,7 @@ def _overridden(routine: Routine, overrides: Overrides) -> Routine:
             engine=overrides.engine or voice.engine,
             name=overrides.voice or voice.name,
             named_at=None if overrides.voice else voice.named_at,
-            rate=overrides.rate or voice.rate,
+            rate=Scale(pace=routine.pace).voice(Voice(rate=overrides.rate)).rate if overrides.rate else voice.rate,
         )
 
     steps = tuple(dataclasses.replace(s, voice=override(s.voice)) if s.voice else s for s in routine.steps)
@@ -123,7 +174,7 @@ def render(
     (by another ``publish``), copied instead of encoded when its fingerprint matches.
     """
     planned = plan(routine, settings, progress)
-    base = output_folder(out_dir) / track_name(routine.source)
+    base = output_folder(out_dir) / track_name(routine.source, routine.variant)
     target = target_path(base, options)
     stamp = fingerprint(planned, bitrate, options)
     if not options.split and reuse is not None:
@@ -152,7 +203,7 @@ def handout(
     """Write ``out_dir/<file stem>.pdf``, the routine's handout; its speech is synthesised (cached)
     so the sheet gives the track's true length."""
     planned = plan(routine, settings, progress)
-    name = track_name(routine.source)
+    name = track_name(routine.source, routine.variant)
     timeline = planned.timeline
     sheet = Sheet(to_ms(timeline.duration, timeline.sample_rate), f"{name}.mp3", url, paper)
     return write_handout(routine, sheet, output_folder(out_dir) / f"{name}.pdf")
@@ -171,9 +222,9 @@ def _copy_if_current(source: Path, target: Path, stamp: str) -> None:
         return  # it is only a shortcut: the track is encoded instead
 
 
-def track_name(source: str | Path) -> str:
-    """The name (without extension) of the track rendered from routine file ``source``."""
-    return safe_name(Path(source).stem)
+def track_name(source: str | Path, variant: str | None = None) -> str:
+    """The name (without extension) of the track rendered from routine file ``source``, in ``variant``."""
+    return safe_name(f"{Path(source).stem} ({variant})" if variant else Path(source).stem)
 
 
 def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
@@ -198,7 +249,9 @@ def distinct_tracks(paths: Iterable[Path]) -> list[Path]:
 def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     """A digest of everything a track is made from: timeline, speech samples, tags, pictures, settings."""
     routine = dataclasses.replace(planned.routine, source="")
-    digest = hashlib.sha256(repr((__version__, LEVELLING, bitrate, options, routine)).encode())
+    # where the sidecars' links point is not in the MP3: a track published under another URL is the same track
+    audio_options = dataclasses.replace(options, links="")
+    digest = hashlib.sha256(repr((__version__, LEVELLING, bitrate, audio_options, routine)).encode())
     images = (routine.cover, *(step.image for step in routine.steps))  # named in it; their content may change
     for image in images:
         if image is not None and image.is_file():

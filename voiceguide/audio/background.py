@@ -14,7 +14,8 @@ import numpy.typing as npt
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.errors import EncoderError
 from voiceguide.model import Background
-from voiceguide.plan.timeline import EventKind, Timeline
+from voiceguide.plan.script import EventKind
+from voiceguide.plan.timeline import Timeline
 
 Wave = npt.NDArray[np.float64]
 

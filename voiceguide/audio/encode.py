@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.audio.ffmpeg import FFMPEG_HINT, broken_ffmpeg_fix, failure, ffmpeg, run_ffmpeg
+from voiceguide.audio.ffmpeg import FFMPEG_HINT, PROTOCOLS, broken_ffmpeg_fix, failure, ffmpeg, file_url, run_ffmpeg
 from voiceguide.errors import EncoderError
 from voiceguide.files import disk_full
 
@@ -38,11 +38,11 @@ def encode_mp3(
 
     mp3 = {"id3v2_version": "0", "write_id3v1": "0"}
     if heard is None:
-        output = [*(arg for key, value in mp3.items() for arg in (f"-{key}", value)), "-f", "mp3", str(path)]
+        output = [*(arg for key, value in mp3.items() for arg in (f"-{key}", value)), "-f", "mp3", file_url(path)]
     else:
         # onfail=abort: without it ffmpeg 5.1 carries on when one output fails (a full disk) and exits 0
         options = ":".join(f"{key}={value}" for key, value in {**mp3, "onfail": "abort"}.items())
-        output = ["-map", "0:a", "-f", "tee", f"[f=mp3:{options}]{_tee_escape(path)}|[f=mp3:{options}]pipe:1"]
+        output = ["-map", "0:a", "-f", "tee", f"[f=mp3:{options}]file:{_tee_escape(path)}|[f=mp3:{options}]pipe:1"]
     listener = _Listener(heard) if heard is not None else None
     try:
         code, message = run_ffmpeg(
@@ -72,9 +72,9 @@ def encode_mp3(
 
 
 def _tee_escape(path: Path) -> str:
-    """``path`` as one output of ffmpeg's ``tee`` muxer, whose list treats ``|``, ``[``, quotes and
-    backslashes specially: every character but a plain one is escaped with a backslash."""
-    return "".join(c if c.isalnum() or c in "/._-" else "\\" + c for c in str(path))
+    """``path``, absolute, as one output of ffmpeg's ``tee`` muxer, whose list treats ``|``, ``[``, quotes
+    and backslashes specially: every character but a plain one is escaped with a backslash."""
+    return "".join(c if c.isalnum() or c in "/._-" else "\\" + c for c in os.path.abspath(path))
 
 
 # Samples a decoder plays before the track when the MP3 has no Info tag (a stream, not a file):
@@ -93,7 +93,7 @@ class _Listener:
         try:
             self._decoder = subprocess.Popen(
                 [
-                    *(ffmpeg(), "-hide_banner", "-loglevel", "error"),
+                    *(ffmpeg(), "-hide_banner", "-loglevel", "error", *PROTOCOLS),
                     *("-f", "mp3", "-i", "pipe:0", "-f", "f32le", "-ac", "1", "pipe:1"),
                 ],
                 stdin=read,

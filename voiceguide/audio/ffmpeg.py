@@ -54,6 +54,15 @@ def ffmpeg() -> str:
         raise EncoderError(f"ffmpeg is not usable: {err}", FFMPEG_HINT) from None
 
 
+# ffmpeg opens nothing but files and pipes: no name can reach a network, device or `concat:` protocol
+PROTOCOLS = ("-protocol_whitelist", "file,pipe")
+
+
+def file_url(path: Path) -> str:
+    """``path`` as ffmpeg must be given it: absolute, behind ``file:``, so it is never read as a protocol or URL."""
+    return f"file:{os.path.abspath(path)}"
+
+
 def broken_ffmpeg_fix() -> str:
     """The fix when an ffmpeg that runs fails at its job: name it, and how to use another."""
     return f"voiceguide ran {ffmpeg()}; point VOICEGUIDE_FFMPEG at another ffmpeg (4.4 or newer), or {FFMPEG_HINT}"
@@ -69,7 +78,7 @@ def run_ffmpeg(
     """
     try:
         process = subprocess.Popen(
-            [ffmpeg(), "-hide_banner", *arguments],
+            [ffmpeg(), "-hide_banner", *PROTOCOLS, *arguments],
             stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
             stdout=stdout,
             stderr=subprocess.PIPE,
@@ -120,7 +129,7 @@ def rate_of(path: Path) -> int:
 
 def decode_stream(path: Path, rate: int, max_seconds: int | None = None) -> Iterator[Samples]:
     """Decode any audio file to mono 16-bit samples at ``rate``, in chunks of a few seconds."""
-    source = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-i", str(path)]
+    source = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", *PROTOCOLS, "-i", file_url(path)]
     if max_seconds is not None:
         source += ["-t", str(max_seconds)]
     try:

@@ -9,7 +9,8 @@ import numpy as np
 import numpy.typing as npt
 
 from voiceguide.audio.ffmpeg import Samples
-from voiceguide.plan.timeline import EventKind, Sound, Timeline, Utterance
+from voiceguide.plan.script import EventKind, Sound, Utterance
+from voiceguide.plan.timeline import Timeline
 
 
 class Mix:

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from voiceguide.audio.ffmpeg import Samples, decode_file
 from voiceguide.errors import EncoderError
 from voiceguide.model import Routine
-from voiceguide.plan.timeline import Sound
+from voiceguide.plan.script import Sound
 
 CHIME_PEAK = 0.3  # of full scale (about -10 dBFS)
 FADE_IN_MS = 5

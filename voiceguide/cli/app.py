@@ -16,7 +16,7 @@ from typing import Any
 import click
 
 from voiceguide import __version__
-from voiceguide.cli.author import new_command, schema_command
+from voiceguide.cli.author import docs_command, new_command, schema_command
 from voiceguide.cli.handout import handout_command
 from voiceguide.cli.publish import publish_command, serve_command
 from voiceguide.cli.render import info_command, plan_command, render_command, validate_command
@@ -79,9 +79,13 @@ def cli() -> None:
 
     \b
     Examples:
-      voiceguide render routines/neck-and-back.yaml
-      voiceguide plan routines/neck-and-back.yaml
+      voiceguide new my-routine.yaml
+      voiceguide render my-routine.yaml
+      voiceguide plan my-routine.yaml
       voiceguide validate routines/
+
+    The routine format, every field explained: voiceguide docs (one field:
+    voiceguide docs cues).
     """
 
 
@@ -95,6 +99,7 @@ for command in (
     cache_group,
     schema_command,
     new_command,
+    docs_command,
     publish_command,
     serve_command,
 ):

@@ -1,14 +1,40 @@
-"""Commands for writing routines: new (a starter) and schema (for editors)."""
+"""Commands for writing routines: new (a starter), docs (the format reference) and schema (for editors)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
 from voiceguide.phrases import languages
-from voiceguide.routine.reference import schema_text
+from voiceguide.routine.reference import field_help, format_reference, schema_text, section_help, unknown_topic
 from voiceguide.routine.starter import check_title, write_starter
+
+
+@click.command(name="docs", short_help="Show the routine format: every field, explained.")
+@click.argument("topic", required=False, metavar="[FIELD]")
+def docs_command(topic: str | None) -> None:
+    """Show the routine format reference: every field of a routine file, explained.
+
+    With FIELD, only that field's entry (`cues`, `hold`, `voice.rate`), or the section of
+    the reference it names (`durations`, `sides`, `placeholders`). On a terminal the text
+    opens in a pager (q quits).
+
+    \b
+    Examples:
+      voiceguide docs
+      voiceguide docs cues
+      voiceguide docs voice.rate
+      voiceguide docs durations
+    """
+    text = format_reference() if topic is None else field_help(topic) or section_help(topic)
+    if text is None:
+        raise click.BadParameter(unknown_topic(topic or ""), param_hint="FIELD")
+    if sys.stdout.isatty():
+        click.echo_via_pager(text)
+    else:
+        click.echo(text.rstrip("\n"))
 
 
 @click.command(name="schema", short_help="Print the JSON Schema of routine files, for editors.")

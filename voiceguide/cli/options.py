@@ -6,14 +6,18 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.durations import format_span, parse_duration
 from voiceguide.model import ENGINE_CHOICES
 from voiceguide.pipeline import DEFAULT_BITRATE
 from voiceguide.progress import SILENT, Progress
+from voiceguide.routine.build import MAX_TOTAL_MS
+from voiceguide.routine.fields import HOLDS, PACE
 from voiceguide.speech.cache import SpeechCache, default_folder
 from voiceguide.speech.synth import Settings
 
@@ -28,6 +32,64 @@ def voice_options(command: F) -> F:
         "--engine",
         type=click.Choice(ENGINE_CHOICES),
         help="Speech engine (`auto`: piper if it has a voice for the language, else pyttsx3).",
+    )(command)
+
+
+def _max_length(_ctx: click.Context, _param: click.Parameter, value: str) -> int:
+    """``--max-length``: a duration like 6h."""
+    try:
+        ms = parse_duration(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a duration like 4h or 90m, got {value!r}") from None
+    if ms <= 0:
+        raise click.BadParameter(f"expected a length above zero, got {value!r}")
+    return ms
+
+
+def limits_options(command: F) -> F:
+    """--files-from and --max-length: what a routine may read, and how long its track may be."""
+    command = click.option(
+        "--max-length",
+        "max_length_ms",
+        metavar="DURATION",
+        default=format_span(MAX_TOTAL_MS),
+        show_default=True,
+        callback=_max_length,
+        help="Refuse a routine whose track would last longer (holds, rests, pauses and speech).",
+    )(command)
+    return click.option(
+        "--files-from",
+        multiple=True,
+        envvar="VOICEGUIDE_FILES_FROM",
+        type=click.Path(path_type=Path, file_okay=False),
+        help="A folder (e.g. your shared sounds) whose files routines may use, besides their own folder; "
+        "repeatable. A routine can read no file outside these.",
+    )(command)
+
+
+def version_options(command: F) -> F:
+    """--holds, --pace and --variant: which version of each routine is made."""
+    command = click.option(
+        "--variant",
+        "variants",
+        metavar="NAME",
+        multiple=True,
+        help="A version the routine declares under `variants:`, or `all` (as written, and every variant); "
+        "repeat for several.",
+    )(command)
+    command = click.option(
+        "--pace",
+        type=click.FloatRange(*PACE),
+        default=1.0,
+        metavar="FACTOR",
+        help="Rests, pauses and gaps last 1/FACTOR as long, and voices speak FACTOR times as fast (0.8: slower).",
+    )(command)
+    return click.option(
+        "--holds",
+        type=click.FloatRange(*HOLDS),
+        default=1.0,
+        metavar="FACTOR",
+        help="Scale every hold (0.5: half as long, 1.5: half as long again).",
     )(command)
 
 

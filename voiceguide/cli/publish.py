@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import click
+import segno
 
-from voiceguide.cli.options import audio_options, progress_bars, settings, synthesis_options
+from voiceguide.cli.options import (
+    audio_options,
+    limits_options,
+    progress_bars,
+    settings,
+    synthesis_options,
+    version_options,
+)
 from voiceguide.cli.report import error_text, warn_levelling
 from voiceguide.errors import VoiceguideError
 from voiceguide.pipeline import Overrides
@@ -69,6 +78,8 @@ def _published_lines(done: Published) -> list[str]:
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
 @audio_options
+@limits_options
+@version_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
 def publish_command(
@@ -83,6 +94,11 @@ def publish_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     loudness: float | None,
     jobs: int,
@@ -101,6 +117,7 @@ def publish_command(
       voiceguide publish routines/desk-break.yaml --base-url https://example.com/r/ --title "Ana's routines"
       voiceguide publish routines/ --base-url https://example.com/r/ --author "Ana Silva" --email ana@example.com
       voiceguide publish clients/ -o site --base-url https://example.com/r/    # clients/ana/, clients/ben/, ...
+      voiceguide publish routines/ --base-url https://example.com/r/ --variant all
 
     Given one folder of folders (one per client, each with its routines), each client gets
     a library of its own: page, feed and cover under SITE/<secret>/, a random name that
@@ -109,7 +126,12 @@ def publish_command(
     given = clients(routines)
     channel = Channel(base_url, title or ("" if given else "Routines"), author, description, image, email)
     with progress_bars(quiet) as progress:
-        options = (Overrides(engine, voice, rate), bitrate, settings(jobs, no_cache), progress)
+        options = (
+            Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants),
+            bitrate,
+            settings(jobs, no_cache),
+            progress,
+        )
         if given:
             done, gone = publish_clients(given, site, channel, *options, loudness)
         else:
@@ -122,6 +144,8 @@ def publish_command(
         for client, published in zip(names, done, strict=True):
             lines += [*_published_lines(published), *([f"Library of {client}:"] if client else [])]
             lines += [f"Page: {published.site.url('index.html')}", f"Feed: {published.site.url('feed.xml')}"]
+            if client:  # the link a client must be given: scan it from the screen onto their phone
+                lines.append(qr_code(published.site.url("index.html")))
         click.echo("\n".join(lines))
 
 
@@ -137,6 +161,8 @@ def publish_command(
 @click.option("--title", help="The podcast's title (default: \"Routines\"; for client folders, each one's name).")
 @click.option("--author", help="The podcast's author (default: the first routine that names one).")
 @audio_options
+@limits_options
+@version_options
 @synthesis_options
 def serve_command(
     routines: Sequence[Path],
@@ -147,6 +173,11 @@ def serve_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     loudness: float | None,
     jobs: int,
@@ -166,7 +197,7 @@ def serve_command(
       voiceguide serve clients/                  # clients/ana/, clients/ben/, ...: a library each
       voiceguide serve routines/desk-break.yaml --host 127.0.0.1 --port 8080
     """
-    from voiceguide.publish.serve import ALL_INTERFACES, loopback, qr_code, start
+    from voiceguide.publish.serve import ALL_INTERFACES, loopback, start
 
     with progress_bars() as progress:
         session = start(
@@ -174,7 +205,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate),
+            Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants),
             bitrate,
             settings(jobs, no_cache),
             progress,
@@ -208,3 +239,10 @@ def serve_command(
 
     session.run(republished, failed)
     echo("Stopped.")
+
+
+def qr_code(url: str) -> str:
+    """``url`` as a QR code of Unicode half blocks, for a terminal."""
+    out = io.StringIO()
+    segno.make(url, error="m").terminal(out=out, compact=True)
+    return out.getvalue()

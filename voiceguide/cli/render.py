@@ -13,17 +13,19 @@ import click
 from voiceguide.cli.options import (
     audio_options,
     export_options,
+    limits_options,
     progress_bars,
     settings,
     synthesis_options,
+    version_options,
     voice_options,
 )
-from voiceguide.cli.report import error_text, fail_batch, warn_levelling, warn_moves
+from voiceguide.cli.report import Tips, error_text, fail_batch, warn_levelling, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.info import info_lines, inspect
 from voiceguide.export.track import Export
-from voiceguide.pipeline import Overrides, distinct_tracks, load, plan, render
+from voiceguide.pipeline import Overrides, distinct_tracks, load, plan, render, variant_names
 from voiceguide.plan.present import plan_dict, plan_lines, voices_text
 from voiceguide.routine.build import expand_paths
 from voiceguide.routine.watch import watch_routines
@@ -41,6 +43,8 @@ from voiceguide.routine.watch import watch_routines
     help="Folder for the MP3 files.",
 )
 @audio_options
+@limits_options
+@version_options
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
@@ -51,6 +55,11 @@ def render_command(
     engine: str | None,
     voice: str | None,
     rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -77,18 +86,32 @@ def render_command(
       voiceguide render routines/desk-break.yaml --engine espeak-ng --voice en-gb --rate 130
       voiceguide render routines/desk-break.yaml --split --loudness -18
       voiceguide render routines/desk-break.yaml --watch
+      voiceguide render routines/neck-and-back.yaml --variant gentle --holds 0.5
     """
-    overrides = Overrides(engine, voice, rate)
+    overrides = Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
     failed: list[Path] = []
+    tips = Tips()
 
     def render_one(path: Path) -> None:
+        try:
+            names = variant_names(path, overrides)
+        except VoiceguideError as err:
+            names = []
+            failures.append(err)
+            failed.append(path)
+            click.echo(error_text(err), err=True)
+        for name in names:
+            render_version(path, name)
+
+    def render_version(path: Path, variant: str | None) -> None:
         started = time.monotonic()
         try:
             with progress_bars(quiet) as progress:
-                done = render(load(path, overrides), out_dir, bitrate, settings(jobs, no_cache), progress, options)
+                routine = load(path, overrides, variant, tips.fallbacks)
+                done = render(routine, out_dir, bitrate, settings(jobs, no_cache), progress, options)
         except VoiceguideError as err:
             failures.append(err)
             failed.append(path)
@@ -105,6 +128,7 @@ def render_command(
                 f"{verb} {done.path} ({length}, {amount}) in {time.monotonic() - started:.1f} s; "
                 f"{stats.lines} lines, {stats.cached} from cache; voice {voices_text(stats.voices)}"
             )
+        tips.show()
 
     if watch:
         _watch(paths, render_one)
@@ -136,9 +160,22 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
 @click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
 @voice_options
+@limits_options
+@version_options
 @synthesis_options
 def plan_command(
-    routine: Path, as_json: bool, engine: str | None, voice: str | None, rate: int | None, jobs: int, no_cache: bool
+    routine: Path,
+    as_json: bool,
+    engine: str | None,
+    voice: str | None,
+    rate: int | None,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    holds: float,
+    pace: float,
+    variants: tuple[str, ...],
+    jobs: int,
+    no_cache: bool,
 ) -> None:
     """Print the exact timeline that `render` will produce.
 
@@ -148,9 +185,16 @@ def plan_command(
     Examples:
       voiceguide plan routines/neck-and-back.yaml
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
+      voiceguide plan routines/neck-and-back.yaml --variant gentle
     """
-    planned = plan(load(routine, Overrides(engine, voice, rate)), settings(jobs, no_cache))
+    overrides = Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants)
+    names = variant_names(routine, overrides)
+    if len(names) > 1:
+        raise click.UsageError("plan shows one version at a time; give one --variant (not `all`)")
+    tips = Tips()
+    planned = plan(load(routine, overrides, names[0], tips.fallbacks), settings(jobs, no_cache))
     warn_moves(planned.timeline)
+    tips.show()
     if as_json:
         click.echo(json.dumps(plan_dict(planned.timeline, planned.stats.voices), indent=2, ensure_ascii=False))
     else:
@@ -164,8 +208,16 @@ def plan_command(
     is_flag=True,
     help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
 )
+@limits_options
 @synthesis_options
-def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache: bool) -> None:
+def validate_command(
+    routines: Sequence[Path],
+    speech: bool,
+    files_from: tuple[Path, ...],
+    max_length_ms: int,
+    jobs: int,
+    no_cache: bool,
+) -> None:
     """Check routines without rendering; report every problem in every file.
 
     Without --speech nothing is spoken, so lines crowded into a hold are only found by
@@ -179,11 +231,16 @@ def validate_command(routines: Sequence[Path], speech: bool, jobs: int, no_cache
     """
     failures: list[VoiceguideError] = []
     paths = expand_paths(routines)
+    tips = Tips()
     for path in paths:
         try:
-            routine = load(path)
+            overrides = Overrides(files_from=files_from, max_length_ms=max_length_ms)
+            routine = load(path, overrides, fallbacks=tips.fallbacks if speech else None)
+            for version in (routine, *(load(path, overrides, name) for name in routine.variants)):
+                if speech:
+                    warn_moves(plan(version, settings(jobs, no_cache)).timeline)
             if speech:
-                warn_moves(plan(routine, settings(jobs, no_cache)).timeline)
+                tips.show()
         except VoiceguideError as err:
             failures.append(err)
             click.echo(error_text(err), err=True)

@@ -7,10 +7,11 @@ import click
 from voiceguide.cli.options import progress_bars
 from voiceguide.errors import Fault
 from voiceguide.model import ENGINE_NAMES
+from voiceguide.phrases import languages, natural_voice
 from voiceguide.speech.cache import SpeechCache, default_folder
 from voiceguide.speech.engines import get_engine
-from voiceguide.speech.engines.download import download_voice
-from voiceguide.speech.engines.piper import user_voice_folder
+from voiceguide.speech.engines.download import download_voice, downloadable
+from voiceguide.speech.engines.piper import available, user_voice_folder
 
 
 @click.group(name="voices", invoke_without_command=True, short_help="List the voices an engine offers.")
@@ -37,17 +38,35 @@ def voices_command(ctx: click.Context, engine: str, language: str | None) -> Non
     if ctx.invoked_subcommand is not None:
         return
     voices = get_engine(engine).voices()
+    offered: list[str] = []
     if language:
         voices = [v for v in voices if any(lang.lower().startswith(language.lower()) for lang in v.languages)]
-        if not voices:
+        if engine != "espeak-ng":  # natural voices to download, beside the system's or Piper's own
+            installed = _installed_piper_voices()
+            offered = [v for v in downloadable(language) if v not in installed]
+        if not voices and not offered:
             others = [name for name in ENGINE_NAMES if name != engine]
+            codes = [code for code in ("en", "de", "pt-br", "fr") if code != language.lower()][:3]
             raise Fault(
                 f"{engine} has no voice for language {language!r}",
-                f"use a code like en, de or pt-br (`voiceguide voices --engine {engine}` lists them all), "
-                f"or try another engine: --engine {others[0]}",
+                f"use a code like {', '.join(codes[:-1])} or {codes[-1]} (`voiceguide voices --engine {engine}` "
+                f"lists them all), or try another engine: --engine {others[0]}",
             )
     for voice in voices:
         click.echo(f"{voice.id:<24} {voice.name:<36} {', '.join(voice.languages)}")
+    for voice_id in offered:
+        locale = voice_id.split("-")[0]
+        click.echo(f"{voice_id:<24} {'Piper, natural; not installed':<36} {locale}, {locale.split('_')[0]}")
+    if offered:
+        suggested = natural_voice(language) if language in languages() else ""
+        click.echo(
+            f"Get a natural voice with: voiceguide voices download {suggested if suggested in offered else offered[0]}"
+        )
+
+
+def _installed_piper_voices() -> set[str]:
+    """Ids of the Piper voices installed here (none without the neural extra)."""
+    return {voice.id for voice in get_engine("piper").voices()} if available() else set()
 
 
 @voices_command.command(name="download")

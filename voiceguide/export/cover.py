@@ -16,6 +16,7 @@ from voiceguide.model import Routine
 from voiceguide.routine.fields import COVER_TYPES
 
 SIZE = 800
+EMBEDDED_MAX = 3000  # pixels on a side: the most a podcast app or phone shows
 MARGIN = 72
 BACKGROUND = (31, 78, 95)
 ACCENT = (242, 166, 90)
@@ -37,11 +38,7 @@ def cover_art(routine: Routine) -> Cover:
     """The routine's ``cover`` file if it names one, else a generated title card."""
     if routine.cover is None:
         return Cover(title_card(routine.title, routine.author or routine.album), "image/png")
-    try:
-        data = routine.cover.read_bytes()
-    except OSError as err:
-        raise OutputError(f"could not read the cover image {routine.cover}: {err.strerror}", "check the file") from None
-    return Cover(data, COVER_TYPES[routine.cover.suffix.lower()])
+    return picture(routine.cover, EMBEDDED_MAX)  # a phone photo is not embedded at full size in every track
 
 
 def picture(path: Path, longest: int) -> Cover:

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.files import write_text
-from voiceguide.plan.timeline import Event, EventKind, Role, Timeline
+from voiceguide.plan.script import EventKind, Role
+from voiceguide.plan.timeline import Event, Timeline
 
 JSON_CHAPTERS_VERSION = "1.2.0"
 

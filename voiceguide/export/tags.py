@@ -7,6 +7,7 @@ ordered) that Apple Podcasts, AntennaPod and Prologue need before they list any.
 from __future__ import annotations
 
 import errno
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ class TrackTags:
     cover: Cover
     chapters: tuple[Mark, ...]
     fingerprint: str | None = None  # what the audio was made from, so an unchanged track is not re-encoded
+    audio: str | None = None  # the SHA-256 of the audio as written, so a damaged track is noticed
 
 
 class _InOrder(ID3):
@@ -117,6 +119,8 @@ def write_tags(path: Path, tags: TrackTags) -> None:
     frames = _InOrder()
     if tags.fingerprint is not None:
         frames.add(TXXX(encoding=3, desc=FINGERPRINT_TAG, text=tags.fingerprint))
+    if tags.audio is not None:
+        frames.add(TXXX(encoding=3, desc=AUDIO_TAG, text=tags.audio))
     frames.add(TIT2(encoding=3, text=tags.title))
     frames.add(TPE1(encoding=3, text=tags.artist))
     frames.add(TALB(encoding=3, text=tags.album))
@@ -152,14 +156,30 @@ def write_tags(path: Path, tags: TrackTags) -> None:
 
 
 FINGERPRINT_TAG = "voiceguide fingerprint"
+AUDIO_TAG = "voiceguide audio sha256"  # of the MP3 after its tag: a damaged track is noticed
 
 
 def read_fingerprint(path: Path) -> str | None:
-    """The fingerprint voiceguide stored in a track it wrote, if any."""
-    from mutagen.id3 import ID3, ID3NoHeaderError
+    """The fingerprint voiceguide stored in a track it wrote, if the track's audio is still the
+    audio it wrote (its SHA-256, stored beside it, matches); else ``None``: a track truncated or
+    changed since is made again."""
+    from mutagen.id3 import ID3NoHeaderError
 
     try:
-        frames = ID3(path).getall(f"TXXX:{FINGERPRINT_TAG}")
+        tag = ID3(path)
+        frames, digest = tag.getall(f"TXXX:{FINGERPRINT_TAG}"), tag.getall(f"TXXX:{AUDIO_TAG}")
+        if not frames or not digest or audio_digest(path, tag.size) != str(digest[0].text[0]):
+            return None
     except (ID3NoHeaderError, OSError):
         return None
-    return str(frames[0].text[0]) if frames else None
+    return str(frames[0].text[0])
+
+
+def audio_digest(path: Path, start: int = 0) -> str:
+    """SHA-256 of ``path`` from byte ``start`` on (its audio, after the ID3 tag), read in 1 MB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        file.seek(start)
+        while block := file.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -8,6 +8,7 @@ encoded again only where that showed a true peak over the ceiling, or the loudne
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import math
 import re
@@ -31,7 +32,7 @@ from voiceguide.audio.mix import Mix
 from voiceguide.errors import Problem
 from voiceguide.export.cover import Cover, cover_art, picture
 from voiceguide.export.sidecars import Header, Window, to_ms, write_sidecars
-from voiceguide.export.tags import Mark, TrackTags, write_tags
+from voiceguide.export.tags import Mark, TrackTags, audio_digest, write_tags
 from voiceguide.files import atomic_path, output_folder, safe_name, write_bytes, write_text
 from voiceguide.model import Routine, Step
 from voiceguide.plan.timeline import Timeline
@@ -90,7 +91,8 @@ def export(
             Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate), pictures.get(c.step or 0))
             for c in timeline.chapters
         )
-        write_tags(partial, _tags(routine, routine.title, 1, None, cover, marks, fingerprint))
+        tags = _tags(routine, routine.title, 1, None, cover, marks, fingerprint)
+        write_tags(partial, dataclasses.replace(tags, audio=audio_digest(partial)))  # untagged yet: all audio
     if options.sidecars:
         track_sidecars(routine, timeline, base, options.links)
     return Exported(target, level_warnings(routine, levelled, options.loudness))

@@ -21,6 +21,10 @@ class Phrases:
     remaining: str  # "{n} seconds left."
     rep: str  # "Rep {rep} of {reps}."
     numbers: tuple[str, ...]
+    remaining_minute: str  # "One minute left."
+    remaining_minutes: str  # "{n} minutes left."
+    remaining_minute_and_half: str  # "One and a half minutes left."
+    remaining_minutes_and_half: str  # "{n} and a half minutes left."
     intro_chapter: str = "Introduction"
     outro_chapter: str = "Closing"
     step_chapter: str = "Step"  # a step whose `say` has no words to name it
@@ -30,9 +34,17 @@ class Phrases:
         """``3`` -> ``three`` (digits past the table: engines read them aloud)."""
         return self.numbers[n - 1] if 0 < n <= len(self.numbers) else str(n)
 
-    def seconds_left(self, seconds: int) -> str:
-        """``30`` -> ``Thirty seconds left.``"""
-        text = self.remaining.replace("{n}", self.number(seconds))
+    def time_left(self, seconds: int) -> str:
+        """The time left as people say it: ``30`` -> ``Thirty seconds left.``, ``60`` -> ``One minute
+        left.``, ``90`` -> ``One and a half minutes left.``, ``120`` -> ``Two minutes left.``"""
+        minutes, rest = divmod(seconds, 60)
+        if not minutes or rest not in (0, 30):
+            form, n = self.remaining, seconds
+        elif rest:
+            form, n = (self.remaining_minute_and_half if minutes == 1 else self.remaining_minutes_and_half), minutes
+        else:
+            form, n = (self.remaining_minute if minutes == 1 else self.remaining_minutes), minutes
+        text = form.replace("{n}", self.number(n))
         return text[:1].upper() + text[1:]
 
     def rep_of(self, rep: int, reps: int) -> str:
@@ -68,6 +80,21 @@ def _data(language: str) -> dict[str, Any]:
     return data
 
 
+def language_names() -> dict[str, str]:
+    """What people write for a language instead of its code, lower case, to its code: ``german`` -> ``de``."""
+    return {name.casefold(): code for code in languages() for name in _data(code)["names"]}
+
+
+def natural_voice(language: str) -> str:
+    """The Piper voice to suggest for ``language`` (an id from the public Piper voices list)."""
+    return str(_data(language)["piper"])
+
+
+def language_name(language: str) -> str:
+    """``de`` -> ``German``: how messages name the language."""
+    return str(_data(language)["names"][0])
+
+
 def starter(language: str) -> dict[str, str]:
     """The texts of the starter routine `voiceguide new` writes, in ``language``."""
     return dict(_data(language)["starter"])
@@ -83,6 +110,10 @@ def phrases(language: str) -> Phrases:
         switch=data["switch"],
         again=data["again"],
         remaining=data["remaining"],
+        remaining_minute=data["remaining_minute"],
+        remaining_minutes=data["remaining_minutes"],
+        remaining_minute_and_half=data["remaining_minute_and_half"],
+        remaining_minutes_and_half=data["remaining_minutes_and_half"],
         rep=data["rep"],
         numbers=tuple(data["numbers"]),
         intro_chapter=data["chapters"]["intro"],

@@ -8,7 +8,8 @@ from typing import Any
 from voiceguide.durations import format_clock
 from voiceguide.errors import Problem
 from voiceguide.model import step_label
-from voiceguide.plan.timeline import Event, EventKind, Timeline
+from voiceguide.plan.script import EventKind
+from voiceguide.plan.timeline import Event, Timeline
 
 
 def _seconds(timeline: Timeline, samples: int) -> float:
@@ -81,18 +82,30 @@ def _event_line(timeline: Timeline, event: Event) -> str:
     return f"{start:>11}  {kind:<11}{timeline.seconds(event.duration):.3f} s{note}"
 
 
+AUDIBLE_MOVE = 0.05  # seconds: a line moved less than this is heard where it was asked for
+
+
 def move_warnings(timeline: Timeline) -> list[str]:
-    """One warning per line inside a hold that is spoken at another moment than asked."""
+    """One warning per line inside a hold that is spoken at another moment than asked, and far
+    enough from it for a listener to hear (``AUDIBLE_MOVE``)."""
     warnings = []
     for move in timeline.moves:
         asked, given = timeline.seconds(move.asked), timeline.seconds(move.given)
-        shift = f"{abs(given - asked):.1f} s {'earlier' if given < asked else 'later'}"
-        reason = f'to make room for "{move.because}"' if move.because else "so that it ends with the hold"
+        size = abs(given - asked)
+        if size < AUDIBLE_MOVE:
+            continue
+        digits = 1 if size >= 0.1 else 2  # "0.06 s", never a move of "0.1 s" that was 0.06 s
+        shift = f"{size:.{digits}f} s {'earlier' if given < asked else 'later'}"
+        if move.because:
+            reason = f'to make room for "{move.because}"'
+        else:
+            reason = "so that the start chime is heard first" if move.chime else "so that it ends with the hold"
         problem = Problem(
             move.source,
             move.line,
             f"steps[{move.step.number - 1}].{move.field}",
-            f'"{move.text}" is spoken {given:.1f} s into the hold, not at {asked:.1f} s as asked ({shift}, {reason})',
+            f'"{move.text}" is spoken {given:.{digits}f} s into the hold, not at {asked:.{digits}f} s as asked '
+            f"({shift}, {reason})",
             label=step_label(move.step.number, move.step.name),
         )
         warnings.append(f"Warning: {problem}")

@@ -10,108 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
-from voiceguide.model import Routine, Step, Voice, fill, step_label
+from voiceguide.model import Routine, Step, step_label
 from voiceguide.phrases import phrases
+from voiceguide.plan.script import (
+    CHIME_LEAD_MS,
+    FIXED,
+    OVERLAYS,
+    EventKind,
+    Gap,
+    Hold,
+    Item,
+    Line,
+    Overlay,
+    Role,
+    Sound,
+    Utterance,
+    Where,
+)
 
 SAMPLE_RATE = 22_050
-
-
-class EventKind(StrEnum):
-    SPEECH = "speech"
-    HOLD = "hold"
-    REST = "rest"
-    PAUSE = "pause"
-    CHIME = "chime"
-    READY = "ready"  # the silence of `wait: true`: the published page pauses where it starts
-
-
-class Role(StrEnum):
-    INTRO = "intro"
-    SAY = "say"
-    AGAIN = "again"
-    SWITCH = "switch"
-    RELEASE = "release"
-    COUNTDOWN = "countdown"
-    CUE = "cue"
-    OUTRO = "outro"
-    REMAINING = "remaining"  # "30 seconds left", inside a hold
-    COUNT = "count"  # a number counted through a hold
-    REP = "rep"  # "Rep 2 of 5", before a rep
-    START = "start"  # the chime at a hold's start
-    END = "end"  # the chime at a hold's end
-    READY = "ready"  # "Press play when you're ready.", before a `wait: true` step's silence
-
-
-OVERLAYS = (Role.COUNTDOWN, Role.CUE, Role.REMAINING, Role.COUNT, Role.START, Role.END)
-FIXED = (Role.COUNTDOWN, Role.COUNT)  # overlays that keep their second; cues and `remaining` make way
-
-
-@dataclass(frozen=True)
-class Utterance:
-    """A line to synthesise; equal utterances are synthesised once."""
-
-    text: str
-    voice: Voice
-
-
-@dataclass(frozen=True)
-class Sound:
-    """A chime (``start`` or ``end``); its audio is made or loaded in the audio stage."""
-
-    name: str
-
-
-@dataclass(frozen=True)
-class Where:
-    """Which step, side and rep an item belongs to (all ``None`` for intro/outro)."""
-
-    step: int | None = None
-    side: str | None = None
-    rep: int | None = None
-
-
-@dataclass(frozen=True)
-class Line:
-    utterance: Utterance
-    role: Role
-    where: Where
-
-
-@dataclass(frozen=True)
-class Gap:
-    kind: EventKind  # REST, PAUSE or READY
-    ms: int
-    where: Where
-
-
-@dataclass(frozen=True)
-class Overlay:
-    """Speech inside a hold; ``at_ms`` is where it would like to start.
-
-    ``field`` and ``line`` say where the routine asks for it (``cues[1]`` on line 14; line 0:
-    the step's ``hold``, for the numbers and reminders), for the warning when it has to move.
-    """
-
-    utterance: Utterance
-    role: Role
-    at_ms: int
-    field: str = ""
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class Hold:
-    ms: int
-    overlays: tuple[Overlay, ...]
-    where: Where
-    step: Step
-
-
-Item = Line | Gap | Hold
 
 
 @dataclass(frozen=True)
@@ -169,6 +89,7 @@ class Move:
     asked: int
     given: int
     because: str | None
+    chime: bool = False  # moved later, past the start chime's attack
 
 
 @dataclass(frozen=True)
@@ -185,103 +106,6 @@ class Timeline:
 
     def seconds(self, samples: int) -> float:
         return samples / self.sample_rate
-
-
-def script(routine: Routine) -> tuple[Item, ...]:
-    """Everything the track does, in order, before any timing is known."""
-    return tuple(_script(routine))
-
-
-def utterances(items: tuple[Item, ...]) -> frozenset[Utterance]:
-    """Each distinct line the script speaks."""
-    found: set[Utterance] = set()
-    for item in items:
-        if isinstance(item, Line):
-            found.add(item.utterance)
-        elif isinstance(item, Hold):
-            found.update(o.utterance for o in item.overlays)
-    return frozenset(found)
-
-
-def sounds(items: tuple[Item, ...]) -> frozenset[Sound]:
-    """Each distinct chime the script plays."""
-    return frozenset(Sound(name) for item in items if isinstance(item, Hold) for name in item.step.chimes)
-
-
-def _script(routine: Routine) -> Iterator[Item]:
-    words = routine.phrases or phrases(routine.language)
-
-    def say(text: str, role: Role, where: Where, voice: Voice = routine.voice) -> Line:
-        return Line(Utterance(text, voice), role, where)
-
-    if routine.intro:
-        yield say(routine.intro, Role.INTRO, Where())
-        if routine.pause_ms:
-            yield Gap(EventKind.PAUSE, routine.pause_ms, Where())
-    for step in routine.steps:
-        voice = step.voice or routine.voice
-        sides: tuple[str | None, ...] = step.sides or (None,)
-        for side_index, side in enumerate(sides):
-            if side_index:
-                yield say(fill(step.switch, side, 1, step.reps), Role.SWITCH, Where(step.number, side, 1), voice)
-            for rep in range(1, step.reps + 1):
-                where = Where(step.number, side, rep)
-                if step.count_reps:
-                    yield say(words.rep_of(rep, step.reps), Role.REP, where, voice)
-                text, role = (step.say, Role.SAY) if rep == 1 else (step.again, Role.AGAIN)
-                yield say(fill(text, side, rep, step.reps), role, where, voice)
-                if step.wait and side_index == 0 and rep == 1:
-                    yield say(words.ready, Role.READY, where, voice)
-                    yield Gap(EventKind.READY, routine.ready_ms, where)
-                if step.hold_ms:
-                    overlays = [
-                        Overlay(
-                            Utterance(fill(c.text, side, rep, step.reps), voice),
-                            Role.CUE,
-                            c.offset_ms,
-                            f"cues[{i}]",
-                            c.line,
-                        )
-                        for i, c in enumerate(step.cues)
-                    ]
-                    overlays += [
-                        Overlay(
-                            Utterance(words.number(n), voice),
-                            Role.COUNTDOWN,
-                            step.hold_ms - n * 1000,
-                            "countdown",
-                        )
-                        for n in range(step.countdown, 0, -1)
-                    ]
-                    overlays += [
-                        Overlay(
-                            Utterance(words.seconds_left(ms // 1000), voice),
-                            Role.REMAINING,
-                            step.hold_ms - ms,
-                            "remaining",
-                        )
-                        for ms in step.remaining
-                    ]
-                    overlays += [
-                        Overlay(
-                            Utterance(words.number(n), voice),
-                            Role.COUNT,
-                            (n - 1) * step.hold_ms // step.count,
-                            "count",
-                        )
-                        for n in range(1, step.count + 1)
-                    ]
-                    overlays.sort(key=lambda o: o.at_ms)
-                    yield Hold(step.hold_ms, tuple(overlays), where, step)
-                if step.release:
-                    yield say(fill(step.release, side, rep, step.reps), Role.RELEASE, where, voice)
-                last = side_index == len(sides) - 1 and rep == step.reps
-                if not last and step.rest_ms:
-                    yield Gap(EventKind.REST, step.rest_ms, where)
-        if step.pause_ms:
-            yield Gap(EventKind.PAUSE, step.pause_ms, Where(step.number))
-    if routine.outro:
-        yield say(routine.outro, Role.OUTRO, Where())
 
 
 def to_samples(ms: int, sample_rate: int) -> int:
@@ -350,8 +174,10 @@ def _fit(
     written (cues before `remaining`). Each starts at its moment, moved earlier only as far
     as needed to clear the numbers, the lines after it and the end of the hold. A line that
     would then start before the hold begins (cues at ``0``, say) starts as early as it fits
-    instead, and the lines after it wait their turn.
+    instead, and the lines after it wait their turn. After a start chime, "begins" means
+    ``CHIME_LEAD_MS`` into the hold, so no line starts with the chime.
     """
+    lead = _lead(hold, sample_rate)
     placed: list[tuple[int, Overlay]] = []
     limit = length
     for overlay in reversed([o for o in hold.overlays if o.role in FIXED]):
@@ -373,8 +199,8 @@ def _fit(
         latest.append(start)
         busy.append((start, start + size))
     latest.reverse()
-    if latest and latest[0] < 0:
-        previous_end = 0
+    if latest and latest[0] < lead:
+        previous_end = lead
         for index, line in enumerate(lines):
             size = lengths[line.utterance]
             start = max(latest[index], previous_end)
@@ -386,6 +212,11 @@ def _fit(
             previous_end = start + size
     placed += zip(latest, lines, strict=True)
     return sorted(placed, key=lambda p: p[0])
+
+
+def _lead(hold: Hold, sample_rate: int) -> int:
+    """Where lines may begin in ``hold``: after the start chime's attack, if it has one."""
+    return to_samples(CHIME_LEAD_MS, sample_rate) if "start" in hold.step.chimes else 0
 
 
 def _moves(
@@ -415,6 +246,7 @@ def _moves(
             asked,
             start,
             blockers[0] if blockers else None,
+            chime=not blockers and asked < _lead(hold, sample_rate) <= start,
         )
 
 
@@ -425,9 +257,11 @@ def _overfull(routine: Routine, hold: Hold, lengths: Mapping[Utterance | Sound, 
         hold.step.hold_line,
         f"steps[{hold.step.number - 1}].hold",
         f"its cues and countdown ({format_span(speech_ms)} of speech) cannot all fit in the "
-        f"{format_span(hold.ms)} hold without overlapping",
+        f"{format_span(hold.ms)} hold without overlapping"
+        + (f" (in the version {routine.variant!r})" if routine.variant else ""),
         label=step_label(hold.step.number, hold.step.name),
-        fix="spread the cues out, shorten them, or lengthen the hold",
+        fix="spread the cues out, shorten them, or lengthen the hold"
+        + (" (or the version's `holds`)" if routine.variant else ""),
     )
 
 

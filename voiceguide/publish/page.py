@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import urllib.parse
 from importlib import resources
 from string import Template
 from typing import TYPE_CHECKING
@@ -38,13 +39,12 @@ def page_html(site: Site) -> str:
         title=_e(site.title),
         description=_e(site.description),
         language=_e(site.language),
-        artwork=_e(site.artwork),
+        artwork=_link(site.artwork),
         cards="\n".join(_card(e) for e in site.episodes) or '  <p class="empty">No routines yet.</p>',
         feed=_e(feed),
         apps=links,
-        # inside <script>, only "</" could end the element early
-        cues=json.dumps(cues, ensure_ascii=False).replace("</", "<\\/"),
-        waits=json.dumps(waits),
+        cues=script_json(cues),
+        waits=script_json(waits),
     )
 
 
@@ -62,19 +62,19 @@ def _card(episode: Episode) -> str:
     description = f'\n      <p class="description">{_e(episode.description)}</p>' if episode.description else ""
     return f"""  <article class="card" id="{_e(episode.anchor)}">
     <header>
-      <img src="{_e(episode.image)}" alt="" width="88" height="88">
+      <img src="{_link(episode.image)}" alt="" width="88" height="88">
       <div>
         <h2>{_e(episode.title)}</h2>
         <p class="meta"><span class="length">{clock(episode.duration_ms)}</span> · {chapters}</p>
       </div>
     </header>{description}
-    <audio controls preload="metadata" src="{_e(episode.audio)}"></audio>
+    <audio controls preload="metadata" src="{_link(episode.audio)}"></audio>
     <p class="now" aria-live="polite">Press play: each instruction shows here as it is spoken.</p>{picture}
     <ol class="chapters">
 {buttons}
     </ol>
-    <a class="download" href="{_e(episode.audio)}" download>Download MP3 ({episode.size / 1_000_000:.1f} MB)</a>
-    <a class="download sheet" href="{_e(episode.handout)}">{PRINT}</a>
+    <a class="download" href="{_link(episode.audio)}" download>Download MP3 ({episode.size / 1_000_000:.1f} MB)</a>
+    <a class="download sheet" href="{_link(episode.handout)}">{PRINT}</a>
   </article>"""
 
 
@@ -87,3 +87,15 @@ def clock(ms: int) -> str:
 
 def _e(text: str) -> str:
     return html.escape(text, quote=True)
+
+
+def _link(relative: str) -> str:
+    """A relative link to a file in the site: percent-encoded, so `#`, `%` or `?` in a name stay part of it."""
+    return _e(urllib.parse.quote(relative))
+
+
+def script_json(value: object) -> str:
+    """``value`` as JSON to put inside ``<script>``: ``<``, ``>`` and ``&`` are written as ``\\u`` escapes,
+    so no text (``</script>``, ``<!--<script>``) can end the element or change how it is read."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

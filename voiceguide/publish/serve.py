@@ -10,9 +10,9 @@ HEAD, and refuses paths outside the folder; uvicorn runs it.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
-import io
 import ipaddress
 import os
 import signal
@@ -43,6 +43,8 @@ from voiceguide.speech.synth import Settings
 
 ALL_INTERFACES = ("0.0.0.0", "::", "")
 VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel")  # bridges a phone cannot reach
+HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this
+MAX_CONNECTIONS = 200  # open at once; a request past it gets 503 at once (a phone opens a few)
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,12 @@ def library(routines: Sequence[Path]) -> Library:
         if not secret:
             secret = new_secret()
             with atomic_path(stored) as partial:
-                partial.write_text(secret + "\n", encoding="ascii")
+                # created readable by its owner only, before a byte of the secret is in it
+                handle = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(handle, "w", encoding="ascii") as out:
+                    out.write(secret + "\n")
+        elif stored.stat().st_mode & 0o077:
+            stored.chmod(0o600)  # kept by an older voiceguide, readable by others
     except OSError as err:
         raise OutputError(f"cannot keep the secret path in {root}: {err.strerror}", "check the cache folder") from None
     return Library(root / "site", secret)
@@ -125,15 +132,6 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def qr_code(url: str) -> str:
-    """``url`` as a QR code of Unicode half blocks, for a terminal."""
-    import segno
-
-    out = io.StringIO()
-    segno.make(url, error="m").terminal(out=out, compact=True)
-    return out.getvalue()
-
-
 @dataclass(frozen=True)
 class Shelf:
     """One library as served: whose it is, its address, and what it is published from."""
@@ -176,7 +174,14 @@ class Session:
         import uvicorn
 
         stop = stop or threading.Event()
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off")
+        config = uvicorn.Config(
+            self.app,
+            http=_with_header_deadline(),
+            limit_concurrency=MAX_CONNECTIONS,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+        )
         server = uvicorn.Server(config)
 
         def watch() -> None:
@@ -203,6 +208,37 @@ class Session:
             stop.set()
             watcher.join()
             self.sock.close()
+
+
+def _with_header_deadline() -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol, with a deadline for each request's line and headers.
+
+    uvicorn has no such option (its keep-alive timeout starts only after a response, and any byte
+    resets it), so a client that connects and sends nothing, or a byte now and then, would hold
+    its connection for ever. Here the connection is closed if a whole request has not arrived
+    ``HEADER_TIMEOUT_S`` after it opened or after the last response; a download in progress is
+    never cut."""
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeaderDeadline(H11Protocol):
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._deadline.cancel()
+            self._deadline = self.loop.call_later(HEADER_TIMEOUT_S, self._too_slow)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._deadline.cancel()
+            super().connection_lost(exc)
+
+        def _too_slow(self) -> None:
+            if self.cycle is None or self.cycle.response_complete:  # no request under way
+                self.transport.close()
+
+    return HeaderDeadline
 
 
 @contextmanager

@@ -24,9 +24,11 @@ import io
 import json
 import os
 import re
+import shutil
 import urllib.parse
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +54,9 @@ from voiceguide.pipeline import (
     load,
     render,
     track_name,
+    variant_names,
 )
-from voiceguide.plan.timeline import EventKind
+from voiceguide.plan.script import EventKind
 from voiceguide.progress import SILENT, Progress
 from voiceguide.publish.feed import feed_xml
 from voiceguide.publish.model import Caption, Channel, Episode, Published, Site, site_url
@@ -115,6 +118,11 @@ def publish(
     made = _last_made()
     folder = output_folder(folder)
     tracks = output_folder(folder / TRACKS)
+    if not tracks.resolve().is_relative_to(folder.resolve()):
+        raise OutputError(
+            f"{tracks} is a link to {tracks.resolve()}, outside the site folder",
+            f"delete the link {tracks}; publish makes that folder itself",
+        )
     old = _read_manifest(folder)
     written: list[str] = []
     episodes: list[Episode] = []
@@ -125,25 +133,30 @@ def publish(
     )
     dates: dict[str, Any] = {}
     options = Export(loudness, links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
-    for name, routine in loaded.items():
-        source = str(Path(routine.source).resolve())
-        done = render(routine, tracks, bitrate, settings, progress, options, _path(made.get(source)))
-        made[source] = str(done.path.resolve())
-        warnings += done.warnings
-        if done.encoded:
-            encoded.append(routine.title)
-        image = f"{TRACKS}/{name}{_routine_artwork(routine, tracks / name)}"
-        episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
-            name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
-        )
-        # the QR code leads to the routine's card on the page, not the bare MP3: there it plays with
-        # chapters, words and pictures, and offers the podcast feed that keeps it offline
-        page = site_url(channel.base_url, f"index.html#{episode.anchor}")
-        sheet = Sheet(episode.duration_ms, done.path.name, page, made=episode.published)
-        write_handout(routine, sheet, folder / episode.handout)
-        episodes.append(episode)
-        written += [episode.audio, image, episode.handout, *(p for p in episode.pictures if p is not None)]
-        written += [f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS]
+    with _staging(folder) as staged:
+        for name, routine in loaded.items():
+            for suffix in (".mp3", *SIDECARS):  # the live files, so an unchanged track is not encoded again
+                _link(tracks / f"{name}{suffix}", staged / f"{name}{suffix}")
+            source = str(Path(routine.source).resolve())
+            done = render(routine, staged, bitrate, settings, progress, options, _path(made.get(source)))
+            made[source] = str((tracks / done.path.name).resolve())  # where the swap below puts it
+            warnings += done.warnings
+            if done.encoded:
+                encoded.append(routine.title)
+            image = f"{TRACKS}/{name}{_routine_artwork(routine, staged / name)}"
+            episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
+                name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
+            )
+            # the QR code leads to the routine's card on the page, not the bare MP3: there it plays with
+            # chapters, words and pictures, and offers the podcast feed that keeps it offline
+            page = site_url(channel.base_url, f"index.html#{episode.anchor}")
+            sheet = Sheet(episode.duration_ms, done.path.name, page, made=episode.published)
+            write_handout(routine, sheet, staged / Path(episode.handout).name)
+            episodes.append(episode)
+            written += [episode.audio, image, episode.handout, *(p for p in episode.pictures if p is not None)]
+            written += [f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS]
+        for path in staged.iterdir():  # every track checked and written: swap them in, then the feed
+            os.replace(path, tracks / path.name)
     artwork = _channel_artwork(channel, folder)
     first = next(iter(loaded.values()), None)
     site = Site(
@@ -245,7 +258,8 @@ def _picture(name: str, routine: Routine, step: int | None) -> str | None:
 
 
 def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
-    """Every routine by its track's name on the site; every problem in every file before stopping.
+    """Every routine (each version ``--variant`` asks for) by its track's name on the site; every problem
+    in every file before stopping.
 
     ``paths`` name distinct tracks (``distinct_tracks``, which refuses two files that would share one).
     """
@@ -253,7 +267,9 @@ def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            loaded[track_name(path)] = load(path, overrides)
+            for variant in variant_names(path, overrides):
+                routine = load(path, overrides, variant)
+                loaded[track_name(path, routine.variant)] = routine
         except RoutineError as err:
             problems += err.problems
     if problems:
@@ -312,6 +328,41 @@ def _channel_artwork(channel: Channel, folder: Path) -> str:
     return name
 
 
+STAGING = ".voiceguide-staging"  # hidden: never served, and never uploaded half-made
+
+
+@contextmanager
+def _staging(folder: Path) -> Iterator[Path]:
+    """A hidden folder in the site where a publish renders every track before any is swapped in;
+    removed afterwards, and at the start if a killed publish left one (never through a link)."""
+    staged = folder / STAGING
+    try:
+        if staged.is_symlink():
+            staged.unlink()
+        elif staged.exists():
+            shutil.rmtree(staged)
+        staged.mkdir()
+    except OSError as err:
+        raise OutputError(f"could not prepare {staged}: {err.strerror}", "check the site folder") from None
+    try:
+        yield staged
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _link(live: Path, staged: Path) -> None:
+    """``live`` (if there is one) under the name ``staged`` too: a hard link, else a copy."""
+    if not live.is_file() or live.is_symlink():
+        return
+    try:
+        os.link(live, staged)
+    except OSError:
+        try:
+            shutil.copy2(live, staged)
+        except OSError as err:
+            raise OutputError(f"could not copy {live}: {err.strerror}", "check the site folder") from None
+
+
 def _read_manifest(folder: Path) -> dict[str, Any]:
     """What the last publish wrote; empty for a new folder (or a manifest we cannot read)."""
     try:
@@ -329,8 +380,11 @@ def remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tup
         if not isinstance(name, str):
             continue
         path = folder / name
-        # only plain names we could have written: never outside the folder, whatever the manifest says
+        # only plain names we could have written: never outside the folder, whatever the manifest says,
+        # nor through a linked folder inside it
         if name in keep or ".." in Path(name).parts or Path(name).is_absolute():
+            continue
+        if not path.parent.resolve().is_relative_to(folder.resolve()):
             continue
         try:
             path.unlink()

@@ -9,15 +9,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from PIL import Image
 
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
-from voiceguide.model import PLACEHOLDER, PLACEHOLDERS, Background, Cue, Routine, Sounds, Step, Voice, step_label
+from voiceguide.model import (
+    PLACEHOLDER,
+    PLACEHOLDERS,
+    Background,
+    Cue,
+    Routine,
+    Sounds,
+    Step,
+    Version,
+    Voice,
+    step_label,
+)
 from voiceguide.phrases import Phrases, phrases
 from voiceguide.routine.fields import (
-    COVER_TYPES,
-    MAX_IMAGE_PIXELS,
     BackgroundSchema,
     CueSchema,
     DefaultsSchema,
@@ -27,10 +35,12 @@ from voiceguide.routine.fields import (
     StepSchema,
     VoiceSchema,
 )
-from voiceguide.routine.kinds import Context, Invalid, Offset
+from voiceguide.routine.kinds import Context, Invalid, Offset, visible
+from voiceguide.routine.paths import audio_file, local_file, picture_file
 from voiceguide.routine.schema import Field, Section, check
 from voiceguide.routine.source import read_nodes
 from voiceguide.routine.values import _distinct
+from voiceguide.routine.variants import Scale, scale
 from voiceguide.suggest import closest
 
 MAX_TOTAL_MS = 4 * 3_600_000
@@ -38,17 +48,29 @@ _NAME_WORDS = 5
 T = TypeVar("T")
 
 
-def load_routine(path: str | Path) -> Routine:
-    """Read and validate one routine file; raise ``RoutineError`` listing every problem."""
+def load_routine(
+    path: str | Path, version: Version = Version(), trusted: Iterable[Path] = (), max_ms: int = MAX_TOTAL_MS
+) -> Routine:
+    """Read and validate one routine file, in ``version``; raise ``RoutineError`` listing every problem.
+
+    The files it names must lie in its own folder or in one of the ``trusted`` folders; its holds,
+    rests and pauses alone must fit in ``max_ms`` (the pipeline then counts its speech too)."""
     source = str(path)
     root = read_nodes(Path(path), source)
-    ctx = Context(source)
+    ctx = Context(source, tuple(trusted), max_ms)
+
     top = check(root, RoutineSchema, "", ctx)
-    routine = _build(top, ctx)
+    routine = _build(top, ctx, version)
     if ctx.problems or routine is None:
         labelled = _labelled(ctx.problems, _step_names(root))
         raise RoutineError(sorted(labelled, key=lambda p: (p.line or 0, p.field)))
     return routine
+
+
+def length_limit(max_ms: int) -> str:
+    """The limit on a track's length, and what to do when a routine passes it."""
+    limit = format_span(max_ms)
+    return f"the limit for one track is {limit} (split it into several routines, or allow more with --max-length)"
 
 
 _STEP_PATH = re.compile(r"steps\[(\d+)\]")
@@ -74,27 +96,28 @@ def _step_names(root: yaml.MappingNode) -> list[str | None]:
         return []
     names: list[str | None] = []
     for step in steps.value:
-        fields = (
-            {k.value: v for k, v in step.value if isinstance(k, yaml.ScalarNode)}
-            if isinstance(step, yaml.MappingNode)
-            else {}
-        )
+        fields: dict[str, yaml.Node] = {}
+        for k, v in step.value if isinstance(step, yaml.MappingNode) else ():
+            if isinstance(k, yaml.ScalarNode):
+                fields.setdefault(k.value, v)  # a key written twice: the step is named by the first
         name, say = fields.get("name"), fields.get("say")
         if isinstance(name, yaml.ScalarNode) and str(name.value).strip():
-            names.append(" ".join(str(name.value).split()))
+            names.append(" ".join(visible(str(name.value)).split()))
         elif isinstance(say, yaml.ScalarNode) and str(say.value).strip():
-            names.append(_name_from(str(say.value)))
+            names.append(_name_from(visible(str(say.value))))
         else:
             names.append(None)
     return names
 
 
-def _build(top: Section, ctx: Context) -> Routine | None:
+def _build(top: Section, ctx: Context, version: Version) -> Routine | None:
     language = top.get(RoutineSchema.language) or "en"
     words = _phrases(phrases(language), top.get(RoutineSchema.phrases), ctx)
     voice_section = top.get(RoutineSchema.voice)
     defaults = top.get(RoutineSchema.defaults)
-    default = _Defaults(defaults, words.switch, words.again)
+    variants = top.get(RoutineSchema.variants)
+    scaled = scale(variants, top.line(RoutineSchema.variants), version, ctx)
+    default = _Defaults(defaults, words.switch, words.again, scaled)
     for f in (RoutineSchema.intro, RoutineSchema.outro):
         if (text := top.get(f)) is not None:
             _check_placeholders(text, (), top.line(f), top.where(f), ctx, in_step=False)
@@ -103,25 +126,25 @@ def _build(top: Section, ctx: Context) -> Routine | None:
             if (text := defaults.get(f)) is not None:
                 _check_placeholders(text, PLACEHOLDERS, defaults.line(f), defaults.where(f), ctx)
     step_sections = top.get(RoutineSchema.steps) or []
-    voice = _voice(voice_section, Voice(), ctx)
+    voice = scaled.voice(_voice(voice_section, Voice(), ctx))
     steps = tuple(
-        _build_step(number, section, default, words, voice, ctx)
+        _build_step(number, section, default, words, voice, ctx, scaled)
         for number, section in enumerate(step_sections, start=1)
     )
     title = top.get(RoutineSchema.title)
     if title is None or not steps:
         return None
-    total_ms = sum(_silence_ms(step) + step.wait * default.ready for step in steps)
-    if total_ms > MAX_TOTAL_MS:
+    total_ms = sum(_silence_ms(step) + step.wait * default.ready for step in steps)  # before the script is spelt out
+    if total_ms > ctx.max_ms:
         ctx.report(
             top.line(RoutineSchema.steps),
             "steps",
-            f"holds, rests and pauses alone last {format_span(total_ms)}; "
-            f"the limit for one track is {format_span(MAX_TOTAL_MS)} (split it into several routines)",
+            f"holds, rests and pauses alone last {format_span(total_ms)}; {length_limit(ctx.max_ms)}",
         )
+
     return Routine(
         source=ctx.source,
-        title=title,
+        title=scaled.title(title),
         description=top.get(RoutineSchema.description),
         author=top.get(RoutineSchema.author),
         album=top.get(RoutineSchema.album),
@@ -129,73 +152,41 @@ def _build(top: Section, ctx: Context) -> Routine | None:
         voice=voice,
         intro=top.get(RoutineSchema.intro),
         outro=top.get(RoutineSchema.outro),
-        pause_ms=default.pause,
+        pause_ms=scaled.silence(default.pause),
         ready_ms=default.ready,
         steps=steps,
-        cover=_picture(top, RoutineSchema.cover, ctx),
+        steps_line=top.line(RoutineSchema.steps),
+        cover=picture_file(top, RoutineSchema.cover, ctx),
         sounds=_sounds(top.get(RoutineSchema.sounds), ctx),
         background=_background(top.get(RoutineSchema.background), ctx),
         phrases=words if top.given(RoutineSchema.phrases) else None,
+        gap_ms=default.gap,
+        variant=scaled.label,
+        variants=tuple(variants or ()),
+        pace=scaled.pace,
     )
-
-
-def _picture(section: Section, f: Field[str], ctx: Context) -> Path | None:
-    """The image file ``f`` names (the cover, a step's picture), resolved beside the routine file;
-    it must exist and be a readable image now, not at render time."""
-    name = section.get(f)
-    if name is None:
-        return None
-    path = Path(ctx.source).parent / name
-    where, line = section.where(f), section.line(f)
-    if path.suffix.lower() not in COVER_TYPES:
-        ctx.report(line, where, f"expected a .jpg or .png image, got {name!r}")
-    elif not path.is_file():
-        ctx.report(line, where, f"no image file at {path}; give a path relative to the routine file")
-    elif problem := _unreadable_image(path):
-        ctx.report(line, where, problem)
-    else:
-        return path
-    return None
-
-
-def _unreadable_image(path: Path) -> str | None:
-    """Why ``path`` is not a JPEG or PNG image a phone can show (decoded in full), or ``None``."""
-    formats = {"image/jpeg": "JPEG", "image/png": "PNG"}
-    wanted = formats[COVER_TYPES[path.suffix.lower()]]
-    try:
-        with Image.open(path) as image:
-            found, (width, height) = image.format, image.size
-            if width * height > MAX_IMAGE_PIXELS:  # before decoding a single pixel
-                return (
-                    f"{path.name} is {width}x{height} pixels ({width * height / 1e6:.0f} megapixels), more than "
-                    f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels; save a smaller copy (2000 pixels wide is plenty)"
-                )
-            image.verify()  # checksums and structure
-        with Image.open(path) as image:
-            image.load()  # every pixel: a truncated file fails here
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
-        return f"{path.name} is not a readable {wanted} image ({err}); export the picture again as .jpg or .png"
-    if found != wanted:
-        right = ".png" if found == "PNG" else ".jpg"
-        return f"{path.name} is a {found} image with a {path.suffix} name; rename it to {path.stem}{right}"
-    return None
 
 
 def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrases:
     """The language's phrases with the routine's own words where it gives them."""
     if section is None:
         return built_in
-    for f, needed in ((PhrasesSchema.remaining, ("n",)), (PhrasesSchema.rep, ("rep", "reps"))):
+    texts: tuple[tuple[Field[str], tuple[str, ...]], ...] = (
+        (PhrasesSchema.remaining, ("n",)),
+        (PhrasesSchema.remaining_minute, ()),
+        (PhrasesSchema.remaining_minutes, ("n",)),
+        (PhrasesSchema.remaining_minute_and_half, ()),
+        (PhrasesSchema.remaining_minutes_and_half, ("n",)),
+        (PhrasesSchema.rep, ("rep", "reps")),
+        (PhrasesSchema.ready, ()),
+    )
+    for f, needed in texts:
         if (text := section.get(f)) is None:
             continue
         _check_placeholders(text, needed, section.line(f), section.where(f), ctx, in_step=False)
         if missing := [name for name in needed if "{" + name + "}" not in text]:
             listed = ", ".join("{" + name + "}" for name in missing)
             ctx.report(section.line(f), section.where(f), f"must say where the numbers go: add {listed}")
-    if (text := section.get(PhrasesSchema.ready)) is not None:
-        _check_placeholders(
-            text, (), section.line(PhrasesSchema.ready), section.where(PhrasesSchema.ready), ctx, in_step=False
-        )
     numbers = section.get(PhrasesSchema.numbers) or []
     sides = section.get(PhrasesSchema.sides)
     try:
@@ -205,9 +196,7 @@ def _phrases(built_in: Phrases, section: Section | None, ctx: Context) -> Phrase
     return dataclasses.replace(
         built_in,
         both=tuple(sides) if sides else built_in.both,
-        remaining=_first(section.get(PhrasesSchema.remaining), built_in.remaining),
-        rep=_first(section.get(PhrasesSchema.rep), built_in.rep),
-        ready=_first(section.get(PhrasesSchema.ready), built_in.ready),
+        **{f.key: _first(section.get(f), getattr(built_in, f.key)) for f, _ in texts},
         numbers=(*numbers, *built_in.numbers[len(numbers) :]),
     )
 
@@ -221,7 +210,7 @@ def _background(section: Section | None, ctx: Context) -> Background | None:
         return None
     base = Background()
     return Background(
-        file=_audio_file(section, BackgroundSchema.file, ctx),
+        file=audio_file(section, BackgroundSchema.file, ctx),
         noise=section.get(BackgroundSchema.noise),
         volume_db=_first(section.get(BackgroundSchema.volume), base.volume_db),
         duck_db=_first(section.get(BackgroundSchema.duck), base.duck_db),
@@ -233,25 +222,15 @@ def _sounds(section: Section | None, ctx: Context) -> Sounds:
     if section is None:
         return Sounds()
     return Sounds(
-        start=_audio_file(section, SoundsSchema.start, ctx),
-        end=_audio_file(section, SoundsSchema.end, ctx),
+        start=audio_file(section, SoundsSchema.start, ctx),
+        end=audio_file(section, SoundsSchema.end, ctx),
     )
-
-
-def _audio_file(section: Section, f: Field[str], ctx: Context) -> Path | None:
-    """The file ``f`` names, from the routine's folder; reported if it does not exist."""
-    if (name := section.get(f)) is None:
-        return None
-    path = Path(ctx.source).parent / Path(name).expanduser()
-    if not path.is_file():
-        ctx.report(section.line(f), section.where(f), f"no such audio file {name!r} (a path from the routine's folder)")
-    return path
 
 
 class _Defaults:
     """Routine-wide defaults (built-in phrases where the file sets none)."""
 
-    def __init__(self, section: Section | None, switch: str, again: str) -> None:
+    def __init__(self, section: Section | None, switch: str, again: str, scaled: Scale) -> None:
         def pick(f: Field[Any], fallback: Any) -> Any:
             value = section.get(f) if section else None
             return fallback if value is None else value
@@ -265,19 +244,22 @@ class _Defaults:
         self.remaining: list[int] = pick(DefaultsSchema.remaining, [])
         self.count_reps: bool = pick(DefaultsSchema.count_reps, False)
         self.ready: int = pick(DefaultsSchema.ready, 5000)
+        gap = pick(DefaultsSchema.gap, None)
+        self.gap: int | None = None if gap is None else scaled.silence(gap)
 
 
-def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
-    """The voice a ``voice`` block sets; what it leaves out comes from ``base``."""
+def _voice(section: Section | None, base: Voice, ctx: Context, scaled: Scale | None = None) -> Voice:
+    """The voice a ``voice`` block sets; what it leaves out comes from ``base`` (already ``scaled``,
+    as a rate the block sets is scaled here)."""
     if section is None:
         return base
-    name = section.get(VoiceSchema.name)
+    name, rate = section.get(VoiceSchema.name), section.get(VoiceSchema.rate)
     if name and name.lower().endswith(".onnx"):  # a voice file, like a cover, lies beside the routine
-        name = str(Path(ctx.source).parent / Path(name).expanduser())
+        name = str(local_file(section, VoiceSchema.name, ctx) or name)
     return Voice(
         engine=section.get(VoiceSchema.engine) or base.engine,
         name=name or base.name,
-        rate=section.get(VoiceSchema.rate) or base.rate,
+        rate=(scaled.voice(Voice(rate=rate)).rate if scaled else rate) if rate else base.rate,
         volume=v if (v := section.get(VoiceSchema.volume)) is not None else base.volume,
         named_at=(ctx.source, section.line(VoiceSchema.name), section.where(VoiceSchema.name))
         if name
@@ -285,21 +267,23 @@ def _voice(section: Section | None, base: Voice, ctx: Context) -> Voice:
     )
 
 
-def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voice: Voice, ctx: Context) -> Step:
+def _build_step(
+    number: int, s: Section, default: _Defaults, words: Phrases, voice: Voice, ctx: Context, scaled: Scale
+) -> Step:
     say = s.get(StepSchema.say) or ""
     raw_sides = s.get(StepSchema.sides)
     sides = words.both if raw_sides == "both" else tuple(raw_sides or ())
-    hold = s.get(StepSchema.hold) or 0
+    hold = scaled.hold(s.get(StepSchema.hold) or 0)
     available = (
         PLACEHOLDERS if sides or s.given(StepSchema.sides) else PLACEHOLDERS[1:]
     )  # one wrong `sides`, one message
-    reps = s.get(StepSchema.reps) or 1
+    reps = scaled.reps or s.get(StepSchema.reps) or 1
     for f in (StepSchema.say, StepSchema.again, StepSchema.switch, StepSchema.release):
         if (value := s.get(f)) is not None:
             _check_placeholders(value, available, s.line(f), s.where(f), ctx)
     if (name := s.get(StepSchema.name)) is not None:
         _check_placeholders(name, (), s.line(StepSchema.name), s.where(StepSchema.name), ctx, in_step=False)
-    if reps > 1 and not sides and s.get(StepSchema.again) is None and "{side}" in default.again:
+    if reps > 1 and not s.given(StepSchema.sides) and s.get(StepSchema.again) is None and "{side}" in default.again:
         ctx.report(
             s.line(),
             s.where(StepSchema.again),
@@ -307,12 +291,12 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         )
 
     countdown = s.get(StepSchema.countdown)
-    count = _count(s, hold, countdown, ctx)
+    count = _count(s, hold, countdown, ctx, scaled)
     if countdown is None:
         countdown = 0 if count else min(default.countdown, hold // 1000)
     elif countdown:
-        _fits_hold(s, StepSchema.countdown, countdown, hold, f"a countdown of {countdown}", ctx)
-    cues = tuple(_cues(s, hold, available, ctx))
+        _fits_hold(s, StepSchema.countdown, countdown, hold, f"a countdown of {countdown}", ctx, scaled)
+    cues = tuple(_cues(s, hold, available, ctx, scaled))
     return Step(
         number=number,
         name=s.get(StepSchema.name) or _name_from(say) or words.step_chapter,
@@ -320,20 +304,20 @@ def _build_step(number: int, s: Section, default: _Defaults, words: Phrases, voi
         sides=sides,
         hold_ms=hold,
         reps=reps,
-        rest_ms=_first(s.get(StepSchema.rest), default.rest),
+        rest_ms=scaled.silence(_first(s.get(StepSchema.rest), default.rest)),
         again=s.get(StepSchema.again) or default.again,
         release=s.get(StepSchema.release),
         switch=s.get(StepSchema.switch) or default.switch,
         countdown=countdown,
         cues=cues,
-        pause_ms=_first(s.get(StepSchema.pause), default.pause),
+        pause_ms=scaled.silence(_first(s.get(StepSchema.pause), default.pause)),
         hold_line=s.line(StepSchema.hold) if s.given(StepSchema.hold) else s.line(),
         chimes=_chimes(_first(s.get(StepSchema.chime), default.chime)) if hold else (),
         remaining=_remaining(s, default.remaining, hold),
         count=count,
         count_reps=_first(s.get(StepSchema.count_reps), default.count_reps) and reps > 1,
-        voice=_voice(s.get(StepSchema.voice), voice, ctx) if s.given(StepSchema.voice) else None,
-        image=_picture(s, StepSchema.image, ctx),
+        voice=_voice(s.get(StepSchema.voice), voice, ctx, scaled) if s.given(StepSchema.voice) else None,
+        image=picture_file(s, StepSchema.image, ctx),
         wait=s.get(StepSchema.wait) or False,
     )
 
@@ -342,19 +326,25 @@ def _chimes(chime: str) -> tuple[str, ...]:
     return {"start": ("start",), "end": ("end",), "both": ("start", "end")}.get(chime, ())
 
 
-def _fits_hold(s: Section, f: Field[int], seconds: int, hold: int, what: str, ctx: Context) -> bool:
-    """Whether one number a second for ``seconds`` fits in the hold; reported at ``f`` if not."""
+def _fits_hold(
+    s: Section, f: Field[int], seconds: int, hold: int, what: str, ctx: Context, scaled: Scale = Scale()
+) -> bool:
+    """Whether one number a second for ``seconds`` fits in the hold; reported at ``f`` if not
+    (naming the version that scaled the hold, whose factor is then the fix, or a smaller number)."""
     if seconds * 1000 <= hold:
         return True
-    having = f"this hold is {format_span(hold)}" if hold else "this step has no `hold`"
-    ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}")
+    if not hold and s.given(StepSchema.hold):
+        return False  # the hold itself was refused, and that is the one problem reported
+    having = f"this hold is {format_span(hold)}{scaled.why}" if hold else "this step has no `hold`"
+    fix = f"; {scaled.fix}, or lower `{f.key}` to {hold // 1000}" if scaled.fix and hold else ""
+    ctx.report(s.line(f), s.where(f), f"{what} needs a hold of at least {seconds} s; {having}{fix}")
     return False
 
 
-def _count(s: Section, hold: int, countdown: int | None, ctx: Context) -> int:
+def _count(s: Section, hold: int, countdown: int | None, ctx: Context, scaled: Scale) -> int:
     """``count``: needs a hold of at least one second per number, and no countdown of its own."""
     count = s.get(StepSchema.count) or 0
-    if count and not _fits_hold(s, StepSchema.count, count, hold, f"counting to {count}", ctx):
+    if count and not _fits_hold(s, StepSchema.count, count, hold, f"counting to {count}", ctx, scaled):
         return 0
     if count and countdown:
         ctx.report(s.line(StepSchema.countdown), s.where(StepSchema.countdown), "use either `count` or `countdown`")
@@ -366,10 +356,11 @@ def _remaining(s: Section, inherited: list[int], hold: int) -> tuple[int, ...]:
     return tuple(ms for ms in _first(s.get(StepSchema.remaining), inherited) if ms < hold)
 
 
-def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> Iterable[Cue]:
+def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context, scaled: Scale) -> Iterable[Cue]:
     sections = s.get(StepSchema.cues) or []
     if sections and not hold:
-        ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
+        if not s.given(StepSchema.hold):  # a refused hold is the one problem reported
+            ctx.report(s.line(StepSchema.cues), s.where(StepSchema.cues), "cues are spoken inside a hold; add `hold`")
         return
     for cue in sections:
         at, say = cue.get(CueSchema.at), cue.get(CueSchema.say)
@@ -381,8 +372,9 @@ def _cues(s: Section, hold: int, available: tuple[str, ...], ctx: Context) -> It
             ctx.report(
                 cue.line(CueSchema.at),
                 cue.where(CueSchema.at),
-                f"falls outside its {format_span(hold)} hold; use a time from 0 s to just under "
-                f"{format_span(hold)}, or a negative time counted back from the end",
+                f"falls outside its {format_span(hold)} hold{scaled.why}; "
+                + (f"{scaled.fix}, or use `half` or " if scaled.fix else "use ")
+                + f"a time from 0 s to just under {format_span(hold)}, or a negative time counted back from the end",
             )
             continue
         yield Cue(offset_ms=offset, text=say, line=cue.line(CueSchema.at))

@@ -8,10 +8,13 @@ from __future__ import annotations
 from voiceguide.model import CHIMES, ENGINE_CHOICES, NOISES, Voice
 from voiceguide.phrases import languages
 from voiceguide.routine.kinds import Choice, Duration, Flag, Integer, ListOf, Number, Offset, Text
-from voiceguide.routine.schema import Field, Nested, Schema
+from voiceguide.routine.schema import Field, MapOf, Nested, Schema
 from voiceguide.routine.values import Decibels, Language, Sides, WholeSeconds
 
 MAX_COUNTDOWN = 20
+VARIANT_ALL = "all"  # `--variant all`: the routine as written, and every variant it declares
+HOLDS = (0.1, 10.0)  # the factors `holds` and --holds take
+PACE = (0.5, 2.0)  # the factors `pace` and --pace take
 MAX_COUNT = 60  # numbers the phrase files spell out
 COVER_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png"}
 MAX_IMAGE_PIXELS = 40_000_000  # a 48-megapixel phone photo is more than any page or chapter shows
@@ -55,7 +58,32 @@ class PhrasesSchema(Schema):
     )
     remaining = Field(
         Text(200),
-        doc="Replaces the line of `remaining`; `{n}` is the seconds, as a word.",
+        doc="Replaces the line of `remaining` in seconds (under a minute, or not a whole or half minute); `{n}` is "
+        "the seconds, as a word.",
+        values="text that contains `{n}`",
+        default_doc="the language's",
+    )
+    remaining_minute = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for one minute ("One minute left.").',
+        default_doc="the language's",
+    )
+    remaining_minutes = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for whole minutes ("{n} minutes left."); `{n}` is the minutes, '
+        "as a word.",
+        values="text that contains `{n}`",
+        default_doc="the language's",
+    )
+    remaining_minute_and_half = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for 90 seconds ("One and a half minutes left.").',
+        default_doc="the language's",
+    )
+    remaining_minutes_and_half = Field(
+        Text(200),
+        doc='Replaces the line of `remaining` for 150 s, 210 s, … ("{n} and a half minutes left."); `{n}` is the '
+        "whole minutes, as a word.",
         values="text that contains `{n}`",
         default_doc="the language's",
     )
@@ -99,7 +127,9 @@ class VoiceSchema(Schema):
         examples=["en-us", "en-gb"],
     )
     rate = Field(
-        Integer(60, 450),
+        Integer(
+            60, 450, advice="it is words per minute: 150 is the usual pace, `rate: 120` slower, `rate: 180` faster"
+        ),
         doc="Speaking speed in words per minute. 130 to 150 is calm; 150 is the default. With `piper`, the rate is "
         "mapped to the voice's speed as measured on the bundled voice, so `rate: 130` is about 130 words per minute.",
         values="whole number, 60 to 450, written as plain digits (`140`, not `1:40` or `1_40`)",
@@ -140,7 +170,8 @@ class DefaultsSchema(Schema):
     )
     remaining = Field(
         ListOf(WholeSeconds()),
-        doc='Say "N seconds left." this long before the end of every hold that is longer.',
+        doc='Say how long is left ("Thirty seconds left.", "One minute left.", "One and a half minutes left.") this '
+        "long before the end of every hold that is longer; whole and half minutes are said in minutes.",
         values="a list of durations in whole seconds, 2 s or more (`[30s, 10s]`, `[1m]`)",
         default=[],
         examples=[["30s", "10s"]],
@@ -151,6 +182,14 @@ class DefaultsSchema(Schema):
         doc='The silence of a step with `wait: true`, after "Press play when you\'re ready.": the published page '
         "pauses where it begins; a player that cannot be told to pause plays it through.",
         default="5s",
+    )
+    gap = Field(
+        Duration(maximum_ms=10_000),
+        doc="Silence between two spoken lines that follow each other (the switch line, `Rep 2 of 5.`, `say`, "
+        "`release`, …), and between `say` and its hold. `0` speaks them back to back. See "
+        "[section 8](#8-holds-countdowns-and-cues-the-exact-timing).",
+        values="a [duration](#10-durations), 0 to 10 s",
+        default_doc="0.4 s at the default `rate` of 150, longer for a slower voice (0.5 s at 120)",
     )
 
 
@@ -233,7 +272,7 @@ class StepSchema(Schema):
     chime = Field(Choice(CHIMES), doc="Chimes at this step's holds.", default_doc="`defaults.chime`")
     remaining = Field(
         ListOf(WholeSeconds()),
-        doc='"N seconds left." inside this step\'s holds.',
+        doc='"Thirty seconds left.", "One minute left." … inside this step\'s holds.',
         values="like `defaults.remaining`; `[]` turns it off",
         default_doc="`defaults.remaining`",
     )
@@ -241,8 +280,8 @@ class StepSchema(Schema):
     count = Field(
         Integer(1, MAX_COUNT),
         doc='Count aloud through the hold: "one, two, three …", evenly spread (one number per second when `count` '
-        "equals the hold's seconds; `count: 5` in a 20 s hold counts every 4 s, e.g. breaths). Replaces the "
-        "countdown.",
+        "equals the hold's seconds; `count: 5` in a 20 s hold counts every 4 s, e.g. breaths; after a start chime, "
+        "evenly from 0.5 s on). Replaces the countdown.",
         values=f"whole number, 1 to {MAX_COUNT}; needs a `hold` of at least that many seconds; "
         "not together with `countdown`",
     )
@@ -269,6 +308,29 @@ class StepSchema(Schema):
         values="a `voice` block, see [section 4](#4-voice)",
         default_doc="the routine's voice",
     )
+
+
+class VariantSchema(Schema):
+    name = Field(
+        Text(100),
+        doc="What the track's title and file name call this version: `Neck and back (Gentle)`, "
+        "`neck-and-back (Gentle).mp3`.",
+        default_doc="the variant's key (`gentle`)",
+    )
+    holds = Field(
+        Number(*HOLDS),
+        doc="Scales every hold: `0.5` halves them, `1.5` makes them half as long again. Countdowns, `count`, "
+        "`remaining` and cues at `half` or `-10s` follow the scaled hold; a hold that becomes too short for its "
+        "countdown or cues is an error, as for any hold.",
+        default=1.0,
+    )
+    pace = Field(
+        Number(*PACE),
+        doc="Scales the pace: rests, pauses and gaps last 1/`pace` as long, and every voice speaks `pace` times as "
+        "fast (`0.8`: a fifth slower, with a quarter more time between). Holds are not changed (that is `holds`).",
+        default=1.0,
+    )
+    reps = Field(Integer(1, 100), doc="Every step is done this many times (on each side).", default_doc="each step's")
 
 
 class RoutineSchema(Schema):
@@ -318,10 +380,22 @@ class RoutineSchema(Schema):
         default_doc="the built-in bells",
     )
     background = Field(
-        Nested(BackgroundSchema),
+        Nested(
+            BackgroundSchema,
+            example="`background: {noise: pink}` (like steady rain; `brown` is deeper), or your "
+            "own recording: `background: {file: rain.mp3}`",
+        ),
         doc="Ambience under the whole track: your own audio file looped, or generated noise; it dips under the "
         "voice. See [Background](#background).",
         values="`file` or `noise`, with `volume` and `duck`",
+    )
+    variants = Field(
+        MapOf(Nested(VariantSchema), reserved=(VARIANT_ALL,)),
+        doc="Other versions of this routine (gentler, shorter, …), each under a name of your choice and made with "
+        "`--variant NAME`. See [Versions of one routine](#versions-of-one-routine).",
+        values="names (lower-case letters, digits, `-`; not `all`), each a `variant` block",
+        default_doc="none",
+        examples=[{"gentle": {"holds": 0.75, "pace": 0.85, "reps": 1}}],
     )
     phrases = Field(
         Nested(PhrasesSchema),
@@ -330,3 +404,11 @@ class RoutineSchema(Schema):
         values="see there",
         default_doc="the language's phrases",
     )
+
+
+RoutineSchema.elsewhere = {
+    key: f"`{key}` belongs to a step: write it under `steps:`, in a step that starts with `- `"
+    for key in StepSchema.fields()
+    if key not in RoutineSchema.fields()
+}
+StepSchema.elsewhere = {"at": "`at` belongs to a cue: write it under `cues:`, as `- at: half` with the cue's `say`"}

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 import yaml
 
 from voiceguide.routine.kinds import JSON, Context, Invalid, Kind, join
-from voiceguide.routine.source import line_of
-from voiceguide.suggest import did_you_mean
+from voiceguide.routine.source import describe, line_of
+from voiceguide.suggest import closest
 
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]+\)")
 
@@ -36,14 +36,61 @@ def shown(key: str) -> str:
 T = TypeVar("T")
 
 
+class MapOf(Kind[dict[str, T]]):
+    """A mapping from names the user chooses (lower-case words, like ``gentle``) to checked values.
+
+    Invalid entries are reported and dropped; ``reserved`` names are refused (they mean something else).
+    """
+
+    NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+
+    def __init__(self, item: Kind[T], reserved: Sequence[str] = ()) -> None:
+        self.item, self.reserved = item, tuple(reserved)
+        self.expected = f"names (like `gentle`), each with {item.expected}"
+
+    def json(self, defs: JSON) -> JSON:
+        names = {
+            "pattern": rf"^{self.NAME.pattern}$",
+            **({"not": {"enum": list(self.reserved)}} if self.reserved else {}),
+        }
+        return {"type": "object", "propertyNames": names, "additionalProperties": self.item.json(defs)}
+
+    def summary(self) -> str:
+        return f"names, each with {self.item.summary()}"
+
+    def convert(self, node: yaml.Node, path: str, ctx: Context) -> dict[str, T]:
+        if not isinstance(node, yaml.MappingNode):
+            raise self.fail(node)
+        items: dict[str, T] = {}
+        for key_node, value_node in node.value:
+            key = str(getattr(key_node, "value", ""))
+            where = join(path, shown(key))
+            if not isinstance(key_node, yaml.ScalarNode) or not self.NAME.fullmatch(key):
+                message = "expected a name of lower-case letters, digits and hyphens (up to 40), like `gentle`"
+                ctx.report(line_of(key_node), where, f"{message}, got {describe(key_node)}")
+            elif key in self.reserved:
+                ctx.report(line_of(key_node), where, f"{key!r} is a reserved word here; choose another name")
+            elif key in items:
+                ctx.report(line_of(key_node), where, "appears twice; keep one")
+            else:
+                try:
+                    items[key] = self.item.convert(value_node, where, ctx)
+                except Invalid as err:
+                    ctx.report(line_of(value_node), where, str(err))
+        return items
+
+
 class Nested(Kind["Section"]):
     """A mapping checked against another schema."""
 
     expected = "a group of fields (`key: value` lines)"
     plural = "groups of fields"
 
-    def __init__(self, schema: type[Schema]) -> None:
-        self.schema = schema
+    group = True
+
+    def __init__(self, schema: type[Schema], example: str = "") -> None:
+        self.schema, self.example = schema, example
+        self.noun = block_name(schema)
 
     def json(self, defs: JSON) -> JSON:
         name = block_name(self.schema)
@@ -57,7 +104,7 @@ class Nested(Kind["Section"]):
 
     def convert(self, node: yaml.Node, path: str, ctx: Context) -> Section:
         if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node)
+            raise self.fail(node, f"; write {self.example}" if self.example else "")
         return check(node, self.schema, path, ctx)
 
 
@@ -125,7 +172,10 @@ class Field(Generic[T]):
 
 
 class Schema:
-    """Base for schema classes; their ``Field`` attributes are the allowed keys."""
+    """Base for schema classes; their ``Field`` attributes are the allowed keys. ``elsewhere``
+    names where a key of another block belongs, for the message when it is written here."""
+
+    elsewhere: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def fields(cls) -> dict[str, Field[Any]]:
@@ -174,14 +224,16 @@ class Section:
         self.node, self.path = node, path
         self.values: dict[str, Any] = {}
         self.nodes: dict[str, yaml.Node] = {}
+        self.misspelled: set[str] = set()
 
     def get(self, f: Field[T]) -> T | None:
         """The value of ``f``, or ``None`` if absent or invalid."""
         return cast("T | None", self.values.get(f.key))
 
     def given(self, f: Field[Any]) -> bool:
-        """Whether the file sets ``f`` (even to an invalid value)."""
-        return f.key in self.nodes
+        """Whether the file sets ``f``, even to an invalid value or under a misspelled name (so what
+        depends on ``f`` is not reported as missing it: the one problem is the refused field)."""
+        return f.key in self.nodes or f.key in self.misspelled
 
     def line(self, f: Field[Any] | None = None) -> int:
         """Line of ``f``'s value, or of the mapping itself."""
@@ -197,6 +249,7 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
     fields = schema.fields()
     section = Section(node, path)
     first_line: dict[str, int] = {}
+    new_item = False  # the fields after a forgotten `- ` belong to the next item: one message for them
     for key_node, value_node in node.value:
         if not isinstance(key_node, yaml.ScalarNode):
             ctx.report(line_of(key_node), path, "keys must be plain words like `hold`")
@@ -204,16 +257,33 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
         key = str(key_node.value)
         where = join(path, shown(key))
         if key in first_line:
-            ctx.report(
-                line_of(key_node),
-                where,
-                f"appears twice (first on line {first_line[key]}); keep one",
-            )
+            if new_item:
+                continue
+            first = node.value[0][0]
+            if (
+                path.endswith("]") and key == first.value and not node.flow_style
+            ):  # an item of a list: `- name: A` ... `name: B`
+                new_item = True
+                noun = block_name(schema)
+                ctx.report(
+                    line_of(key_node),
+                    where,
+                    f"appears twice (first on line {first_line[key]}); did you forget `- ` to start a new {noun}?",
+                    fix=f"start the {noun} on line {line_of(key_node)} with `- `, lined up with the `- ` of the "
+                    f"{noun} above it",
+                )
+            else:
+                ctx.report(line_of(key_node), where, f"appears twice (first on line {first_line[key]}); keep one")
             continue
         first_line[key] = line_of(key_node)
         spec = fields.get(key)
         if spec is None:
-            hint = did_you_mean(key, list(fields)) or f"; expected one of [{', '.join(fields)}]"
+            match = closest(key, list(fields))
+            if match is not None and match not in first_line:
+                section.misspelled.add(match)
+            hint = f"; did you mean {match!r}?" if match else f"; expected one of [{', '.join(fields)}]"
+            if not match and key in schema.elsewhere:
+                hint = f"; {schema.elsewhere[key]}"
             ctx.report(line_of(key_node), where, f"unknown field {shown(key)!r}{hint}")
             continue
         section.nodes[key] = value_node
@@ -222,6 +292,6 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
         except Invalid as err:
             ctx.report(line_of(value_node), where, str(err))
     for key, spec in fields.items():
-        if spec.required and key not in section.nodes:
+        if spec.required and not section.given(spec):
             ctx.report(line_of(node), join(path, key), f"is required ({spec.help})")
     return section

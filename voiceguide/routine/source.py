@@ -21,6 +21,8 @@ from voiceguide.errors import Problem, RoutineError
 MAX_FILE_BYTES = 1_000_000
 MAX_VALUES = 20_000  # scalars, lists and mappings after aliases are expanded
 MAX_DEPTH = 32  # lists and mappings inside each other (a routine needs 6)
+MAX_EXPLAINED = 500  # characters of a line the explainers read: every pattern runs on at most this
+SHOWN_LINE = 120  # characters of a line a message shows, around the caret
 
 YAML_TAG = "tag:yaml.org,2002:"  # the prefix of YAML's standard tags (!!str, !!int, ...)
 ALLOWED_TAGS = frozenset(YAML_TAG + name for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp"))
@@ -156,8 +158,10 @@ def _line(event: yaml.Event) -> int | None:
 
 
 def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Problem:
-    """PyYAML's error in plain words: what is wrong, the line with a caret under it, and the fix."""
-    lines = yaml_lines(text)
+    """PyYAML's error in plain words: what is wrong, the line with a caret under it, and the fix.
+
+    Lines are cut to ``MAX_EXPLAINED`` characters first, so a 1 MB key is explained as fast as a short one."""
+    lines = [line[:MAX_EXPLAINED] for line in yaml_lines(text)]
 
     def row(index: int) -> str:
         return lines[index] if 0 <= index < len(lines) else ""
@@ -170,8 +174,13 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
         at = (at[0], max(row(at[0]).find("\t"), 0))
         what = "a tab is used here; YAML lines are indented with spaces, never tabs"
         fix = "replace the tab with spaces (2 for each level), lined up with the lines above"
+    elif braced := _text_starting_with_braces(row(at[0]), at[1], context.startswith("while parsing a flow")):
+        key, value = braced
+        what = f"the text after `{key}:` starts with `{{`, which YAML reads as the start of a group of fields"
+        fix = f"put the text in quotes: {key}: {_quoted(value)}"
+        at = (at[0], row(at[0]).index(value))
     elif context.startswith("while scanning a simple key") and opened:
-        glued = re.search(r"([\w-]+):(\S+)", row(opened.line)[opened.column :])
+        glued = re.search(r"(?<![\w-])([\w-]+):(\S+)", row(opened.line)[opened.column :])
         if glued:
             at = (opened.line, opened.column + glued.start(2))
             what = f"`{glued[0]}` needs a space after the colon"
@@ -230,6 +239,22 @@ def _syntax_problem(err: yaml.MarkedYAMLError, source: str, text: str) -> Proble
     )
 
 
+def _text_starting_with_braces(line: str, column: int, in_flow: bool) -> tuple[str, str] | None:
+    """``say: {side} arm``: a field on ``line``, before ``column``, whose unquoted text starts
+    with placeholders in braces (``{side}``, never a real group like ``{at: 5s}``). Returns the
+    field and its whole text."""
+    rest = r"[^,{}\[\]]*" if in_flow else r".*"
+    for match in re.finditer(rf"([\w-]+):[ \t]+(\{{[^{{}}:,]*\}}{rest})", line):
+        if match.start(2) < column:
+            return match[1], match[2].rstrip()
+    return None
+
+
+def _quoted(text: str) -> str:
+    """``text`` in the quotes YAML reads it back from: double, unless it holds a double quote."""
+    return f"'{text}'" if '"' in text and "'" not in text else '"' + text.replace('"', '\\"') + '"'
+
+
 def yaml_lines(text: str) -> list[str]:
     """``text`` split where YAML counts lines (not at the form feeds ``str.splitlines`` also splits at)."""
     lines = re.split(r"\r\n|[\r\n\x85\u2028\u2029]", text)
@@ -237,11 +262,14 @@ def yaml_lines(text: str) -> list[str]:
 
 
 def excerpt(lines: list[str], row: int, column: int) -> str:
-    """Line ``row`` (0-based) as written, with a caret under ``column``; tabs shown as →."""
+    """Line ``row`` (0-based) as written, with a caret under ``column``; tabs shown as →.
+    A long line is shown as the ``SHOWN_LINE`` characters around the caret, cut with …."""
     if row >= len(lines):
         return f"{'':>7} | (at the end of the file)"
-    number = f"{row + 1:>7}"
-    return f"{number} | {lines[row].replace(chr(9), '→')}\n{'':>7} | {' ' * column}^"
+    line = lines[row].replace(chr(9), "→")
+    start = max(0, min(column - SHOWN_LINE // 2, len(line) - SHOWN_LINE))
+    shown = ("…" if start else "") + line[start : start + SHOWN_LINE] + ("…" if start + SHOWN_LINE < len(line) else "")
+    return f"{row + 1:>7} | {shown}\n{'':>7} | {' ' * (column - start + bool(start))}^"
 
 
 def _cut_by_comment(root: yaml.Node, lines: list[str], source: str) -> list[Problem]:
@@ -260,7 +288,7 @@ def _cut_by_comment(root: yaml.Node, lines: list[str], source: str) -> list[Prob
             for key, value in node.value:
                 walk(value, f"{key.value}: " if isinstance(key, yaml.ScalarNode) else "")
         elif isinstance(node, yaml.ScalarNode) and node.style is None and node.end_mark.line < len(lines):
-            row = lines[node.end_mark.line]
+            row = lines[node.end_mark.line][: node.end_mark.column + MAX_EXPLAINED]
             cut = re.match(r"[ \t]+(#[^\s#].*)", row[node.end_mark.column :])
             if cut:
                 column = node.end_mark.column + cut.start(1)
@@ -269,15 +297,20 @@ def _cut_by_comment(root: yaml.Node, lines: list[str], source: str) -> list[Prob
                         source,
                         node.end_mark.line + 1,
                         "",
-                        f"the text stops at ` {cut[1]}`: YAML reads everything after ` #` as a comment"
+                        f"the text stops at ` {_clip(cut[1])}`: YAML reads everything after ` #` as a comment"
                         f"\n{excerpt(lines, node.end_mark.line, column)}",
-                        fix=f'put the whole text in quotes: {field}"{node.value} {cut[1]}"; '
+                        fix=f'put the whole text in quotes: {field}"{_clip(f"{node.value} {cut[1]}")}"; '
                         "or, if it is a comment, write a space after the #",
                     )
                 )
 
     walk(root)
     return found
+
+
+def _clip(text: str) -> str:
+    """``text`` as a message repeats it: at most ``SHOWN_LINE`` characters."""
+    return text if len(text) <= SHOWN_LINE else text[: SHOWN_LINE - 1] + "…"
 
 
 def _read_text(path: Path, source: str) -> str:

@@ -21,7 +21,8 @@ _STR = "tag:yaml.org,2002:str"
 _TEMPLATE = """\
 {modeline}# A starter routine. Change the texts and times to make it yours.
 # Lines starting with # are notes for you; they are never spoken.
-# Every field is explained in docs/routine-format.md. Check the file, then listen:
+# `voiceguide docs` explains every field (`voiceguide docs cues`: one field).
+# Check the file, then listen:
 #   voiceguide validate {file}
 #   voiceguide render {file}
 title: {title}
@@ -38,7 +39,7 @@ steps:
     # {{side}} becomes the name of each side in turn:
     say: {say}
     sides: both  # the step is done on one side, then on the other
-    hold: 8s     # exactly this long, after `say`, in silence
+    hold: 12s    # exactly this long, after `say`, in silence
     # wait: true # first "Press play when you're ready.": the phone page pauses until you press play
     countdown: 3 # the last three seconds of the hold are counted down
     # Lines spoken during the hold; `at` can be half, 2s (from the start) or -3s (from the end):
@@ -49,6 +50,10 @@ steps:
     release: {release}
 # Spoken once at the end:
 outro: {outro}
+# Other versions of this routine, made with --variant (voiceguide render {file} --variant gentle):
+# variants:
+#   gentle: {{holds: 1.5, pace: 0.85}}  # holds half as long again; a slower voice, longer rests
+#   quick: {{holds: 0.5, reps: 1}}      # half the holds, every step once
 """
 
 

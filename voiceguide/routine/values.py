@@ -8,6 +8,7 @@ from collections.abc import Iterable
 import yaml
 
 from voiceguide.durations import DURATION_HINT, duration_pattern
+from voiceguide.phrases import language_names
 from voiceguide.routine.kinds import JSON, Choice, Context, Duration, Invalid, Kind, Number, Text, matching
 from voiceguide.routine.source import YAML_TAG, describe
 
@@ -76,6 +77,7 @@ class Language(Choice):
 
     def hint(self, value: str) -> str:
         base = re.split(r"[-_]", value)[0]
+        base = language_names().get(value.casefold(), base)  # `German`, `Deutsch`
         return f"; did you mean {base!r}?" if base in self.options else super().hint(value)
 
 

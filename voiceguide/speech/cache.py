@@ -21,7 +21,7 @@ import numpy.typing as npt
 import platformdirs
 
 from voiceguide.errors import OutputError
-from voiceguide.files import atomic_path
+from voiceguide.files import atomic_path, remove_stale_parts
 
 FORMAT_VERSION = 1
 _DIGEST_BYTES = 32
@@ -64,6 +64,19 @@ class SpeechCache:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self._swept = False
+        self._sweeping = threading.Lock()
+
+    def sweep(self) -> None:
+        """Remove the temporary files of writers that no longer run (a killed render's), in the
+        folder and each of its entry folders; once, before this cache first stores anything."""
+        with self._sweeping:
+            if self._swept:
+                return
+            self._swept = True
+            remove_stale_parts(self.folder)
+            for folder in self.folder.glob("??"):
+                remove_stale_parts(folder)
 
     def _path(self, entry: str) -> Path:
         return self.folder / entry[:2] / f"{entry}{_SUFFIX}"
@@ -85,6 +98,7 @@ class SpeechCache:
         """Store samples; the entry appears only once complete."""
         payload = samples.astype("<i2").tobytes()
         path = self._path(entry)
+        self.sweep()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with atomic_path(path) as partial:

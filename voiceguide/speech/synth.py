@@ -18,7 +18,7 @@ from voiceguide.audio.ffmpeg import Samples
 from voiceguide.errors import Problem, RoutineError, UnknownVoice
 from voiceguide.model import Voice
 from voiceguide.phrases import phrases
-from voiceguide.plan.timeline import Utterance
+from voiceguide.plan.script import Utterance
 from voiceguide.progress import SILENT, Progress
 from voiceguide.speech import cache as speech_cache
 from voiceguide.speech.clips import decode_clip, trim

@@ -8,6 +8,7 @@ from functools import cache
 
 from voiceguide.errors import EngineError
 from voiceguide.model import ENGINE_NAMES
+from voiceguide.phrases import natural_voice
 from voiceguide.speech.engines.base import PCM, EncodedAudio, Engine, VoiceInfo, pick_voice
 from voiceguide.speech.engines.espeak import EspeakNG
 from voiceguide.speech.engines.piper import Piper
@@ -35,6 +36,14 @@ def auto_engine(language: str, name: str | None) -> str:
     return "piper"
 
 
+def voice_to_download(language: str, name: str | None) -> str | None:
+    """When ``engine: auto`` speaks ``language`` with pyttsx3 only because Piper (installed) has
+    no voice for it: the Piper voice to download for it (from the public list), else ``None``."""
+    if name is not None or not piper_available() or auto_engine(language, name) != "pyttsx3":
+        return None
+    return natural_voice(language)
+
+
 @cache
 def get_engine(name: str) -> Engine:
     """The engine called ``name``, created once per process (creation checks its tool).
@@ -50,4 +59,14 @@ def get_engine(name: str) -> Engine:
 
 atexit.register(get_engine.cache_clear)
 
-__all__ = ["PCM", "REGISTRY", "EncodedAudio", "Engine", "VoiceInfo", "auto_engine", "get_engine", "pick_voice"]
+__all__ = [
+    "PCM",
+    "REGISTRY",
+    "EncodedAudio",
+    "Engine",
+    "VoiceInfo",
+    "auto_engine",
+    "get_engine",
+    "pick_voice",
+    "voice_to_download",
+]

@@ -15,11 +15,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import EngineError
-from voiceguide.files import atomic_path
+from voiceguide.files import atomic_path, remove_stale_parts
 from voiceguide.progress import SILENT, Progress
 from voiceguide.suggest import closest
 
@@ -27,6 +28,21 @@ VOICES_URL = "https://huggingface.co/rhasspy/piper-voices/resolve/main"
 TIMEOUT_SECONDS = 60
 _BLOCK = 1 << 16
 _FIX = "check the network connection and try again (VOICEGUIDE_VOICES_URL sets another copy of the repository)"
+
+
+def downloadable(language: str = "") -> list[str]:
+    """Ids of the voices in the public Piper voices list (the copy the package carries) for
+    ``language`` (``de``, ``de_DE`` or ``pt-br``; every voice when empty)."""
+    listed = resources.files(__package__).joinpath("piper-voices.txt").read_text(encoding="utf-8")
+    ids = [line for line in listed.splitlines() if line and not line.startswith("#")]
+    wanted = language.casefold().replace("-", "_")
+    return [voice for voice in ids if not wanted or wanted in _locale(voice)]
+
+
+def _locale(voice_id: str) -> tuple[str, str]:
+    """``de_DE-thorsten-medium`` -> ``("de_de", "de")``: its locale and language, lower case."""
+    locale = voice_id.split("-", maxsplit=1)[0].casefold()
+    return locale, locale.split("_")[0]
 
 
 def voices_url() -> str:
@@ -53,6 +69,7 @@ def download_voice(voice_id: str, folder: Path, progress: Progress = SILENT) -> 
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise EngineError(f"cannot create the voice folder {folder}: {err.strerror}", "fix its permissions") from None
+    remove_stale_parts(folder)  # a download that was killed
     progress.stage(voice_id, total)
     with ExitStack() as stack:
         for remote, size, md5 in files:
