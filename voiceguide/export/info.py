@@ -139,6 +139,6 @@ def info_lines(info: TrackInfo) -> list[str]:
         lines.append(f"Voice: {info.voice:.1f} LUFS over {info.lines} spoken line{'s' * (info.lines != 1)}")
     lines.append(f"Track: {track.integrated:.1f} LUFS integrated, true peak {track.true_peak:.1f} dBTP")
     if info.voice is not None:
-        ratio = track.integrated - info.voice
+        ratio = round(track.integrated, 1) - round(info.voice, 1)  # as shown above: the three figures add up
         lines.append(f"Loudness-to-dialogue ratio: {ratio:+.1f} LU (the track against its voice)")
     return lines
