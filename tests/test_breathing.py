@@ -332,7 +332,9 @@ def test_a_version_whose_holds_are_too_short_is_refused_at_the_line(
     for command in (["plan", *ESPEAK], ["render", "-o", str(tmp_path / "out"), *ESPEAK]):
         result = runner.invoke(cli, [command[0], str(path), *command[1:], *options])
         assert result.exit_code == 2, result.output
-        assert result.stderr.replace(str(path), "routine.yaml").splitlines()[:-1] == message.splitlines()
+        lines = result.stderr.replace(str(path), "routine.yaml").splitlines()
+        assert lines[: len(message.splitlines())] == message.splitlines()
+        assert lines[-2].startswith("Error: ")  # then the line that points at `voiceguide docs`
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
     if options[0] == "--variant" and options[1] == "quick":  # validate checks every variant a routine declares
         result = runner.invoke(cli, ["validate", str(path)])

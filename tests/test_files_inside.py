@@ -89,7 +89,7 @@ def test_a_file_outside_the_routines_folder_is_refused_with_file_line_path_and_f
 
 def _problems(routine: Path, trusted: tuple[Path, ...]) -> list[Problem]:
     try:
-        load_routine(routine, trusted)
+        load_routine(routine, trusted=trusted)
     except RoutineError as err:
         return list(err.problems)
     return []

@@ -172,11 +172,11 @@ def test_speech_counts_toward_the_length_limit_at_validate(write_routine: WriteR
     result = runner.invoke(cli, ["validate", str(path)])
     assert result.exit_code == 2
     assert result.output.startswith(
-        f"{path}:3: steps: the track would last at least 13h37m13s; the limit for one track is 4h "
+        f"{path}:3: steps: the track would last at least 24h47m12.6s; the limit for one track is 4h "
         "(split it into several routines, or allow more with --max-length)\n"
     )
-    assert runner.invoke(cli, ["validate", "--max-length", "14h", str(path)]).exit_code == 0
-    assert runner.invoke(cli, ["plan", "--max-length", "13h", str(path)]).exit_code == 2
+    assert runner.invoke(cli, ["validate", "--max-length", "25h", str(path)]).exit_code == 0
+    assert runner.invoke(cli, ["plan", "--max-length", "24h", str(path)]).exit_code == 2
 
 
 def test_max_length_also_lowers_the_limit(short_routine: Path, runner: CliRunner) -> None:

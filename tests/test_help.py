@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from voiceguide.cli.app import cli
-from voiceguide.routine.reference import DOCS_PATH
+from voiceguide.routine.reference import DOCS_PATH, field_help, field_names
 from voiceguide.routine.starter import starter_text
 
 from conftest import ROOT
@@ -45,6 +45,14 @@ def test_docs_prints_one_field_or_section(topic: str, expected: str, runner: Cli
     result = runner.invoke(cli, ["docs", topic])
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith(expected)
+
+
+def test_every_field_of_every_block_has_its_entry() -> None:
+    """A block added to the schema (a step's `variants`, say) is documented by `voiceguide docs` too."""
+    for name in field_names():
+        entry = field_help(name)
+        assert entry is not None, name
+        assert entry.startswith(name.rsplit(".", 1)[-1] + ", "), entry
 
 
 def test_docs_of_a_block_names_its_fields(runner: CliRunner) -> None:

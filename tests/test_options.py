@@ -372,9 +372,16 @@ NOT_WRITTEN: dict[tuple[str, str], str] = {
     **{(command, "--no-cache"): "every line spoken afresh: the same files" for command in RUNS},
     ("validate", "--jobs"): "lines synthesised at once",
     ("validate", "--no-cache"): "every line spoken afresh",
+    ("handout", "--jobs"): "lines synthesised at once",
+    ("handout", "--no-cache"): "every line spoken afresh",
+    # the voice only measures the length the sheet prints, as render would measure it
+    **{("handout", option): "the track's length on the sheet" for option in ("--engine", "--voice", "--rate")},
 }
 
 # Options with a test of their own elsewhere (checked to exist): "module::test".
+FILES_FROM = "test_files_inside::test_files_from_on_the_command_line_and_in_the_environment"
+MAX_LENGTH = "test_hardening::test_max_length_also_lowers_the_limit"
+VERSIONS = "test_breathing::test_holds_pace_and_a_variant_are_heard_in_the_audio"
 ELSEWHERE: dict[tuple[str, str], str] = {
     ("render", "--watch"): "test_watch::test_watch_renders_every_save_in_turn",
     ("plan", "--json"): "test_cli::test_plan_json_has_the_documented_shape",
@@ -386,6 +393,17 @@ ELSEWHERE: dict[tuple[str, str], str] = {
     ("new", "--language"): "test_starter::test_new_writes_a_routine_that_validates_and_passes_the_schema",
     ("new", "--title"): "test_starter::test_new_routine_renders_as_written",
     ("new", "--force"): "test_starter::test_new_never_overwrites_without_force",
+    ("handout", "--output"): "test_handout::test_letter_paper",
+    ("handout", "--paper"): "test_handout::test_letter_paper",
+    ("handout", "--url"): "test_handout::test_the_qr_code_scans_to_exactly_the_url",
+    ("serve", "--author"): "test_libraries::test_cli_publish_prints_each_librarys_page",
+    **{(command, "--files-from"): FILES_FROM for command in ("render", "plan", "validate", "publish", "serve")},
+    **{(command, "--max-length"): MAX_LENGTH for command in ("render", "plan", "validate", "publish", "serve")},
+    **{(command, option): VERSIONS for command in ("render", "plan", "serve") for option in ("--holds", "--pace")},
+    **{(command, "--variant"): VERSIONS for command in ("render", "plan", "serve")},
+    ("publish", "--holds"): VERSIONS,
+    ("publish", "--pace"): VERSIONS,
+    ("publish", "--variant"): "test_breathing::test_publish_puts_every_variant_side_by_side",
 }
 
 

@@ -91,8 +91,9 @@ def test_audio_element_loads_the_tracks_metadata(page: tuple[Any, Served]) -> No
 
 
 def clock(ms: int) -> str:
-    """How the page writes a time: ``m:ss``, rounded to the second (no routine here reaches an hour)."""
-    seconds = round(ms / 1000)
+    """How the page writes a time: ``m:ss``, whole seconds cut off as the player shows them (no routine
+    here reaches an hour)."""
+    seconds = ms // 1000
     return f"{seconds // 60}:{seconds % 60:02d}"
 
 
@@ -140,7 +141,7 @@ def test_the_card_shows_the_duration_and_each_chapter_button_its_start_and_title
     labels = [b.text for b in driver.find_elements(By.CSS_SELECTOR, ".chapters button")]
     assert labels == [f"{clock(c.start_ms)} {c.title}" for c in episode.chapters]
     assert [c.title for c in episode.chapters] == ["Introduction", "Press", "Breathe out", "Closing"]
-    assert labels[1] == "0:02 Press"  # the start (1.8 s), not the end (33.8 s)
+    assert labels[1] == "0:01 Press"  # the start (1.8 s, shown as a player shows it), not the end (33.8 s)
     download = driver.find_element(By.CSS_SELECTOR, ".card .download")
     track = served.session.published.folder / episode.audio
     assert download.text == f"Download MP3 ({track.stat().st_size / 1_000_000:.1f} MB)"

@@ -49,7 +49,7 @@ def test_the_starters_variants_work_once_uncommented(tmp_path: Path, runner: Cli
     path.write_text("\n".join([*lines[:first], *(line[2:] for line in lines[first:])]) + "\n", encoding="utf-8")
     assert load_routine(path).variants == ("gentle", "quick")
     gentle, quick = (load_routine(path, Version(name)) for name in ("gentle", "quick"))
-    assert (gentle.steps[0].hold_ms, quick.steps[0].hold_ms) == (12_000, 4000)
+    assert (gentle.steps[0].hold_ms, quick.steps[0].hold_ms) == (18_000, 6000)  # the 12 s hold, x1.5 and x0.5
     assert (gentle.title, quick.steps[0].reps) == ("My routine (gentle)", 1)
 
 

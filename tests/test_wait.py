@@ -39,8 +39,9 @@ def test_the_ready_line_and_silence_come_once_between_say_and_the_first_hold(
 ) -> None:
     timeline = timeline_of(write_routine(WAITING))
     kinds = [(e.kind, e.role, e.text, e.where.side, e.where.rep) for e in sequence(timeline) if e.where.step == 2]
-    assert kinds[:4] == [
+    assert kinds[:5] == [
         (EventKind.SPEECH, Role.SAY, "Onto your knees, right side.", "right", 1),
+        (EventKind.GAP, None, None, "right", 1),  # breathing room between two lines
         (EventKind.SPEECH, Role.READY, "Press play when you're ready.", "right", 1),
         (EventKind.READY, None, None, "right", 1),
         (EventKind.HOLD, None, None, "right", 1),
@@ -73,13 +74,14 @@ def test_a_wait_without_a_hold_waits_before_what_follows(write_routine: Callable
     events = sequence(timeline_of(path))
     assert [(e.kind, e.role) for e in events] == [
         (EventKind.SPEECH, Role.SAY),
+        (EventKind.GAP, None),
         (EventKind.SPEECH, Role.READY),
         (EventKind.READY, None),
         (EventKind.PAUSE, None),
         (EventKind.SPEECH, Role.SAY),
         (EventKind.PAUSE, None),
     ]
-    assert events[2].duration == 5 * RATE  # defaults.ready: 5s
+    assert events[3].duration == 5 * RATE  # defaults.ready: 5s
 
 
 @pytest.mark.parametrize(

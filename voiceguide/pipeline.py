@@ -89,7 +89,7 @@ def load(
         return auto_engine(language, name)
 
     version = Version(variant, overrides.holds, overrides.pace)
-    routine = load_routine(path, version, overrides.files_from, overrides.max_length_ms)
+    routine = load_routine(path, version, trusted=overrides.files_from, max_ms=overrides.max_length_ms)
     if (least := least_ms(script(routine))) > overrides.max_length_ms:
         problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
         raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
@@ -212,7 +212,7 @@ def handout(
 def _copy_if_current(source: Path, target: Path, stamp: str) -> None:
     """Copy ``source`` over ``target`` when it carries ``stamp`` and ``target`` does not (else leave both)."""
     try:
-        if source.resolve() == target.resolve() or read_fingerprint(source) != stamp:
+        if not source.is_file() or source.resolve() == target.resolve() or read_fingerprint(source) != stamp:
             return
         if target.is_file() and read_fingerprint(target) == stamp:
             return

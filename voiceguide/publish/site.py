@@ -137,9 +137,9 @@ def publish(
         for name, routine in loaded.items():
             for suffix in (".mp3", *SIDECARS):  # the live files, so an unchanged track is not encoded again
                 _link(tracks / f"{name}{suffix}", staged / f"{name}{suffix}")
-            source = str(Path(routine.source).resolve())
-            done = render(routine, staged, bitrate, settings, progress, options, _path(made.get(source)))
-            made[source] = str((tracks / done.path.name).resolve())  # where the swap below puts it
+            key = str(Path(routine.source).resolve()) + (f"#{routine.variant}" if routine.variant else "")
+            done = render(routine, staged, bitrate, settings, progress, options, _path(made.get(key)))
+            made[key] = str((tracks / done.path.name).resolve())  # where the swap below puts it
             warnings += done.warnings
             if done.encoded:
                 encoded.append(routine.title)

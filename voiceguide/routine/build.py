@@ -49,7 +49,7 @@ T = TypeVar("T")
 
 
 def load_routine(
-    path: str | Path, version: Version = Version(), trusted: Iterable[Path] = (), max_ms: int = MAX_TOTAL_MS
+    path: str | Path, version: Version = Version(), *, trusted: Iterable[Path] = (), max_ms: int = MAX_TOTAL_MS
 ) -> Routine:
     """Read and validate one routine file, in ``version``; raise ``RoutineError`` listing every problem.
 

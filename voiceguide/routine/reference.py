@@ -88,6 +88,7 @@ _WHERE = {
     "sounds": "in `sounds`",
     "background": "in `background`",
     "phrases": "in `phrases`",
+    "variant": "in each version, under `variants:`",
 }
 
 

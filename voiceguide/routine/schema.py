@@ -278,11 +278,12 @@ def check(node: yaml.MappingNode, schema: type[Schema], path: str, ctx: Context)
         first_line[key] = line_of(key_node)
         spec = fields.get(key)
         if spec is None:
-            match = closest(key, list(fields))
+            # a field of another block written here (`at` in a step) says so, before any near spelling (`wait`)
+            match = None if key in schema.elsewhere else closest(key, list(fields))
             if match is not None and match not in first_line:
                 section.misspelled.add(match)
             hint = f"; did you mean {match!r}?" if match else f"; expected one of [{', '.join(fields)}]"
-            if not match and key in schema.elsewhere:
+            if key in schema.elsewhere:
                 hint = f"; {schema.elsewhere[key]}"
             ctx.report(line_of(key_node), where, f"unknown field {shown(key)!r}{hint}")
             continue
