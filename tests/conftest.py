@@ -5,11 +5,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import textwrap
+import wave
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from click.testing import CliRunner
 from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.mix import Mix
 from voiceguide.model import Voice
-from voiceguide.pipeline import Plan
+from voiceguide.pipeline import Plan, Rendered
 from voiceguide.plan.script import EventKind, Sound, Utterance, Where
 from voiceguide.plan.timeline import SAMPLE_RATE, Event, Timeline
 
@@ -452,6 +454,67 @@ def encodes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
 
     monkeypatch.setattr(export, "encode_mp3", counting)
     return heard
+
+
+# --- The voice's loudness, measured by an independent meter (issue 21) -------------------------
+
+VOICE_TOLERANCE_LU = 0.5  # what the issue asks, and about what a listener starts to notice
+CEILING_DBTP = -1.0
+
+
+def ebur128(ffmpeg: str, path: Path) -> tuple[float, float]:
+    """Integrated loudness and true peak of ``path`` as that ffmpeg's ebur128 filter reads them."""
+    done = subprocess.run(
+        [ffmpeg, "-hide_banner", "-nostats", "-i", str(path), "-af", "ebur128=peak=true", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    summary = done.stderr[done.stderr.rfind("Summary:") :]
+    found = re.search(r"I:\s+(\S+) LUFS.*Peak:\s+(\S+) dBFS", summary, re.S)
+    assert found is not None, summary
+    return float(found[1]), float(found[2])
+
+
+def decoded(ffmpeg: str, mp3: Path, rate: int) -> Samples:
+    """The MP3 as ``ffmpeg`` decodes it, mono 16-bit at ``rate``."""
+    raw = subprocess.run(
+        [ffmpeg, "-v", "error", "-i", str(mp3), "-f", "s16le", "-ac", "1", "-ar", str(rate), "pipe:1"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    return np.frombuffer(raw, dtype="<i2").astype(np.int16)
+
+
+def speech_spans(timeline: Timeline) -> list[tuple[int, int]]:
+    return [(e.start, e.end) for e in timeline.events if e.kind is EventKind.SPEECH and e.duration]
+
+
+def voice_loudness(ffmpeg: str, samples: Samples, spans: list[tuple[int, int]], rate: int = SAMPLE_RATE) -> float:
+    """The voice's integrated loudness: the spoken spans of the decoded track, end to end, through ebur128."""
+    with tempfile.TemporaryDirectory() as folder:
+        joined = Path(folder) / "voice.wav"
+        with wave.open(str(joined), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes(np.concatenate([samples[lo:hi] for lo, hi in spans]).astype("<i2").tobytes())
+        return ebur128(ffmpeg, joined)[0]
+
+
+def true_peak(ffmpeg: str, mp3: Path) -> float:
+    return ebur128(ffmpeg, mp3)[1]
+
+
+def check_levelled(ffmpeg: str, done: Rendered, tolerance: float = VOICE_TOLERANCE_LU) -> Samples:
+    """The voice at -16 LUFS, the whole track's true peak under the ceiling, and the plan's length."""
+    timeline = done.plan.timeline
+    samples = decoded(ffmpeg, done.path, timeline.sample_rate)
+    assert len(samples) == timeline.duration
+    voice = voice_loudness(ffmpeg, samples, speech_spans(timeline), timeline.sample_rate)
+    assert voice == pytest.approx(-16.0, abs=tolerance)
+    assert true_peak(ffmpeg, done.path) <= CEILING_DBTP
+    return samples
 
 
 def qr_encodes(output: str, url: str) -> bool:

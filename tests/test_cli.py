@@ -1102,3 +1102,19 @@ def test_an_up_to_date_render_imports_no_voice_model_image_or_server_library(
     assert first[0].startswith("Wrote ")
     assert second[0].startswith("Up to date: ")
     assert set(second[-1].split()) & HEAVY == set()
+
+
+AUDIO_OPTIONS = ("engine", "voice", "rate", "bitrate", "loudness")
+
+
+@pytest.mark.parametrize("command", ["publish", "serve"])
+def test_publish_and_serve_take_every_option_that_changes_the_audio_as_render_does(command: str) -> None:
+    def options(name: str) -> dict[str, tuple[object, ...]]:
+        command = cli.get_command(click.Context(cli), name)  # the app loads a command when asked for it
+        assert command is not None
+        found = command.params
+        return {p.name: (p.to_info_dict(), p.callback) for p in found if p.name in AUDIO_OPTIONS and p.name is not None}
+
+    render = options("render")
+    assert sorted(render) == sorted(AUDIO_OPTIONS)
+    assert options(command) == render

@@ -14,13 +14,14 @@ from test_serve import Served, ask, serving, wait_for
 
 from voiceguide.cli.app import cli
 from voiceguide.errors import RoutineError
+from voiceguide.export.info import inspect
 from voiceguide.pipeline import Overrides
 from voiceguide.publish.libraries import Client, clients, publish_clients
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.serve import loopback
 from voiceguide.publish.site import MANIFEST, base_url, publish
 
-from conftest import qr_encodes
+from conftest import VOICE_TOLERANCE_LU, qr_encodes
 
 BASE = "https://example.com/r/"
 ESPEAK = Overrides(engine="espeak-ng")
@@ -230,3 +231,11 @@ def test_serve_after_publish_copies_the_tracks_instead_of_encoding_them(tmp_path
 
 def publish_one(routines: Path, folder: Path, bitrate: int = 64) -> Published:
     return publish([routines], folder, Channel(base_url(BASE)), ESPEAK, bitrate)
+
+
+def test_every_library_is_levelled_to_the_loudness_asked_for(practice: Path, tmp_path: Path) -> None:
+    done, _ = publish_clients(clients([practice]), tmp_path / "site", Channel(BASE, ""), ESPEAK, loudness=-20.0)
+    tracks = [p.folder / "tracks" / name for p in done for name in ("neck.mp3", "wrist.mp3", "knee.mp3")]
+    voices = [inspect(track).voice for track in tracks if track.is_file()]
+    assert len(voices) == 3
+    assert voices == pytest.approx([-20.0] * 3, abs=VOICE_TOLERANCE_LU)

@@ -6,6 +6,7 @@ import datetime
 import html
 import io
 import json
+import re
 import subprocess
 import sys
 import time
@@ -24,13 +25,21 @@ from test_export import vtt_cues
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
 from voiceguide.errors import EncoderError, OutputError, RoutineError
-from voiceguide.pipeline import Overrides
+from voiceguide.pipeline import Overrides, load, plan
 from voiceguide.publish import site as site_module
 from voiceguide.publish.feed import ITUNES, PODCAST
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.site import MANIFEST, base_url, publish
 
-from conftest import ROUTINES, SHORT_ROUTINE, writing_elsewhere
+from conftest import (
+    ROUTINES,
+    SHORT_ROUTINE,
+    VOICE_TOLERANCE_LU,
+    decoded,
+    speech_spans,
+    voice_loudness,
+    writing_elsewhere,
+)
 
 BASE = "http://example.com/my library/"
 ESPEAK = Overrides(engine="espeak-ng")
@@ -327,6 +336,32 @@ def test_cli_publishes_and_prints_the_feed_url(runner: CliRunner, short_routine:
     locked = channel.find(f"{{{PODCAST}}}locked")
     assert locked is not None
     assert (locked.text, locked.get("owner")) == ("yes", "ana@example.com")
+
+
+def test_cli_publishes_at_the_loudness_asked_for_and_warns_as_render_does(
+    runner: CliRunner, short_routine: Path, tmp_path: Path, ffmpeg_exe: str
+) -> None:
+    site = tmp_path / "site"
+    args = [
+        "publish",
+        str(short_routine),
+        "-o",
+        str(site),
+        "--base-url",
+        "https://example.com/",
+        "--engine",
+        "espeak-ng",
+    ]
+    result = runner.invoke(cli, [*args, "--loudness", "-20"])
+    assert result.exit_code == 0, result.output
+    assert "Warning" not in result.stderr
+    timeline = plan(load(short_routine, Overrides(engine="espeak-ng"))).timeline
+    track = site / "tracks" / "short.mp3"
+    voice = voice_loudness(ffmpeg_exe, decoded(ffmpeg_exe, track, timeline.sample_rate), speech_spans(timeline))
+    assert voice == pytest.approx(-20.0, abs=VOICE_TOLERANCE_LU)
+    result = runner.invoke(cli, [*args, "--loudness", "-5"])  # out of clean reach, as in render
+    assert result.exit_code == 0, result.output
+    assert re.search(r"Warning: .*short\.yaml: the voice is levelled to -\d+\.\d LUFS, not -5: ", result.stderr)
 
 
 @pytest.mark.parametrize("given", ["ana", "ana@example", "ana @example.com", "a@b@example.com"])

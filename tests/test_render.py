@@ -223,3 +223,13 @@ def test_fingerprint_follows_the_background_files_content(write_routine: Callabl
     bed.write_bytes(b"A" * 4096)
     os.utime(bed, ns=(0, 0))
     assert fingerprint(planned, DEFAULT_BITRATE) == first
+
+
+def test_a_track_levelled_another_way_is_rendered_again(short_routine: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tracks levelled on the whole mix (before the voice was levelled on its own) are not up to date."""
+    from voiceguide import pipeline as render_module
+
+    planned = plan(load(short_routine, Overrides(engine="espeak-ng")))
+    first = fingerprint(planned, DEFAULT_BITRATE)
+    monkeypatch.setattr(render_module, "LEVELLING", "mix")
+    assert fingerprint(planned, DEFAULT_BITRATE) != first

@@ -21,10 +21,11 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from voiceguide.pipeline import Overrides
+from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.pipeline import Overrides, load, plan
 from voiceguide.publish.serve import Session, lan_address, library, start
 
-from conftest import ROOT, SHORT_ROUTINE, qr_encodes
+from conftest import ROOT, SHORT_ROUTINE, VOICE_TOLERANCE_LU, decoded, qr_encodes, speech_spans, voice_loudness
 
 WAIT = 60.0  # seconds: a safety net only; every wait ends as soon as its condition holds
 
@@ -71,9 +72,9 @@ class Served:
 
 
 @contextmanager
-def serving(routine: Path) -> Iterator[Served]:
+def serving(routine: Path, loudness: float | None = DEFAULT_TARGET) -> Iterator[Served]:
     """``routine`` served on a free port of 127.0.0.1 by ``serve``'s own code, in a thread of this process."""
-    session = start([routine], "127.0.0.1", 0, "Test", Overrides(engine="espeak-ng"))
+    session = start([routine], "127.0.0.1", 0, "Test", Overrides(engine="espeak-ng"), loudness=loudness)
     url = urllib.parse.urlsplit(session.url)
     assert url.hostname == "127.0.0.1"
     assert url.port is not None
@@ -113,6 +114,20 @@ def track_of(served: Served) -> tuple[str, Path]:
     episode = served.session.published.site.episodes[0]
     path = served.session.published.folder / episode.audio
     return served.prefix + "/" + urllib.parse.quote(episode.audio), path
+
+
+def test_serve_levels_the_voice_to_the_loudness_asked_for(tmp_path: Path, ffmpeg_exe: str) -> None:
+    routine = tmp_path / "quieter.yaml"
+    routine.write_text(SHORT_ROUTINE, encoding="utf-8")
+    with serving(routine, loudness=-20.0) as server:
+        url, _ = track_of(server)
+        reply = ask(server.port, "GET", url)
+    assert reply.status == 200
+    heard = tmp_path / "heard.mp3"
+    heard.write_bytes(reply.body)
+    timeline = plan(load(routine, Overrides(engine="espeak-ng"))).timeline
+    voice = voice_loudness(ffmpeg_exe, decoded(ffmpeg_exe, heard, timeline.sample_rate), speech_spans(timeline))
+    assert voice == pytest.approx(-20.0, abs=VOICE_TOLERANCE_LU)
 
 
 def test_page_feed_and_files_have_their_types(served: Served) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from voiceguide import __version__
 from voiceguide.audio.background import Bed
 from voiceguide.audio.ffmpeg import Samples
+from voiceguide.audio.level import LEVELLING
 from voiceguide.audio.mix import Mix
 from voiceguide.audio.sounds import chime_clips
 from voiceguide.durations import format_span
@@ -178,6 +179,7 @@ class Rendered:
     path: Path
     plan: Plan
     encoded: bool  # False: the track on disk already had exactly this audio and these tags
+    warnings: tuple[Problem, ...] = ()  # about the levelling (said when the track is encoded)
 
 
 def render(
@@ -215,7 +217,7 @@ def render(
     bed = Bed(timeline, routine.background).window if routine.background else None
     mix = Mix(timeline, planned.clips, bed)
     written = export(routine, timeline, mix, base, bitrate, options, stamp, progress)
-    return Rendered(written, planned, encoded=True)
+    return Rendered(written.path, planned, encoded=True, warnings=written.warnings)
 
 
 def handout(
@@ -279,7 +281,7 @@ def fingerprint(planned: Plan, bitrate: int, options: Export = Export()) -> str:
     routine = dataclasses.replace(planned.routine, source="")
     # where the sidecars' links point is not in the MP3: a track published under another URL is the same track
     audio_options = dataclasses.replace(options, links="")
-    digest = hashlib.sha256(repr((__version__, bitrate, audio_options, routine)).encode())
+    digest = hashlib.sha256(repr((__version__, LEVELLING, bitrate, audio_options, routine)).encode())
     images = (routine.cover, *(step.image for step in routine.steps))  # named in it; their content may change
     for image in images:
         if image is not None and image.is_file():

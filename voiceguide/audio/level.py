@@ -1,17 +1,24 @@
 """The level stage, between assemble and encode: the voice brought to a target loudness, in-process.
 
-One analysis pass over the places where something sounds (silence is skipped: the
-timeline knows where it is) keeps, per tick of ``TICK`` samples, the voice's K-weighted
-energy and its true peak (4x oversampled, only where a peak could need limiting). The gain
-that reaches the target *after* limiting is then solved on those ticks, with no more passes
-over the audio. The encode pass applies that gain to speech and chimes, mixes in the
-background bed at its own absolute level, and multiplies by the limiter's gain curve.
+The target is the voice's: the integrated loudness (BS.1770-4, gated) of the spoken lines,
+measured over the spans where they are spoken, end to end. Chimes get the voice's gain; the
+background bed keeps its absolute level. One analysis pass over the places where something
+sounds (silence is skipped: the timeline knows where it is) keeps, per tick of ``TICK``
+samples, the voice's K-weighted energy where lines are spoken and its true peak (4x
+oversampled, only where a peak could need limiting), and the bed's peak. The gain that
+reaches the target *after* limiting is then solved on those ticks, with no more passes over
+the audio. The encode pass applies that gain to speech and chimes, mixes in the bed, and
+multiplies by the limiter's gain curve.
 
-The limiter never delays the signal: its gain curve is computed ahead (lookahead), so
-every sample stays where the plan put it. Its ceiling sits ``mp3_margin`` below the
-true-peak ceiling, because LAME raises true peaks by a fraction of a dB. That rise is noise,
-different at every peak and every encode: where the encoded MP3 still went over, export
-asks for ``Levelled.corrected``, which lowers the ceiling at those ticks only.
+The limiter covers everything that sounds: around every clip, and in the holds wherever the
+bed alone could pass the ceiling. It never delays the signal: its gain curve is computed
+ahead (lookahead), so every sample stays where the plan put it. Its ceiling sits
+``mp3_margin`` below the true-peak ceiling, because LAME raises true peaks by a fraction of a
+dB. That rise is noise, different at every peak and every encode: where the encoded MP3 still
+went over, export asks for ``Levelled.corrected``, which lowers the ceiling at those ticks only.
+
+A target the voice cannot reach without the limiter taking more than ``MAX_CUT_LU`` off its
+loudness is not refused: the voice is levelled as far as that, and export warns.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,20 +44,21 @@ from voiceguide.audio.loudness import (
     with_neighbours,
 )
 from voiceguide.audio.mix import Mix
-from voiceguide.errors import Fault
 from voiceguide.progress import SILENT, Progress
 
 Wave = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]  # per-tick data: a 2-hour track keeps over a million ticks
 
+LEVELLING = "voice"  # what the target is measured on: in every track's fingerprint, so older tracks are redone
 TICK = 64  # samples per tick of the limiter's gain curve (2.9 ms at 22.05 kHz)
 HOLD = 3  # ticks the gain is down before a peak (lookahead) and after it
 SMOOTH = (1, 1)  # half-widths of the two box filters that round the curve; their sum is below HOLD
 MARGIN = TICK * (2 * HOLD + 2)  # samples around every clip that the limiter may touch
-# Measured once, on the bundled routines levelled to -16 LUFS and encoded by LAME 3.100 (both
-# ffmpegs): the MP3 decodes 0.45 dB quieter than its PCM at every bitrate from 32 to 128 kbps
-# (0.38 to 0.45 LU), and its true peak moved by up to +0.7 dB at 64 kbps (ffmpeg 7 build), by up to
-# +0.70 dB at 48 kbps and +1.25 dB at 32 kbps (quantisation noise on peaks) -- margins, below.
+# Measured once, on the bundled routines levelled to -16 LUFS (the whole track, before the voice was
+# levelled on its own) and encoded by LAME 3.100 (both ffmpegs): the MP3 decodes 0.45 dB quieter
+# than its PCM at every bitrate from 32 to 128 kbps (0.38 to 0.45 LU), and its true peak moved by up
+# to +0.7 dB at 64 kbps (ffmpeg 7 build), by up to +0.70 dB at 48 kbps and +1.25 dB at 32 kbps
+# (quantisation noise on peaks) -- margins, below.
 # Piper's voice rises more (at 64 kbps up to +1.3 dB with imageio-ffmpeg 9.0.2, +0.6 with Debian's
 # 5.1): a wider margin only moved the overshoot to another routine, so the rare peak that goes
 # over is repaired where it is (``Levelled.corrected``) instead of making every track quieter.
@@ -63,9 +71,12 @@ def mp3_margin(bitrate: int) -> float:
 
 
 SCREEN_DB = 30.0  # ticks this far below the loudest sample so far are never limited: not oversampled
-MAX_REDUCTION_DB = 24.0  # the gain goes at most this far past what reaches the target unlimited
+# the limiter takes at most this much off the voice's loudness (beyond what the bed makes it take):
+# at -16 LUFS and 64 kbps the bundled routines need 1 LU with espeak-ng and 4 LU with Piper, whose
+# peaks stand further above its loudness
+MAX_CUT_LU = 6.0
+FLOOR_DB = 20.0  # the search starts this far under the gain that reaches the target unlimited
 TOLERANCE_LU = 0.05  # how closely the gain is solved
-BEST_EFFORT_LU = 1.0  # a track the limiter cannot bring closer than this to the target is refused
 ENCODE_AGAIN_LU = 0.3  # an encoded track this far from the target is levelled and encoded again
 PEAK_GUARD_DB = 0.1  # meters may disagree this much on a true peak: the MP3's stays this far under the ceiling
 REPAIR_DB = 0.5  # where the MP3 went over, the ceiling drops this much more: LAME's noise there is drawn anew
@@ -73,16 +84,14 @@ REPAIR_DB = 0.5  # where the MP3 went over, the ceiling drops this much more: LA
 
 @dataclass(frozen=True)
 class Ticks:
-    """What the analysis keeps of the voice's surroundings, per tick of the merged spans."""
+    """What the analysis keeps, per tick of the spans where the limiter may act."""
 
-    spans: tuple[tuple[int, int], ...]  # sample ranges, multiples of TICK
-    voice: Single  # K-weighted energy of the voice (full scale 1.0)
+    spans: tuple[tuple[int, int], ...]  # sample ranges, multiples of TICK: around clips, and a loud bed's
+    speech: Single  # K-weighted energy of the voice where lines are spoken (full scale 1.0; 0 elsewhere)
+    block: npt.NDArray[np.int32]  # which 100 ms of speech (the spoken spans end to end) each tick counts in
+    blocks: int  # how many whole 100 ms of speech there are
     voice_peak: Single  # true peak of the voice (16-bit scale)
-    subblock: npt.NDArray[np.int32]  # which 100 ms each tick falls in
-    cross: Single | None  # K-weighted voice x bed (None: no bed)
-    bed: Single | None  # K-weighted energy of the bed
-    bed_peak: Single | None  # an upper bound of the bed's true peak
-    outside: Wave  # the bed's K-weighted energy per 100 ms outside the spans
+    bed_peak: Single | None  # the bed's true peak (in the holds: a bound of it where that is under the ceiling)
 
 
 def limiter(peaks: Single, ceiling: float | Single) -> Single:
@@ -116,7 +125,9 @@ class Levelled:
     ) -> None:
         self.mix = mix
         self.gain = gain
-        self.aim = aim  # the PCM's loudness that makes the MP3's the target; None: left as it is
+        # the voice's loudness in the PCM (over the spoken spans) that makes the MP3's the target, or as
+        # near as it goes cleanly; None: left as it is
+        self.aim = aim
         self.ceiling = ceiling
         self._ticks = ticks
         self._curve = curve
@@ -134,7 +145,7 @@ class Levelled:
         assert self.aim is not None
         assert self._ticks is not None
         assert self._curve is not None
-        ceiling = np.full(len(self._ticks.voice), self.ceiling, dtype=np.float32)
+        ceiling = np.full(len(self._ticks.voice_peak), self.ceiling, dtype=np.float32)
         # what the limiter let through there, brought down: a ceiling above it would change nothing
         through = np.float32(self.gain) * self._ticks.voice_peak
         if self._ticks.bed_peak is not None:
@@ -146,8 +157,16 @@ class Levelled:
         return solve(self.mix, self._ticks, 2 * self.aim - measured, ceiling)
 
     def limits(self, sample: int) -> bool:
-        """Whether the limiter acts at ``sample`` (it does around speech and chimes, not in silence)."""
+        """Whether the limiter acts at ``sample`` (around clips and a loud bed, not in silence)."""
         return len(self._ticks_at(sample, sample + 1)) > 0
+
+    @property
+    def bed_peak(self) -> float | None:
+        """The bed's true peak (16-bit scale) where it alone would pass the limiter's ceiling, if it does."""
+        ticks = self._ticks
+        if ticks is None or ticks.bed_peak is None or not np.any(ticks.bed_peak > self.ceiling):
+            return None
+        return float(ticks.bed_peak.max())
 
     def _ticks_at(self, start: int, end: int) -> npt.NDArray[np.int64]:
         """The indices of the ticks that samples ``start`` to ``end`` fall in."""
@@ -160,7 +179,7 @@ class Levelled:
 
     def _curve_at(self, start: int, end: int) -> Wave | None:
         """The limiter's gain for samples ``start`` to ``end``, interpolated between tick centres."""
-        if self._ticks is None or self._curve is None or self._curve.min() >= 1.0:
+        if self._ticks is None or self._curve is None or not (self._curve < 1.0).any():
             return None
         out = np.ones(end - start)
         where = np.arange(start, end)
@@ -173,7 +192,8 @@ class Levelled:
         return out
 
     def pcm(self, start: int, end: int, meter: Meter | None = None, progress: Progress = SILENT) -> Iterator[bytes]:
-        """Samples ``start`` to ``end`` as 16-bit little-endian PCM, in chunks; ``meter`` hears them."""
+        """Samples ``start`` to ``end`` as 16-bit little-endian PCM, in chunks; ``meter`` hears the
+        voice where lines are spoken, those stretches end to end (as the target is measured)."""
         step = self.mix.rate * CHUNK_SECONDS
         for lo in range(start, end, step):
             hi = min(end, lo + step)
@@ -181,15 +201,16 @@ class Levelled:
             if bed is None and not self.mix.speaks(lo, hi):
                 yield bytes(2 * (hi - lo))  # silence: nothing to do
             else:
-                wave = self.mix.voice(lo, hi) * self.gain
-                if bed is not None:
-                    wave += bed(lo, hi)
+                voice = self.mix.voice(lo, hi) * self.gain
+                wave = voice + bed(lo, hi) if bed is not None else voice.copy()
                 curve = self._curve_at(lo, hi)
                 if curve is not None:
                     wave *= curve
-                samples = np.clip(np.round(wave), -32768, 32767)
                 if meter is not None:
-                    meter.add(samples / FULL_SCALE, lo)
+                    for a, b in self.mix.speech_within(lo, hi):
+                        spoken = voice[a - lo : b - lo]
+                        meter.add((spoken if curve is None else spoken * curve[a - lo : b - lo]) / FULL_SCALE)
+                samples = np.clip(np.round(wave), -32768, 32767)
                 yield samples.astype("<i2").tobytes()
             progress.advance()
 
@@ -199,63 +220,61 @@ class Levelled:
 
 
 def level(mix: Mix, target: float | None, bitrate: int, progress: Progress = SILENT) -> Levelled:
-    """Analyse ``mix`` and find the voice gain that puts the MP3 at ``bitrate`` kbps at ``target`` LUFS.
+    """Analyse ``mix`` and find the voice gain that puts the voice in the MP3 at ``bitrate`` kbps at
+    ``target`` LUFS, or as near as it goes cleanly (``Levelled.aim`` says where it settled).
 
-    ``None`` leaves the mix as it is. A mix with no speech is left as it is too.
+    ``None`` leaves the mix as it is. A mix with no measurable speech keeps its level, under the ceiling.
     """
     if target is None:
         return Levelled(mix, 1.0)
-    ticks = analyse(mix, progress)
     ceiling = 10 ** ((TRUE_PEAK_CEILING - mp3_margin(bitrate)) / 20) * FULL_SCALE
-    return solve(mix, ticks, target - MP3_GAIN_DB, ceiling)
+    return solve(mix, analyse(mix, progress, ceiling), target - MP3_GAIN_DB, ceiling)
 
 
 def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float | Single) -> Levelled:
-    """The gain (found by bisection on the ticks: limiting makes loudness grow slower than gain)."""
-    target = aim + MP3_GAIN_DB
+    """The gain, found by bisection on the ticks (limiting makes loudness grow slower than gain):
+    the one that reaches ``aim``, or, if that takes more than ``MAX_CUT_LU`` off the voice in the
+    limiter, the one that takes just that much (then ``aim`` is lowered to what it reaches)."""
+    size = round(mix.rate / 10)
 
-    def loudness(gain_db: float) -> tuple[float, Single]:
-        gain = np.float32(10 ** (gain_db / 20))
+    def curve_at(gain: np.float32) -> Single:
         peaks = gain * ticks.voice_peak
         if ticks.bed_peak is not None:
             peaks += ticks.bed_peak
-        curve = limiter(peaks, ceiling)
-        energy = gain * gain * ticks.voice
-        if ticks.cross is not None and ticks.bed is not None:
-            energy += 2 * gain * ticks.cross + ticks.bed
-        weights = curve * curve * energy
-        total = ticks.outside + np.bincount(ticks.subblock, weights, len(ticks.outside) + 1)[: len(ticks.outside)]
-        return gated(total, round(mix.rate / 10)), curve
+        return limiter(peaks, ceiling)
 
-    plain, _ = loudness(0.0)
-    if not ticks.voice.any() or plain == -math.inf:
-        return Levelled(mix, 1.0)  # nothing to level (silence, or only the bed)
-    lo, hi = aim - plain - 12.0, aim - plain + MAX_REDUCTION_DB
-    top, curve = loudness(hi)
-    if top < aim - BEST_EFFORT_LU:
-        raise _unreachable(target, top + MP3_GAIN_DB, ticks.bed is not None)  # as the MP3 will read
-    # a few words limit little and saturate early: settle a little short rather than crush them
-    aim = min(aim, top - 0.3)
+    def loudness(gain_db: float) -> tuple[float, Single]:
+        gain = np.float32(10 ** (gain_db / 20))
+        curve = curve_at(gain)
+        return gated(_energies(ticks, curve * curve * gain * gain), size), curve
+
+    plain = gated(_energies(ticks, np.ones(len(ticks.speech), np.float32)), size)
+    if plain == -math.inf:  # no lines, silent ones, or under 400 ms of them: nothing to measure, only to limit
+        return Levelled(mix, 1.0, ticks, curve_at(np.float32(1)), None, ceiling)
+    lo, hi = aim - plain - FLOOR_DB, aim - plain + MAX_CUT_LU
+    floor = plain + lo - loudness(lo)[0]  # what the bed's own peaks take off the voice at any gain
+
+    def cut(gain_db: float, found: float) -> float:
+        """How much the limiter takes off the voice's loudness, beyond the bed's share."""
+        return plain + gain_db - found - floor
+
     while hi - lo > 0.01:
         middle = (lo + hi) / 2
-        found, curve = loudness(middle)
-        if abs(found - aim) <= TOLERANCE_LU / 5:
+        found, _ = loudness(middle)
+        clean = cut(middle, found) < MAX_CUT_LU
+        if clean and abs(found - aim) <= TOLERANCE_LU / 5:
             lo = hi = middle
-        elif found < aim:
+        elif clean and found < aim:
             lo = middle
         else:
             hi = middle
-    _, curve = loudness(hi)
-    return Levelled(mix, 10 ** (hi / 20), ticks, curve, aim, ceiling)
+    found, curve = loudness(hi)
+    return Levelled(mix, 10 ** (hi / 20), ticks, curve, found if found < aim - TOLERANCE_LU else aim, ceiling)
 
 
-def _unreachable(target: float, best: float, bed: bool) -> Fault:
-    return Fault(
-        f"could not reach {target:g} LUFS with true peak at most {TRUE_PEAK_CEILING:g} dBTP "
-        f"without limiting the voice by {MAX_REDUCTION_DB:g} dB or more (best: {best:.1f} LUFS)",
-        "choose a quieter target with --loudness, e.g. --loudness -18, or --loudness off"
-        + (" (the background keeps its own `volume`: a loud one leaves the voice less room)" if bed else ""),
-    )
+def _energies(ticks: Ticks, gain: Single) -> Wave:
+    """The voice's K-weighted energy per 100 ms of speech, each tick's times ``gain``."""
+    return np.bincount(ticks.block, gain * ticks.speech, ticks.blocks + 1)[: ticks.blocks].astype(np.float64)
 
 
 def _grid(mix: Mix) -> range:
@@ -268,10 +287,37 @@ def analysis_steps(mix: Mix) -> int:
     return len(_grid(mix))
 
 
-def analyse(mix: Mix, progress: Progress = SILENT) -> Ticks:
-    """One pass over where sound is: the voice per tick around clips, the bed's energy elsewhere."""
+def _speech_clock(mix: Mix) -> Callable[[npt.NDArray[np.int64]], npt.NDArray[np.int64]]:
+    """How many samples of speech come before each of some samples: time with only the spoken spans."""
+    starts = np.array([lo for lo, _ in mix.speech], dtype=np.int64)
+    lengths = np.array([hi - lo for lo, hi in mix.speech], dtype=np.int64)
+    before = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+    def clock(where: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        i = np.searchsorted(starts, where, side="right") - 1
+        inside = np.clip(where - starts[np.maximum(i, 0)], 0, lengths[np.maximum(i, 0)]) if len(starts) else 0
+        return np.asarray(np.where(i >= 0, before[np.maximum(i, 0)] + inside, 0), dtype=np.int64)
+
+    return clock
+
+
+def _bed_peaks(bed: Callable[[int, int], Wave], lo: int, hi: int, ceiling: float) -> Single:
+    """The bed's peak per tick from ``lo`` to ``hi``: a bound from its samples and its neighbours',
+    and the true peak (4x oversampled) where that bound passes ``ceiling``."""
+    c = OVERSAMPLER.context
+    wide = np.concatenate([np.zeros(max(0, c - lo)), bed(max(0, lo - c), hi + c)])
+    sample = np.abs(wide[c:-c]).reshape(-1, TICK).max(axis=1)
+    peak = with_neighbours(sample, wide[:c], wide[-c:]) * OVERSAMPLER.bound
+    over = np.flatnonzero(peak > ceiling)
+    peak[over] = OVERSAMPLER.peaks(wide, c + TICK * over, TICK)
+    return peak.astype(np.float32)
+
+
+def analyse(mix: Mix, progress: Progress = SILENT, ceiling: float = math.inf) -> Ticks:
+    """One pass over where sound is: around clips, the voice's energy where lines are spoken and
+    its true peak, with the bed's; elsewhere only the bed's peak, kept where it passes ``ceiling``."""
     rate, size = mix.rate, round(mix.rate / 10)
-    voice_filter, bed_filter = KFilter(rate), KFilter(rate)
+    k_filter = KFilter(rate)
     end = -(-mix.duration // TICK) * TICK
     spans = tuple((lo, min(hi, end)) for lo, hi in mix.spans(MARGIN, TICK))
     grid = _grid(mix)
@@ -279,61 +325,65 @@ def analyse(mix: Mix, progress: Progress = SILENT) -> Ticks:
     cuts = {0, end, *(edge for span in spans for edge in span), *grid}
     edges = sorted(c for c in cuts if c <= end)
     span_starts = [lo for lo, _ in spans]
-    outside = np.zeros(mix.duration // size)
-    # kept per tick as float32 (int32 for sub-blocks) from the start: a long track has millions of ticks
-    parts: dict[str, list[Single]] = {k: [] for k in ("voice", "cross", "bed", "voice_peak", "bed_peak")}
-    subblocks: list[npt.NDArray[np.int32]] = []
+    clock = _speech_clock(mix)
+    kept: list[tuple[int, int]] = []
+    # kept per tick as float32 (int32 for blocks) from the start: a long track has millions of ticks
+    parts: dict[str, list[Single]] = {k: [] for k in ("speech", "voice_peak", "bed_peak")}
+    blocks: list[npt.NDArray[np.int32]] = []
     loudest = 0.0
+    filtered_to = -1  # where the K-weighting's state ends: it runs on only if the next piece starts there
     c = OVERSAMPLER.context
     for lo, hi in itertools.pairwise(edges):
         if lo % step == 0:
             progress.advance()
-        bed = mix.bed(lo, hi) if mix.bed is not None else None
-        bed_k = np.zeros(hi - lo)
-        if bed is not None:
-            bed_k = bed_filter(bed / FULL_SCALE)
-        span = bisect.bisect_right(span_starts, lo) - 1
-        if span < 0 or lo >= spans[span][1]:  # no clip near: only the bed (if any) sounds
-            if bed is not None:
-                where = np.arange(lo, hi) // size
-                keep = where < len(outside)
-                outside += np.bincount(where[keep], (bed_k * bed_k)[keep], len(outside))[: len(outside)]
-            continue
-        if lo == spans[span][0]:
-            voice_filter.reset()  # silence before: the filter starts at rest
-        wide = mix.voice(lo - c, hi + c)
-        voice = wide[c:-c]
-        voice_k = voice_filter(voice / FULL_SCALE)
         n = (hi - lo) // TICK
-
-        def per_tick(wave: Wave, n: int = n) -> Single:
-            return np.asarray(wave.reshape(n, TICK).sum(axis=1), dtype=np.float32)
-
-        parts["voice"].append(per_tick(voice_k * voice_k))
-        if bed is not None:
-            parts["cross"].append(per_tick(voice_k * bed_k))
-            parts["bed"].append(per_tick(bed_k * bed_k))
-            parts["bed_peak"].append((np.abs(bed).reshape(n, TICK).max(axis=1) * OVERSAMPLER.bound).astype(np.float32))
-        subblocks.append(((lo + TICK * np.arange(n)) // size).astype(np.int32))
-        sample_peak = np.abs(voice).reshape(n, TICK).max(axis=1)
-        loudest = max(loudest, float(sample_peak.max()))
-        peak = with_neighbours(sample_peak, wide[:c], wide[-c:]) * OVERSAMPLER.bound
-        near = np.flatnonzero(peak > loudest * 10 ** (-SCREEN_DB / 20))
-        peak[near] = OVERSAMPLER.peaks(wide, c + TICK * near, TICK)
-        parts["voice_peak"].append(peak.astype(np.float32))
+        span = bisect.bisect_right(span_starts, lo) - 1
+        alone = span < 0 or lo >= spans[span][1]  # no clip near: only the bed (if any) sounds
+        # under the voice every bed peak adds to the voice's: there a bound would limit the voice for nothing
+        bed_peak = _bed_peaks(mix.bed, lo, hi, ceiling if alone else 0.0) if mix.bed is not None else None
+        if alone:
+            if bed_peak is None or not (bed_peak > ceiling).any():
+                continue
+            speech, block, voice_peak = np.zeros(n, np.float32), np.zeros(n, np.int32), np.zeros(n, np.float32)
+        else:
+            wide = mix.voice(lo - c, hi + c)
+            voice = wide[c:-c]
+            speech, block = np.zeros(n, np.float32), np.zeros(n, np.int32)
+            spoken = mix.speech_within(lo, hi)
+            if spoken:
+                if filtered_to != lo:
+                    k_filter.reset()  # silence before, or only chimes: the filter starts at rest
+                voice_k = k_filter(voice / FULL_SCALE)
+                filtered_to = hi
+                mask = np.zeros(hi - lo)
+                for a, b in spoken:
+                    mask[a - lo : b - lo] = 1.0
+                speech = np.asarray((voice_k * voice_k * mask).reshape(n, TICK).sum(axis=1), dtype=np.float32)
+                block = (clock(lo + TICK * np.arange(n, dtype=np.int64)) // size).astype(np.int32)
+            sample_peak = np.abs(voice).reshape(n, TICK).max(axis=1)
+            loudest = max(loudest, float(sample_peak.max()))
+            peak = with_neighbours(sample_peak, wide[:c], wide[-c:]) * OVERSAMPLER.bound
+            near = np.flatnonzero(peak > loudest * 10 ** (-SCREEN_DB / 20))
+            peak[near] = OVERSAMPLER.peaks(wide, c + TICK * near, TICK)
+            voice_peak = peak.astype(np.float32)
+        if kept and kept[-1][1] == lo:
+            kept[-1] = (kept[-1][0], hi)
+        else:
+            kept.append((lo, hi))
+        parts["speech"].append(speech)
+        parts["voice_peak"].append(voice_peak)
+        blocks.append(block)
+        if bed_peak is not None:
+            parts["bed_peak"].append(bed_peak)
 
     def joined(key: str) -> Single:
         return np.concatenate(parts[key]) if parts[key] else np.zeros(0, np.float32)
 
-    subblock = np.concatenate(subblocks) if subblocks else np.zeros(0, np.int32)
-    has_bed = mix.bed is not None
     return Ticks(
-        spans,
-        joined("voice"),
+        tuple(kept),
+        joined("speech"),
+        np.concatenate(blocks) if blocks else np.zeros(0, np.int32),
+        sum(hi - lo for lo, hi in mix.speech) // size,
         joined("voice_peak"),
-        subblock,
-        joined("cross") if has_bed else None,
-        joined("bed") if has_bed else None,
-        joined("bed_peak") if has_bed else None,
-        outside,
+        joined("bed_peak") if mix.bed is not None else None,
     )

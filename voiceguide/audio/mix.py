@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import bisect
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 import numpy.typing as npt
 
 from voiceguide.audio.ffmpeg import Samples
-from voiceguide.plan.script import Sound, Utterance
+from voiceguide.plan.script import EventKind, Sound, Utterance
 from voiceguide.plan.timeline import Timeline
 
 
@@ -33,6 +34,12 @@ class Mix:
         self._starts = np.array([start for start, _ in placed], dtype=np.int64)
         self._clips = [clip[: self.duration - start] for start, clip in placed]
         self._longest = max((len(c) for c in self._clips), default=0)
+        self.speech = _merged(  # where lines are spoken: what the voice's loudness is measured over
+            (e.start, min(e.start + e.duration, self.duration))
+            for e in timeline.events
+            if e.kind is EventKind.SPEECH and e.duration and e.start < self.duration
+        )
+        self._speech_starts = [lo for lo, _ in self.speech]
 
     def _near(self, start: int, end: int) -> range:
         lo = int(np.searchsorted(self._starts, start - self._longest, side="right"))
@@ -55,6 +62,17 @@ class Mix:
             for i in self._near(start, end)
         )
 
+    def speech_within(self, start: int, end: int) -> list[tuple[int, int]]:
+        """The parts of ``speech`` (where lines are spoken) between samples ``start`` and ``end``."""
+        found = []
+        for i in range(max(0, bisect.bisect_right(self._speech_starts, start) - 1), len(self.speech)):
+            lo, hi = self.speech[i]
+            if lo >= end:
+                break
+            if hi > start:
+                found.append((max(lo, start), min(hi, end)))
+        return found
+
     def spans(self, margin: int, grid: int) -> list[tuple[int, int]]:
         """Where clips sound, widened by ``margin`` and merged, with both ends on multiples of ``grid``."""
         spans: list[tuple[int, int]] = []
@@ -66,3 +84,14 @@ class Mix:
             else:
                 spans.append((lo, hi))
         return spans
+
+
+def _merged(spans: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """``spans`` sorted, with those that overlap or touch joined."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(spans):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return tuple(merged)

@@ -106,28 +106,31 @@ def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float
     return target
 
 
-def export_options(command: F) -> F:
-    """--loudness, --no-sidecars and --split: how the track is written for a phone."""
+def audio_options(command: F) -> F:
+    """Every option that changes the audio, declared once for `render`, `publish` and `serve`:
+    --engine, --voice, --rate, --bitrate and --loudness."""
     command = click.option(
-        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
-    )(command)
-    command = click.option(
-        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt, .srt and .chapters.json."
-    )(command)
-    return click.option(
         "--loudness",
         metavar="LUFS|off",
         default=f"{DEFAULT_TARGET:g}",
         callback=_loudness,
         show_default=True,
-        help="Integrated loudness in LUFS (true peak at most -1 dBTP), or `off`.",
+        help="The voice's loudness in LUFS, measured over the spoken lines (the background keeps its own "
+        "`volume`; the true peak of everything stays at most -1 dBTP), or `off`.",
     )(command)
-
-
-def bitrate_option(command: F) -> F:
-    """--bitrate: the MP3's kbps."""
-    return click.option(
+    command = click.option(
         "--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps."
+    )(command)
+    return voice_options(command)
+
+
+def export_options(command: F) -> F:
+    """--no-sidecars and --split: how the track is written for a phone."""
+    command = click.option(
+        "--split", is_flag=True, help="One MP3 per chapter in OUTPUT/<name>/, plus OUTPUT/<name>.m3u8."
+    )(command)
+    return click.option(
+        "--sidecars/--no-sidecars", default=True, show_default=True, help="Write .lrc, .vtt, .srt and .chapters.json."
     )(command)
 
 

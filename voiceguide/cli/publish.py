@@ -10,15 +10,14 @@ import click
 import segno
 
 from voiceguide.cli.options import (
-    bitrate_option,
+    audio_options,
     limits_options,
     progress_bars,
     settings,
     synthesis_options,
     version_options,
-    voice_options,
 )
-from voiceguide.cli.report import error_text
+from voiceguide.cli.report import error_text, warn_levelling
 from voiceguide.errors import VoiceguideError
 from voiceguide.pipeline import Overrides
 from voiceguide.publish.libraries import clients, publish_clients
@@ -78,10 +77,9 @@ def _published_lines(done: Published) -> list[str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
-@voice_options
+@audio_options
 @limits_options
 @version_options
-@bitrate_option
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
 def publish_command(
@@ -102,6 +100,7 @@ def publish_command(
     pace: float,
     variants: tuple[str, ...],
     bitrate: int,
+    loudness: float | None,
     jobs: int,
     no_cache: bool,
     quiet: bool,
@@ -134,9 +133,11 @@ def publish_command(
             progress,
         )
         if given:
-            done, gone = publish_clients(given, site, channel, *options)
+            done, gone = publish_clients(given, site, channel, *options, loudness)
         else:
-            done, gone = (publish(routines, site, channel, *options),), ()
+            done, gone = (publish(routines, site, channel, *options, loudness=loudness),), ()
+    for published in done:
+        warn_levelling(published.warnings)
     if not quiet:
         lines = [f"Removed the library of {name}: its folder is gone." for name in gone]
         names: list[str | None] = [c.name for c in given] or [None]
@@ -159,10 +160,9 @@ def publish_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--title", help="The podcast's title (default: \"Routines\"; for client folders, each one's name).")
 @click.option("--author", help="The podcast's author (default: the first routine that names one).")
-@voice_options
+@audio_options
 @limits_options
 @version_options
-@bitrate_option
 @synthesis_options
 def serve_command(
     routines: Sequence[Path],
@@ -179,6 +179,7 @@ def serve_command(
     pace: float,
     variants: tuple[str, ...],
     bitrate: int,
+    loudness: float | None,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -209,12 +210,14 @@ def serve_command(
             settings(jobs, no_cache),
             progress,
             author,
+            loudness,
         )
     echo = click.echo
     local = loopback(host) or (host in ALL_INTERFACES and "//127.0.0.1:" in session.url)
     if host in ALL_INTERFACES and local:
         click.echo("No network address found: only this computer can open the page. Is Wi-Fi on?", err=True)
     for shelf in session.shelves:
+        warn_levelling(shelf.published.warnings)
         echo("\n".join(_published_lines(shelf.published)))
         whose = f" {shelf.name}'s library" if shelf.name else " this"
         if local:
@@ -227,6 +230,7 @@ def serve_command(
 
     def republished(changed: set[Path], done: Published) -> None:
         names = ", ".join(sorted(p.name for p in changed))
+        warn_levelling(done.warnings)
         echo(f"Changed: {names}. " + _published_lines(done)[0])
 
     def failed(err: VoiceguideError) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from voiceguide.cli.options import (
-    bitrate_option,
+    audio_options,
     export_options,
     limits_options,
     progress_bars,
@@ -20,7 +20,7 @@ from voiceguide.cli.options import (
     version_options,
     voice_options,
 )
-from voiceguide.cli.report import Tips, error_text, fail_batch, warn_moves
+from voiceguide.cli.report import Tips, error_text, fail_batch, warn_levelling, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.track import Export
@@ -40,10 +40,9 @@ from voiceguide.routine.build import expand_paths
     show_default=True,
     help="Folder for the MP3 files.",
 )
-@voice_options
+@audio_options
 @limits_options
 @version_options
-@bitrate_option
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
@@ -117,6 +116,7 @@ def render_command(
             click.echo(error_text(err), err=True)
             return
         warn_moves(done.plan.timeline)
+        warn_levelling(done.warnings)
         if not quiet:
             stats, timeline = done.plan.stats, done.plan.timeline
             length = format_clock(timeline.seconds(timeline.duration))

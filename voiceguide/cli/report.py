@@ -9,7 +9,7 @@ from typing import NoReturn
 
 import click
 
-from voiceguide.errors import RoutineError, VoiceguideError
+from voiceguide.errors import Problem, RoutineError, VoiceguideError
 from voiceguide.phrases import language_name
 from voiceguide.pipeline import Fallback
 from voiceguide.plan.present import move_warnings
@@ -36,6 +36,12 @@ def warn_moves(timeline: Timeline) -> None:
     """Lines moved to make room, on stderr (they never stop a render)."""
     for line in move_warnings(timeline):
         click.echo(line, err=True)
+
+
+def warn_levelling(problems: Sequence[Problem]) -> None:
+    """What levelling could not do, on stderr (it never stops a render)."""
+    for problem in problems:
+        click.echo(f"Warning: {problem}", err=True)
 
 
 class Tips:

@@ -10,6 +10,7 @@ one chapter when tracks are split); times are relative to its start.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,18 @@ def srt(timeline: Timeline, window: Window) -> str:
         start, end = (to_ms(t - window.start, rate) for t in (event.start, event.end))
         blocks.append(f"{number}\n{_clock(start, ',')} --> {_clock(end, ',')}\n{event.text}\n")
     return "\n".join(blocks)
+
+
+_CUE_TIMES = re.compile(r"^(\d+):(\d\d):(\d\d)\.(\d{3}) --> (\d+):(\d\d):(\d\d)\.(\d{3})$", re.MULTILINE)
+
+
+def caption_times(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each cue of WebVTT captions, in milliseconds: where lines are spoken."""
+    found = []
+    for match in _CUE_TIMES.finditer(text):
+        h1, m1, s1, ms1, h2, m2, s2, ms2 = (int(part) for part in match.groups())
+        found.append(((h1 * 60 + m1) * 60_000 + s1 * 1000 + ms1, (h2 * 60 + m2) * 60_000 + s2 * 1000 + ms2))
+    return found
 
 
 def chapters_json(timeline: Timeline, window: Window, images: Mapping[int, str] | None = None) -> str:

@@ -1,8 +1,8 @@
 """Phone-ready output: the MP3 (or one per chapter plus a playlist), its tags, and its sidecars.
 
 Every file is written through ``files.atomic_path``; loudness is set on the
-whole track (``level``), and split parts are windows of that one levelled stream,
-so they play at one level. Each file is encoded once, and heard as it is encoded; it is
+voice of the whole track (``level``), and split parts are windows of that one levelled
+stream, so they play at one level. Each file is encoded once, and heard as it is encoded; it is
 encoded again only where that showed a true peak over the ceiling, or the loudness off target.
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import math
 import re
 import urllib.parse
 from contextlib import ExitStack
@@ -17,9 +18,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from voiceguide.audio.encode import encode_mp3
-from voiceguide.audio.level import ENCODE_AGAIN_LU, PEAK_GUARD_DB, Levelled, analysis_steps, level
-from voiceguide.audio.loudness import DEFAULT_TARGET, TRUE_PEAK_CEILING, Meter, TruePeak, db
+from voiceguide.audio.level import (
+    ENCODE_AGAIN_LU,
+    MAX_CUT_LU,
+    MP3_GAIN_DB,
+    PEAK_GUARD_DB,
+    Levelled,
+    analysis_steps,
+    level,
+)
+from voiceguide.audio.loudness import DEFAULT_TARGET, FULL_SCALE, TRUE_PEAK_CEILING, Meter, TruePeak, db
 from voiceguide.audio.mix import Mix
+from voiceguide.errors import Problem
 from voiceguide.export.cover import Cover, cover_art, picture
 from voiceguide.export.sidecars import Header, Window, to_ms, write_sidecars
 from voiceguide.export.tags import Mark, TrackTags, audio_digest, write_tags
@@ -29,6 +39,7 @@ from voiceguide.plan.timeline import Timeline
 from voiceguide.progress import SILENT, Progress
 
 GENRE = "Speech"
+NOTICED_LU = 0.5  # a voice this far short of the target is worth a warning
 CHAPTER_PIXELS = 1000  # a step picture's longer side as chapter art: sharp on a phone, small in the MP3
 MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
@@ -45,6 +56,14 @@ class Export:
     links: str = ""  # where the track's files are online (publish), for chapter pictures; "": beside it
 
 
+@dataclass(frozen=True)
+class Exported:
+    """What ``export`` wrote (the MP3, or the playlist when split), and what it warns about."""
+
+    path: Path
+    warnings: tuple[Problem, ...] = ()
+
+
 def export(
     routine: Routine,
     timeline: Timeline,
@@ -54,18 +73,19 @@ def export(
     options: Export = Export(),
     fingerprint: str | None = None,
     progress: Progress = SILENT,
-) -> Path:
-    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``); return that path."""
+) -> Exported:
+    """Write ``<base>.mp3`` (or, split, ``<base>/NN - Chapter.mp3`` and ``<base>.m3u8``)."""
     cover = cover_art(routine)
     rate = timeline.sample_rate
     if options.loudness is not None:
         progress.stage("Levelling", analysis_steps(mix))
     levelled = level(mix, options.loudness, bitrate, progress)
     if options.split:
-        return _split(routine, timeline, levelled, base, bitrate, options, cover, fingerprint, progress)
+        written, levelled = _split(routine, timeline, levelled, base, bitrate, options, cover, fingerprint, progress)
+        return Exported(written, level_warnings(routine, levelled, options.loudness))
     target = target_path(base, options)
     with atomic_path(target) as partial:
-        _encode(levelled, [(partial, 0, timeline.duration)], bitrate, progress)
+        levelled = _encode(levelled, [(partial, 0, timeline.duration)], bitrate, progress)
         pictures = chapter_pictures(routine)
         marks = tuple(
             Mark(c.title, to_ms(c.start, rate), to_ms(c.end, rate), pictures.get(c.step or 0))
@@ -75,13 +95,58 @@ def export(
         write_tags(partial, dataclasses.replace(tags, audio=audio_digest(partial)))  # untagged yet: all audio
     if options.sidecars:
         track_sidecars(routine, timeline, base, options.links)
-    return target
+    return Exported(target, level_warnings(routine, levelled, options.loudness))
 
 
-def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int, progress: Progress) -> None:
+def level_warnings(routine: Routine, levelled: Levelled, target: float | None) -> tuple[Problem, ...]:
+    """What the listener should know about the levelling: a voice short of the target, a bed limited."""
+    found: list[Problem] = []
+    bed = routine.background
+    if target is not None and levelled.aim is not None and levelled.aim + MP3_GAIN_DB < target - NOTICED_LU:
+        reached = levelled.aim + MP3_GAIN_DB
+        found.append(
+            Problem(
+                str(routine.source),
+                None,
+                "",
+                f"the voice is levelled to {reached:.1f} LUFS, not {target:g}: louder, the limiter would take more "
+                f"than {MAX_CUT_LU:g} dB off it to keep the track's true peak at most {TRUE_PEAK_CEILING:g} dBTP"
+                + (" with the background's peaks under it" if bed else ""),
+                fix=f"choose a quieter target, e.g. --loudness {max(-40, math.floor(reached)):d}"
+                + (", or a lower background `volume` or a deeper `duck`" if bed else ""),
+            )
+        )
+    if target is not None and levelled.aim is None and levelled.mix.speech:
+        found.append(
+            Problem(
+                str(routine.source),
+                None,
+                "",
+                "the voice is left at its own level: its lines are too short or too quiet to measure "
+                "(loudness is measured over at least 0.4 s of speech above -70 LUFS)",
+                fix="give the routine a longer line to say, e.g. an intro",
+            )
+        )
+    peak = levelled.bed_peak
+    if bed is not None and peak is not None:
+        found.append(
+            Problem(
+                str(routine.source),
+                None,
+                "background.volume",
+                f"the background by itself peaks at {db(peak / FULL_SCALE):+.1f} dBTP, over the track's ceiling: "
+                f"the limiter holds it under {TRUE_PEAK_CEILING:g} dBTP, in the holds too",
+                fix=f"lower `volume` (now {bed.volume_db:g}dB) to hear it unlimited",
+            )
+        )
+    return tuple(found)
+
+
+def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int, progress: Progress) -> Levelled:
     """Encode each window ``(path, start, end)`` of the levelled track once, hearing the MP3 as it
-    is written. In the rare case the finished PCM misses the target (the gain was solved on a model
-    of it), or LAME raised a true peak past the ceiling, level again and encode once more."""
+    is written. In the rare case the finished PCM's voice misses the target (the gain was solved on
+    a model of it), or LAME raised a true peak past the ceiling, level again and encode once more.
+    Returns the levelling the files were last encoded with."""
     rate = levelled.mix.rate
     limit = TRUE_PEAK_CEILING - PEAK_GUARD_DB
     for attempt in range(1, MAX_ENCODES + 1):
@@ -94,11 +159,12 @@ def _encode(levelled: Levelled, files: list[tuple[Path, int, int]], bitrate: int
                 peak.flush()
                 overs += [(lo + at, db(value) - limit) for at, value in peak.overs if levelled.limits(lo + at)]
         if levelled.aim is None:
-            return
+            return levelled
         measured = meter.result().integrated
         if (abs(measured - levelled.aim) <= ENCODE_AGAIN_LU and not overs) or attempt == MAX_ENCODES:
-            return
+            return levelled
         levelled = levelled.corrected(measured, overs)
+    return levelled
 
 
 def track_sidecars(routine: Routine, timeline: Timeline, base: Path, links: str = "") -> None:
@@ -140,7 +206,7 @@ def _split(
     cover: Cover,
     fingerprint: str | None,
     progress: Progress,
-) -> Path:
+) -> tuple[Path, Levelled]:
     """One gapless MP3 per chapter, cut at its exact sample, plus a relative-path playlist (which
     carries ``fingerprint``, what the parts were made from)."""
     rate = timeline.sample_rate
@@ -154,7 +220,7 @@ def _split(
     with ExitStack() as stack:  # every part appears only once all are encoded
         partials = [stack.enter_context(atomic_path(folder / f"{stem}.mp3")) for stem in stems]
         windows = [(p, c.start, c.end) for p, c in zip(partials, timeline.chapters, strict=True)]
-        _encode(levelled, windows, bitrate, progress)
+        levelled = _encode(levelled, windows, bitrate, progress)
         pictures = chapter_pictures(routine)
         for number, (partial, chapter) in enumerate(zip(partials, timeline.chapters, strict=True), start=1):
             marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate), pictures.get(chapter.step or 0)),)
@@ -168,7 +234,7 @@ def _split(
         seconds = to_ms(chapter.end - chapter.start, rate) / 1000
         entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
     _remove_stale_parts(folder, written)
-    return write_text(target_path(base, options), "\n".join(entries) + "\n")
+    return write_text(target_path(base, options), "\n".join(entries) + "\n"), levelled
 
 
 def _remove_stale_parts(folder: Path, written: set[Path]) -> None:

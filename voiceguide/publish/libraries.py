@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.files import output_folder, write_text
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides, distinct_tracks
@@ -72,6 +73,7 @@ def publish_clients(
     bitrate: int = DEFAULT_BITRATE,
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
+    loudness: float | None = DEFAULT_TARGET,
 ) -> tuple[tuple[Published, ...], tuple[str, ...]]:
     """Publish each client's routines into ``folder/<its secret>/`` for ``channel.base_url + secret + "/"``;
     return what was published, and the names of the libraries removed because their client folder is gone.
@@ -93,7 +95,11 @@ def publish_clients(
     for client in given:
         secret = kept.get(client.name) or new_secret()
         own = replace(channel, base_url=f"{channel.base_url}{secret}/", title=channel.title or client.name)
-        done.append(publish([client.folder], folder / secret, own, overrides, bitrate, settings, progress, client.name))
+        done.append(
+            publish(
+                [client.folder], folder / secret, own, overrides, bitrate, settings, progress, client.name, loudness
+            )
+        )
     write_text(folder / "index.html", EMPTY_PAGE)
     gone = sorted(set(kept) - {client.name for client in given})
     for name in gone:

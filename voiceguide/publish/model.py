@@ -7,6 +7,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from voiceguide.errors import Problem
 from voiceguide.export.tags import Mark
 
 PRINT = "Print the sheet"  # the link to a routine's handout, on the page and in the feed
@@ -82,6 +83,7 @@ class Published:
     site: Site
     encoded: tuple[str, ...]  # titles of routines encoded this time (the rest were up to date)
     removed: tuple[str, ...]  # files deleted because their routine is gone
+    warnings: tuple[Problem, ...] = ()  # what levelling could not do, for the routines encoded this time
 
 
 def site_url(base_url: str, relative: str) -> str:

@@ -30,6 +30,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.errors import OutputError, VoiceguideError
 from voiceguide.files import atomic_path, output_folder
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides
@@ -269,6 +270,7 @@ def start(
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
     author: str | None = None,
+    loudness: float | None = DEFAULT_TARGET,
 ) -> Session:
     """Listen on ``host:port``, publish ``routines`` for the URL a phone will use, and return the session.
 
@@ -289,7 +291,9 @@ def start(
             kept.append(library(paths))
             url = f"http://{shown}:{sock.getsockname()[1]}/{kept[-1].secret}/"
             channel = Channel(url, title=title or name or "Routines", author=author)
-            again = functools.partial(publish, paths, kept[-1].site, channel, overrides, bitrate, settings)
+            again = functools.partial(
+                publish, paths, kept[-1].site, channel, overrides, bitrate, settings, loudness=loudness
+            )
             shelves.append(Shelf(name, url, again(progress), paths, again))
         return Session(tuple(shelves), sock, application(kept))
     except BaseException:

@@ -36,6 +36,7 @@ import platformdirs
 from PIL import Image, UnidentifiedImageError
 
 from voiceguide.audio.ffmpeg import decode_file
+from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.errors import OutputError, Problem, RoutineError
 from voiceguide.export.cover import BACKGROUND, Cover, cover_art, title_card
 from voiceguide.export.handout import Sheet, write_handout
@@ -104,8 +105,10 @@ def publish(
     settings: Settings = DEFAULTS,
     progress: Progress = SILENT,
     library: str | None = None,
+    loudness: float | None = DEFAULT_TARGET,
 ) -> Published:
-    """Render ``routines`` into ``folder`` and write the artwork, the feed and the page.
+    """Render ``routines`` into ``folder`` and write the artwork, the feed and the page
+    (``bitrate`` and ``loudness`` as ``render`` takes them).
 
     Every routine is loaded and checked before anything is written; if one is bad,
     the site stays as it was. ``library`` names the client folder the routines come
@@ -124,11 +127,12 @@ def publish(
     written: list[str] = []
     episodes: list[Episode] = []
     encoded: list[str] = []
+    warnings: list[Problem] = []
     guid = old.get("guid") or str(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
     dates: dict[str, Any] = {}
-    options = Export(links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
+    options = Export(loudness, links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
     with _staging(folder) as staged:
         for name, routine in loaded.items():
             for suffix in (".mp3", *SIDECARS):  # the live files, so an unchanged track is not encoded again
@@ -136,6 +140,7 @@ def publish(
             key = str(Path(routine.source).resolve()) + (f"#{routine.variant}" if routine.variant else "")
             done = render(routine, staged, bitrate, settings, progress, options, _path(made.get(key)))
             made[key] = str((tracks / done.path.name).resolve())  # where the swap below puts it
+            warnings += done.warnings
             if done.encoded:
                 encoded.append(routine.title)
             image = f"{TRACKS}/{name}{_routine_artwork(routine, staged / name)}"
@@ -174,7 +179,7 @@ def publish(
         manifest["library"] = library
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     _remember(made)
-    return Published(folder, site, tuple(encoded), removed)
+    return Published(folder, site, tuple(encoded), removed, tuple(warnings))
 
 
 def sites_folder() -> Path:

@@ -33,15 +33,16 @@ class BackgroundSchema(Schema):
     volume = Field(
         Decibels(-60),
         doc="The background's level in the finished track: its average (RMS) loudness in dB of full scale. "
-        "Loudness levelling changes the voice, never the background, so this is what you hear in the holds "
-        "whatever `--loudness` is. `-20dB` is clearly audible, `-35dB` faint; speech levelled to -16 LUFS "
-        "averages about `-18dB` while it speaks.",
+        "`--loudness` sets the voice's level, never the background's, so this is what you hear in the holds "
+        "whatever `--loudness` is. `-20dB` is clearly audible, `-35dB` faint; the voice at the default -16 LUFS "
+        "averages about `-18dB` while it speaks. A background loud enough to peak over -1 dBTP by itself is "
+        "held under it by the limiter, with a warning.",
         default="-30dB",
     )
     duck = Field(
         Decibels(-60),
         doc="How much quieter the background gets under every spoken line (the voice, countdowns, cues, …; "
-        "not chimes).",
+        "not chimes), relative to its `volume`: the default leaves it 12 dB under its level in the holds.",
         values="`-60dB` to `0dB`",
         default="-12dB",
     )
