@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from voiceguide.cli import render as render_command
 from voiceguide.cli.app import cli
+from voiceguide.routine import watch as watch_module
 from voiceguide.routine.watch import watch_routines
 
 WAIT = 30.0  # seconds: a safety net only
@@ -199,7 +199,7 @@ def test_watch_renders_every_save_in_turn(tmp_path: Path, runner: CliRunner, mon
         tracks.append(fingerprint(out / "watched.mp3"))
         raise KeyboardInterrupt  # Ctrl-C, once the watch has asked for a third save
 
-    monkeypatch.setattr(render_command, "watch_routines", two_saves)
+    monkeypatch.setattr(watch_module, "watch_routines", two_saves)  # render --watch imports it when it starts
     results: list[Result] = []
     args = ["render", "--watch", str(routine), "-o", str(out), "--engine", "espeak-ng"]
     watching = threading.Thread(target=lambda: results.append(runner.invoke(cli, args)), daemon=True)
