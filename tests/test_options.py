@@ -397,6 +397,8 @@ ELSEWHERE: dict[tuple[str, str], str] = {
     ("handout", "--paper"): "test_handout::test_letter_paper",
     ("handout", "--url"): "test_handout::test_the_qr_code_scans_to_exactly_the_url",
     ("serve", "--author"): "test_libraries::test_cli_publish_prints_each_librarys_page",
+    ("publish", "--loudness"): "test_publish::test_cli_publishes_at_the_loudness_asked_for_and_warns_as_render_does",
+    ("serve", "--loudness"): "test_serve::test_serve_levels_the_voice_to_the_loudness_asked_for",
     **{(command, "--files-from"): FILES_FROM for command in ("render", "plan", "validate", "publish", "serve")},
     **{(command, "--max-length"): MAX_LENGTH for command in ("render", "plan", "validate", "publish", "serve")},
     **{(command, option): VERSIONS for command in ("render", "plan", "serve") for option in ("--holds", "--pace")},
