@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.durations import format_span, parse_duration
 from voiceguide.model import ENGINE_CHOICES
-from voiceguide.pipeline import DEFAULT_BITRATE
+from voiceguide.pipeline import DEFAULT_BITRATE, Overrides
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS
 from voiceguide.routine.fields import HOLDS, PACE
@@ -91,6 +93,28 @@ def version_options(command: F) -> F:
         metavar="FACTOR",
         help="Scale every hold (0.5: half as long, 1.5: half as long again).",
     )(command)
+
+
+OVERRIDES = tuple(field.name for field in dataclasses.fields(Overrides))
+
+
+def overrides_options(*groups: Callable[[F], F]) -> Callable[[F], F]:
+    """Declare the option ``groups`` (voice_options, limits_options, version_options, or audio_options
+    in place of voice_options) and hand the command one ``overrides: Overrides`` built from the
+    values of theirs that override the routine (what a group leaves out keeps Overrides' default)."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def with_overrides(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in OVERRIDES if name in kwargs}
+            return command(*args, overrides=Overrides(**given), **kwargs)
+
+        declared = cast(F, with_overrides)
+        for group in reversed(groups):
+            declared = group(declared)
+        return declared
+
+    return decorate
 
 
 def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
