@@ -16,7 +16,8 @@ import click
 from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.durations import format_span, parse_duration
 from voiceguide.model import ENGINE_CHOICES
-from voiceguide.pipeline import DEFAULT_BITRATE, Overrides
+from voiceguide.pipeline import BITRATES, DEFAULT_BITRATE, Overrides
+from voiceguide.plan.timeline import SAMPLE_RATE
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS
 from voiceguide.routine.fields import HOLDS, PACE
@@ -130,6 +131,17 @@ def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float
     return target
 
 
+def _rates() -> str:
+    return ", ".join(map(str, BITRATES[:-1])) + f" or {BITRATES[-1]}"
+
+
+def _bitrate(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    """``--bitrate``: one the track's MP3 format can hold, rather than LAME's silent rounding."""
+    if value not in BITRATES:
+        raise click.BadParameter(f"an MP3 of speech ({SAMPLE_RATE:,} Hz) can have {_rates()} kbps; got {value}")
+    return value
+
+
 def audio_options(command: F) -> F:
     """Every option that changes the audio, declared once for `render`, `publish` and `serve`:
     --engine, --voice, --rate, --bitrate and --loudness."""
@@ -143,7 +155,13 @@ def audio_options(command: F) -> F:
         "`volume`; the true peak of everything stays at most -1 dBTP), or `off`.",
     )(command)
     command = click.option(
-        "--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps."
+        "--bitrate",
+        type=int,
+        metavar="KBPS",
+        default=DEFAULT_BITRATE,
+        callback=_bitrate,
+        show_default=True,
+        help=f"MP3 kbps: {_rates()}.",
     )(command)
     return voice_options(command)
 
