@@ -136,11 +136,12 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
     changes = watch_routines(paths)
     next(changes)  # the watcher runs: no save from here on is missed
     pending: Sequence[Path] = paths
-    click.echo(f"Watching {len(paths)} routine{'s' * (len(paths) != 1)} for changes; Ctrl-C stops.", err=True)
+    waiting = f"Watching {len(paths)} routine{'s' * (len(paths) != 1)} for changes; Ctrl-C stops."
     while True:
         for path in pending:
             render_one(path)
         try:
+            click.echo(waiting, err=True)  # after each round: from this line on, Ctrl-C stops cleanly (exit 0)
             pending = [given.get(path, path) for path in sorted(next(changes)) if path.is_file()]
         except KeyboardInterrupt:
             click.echo("Stopped watching.", err=True)
