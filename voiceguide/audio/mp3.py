@@ -22,7 +22,7 @@ import mmap
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -55,15 +55,20 @@ class Cuts:
     frame_samples: int = 576
 
     @staticmethod
-    def plan(length: int, sounding: Sequence[tuple[int, int]], frame_samples: int = 576) -> Cuts:
+    def plan(
+        length: int, sounding: Sequence[tuple[int, int]], wide: Collection[int] = (), frame_samples: int = 576
+    ) -> Cuts:
         """The cuts for a track of ``length`` samples that is digital silence outside ``sounding``
-        (sorted, not overlapping): every gap longer than ``KEEP_FRAMES`` frames is cut in its middle."""
+        (sorted, not overlapping): every gap longer than ``KEEP_FRAMES`` frames is cut in its middle;
+        the cuts numbered in ``wide`` keep twice as many, room for a new encoder to start there."""
         at: list[int] = []
         frames: list[int] = []
         removed, end = 0, 0
         for lo, hi in [*sounding, (length, length)]:
             gap = lo - end
-            if (count := gap // frame_samples - KEEP_FRAMES) > 0:
+            keep = KEEP_FRAMES * (2 if len(at) in wide else 1)
+            if gap // frame_samples > KEEP_FRAMES:
+                count = max(0, gap // frame_samples - keep)
                 at.append(end - removed + (gap - count * frame_samples) // 2)
                 frames.append(count)
                 removed += count * frame_samples
@@ -185,6 +190,7 @@ def _set_padding(head: bytearray, lame: int, total: int) -> bool:
     if not 0 <= padding < 1 << 12:
         return False
     head[lame + 22 : lame + 24] = bytes([(head[lame + 22] & 0xF0) | padding >> 8, padding & 0xFF])
+    head[lame + 34 : lame + 36] = b"\0\0"
     head[lame + 34 : lame + 36] = Crc16.of(bytes(head[:190])).to_bytes(2, "big")
     return True
 
