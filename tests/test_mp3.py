@@ -129,15 +129,15 @@ WHERE = [(3 * RATE, 5 * RATE + 17), (40 * RATE + 300, 41 * RATE), (41 * RATE + 9
 LENGTH = 90 * RATE + 123  # sound at its very end; silence at the start
 
 
-@pytest.mark.parametrize("jobs", [1, 2, 3])
+@pytest.mark.parametrize(("jobs", "bitrate"), [(1, 64), (2, 64), (3, 64), (2, 32), (2, 160)])
 def test_a_spliced_track_decodes_to_the_sample_in_every_decoder(
-    jobs: int, tmp_path: Path, each_decoder: Callable[[Path], Samples], monkeypatch: pytest.MonkeyPatch
+    jobs: int, bitrate: int, tmp_path: Path, each_decoder: Callable[[Path], Samples], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(encode_module, "PIECE_SECONDS", 1)  # so the bursts make up to three pieces
     original = bursts(LENGTH, WHERE)
     path = tmp_path / "t.mp3"
     heard: list[int] = []
-    cuts = encode_mp3(sparse(original, WHERE), path, RATE, 64, lambda start: lambda _w: heard.append(start), jobs)
+    cuts = encode_mp3(sparse(original, WHERE), path, RATE, bitrate, lambda start: lambda _w: heard.append(start), jobs)
     assert cuts.removed > 80 * RATE  # the encoder was given the bursts, and a little silence around them
     assert len(set(heard)) == jobs  # that many pieces, each heard
     out = each_decoder(path)
@@ -149,7 +149,7 @@ def test_a_spliced_track_decodes_to_the_sample_in_every_decoder(
         assert lag(out, original, lo, hi) == 0
         error = out[lo:hi].astype(float) - original[lo:hi]
         snr = 10 * np.log10(np.sum(original[lo:hi].astype(float) ** 2) / np.sum(error**2))
-        assert snr > 12  # LAME at 64 kbps on this noise: about 17 dB, spliced or not
+        assert snr > (6 if bitrate < 64 else 12)  # LAME on this noise: about 17 dB at 64 kbps, spliced or not
 
 
 def test_the_xing_header_and_lame_tag_describe_the_spliced_file(
