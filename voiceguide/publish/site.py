@@ -50,6 +50,7 @@ from voiceguide.pipeline import (
     DEFAULTS,
     Overrides,
     Rendered,
+    check_sounds,
     distinct_tracks,
     load,
     render,
@@ -258,8 +259,8 @@ def _picture(name: str, routine: Routine, step: int | None) -> str | None:
 
 
 def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
-    """Every routine (each version ``--variant`` asks for) by its track's name on the site; every problem
-    in every file before stopping.
+    """Every routine (each version ``--variant`` asks for) by its track's name on the site, its sound files
+    decoded; every problem in every file before stopping.
 
     ``paths`` name distinct tracks (``distinct_tracks``, which refuses two files that would share one).
     """
@@ -267,8 +268,10 @@ def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            for variant in variant_names(path, overrides):
+            for number, variant in enumerate(variant_names(path, overrides)):
                 routine = load(path, overrides, variant)
+                if number == 0:  # the versions of a routine share its sound files
+                    check_sounds(routine)
                 loaded[track_name(path, routine.variant)] = routine
         except RoutineError as err:
             problems += err.problems
