@@ -9,6 +9,7 @@ whenever a publish stops (even by SIGKILL): the new folders are moved in with on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator, Sequence
@@ -128,11 +129,19 @@ def remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tup
         except OSError as err:
             raise OutputError(f"could not remove {path}: {err.strerror}", "check the site folder") from None
         removed.append(name)
-        for empty in path.parents:  # a version folder, then the routine's, once nothing is left in them
-            if empty == folder / TRACKS or not empty.is_relative_to(folder / TRACKS):
-                break
-            try:
-                empty.rmdir()  # only when empty; never a link
-            except OSError:
-                break
+    remove_empty(folder / TRACKS)
     return tuple(removed)
+
+
+def remove_empty(tracks: Path) -> None:
+    """Remove the empty folders in ``tracks`` (old versions, removed routines; a killed publish may have
+    left one), two levels deep: never through a link, never a folder with anything in it."""
+    try:
+        homes = [p for p in tracks.iterdir() if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return
+    for home in homes:
+        for version in [*home.iterdir(), home]:
+            if version.is_dir() and not version.is_symlink():
+                with contextlib.suppress(OSError):  # not empty
+                    version.rmdir()
