@@ -14,8 +14,10 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+import pytest
 from test_publish import BASE, ESPEAK, check_feed
 
+from voiceguide.errors import OutputError
 from voiceguide.publish.model import Channel
 from voiceguide.publish.site import MANIFEST, base_url, publish
 
@@ -99,3 +101,27 @@ def test_a_publish_killed_at_any_step_leaves_a_site_whose_feed_matches_its_files
     check_site(site)
     assert kill_at > 10  # it was killed after every change to the live site: the manifest, each
     # version folder moved in, the artwork, the feed, the page, each old file removed
+
+
+def test_a_republish_never_writes_reads_or_deletes_through_a_link_in_tracks(tmp_path: Path) -> None:
+    routine = tmp_path / "r.yaml"
+    routine.write_text(SHORT, encoding="utf-8")
+    site, outside = tmp_path / "site", tmp_path / "outside"
+    outside.mkdir()
+    (outside / "r.mp3").write_text("mine", encoding="utf-8")
+    done = publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    version = site / Path(done.site.episodes[0].audio).parent  # tracks/r/<version>
+    shutil.rmtree(version)
+    version.symlink_to(outside)  # the version the manifest names now leads out of the site
+    routine.write_text(SHORT.replace("hold: 2s", "hold: 3s"), encoding="utf-8")
+    again = publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    assert (outside / "r.mp3").read_text(encoding="utf-8") == "mine"  # not read as the old track, not deleted
+    assert sorted(p.name for p in outside.iterdir()) == ["r.mp3"]
+    assert again.encoded == ("First",)
+    check_site(site)
+
+    shutil.rmtree(site / "tracks" / "r")
+    (site / "tracks" / "r").symlink_to(outside)  # the routine's own folder is a link
+    with pytest.raises(OutputError, match=r"r is a link or a file, not the folder publish keeps r's versions in"):
+        publish([routine], site, Channel(base_url(BASE)), ESPEAK)
+    assert sorted(p.name for p in outside.iterdir()) == ["r.mp3"]
