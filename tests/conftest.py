@@ -448,9 +448,9 @@ def encodes(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     heard: list[bool] = []
     real = export.encode_mp3
 
-    def counting(chunks: Any, path: Path, rate: int, bitrate: int, listen: Any = None) -> None:
+    def counting(pcm: Any, path: Path, rate: int, bitrate: int, listen: Any = None, jobs: int = 1) -> Any:
         heard.append(listen is not None)
-        real(chunks, path, rate, bitrate, listen)
+        return real(pcm, path, rate, bitrate, listen, jobs)
 
     monkeypatch.setattr(export, "encode_mp3", counting)
     return heard

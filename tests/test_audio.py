@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from voiceguide.audio.encode import encode_mp3
+from voiceguide.audio.encode import Pcm, encode_mp3
 from voiceguide.audio.ffmpeg import CHUNK_SECONDS, Samples, decode_file
 from voiceguide.audio.mix import Mix
 from voiceguide.errors import EncoderError, OutputError
@@ -158,7 +158,7 @@ def test_a_mix_without_lines_is_silence() -> None:
 def test_mp3_round_trip_is_sample_exact_and_gapless(tmp_path: Path) -> None:
     signal = np.concatenate([tone(0.5), np.zeros(12_345, np.int16), tone(0.25)])
     path = tmp_path / "t.mp3"
-    encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64)
+    encode_mp3(Pcm.of(signal.tobytes()), path, SAMPLE_RATE, 64)
     decoded, rate = decode_file(path)
     assert rate == SAMPLE_RATE
     assert len(decoded) == len(signal)
@@ -174,7 +174,7 @@ def test_every_length_decodes_to_the_sample(remainder: int, tmp_path: Path) -> N
     # LAME frames hold 576 samples here; ffmpeg's own header was short for remainders 1 to 46
     signal = np.tile(tone(0.5), 4)[: 576 * 30 + remainder]
     path = tmp_path / "t.mp3"
-    encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64)
+    encode_mp3(Pcm.of(signal.tobytes()), path, SAMPLE_RATE, 64)
     assert len(decode_file(path)[0]) == len(signal)
 
 
@@ -188,7 +188,7 @@ def test_what_the_encoder_hears_is_the_mp3_aligned_with_its_pcm(tmp_path: Path) 
     signal = np.concatenate([tone(0.3), noise, hold, tone(0.4, 20_000)])
     path = tmp_path / "odd | name [1] 'quoted' \\ back: é.mp3"
     heard: list[npt.NDArray[np.float64]] = []
-    encode_mp3([signal.tobytes()], path, SAMPLE_RATE, 64, heard.append)
+    encode_mp3(Pcm.of(signal.tobytes()), path, SAMPLE_RATE, 64, lambda _start: heard.append)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # the tee muxer wrote exactly that file
     decoded = decode_file(path)[0] / 32768
     stream = np.concatenate(heard)
@@ -201,7 +201,7 @@ def test_a_full_disk_fails_an_encode_that_is_heard(tiny_disk: Path) -> None:
     # the tee muxer must not carry on with its other output when the file cannot be written
     noise = (np.random.default_rng(2).standard_normal(60 * SAMPLE_RATE) * 3000).astype(np.int16)
     with pytest.raises(OutputError, match="the disk is full"):
-        encode_mp3([noise.tobytes()], tiny_disk / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
+        encode_mp3(Pcm.of(noise.tobytes()), tiny_disk / "t.mp3", SAMPLE_RATE, 64, lambda _start: lambda _wave: None)
 
 
 def test_a_decoder_that_fails_is_an_encoder_error_with_its_message(
@@ -219,7 +219,9 @@ def test_a_decoder_that_fails_is_an_encoder_error_with_its_message(
     monkeypatch.setenv("VOICEGUIDE_FFMPEG", str(fake))
     try:
         with pytest.raises(EncoderError, match="ffmpeg could not decode the MP3 it encoded: Invalid data found"):
-            encode_mp3([tone(2.0).tobytes()], tmp_path / "t.mp3", SAMPLE_RATE, 64, lambda _wave: None)
+            encode_mp3(
+                Pcm.of(tone(2.0).tobytes()), tmp_path / "t.mp3", SAMPLE_RATE, 64, lambda _start: lambda _wave: None
+            )
     finally:
         audio.ffmpeg.cache_clear()
 
@@ -231,7 +233,7 @@ def test_a_failing_ffmpeg_is_an_encoder_error(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("VOICEGUIDE_FFMPEG", str(tmp_path / "no-such-ffmpeg"))
     try:
         with pytest.raises(EncoderError, match=r"VOICEGUIDE_FFMPEG is set to .*, which is not a program"):
-            encode_mp3([b"\0\0"], tmp_path / "t.mp3", SAMPLE_RATE, 64)
+            encode_mp3(Pcm.of(b"\0\0"), tmp_path / "t.mp3", SAMPLE_RATE, 64)
     finally:
         audio.ffmpeg.cache_clear()
     assert not (tmp_path / "t.mp3").exists()

@@ -9,7 +9,7 @@ import pytest
 from mutagen.id3 import ID3, CTOCFlags
 from test_export import probed_chapters
 
-from voiceguide.audio.encode import encode_mp3
+from voiceguide.audio.encode import Pcm, encode_mp3
 from voiceguide.export.cover import Cover
 from voiceguide.export.info import inspect
 from voiceguide.export.tags import TOC_ENTRIES, Mark, TrackTags, write_tags
@@ -19,7 +19,7 @@ CHAPTER_MS = 1000  # longer than a moved start a listener would notice, so a mov
 
 def tagged(path: Path, count: int) -> Path:
     """A silent MP3 with ``count`` chapters of CHAPTER_MS each, end to end."""
-    encode_mp3([bytes(2 * 22_050 * count * CHAPTER_MS // 1000 + 2)], path, 22_050, 32)
+    encode_mp3(Pcm.of(bytes(2 * 22_050 * count * CHAPTER_MS // 1000 + 2)), path, 22_050, 32)
     marks = tuple(Mark(f"Step {n}", CHAPTER_MS * (n - 1), CHAPTER_MS * n) for n in range(1, count + 1))
     cover = Cover(b"\x89PNG\r\n\x1a\n", "image/png")
     year = datetime.date.today().year

@@ -223,7 +223,7 @@ def render(
     timeline = planned.timeline
     bed = Bed(timeline, routine.background).window if routine.background else None
     mix = Mix(timeline, planned.clips, bed)
-    written = export(routine, timeline, mix, base, bitrate, options, stamp, progress)
+    written = export(routine, timeline, mix, base, bitrate, options, stamp, progress, settings.jobs)
     return Rendered(written.path, planned, encoded=True, warnings=written.warnings)
 
 

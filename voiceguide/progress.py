@@ -5,6 +5,7 @@ The CLI draws them as bars; everything else reports to ``SILENT``.
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
 
@@ -27,3 +28,19 @@ class Silent:
 
 
 SILENT = Silent()
+
+
+class Shared:
+    """Progress reported from several threads at once (encoders side by side), one report at a time."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._lock = threading.Lock()
+
+    def stage(self, label: str, total: int) -> None:
+        with self._lock:
+            self._progress.stage(label, total)
+
+    def advance(self, steps: int = 1) -> None:
+        with self._lock:
+            self._progress.advance(steps)

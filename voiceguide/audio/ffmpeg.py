@@ -69,10 +69,13 @@ def broken_ffmpeg_fix() -> str:
 
 
 def run_ffmpeg(
-    arguments: Sequence[str], chunks: Iterable[bytes] | None = None, stdout: int | None = None
+    arguments: Sequence[str],
+    chunks: Iterable[bytes] | None = None,
+    stdout: int | None = None,
+    pass_fds: Sequence[int] = (),
 ) -> tuple[int, str]:
     """Run ffmpeg, streaming ``chunks`` to its stdin (and its stdout to the file descriptor
-    ``stdout``, if given); return its exit code and messages.
+    ``stdout``, if given; ``pass_fds`` it may write as ``pipe:N``); return its exit code and messages.
 
     ffmpeg is killed, never left running, if we are interrupted.
     """
@@ -82,6 +85,7 @@ def run_ffmpeg(
             stdin=subprocess.PIPE if chunks is not None else subprocess.DEVNULL,
             stdout=stdout,
             stderr=subprocess.PIPE,
+            pass_fds=tuple(pass_fds),
         )
     except OSError as err:
         raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from voiceguide.audio.encode import Pcm
 from voiceguide.audio.ffmpeg import CHUNK_SECONDS
 from voiceguide.audio.loudness import (
     FRAME,
@@ -39,7 +40,6 @@ from voiceguide.audio.loudness import (
     OVERSAMPLER,
     TRUE_PEAK_CEILING,
     KFilter,
-    Meter,
     gated,
     with_neighbours,
 )
@@ -77,7 +77,6 @@ SCREEN_DB = 30.0  # ticks this far below the loudest sample so far are never lim
 MAX_CUT_LU = 6.0
 FLOOR_DB = 20.0  # the search starts this far under the gain that reaches the target unlimited
 TOLERANCE_LU = 0.05  # how closely the gain is solved
-ENCODE_AGAIN_LU = 0.3  # an encoded track this far from the target is levelled and encoded again
 PEAK_GUARD_DB = 0.1  # meters may disagree this much on a true peak: the MP3's stays this far under the ceiling
 REPAIR_DB = 0.5  # where the MP3 went over, the ceiling drops this much more: LAME's noise there is drawn anew
 
@@ -138,10 +137,9 @@ class Levelled:
                 self._offsets.append(offset)
                 offset += (hi - lo) // TICK
 
-    def corrected(self, measured: float, overs: Sequence[tuple[int, float]] = ()) -> Levelled:
-        """Levelled again: aiming as far past the aim as the finished PCM ``measured`` fell short,
-        and with the limiter's ceiling lowered where LAME raised a true peak past the ceiling
-        (``overs``: the first sample of each such stretch, and by how many dB it went over)."""
+    def corrected(self, overs: Sequence[tuple[int, float]]) -> Levelled:
+        """Levelled again, with the limiter's ceiling lowered where LAME raised a true peak past the
+        ceiling (``overs``: the first sample of each such stretch, and by how many dB it went over)."""
         assert self.aim is not None
         assert self._ticks is not None
         assert self._curve is not None
@@ -154,7 +152,7 @@ class Levelled:
         for start, over in overs:
             ticks = self._ticks_at(start - TICK, start + FRAME + TICK)
             np.minimum.at(ceiling, ticks, through[ticks] * np.float32(10 ** (-(over + REPAIR_DB) / 20)))
-        return solve(self.mix, self._ticks, 2 * self.aim - measured, ceiling)
+        return solve(self.mix, self._ticks, self.aim, ceiling)
 
     def limits(self, sample: int) -> bool:
         """Whether the limiter acts at ``sample`` (around clips and a loud bed, not in silence)."""
@@ -191,9 +189,16 @@ class Levelled:
                 out[a:b] = np.interp(where[a:b], centres, self._curve[offset : offset + count])
         return out
 
-    def pcm(self, start: int, end: int, meter: Meter | None = None, progress: Progress = SILENT) -> Iterator[bytes]:
-        """Samples ``start`` to ``end`` as 16-bit little-endian PCM, in chunks; ``meter`` hears the
-        voice where lines are spoken, those stretches end to end (as the target is measured)."""
+    def pcm(self, start: int, end: int, progress: Progress = SILENT) -> Pcm:
+        """Samples ``start`` to ``end``, to encode: digital silence away from clips, unless a bed sounds."""
+        sounding = None
+        if self.mix.bed is None:
+            spans = [(max(lo, start), min(hi, end)) for lo, hi in self.mix.spans(MARGIN, TICK)]
+            sounding = tuple((lo - start, hi - start) for lo, hi in spans if lo < hi)
+        return Pcm(end - start, lambda lo, hi: self._chunks(start + lo, start + hi, progress), sounding)
+
+    def _chunks(self, start: int, end: int, progress: Progress) -> Iterator[bytes]:
+        """Samples ``start`` to ``end`` as 16-bit little-endian PCM, in chunks."""
         step = self.mix.rate * CHUNK_SECONDS
         for lo in range(start, end, step):
             hi = min(end, lo + step)
@@ -201,22 +206,20 @@ class Levelled:
             if bed is None and not self.mix.speaks(lo, hi):
                 yield bytes(2 * (hi - lo))  # silence: nothing to do
             else:
-                voice = self.mix.voice(lo, hi) * self.gain
-                wave = voice + bed(lo, hi) if bed is not None else voice.copy()
+                wave = self.mix.voice(lo, hi) * self.gain
+                if bed is not None:
+                    wave += bed(lo, hi)
                 curve = self._curve_at(lo, hi)
                 if curve is not None:
                     wave *= curve
-                if meter is not None:
-                    for a, b in self.mix.speech_within(lo, hi):
-                        spoken = voice[a - lo : b - lo]
-                        meter.add((spoken if curve is None else spoken * curve[a - lo : b - lo]) / FULL_SCALE)
                 samples = np.clip(np.round(wave), -32768, 32767)
                 yield samples.astype("<i2").tobytes()
             progress.advance()
 
-    def chunks(self, start: int, end: int) -> int:
-        """How many chunks ``pcm(start, end)`` yields."""
-        return -(-(end - start) // (self.mix.rate * CHUNK_SECONDS))
+    def chunks(self, pcm: Pcm) -> int:
+        """How many chunks encoding ``pcm`` (made by ``pcm()``) reads, for progress."""
+        step = self.mix.rate * CHUNK_SECONDS
+        return sum(-(-(hi - lo) // step) for lo, hi in pcm.cuts.kept(pcm.length))
 
 
 def level(mix: Mix, target: float | None, bitrate: int, progress: Progress = SILENT) -> Levelled:

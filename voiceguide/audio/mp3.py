@@ -1,0 +1,440 @@
+"""MP3 frames and the LAME tag: a track's exact length, and long silences written as ready frames.
+
+LAME turns digital silence into frames that carry no audio data (``part2_3_length`` 0 in every
+granule), and a decoder whose state is at rest turns such frames into exact zeros. So a long
+hold of silence need not be encoded: the encoder is given the track with each long silence
+shortened by whole frames (``Cuts``), and ``splice`` writes the frames it left out back in as
+silent frames, where the MP3 already holds silent frames. Every other frame is copied
+byte for byte, so the file decodes to what the encoder made, with the holds at full length.
+
+Two things make a place safe to splice (``splice`` checks both, frame by frame): the two frames
+before it are silent, so the decoder's filter banks are at rest; and no later frame's audio
+data begins before it (a frame may start its data up to ``main_data_begin`` bytes back, in the
+unused room of earlier frames: LAME's bit reservoir).
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import math
+import mmap
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from voiceguide.errors import EncoderError
+
+# Samples a decoder plays before the track: LAME's delay of 576 plus the 529 of the decoder's
+# filter bank (the LAME tag stores 576; players skip both)
+LAME_DELAY = 1105
+ENCODER_DELAY = 576
+KEEP_FRAMES = 8  # frames of a long silence the encoder still gets: room for a safe place to splice
+
+_BITRATES = {  # kbps by index, layer III
+    True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
+    False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2 and 2.5
+}
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+@dataclass(frozen=True)
+class Cuts:
+    """Where a track's long silences are shortened for the encoder: each cut removes ``frames``
+    whole frames of samples at ``at`` (a sample of the shortened stream)."""
+
+    at: tuple[int, ...] = ()
+    frames: tuple[int, ...] = ()
+    frame_samples: int = 576
+
+    @staticmethod
+    def plan(length: int, sounding: Sequence[tuple[int, int]], frame_samples: int = 576) -> Cuts:
+        """The cuts for a track of ``length`` samples that is digital silence outside ``sounding``
+        (sorted, not overlapping): every gap longer than ``KEEP_FRAMES`` frames is cut in its middle."""
+        at: list[int] = []
+        frames: list[int] = []
+        removed, end = 0, 0
+        for lo, hi in [*sounding, (length, length)]:
+            gap = lo - end
+            if (count := gap // frame_samples - KEEP_FRAMES) > 0:
+                at.append(end - removed + (gap - count * frame_samples) // 2)
+                frames.append(count)
+                removed += count * frame_samples
+            end = max(end, hi)
+        return Cuts(tuple(at), tuple(frames), frame_samples)
+
+    @property
+    def removed(self) -> int:
+        """Samples the cuts remove in all."""
+        return sum(self.frames) * self.frame_samples
+
+    def kept(self, length: int) -> list[tuple[int, int]]:
+        """The sample ranges of the track (``length`` samples) that the shortened stream holds, in order."""
+        ranges, start, shift = [], 0, 0
+        for at, frames in zip(self.at, self.frames, strict=True):
+            ranges.append((start, at + shift))
+            shift += frames * self.frame_samples
+            start = at + shift
+        return [*ranges, (start, length)]
+
+    def track(self, sample: int) -> int:
+        """Where a sample of the shortened stream is in the track."""
+        return sample + sum(self.frames[: bisect.bisect_right(self.at, sample)]) * self.frame_samples
+
+
+@dataclass(frozen=True)
+class _Format:
+    """What every frame of one encode shares."""
+
+    mpeg1: bool
+    mono: bool
+    bitrate: int  # kbps
+    rate: int
+
+    @property
+    def samples(self) -> int:
+        return 1152 if self.mpeg1 else 576
+
+    @property
+    def side(self) -> int:
+        """Bytes of side information after the 4-byte header (no CRC: LAME writes none)."""
+        return (17 if self.mono else 32) if self.mpeg1 else (9 if self.mono else 17)
+
+    def size(self, padded: int) -> int:
+        return (144 if self.mpeg1 else 72) * self.bitrate * 1000 // self.rate + padded
+
+    def padded(self, first: int, count: int) -> np.ndarray:
+        """Whether frames ``first`` to ``first + count`` take the padding byte, so the file keeps its
+        exact bitrate (players seek a CBR file by byte position)."""
+        spare = (144 if self.mpeg1 else 72) * self.bitrate * 1000 % self.rate
+        index = np.arange(first, first + count + 1, dtype=np.int64) * spare // self.rate
+        return np.diff(index)
+
+
+def _format(header: int) -> _Format | None:
+    """The frame format an MPEG audio layer III header declares, or None for anything else."""
+    version, layer = (header >> 19) & 3, (header >> 17) & 3
+    bitrate, rate = (header >> 12) & 15, (header >> 10) & 3
+    if header >> 21 != 0x7FF or version == 1 or layer != 1 or bitrate in (0, 15) or rate == 3:
+        return None
+    return _Format(version == 3, (header >> 6) & 3 == 3, _BITRATES[version == 3][bitrate], _RATES[version][rate])
+
+
+def _silent_and_reach(frame: bytes | mmap.mmap, at: int, form: _Format) -> tuple[bool, int]:
+    """Whether the frame at ``at`` carries no audio data, and how far back its data begins."""
+    side = int.from_bytes(frame[at + 4 : at + 4 + form.side], "big")
+    bits = 8 * form.side
+    reach = side >> (bits - (9 if form.mpeg1 else 8))
+    channels = 1 if form.mono else 2
+    if form.mpeg1:  # main_data_begin, private bits, scfsi, then 59 bits per granule and channel
+        first, each, count = 9 + (5 if form.mono else 3) + 4 * channels, 59, 2 * channels
+    else:  # main_data_begin, private bits, then 63 bits per channel (one granule)
+        first, each, count = 8 + channels, 63, channels
+    silent = all((side >> (bits - first - k * each - 12)) & 0xFFF == 0 for k in range(count))
+    return silent, reach
+
+
+def _tag_offsets(head: bytes | bytearray, form: _Format) -> tuple[int, int] | None:
+    """Where the Xing/Info header and the LAME tag start in the first frame, if it has both."""
+    xing = 4 + form.side
+    if bytes(head[xing : xing + 4]) not in (b"Xing", b"Info"):
+        return None
+    flags = int.from_bytes(head[xing + 4 : xing + 8], "big")
+    if flags & 3 != 3:  # frames and bytes: needed for gapless playback and for us
+        return None
+    lame = xing + 8 + sum(size for bit, size in ((1, 4), (2, 4), (4, 100), (8, 4)) if flags & bit)
+    return (xing, lame) if lame + 36 <= len(head) else None
+
+
+def exact_padding(path: Path, samples: int) -> None:
+    """Make the MP3's LAME tag say it holds exactly ``samples``.
+
+    ffmpeg writes the trailing padding from its libmp3lame wrapper's frame count, which
+    is short by ``47 - samples % 576`` when that is positive (LAME's 576-sample delay is
+    529 the decoder skips plus 47): such a track decoded up to 47 samples long. The padding
+    follows from the frame count, the delay and the samples we sent.
+    """
+    with path.open("r+b") as file:
+        head = bytearray(file.read(_LAME_HEAD))
+        form = _format(int.from_bytes(head[:4], "big")) if len(head) == _LAME_HEAD else None
+        offsets = _tag_offsets(head, form) if form else None
+        if form is None or offsets is None:
+            return
+        xing, lame = offsets
+        frames = int.from_bytes(head[xing + 8 : xing + 12], "big")
+        if _set_padding(head, lame, frames * form.samples - samples):
+            file.seek(0)
+            file.write(head[: lame + 36])
+
+
+_LAME_HEAD = 4 + 32 + 120 + 36  # frame header, the longest side info, Xing fields, LAME tag
+
+
+def _set_padding(head: bytearray, lame: int, total: int) -> bool:
+    """Write the padding that makes ``total`` samples (after the delay) play, and the tag's CRC
+    (over the first 190 bytes, its own field zeroed, as ffmpeg computes it). False if it cannot be said."""
+    delay = head[lame + 21] << 4 | head[lame + 22] >> 4
+    padding = total - delay
+    if not 0 <= padding < 1 << 12:
+        return False
+    head[lame + 22 : lame + 24] = bytes([(head[lame + 22] & 0xF0) | padding >> 8, padding & 0xFF])
+    head[lame + 34 : lame + 36] = Crc16.of(bytes(head[:190])).to_bytes(2, "big")
+    return True
+
+
+def splice(path: Path, pieces: Sequence[BinaryIO], starts: Sequence[int], cuts: Cuts, samples: int) -> None:
+    """Rewrite the MP3 at ``path`` as the whole track of ``samples``.
+
+    The stream the encoder was given (the track shortened by ``cuts``) was encoded in pieces,
+    each from a frame of silence (``starts``: the first frame of each piece but the first) by
+    an encoder of its own: ``path`` holds the first piece, with its LAME tag, and ``pieces`` the
+    frames of the others. The pieces are joined, the frames the cuts left out are spliced back in
+    as silent frames, and the Xing header (frames, bytes, seek table) and the LAME tag (padding,
+    music length and CRC) are made to match.
+    """
+    with contextlib.ExitStack() as stack:
+        copy = stack.enter_context(tempfile.TemporaryFile(dir=path.parent))  # no name: none left behind
+        with path.open("rb") as first:
+            shutil.copyfileobj(first, copy)
+        maps = [_mapped(stack, file) for file in [copy, *pieces]]
+        frames = _Frames(maps, starts, cuts)
+        with path.open("w+b") as out:
+            frames.write(out, samples)
+
+
+def _mapped(stack: contextlib.ExitStack, file: BinaryIO) -> mmap.mmap:
+    file.flush()
+    if not os.fstat(file.fileno()).st_size:
+        raise _broken("an encoder wrote nothing")
+    return stack.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+
+
+class _Frames:
+    """The frames of the whole track: runs of the pieces' frames, and runs of silent ones between."""
+
+    def __init__(self, maps: Sequence[mmap.mmap], starts: Sequence[int], cuts: Cuts) -> None:
+        first = maps[0]
+        form = _format(int.from_bytes(first[:4], "big"))
+        offsets = _tag_offsets(first[:_LAME_HEAD], form) if form else None
+        if form is None or offsets is None or form.samples != cuts.frame_samples:
+            raise _broken("its first frame has no LAME tag")
+        self.form, self.offsets, self.maps = form, offsets, maps
+        self.head = bytes(first[: form.size((first[2] >> 1) & 1)])
+        # (piece, byte offset) of each frame of the shortened stream, the pieces joined at their starts
+        self.frames: list[tuple[int, int]] = []
+        for piece, data in enumerate(maps):
+            found = self._index(data, len(self.head) if piece == 0 else 0)
+            if piece:  # the frames before its start are the earlier piece's; both are silent there
+                del self.frames[starts[piece - 1] :]
+                if len(self.frames) != starts[piece - 1] or not self._joinable(len(self.frames), found):
+                    raise _broken(f"its pieces do not meet in silence (frame {starts[piece - 1]})")
+            self.frames += [(piece, at) for at in found]
+        self.places = [self._place(at) for at in cuts.at]
+        self.cuts = cuts
+
+    def _index(self, data: mmap.mmap, at: int) -> list[int]:
+        """Where each frame of an encoder's output starts (LAME writes CBR: all of one format)."""
+        found, end = [], len(data)
+        while at + 4 <= end:
+            if _format(int.from_bytes(data[at : at + 4], "big")) != self.form:
+                raise _broken(f"a frame at byte {at} is not like the first")
+            found.append(at)
+            at += self.form.size((data[at + 2] >> 1) & 1)
+        if at != end:
+            raise _broken("its frames do not fill the file")
+        return found
+
+    def _joinable(self, count: int, found: list[int]) -> bool:
+        """Whether a piece whose frames are ``found`` can follow the first ``count`` frames."""
+        return count >= 2 and len(found) >= 2 and all(self._silent(k)[0] for k in (count - 2, count - 1))
+
+    def _silent(self, k: int) -> tuple[bool, int]:
+        piece, at = self.frames[k]
+        return _silent_and_reach(self.maps[piece], at, self.form)
+
+    def _size(self, k: int) -> int:
+        piece, at = self.frames[k]
+        return self.form.size((self.maps[piece][at + 2] >> 1) & 1)
+
+    def _place(self, at: int) -> int:
+        """The frame before which a cut at sample ``at`` of the shortened stream is spliced: the
+        nearest safe one (see the module's docstring)."""
+        near = (at + LAME_DELAY) // self.form.samples
+        for place in sorted(range(near - KEEP_FRAMES // 2 + 2, near + KEEP_FRAMES // 2), key=lambda p: abs(p - near)):
+            if 2 <= place < len(self.frames) and self._safe(place):
+                return place
+        raise _broken(f"it holds no silent frames where the track is silent (near frame {near})")
+
+    def _safe(self, place: int) -> bool:
+        if not all(self._silent(k)[0] for k in (place - 2, place - 1)):
+            return False
+        room = 0  # bytes of data from ``place`` on, where the next frame with audio data may begin its own
+        for k in range(place, len(self.frames)):
+            if self.frames[k][0] != self.frames[place][0]:
+                return True  # the next piece's frames begin their data in that piece
+            silent, reach = self._silent(k)
+            if not silent:
+                return reach <= room
+            room += self._size(k) - 4 - self.form.side
+        return True
+
+    def _runs(self) -> Iterator[tuple[int, int, int] | tuple[None, int, int]]:
+        """The whole track's frames in runs: (piece, first byte, end byte) of the pieces' frames,
+        (None, model frame, count) of silent ones."""
+        stops = sorted({*self.places, *(k for k in range(1, len(self.frames)) if self._new_piece(k))})
+        inserted = dict(zip(self.places, self.cuts.frames, strict=True))
+        previous = 0
+        for stop in [*stops, len(self.frames)]:
+            if stop > previous:
+                piece, lo = self.frames[previous]
+                _, last = self.frames[stop - 1]
+                yield piece, lo, last + self._size(stop - 1)
+            if stop in inserted:
+                yield None, stop - 1, inserted[stop]
+            previous = stop
+
+    def _new_piece(self, k: int) -> bool:
+        return self.frames[k][0] != self.frames[k - 1][0]
+
+    def write(self, out: BinaryIO, samples: int) -> None:
+        form, head = self.form, bytearray(self.head)
+        out.write(head)
+        sizes: list[np.ndarray] = []  # every frame's size, for the seek table
+        count = 0
+        for piece, a, b in self._runs():
+            if piece is None:
+                pattern = form.padded(count, b)
+                for block in self._silence(a, pattern):
+                    out.write(block)
+                sizes.append(pattern + form.size(0))
+                count += b
+            else:
+                data = self.maps[piece]
+                for lo in range(a, b, 1 << 22):
+                    out.write(data[lo : min(b, lo + (1 << 22))])
+                found = self._index_sizes(data, a, b)
+                sizes.append(found)
+                count += len(found)
+        ends = np.cumsum(np.concatenate(sizes)) + len(head)
+        total = int(ends[-1])
+        xing, lame = self.offsets
+        head[xing + 8 : xing + 12] = count.to_bytes(4, "big")
+        head[xing + 12 : xing + 16] = total.to_bytes(4, "big")
+        if int.from_bytes(head[xing + 4 : xing + 8], "big") & 4:  # the seek table: each percent, in 256ths
+            starts = np.concatenate([[len(head)], ends[:-1]])
+            head[xing + 16 : xing + 116] = bytes(
+                min(255, 256 * int(starts[percent * count // 100]) // total) for percent in range(100)
+            )
+        head[lame + 28 : lame + 32] = total.to_bytes(4, "big")
+        out.flush()
+        with mmap.mmap(out.fileno(), 0, access=mmap.ACCESS_READ) as written:
+            head[lame + 32 : lame + 34] = Crc16.of(memoryview(written)[len(head) :]).to_bytes(2, "big")
+        if not _set_padding(head, lame, count * form.samples - samples):
+            raise _broken("its length cannot be written in the LAME tag")
+        out.seek(0)
+        out.write(head)
+
+    def _index_sizes(self, data: mmap.mmap, a: int, b: int) -> np.ndarray:
+        sizes = []
+        while a < b:
+            size = self.form.size((data[a + 2] >> 1) & 1)
+            sizes.append(size)
+            a += size
+        return np.array(sizes, dtype=np.int64)
+
+    def _silence(self, model: int, pattern: np.ndarray) -> Iterator[bytes]:
+        """Silent frames like frame ``model`` (silent) but reading no data, padded as ``pattern`` says."""
+        piece, at = self.frames[model]
+        header = bytearray(self.maps[piece][at : at + 4 + self.form.side])
+        header[4] = 0  # main_data_begin: they read nothing
+        if self.form.mpeg1:
+            header[5] &= 0x7F  # its ninth bit
+        frames = []
+        for padded in (0, 1):
+            header[2] = (header[2] & ~2) | padded << 1
+            frames.append(bytes(header) + bytes(self.form.size(padded) - len(header)))
+        for lo in range(0, len(pattern), 4096):
+            yield b"".join(frames[p] for p in pattern[lo : lo + 4096].tolist())
+
+
+def _broken(why: str) -> EncoderError:
+    from voiceguide.audio.ffmpeg import broken_ffmpeg_fix
+
+    return EncoderError(f"ffmpeg's MP3 could not be made whole: {why}", broken_ffmpeg_fix())
+
+
+_ARC = 0xA001  # CRC-16/ARC (polynomial 0x8005, reflected, initial 0): the LAME tag's CRCs
+
+
+@cache
+def _table() -> np.ndarray:
+    table = np.zeros(256, dtype=np.uint32)
+    for byte in range(256):
+        crc = byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ _ARC if crc & 1 else crc >> 1
+        table[byte] = crc
+    return table
+
+
+@lru_cache(maxsize=4096)
+def _zeros(count: int) -> tuple[int, ...]:
+    """What ``count`` zero bytes do to a CRC's state, as the images of its 16 bits (the map is linear)."""
+    if count == 1:
+        table = _table()
+        return tuple(int((1 << bit >> 8) ^ table[(1 << bit) & 0xFF]) for bit in range(16))
+    half = _zeros(count // 2)
+    twice = tuple(_apply(half, image) for image in half)
+    return tuple(_apply(_zeros(1), image) for image in twice) if count % 2 else twice
+
+
+def _apply(images: tuple[int, ...], state: int) -> int:
+    out = 0
+    for bit, image in enumerate(images):
+        if state >> bit & 1:
+            out ^= image
+    return out
+
+
+class Crc16:
+    """CRC-16/ARC of a stream fed in pieces; numpy runs a long piece as many lanes at once, which
+    linearity joins (a piece's CRC from any state is its CRC from zero, plus the state run through
+    as many zero bytes)."""
+
+    LANE = 2048
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    @staticmethod
+    def of(data: bytes | memoryview) -> int:
+        crc = Crc16()
+        crc.update(data)
+        return crc.value
+
+    def update(self, data: bytes | memoryview) -> None:
+        array = np.frombuffer(data, dtype=np.uint8)
+        lane = max(1, min(self.LANE, math.isqrt(len(array))))
+        rest = len(array) % lane
+        table = _table()
+        value = self.value
+        for byte in array[:rest].tolist():
+            value = (value >> 8) ^ int(table[(value ^ byte) & 0xFF])
+        body = array[rest:].reshape(-1, lane)
+        if len(body):
+            state = np.zeros(len(body), dtype=np.uint32)
+            for column in range(lane):
+                state = (state >> 8) ^ table[(state ^ body[:, column]) & 0xFF]
+            value = _apply(_zeros(len(array) - rest), value)
+            step, joined = _zeros(lane), 0
+            for part in state.tolist():
+                joined = _apply(step, joined) ^ part
+            value ^= joined
+        self.value = value
