@@ -139,7 +139,7 @@ def test_page_feed_and_files_have_their_types(served: Served) -> None:
         url[len(served.prefix) :]: "audio/mpeg",
         url[len(served.prefix) : -4] + ".vtt": "text/vtt",
         url[len(served.prefix) : -4] + ".chapters.json": "application/json",
-        "/cover.png": "image/png",
+        "/" + served.session.published.site.artwork: "image/png",
     }
     for path, kind in expected.items():
         reply = ask(served.port, "GET", served.prefix + path)
