@@ -29,6 +29,10 @@ fi
 if [ "$1" = test ] && ! command -v ffmpeg >/dev/null 2>&1; then
   missing+=(ffmpeg)
 fi
+# The encoding tests decode every MP3 as a second player does, with mpg123 as well as ffmpeg.
+if [ "$1" = test ] && ! command -v mpg123 >/dev/null 2>&1; then
+  missing+=(mpg123)
+fi
 # The handout tests render its pages to pixels with poppler's pdftoppm, to scan the QR code.
 if [ "$1" = test ] && command -v apt-get >/dev/null 2>&1; then
   command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)

@@ -486,6 +486,38 @@ def decoded(ffmpeg: str, mp3: Path, rate: int) -> Samples:
     return np.frombuffer(raw, dtype="<i2").astype(np.int16)
 
 
+def _mpg123(mp3: Path) -> Samples:
+    """The MP3 as mpg123 decodes it (gapless: it reads the LAME tag too), mono 16-bit."""
+    mpg123 = shutil.which("mpg123")
+    assert mpg123 is not None, "mpg123 is missing: ./setup.sh test installs it"
+    run = subprocess.run([mpg123, "-q", "-m", "-s", str(mp3)], capture_output=True, check=True)
+    assert not run.stderr, run.stderr.decode()  # no complaint about any frame
+    return np.frombuffer(run.stdout, dtype="<i2").astype(np.int16)
+
+
+def _strict(ffmpeg: str) -> Callable[[Path], Samples]:
+    def decode(mp3: Path) -> Samples:
+        """The MP3 as ``ffmpeg`` decodes it, with no warning about any frame."""
+        run = subprocess.run(
+            [ffmpeg, "-v", "warning", "-i", str(mp3), "-f", "s16le", "-ac", "1", "pipe:1"],
+            capture_output=True,
+            check=True,
+        )
+        assert not run.stderr, run.stderr.decode()
+        return np.frombuffer(run.stdout, dtype="<i2").astype(np.int16)
+
+    return decode
+
+
+DECODERS = {name: _strict(exe) for name, exe in FFMPEGS.items()} | {"mpg123": _mpg123}
+
+
+@pytest.fixture(params=sorted(DECODERS))
+def each_decoder(request: pytest.FixtureRequest) -> Callable[[Path], Samples]:
+    """Decode an MP3 as each player here would: every ffmpeg present, and mpg123."""
+    return DECODERS[request.param]
+
+
 def speech_spans(timeline: Timeline) -> list[tuple[int, int]]:
     return [(e.start, e.end) for e in timeline.events if e.kind is EventKind.SPEECH and e.duration]
 

@@ -287,7 +287,7 @@ def test_publish_puts_every_variant_side_by_side(
     args = ["publish", str(path), "-o", str(site), "--base-url", "http://example.com/", *ESPEAK, "--variant", "all"]
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (site / "tracks").glob("*.mp3")) == ["versions (Quick).mp3", "versions.mp3"]
+    assert sorted(p.name for p in (site / "tracks").glob("*/*/*.mp3")) == ["versions (Quick).mp3", "versions.mp3"]
     feed = feedparser.parse(str(site / "feed.xml"))
     assert sorted(item.title for item in feed.entries) == ["Versions", "Versions (Quick)"]
 

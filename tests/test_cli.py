@@ -450,8 +450,10 @@ def test_disk_full_while_tagging_exits_1_and_leaves_nothing(
 
 
 def test_file_size_limit_exits_1_and_leaves_nothing(write_routine: Callable[..., Path], tmp_path: Path) -> None:
-    """Without root: the kernel's file size limit (ulimit -f, on ffmpeg only) stops it like a full disk."""
-    path = write_routine("title: T\nsteps:\n  - {say: Hold., hold: 1m}\n")  # about 480 kB of MP3
+    """Without root: the kernel's file size limit (ulimit -f, on ffmpeg only) stops it like a full disk.
+    The background makes ffmpeg encode the whole minute (silence alone would be spliced in by us)."""
+    routine = "title: T\nbackground: {noise: pink}\nsteps:\n  - {say: Hold., hold: 1m}\n"
+    path = write_routine(routine)  # about 480 kB of MP3
     out = tmp_path / "out"
     limited = tmp_path / "ffmpeg"
     limited.write_text(f"#!/bin/sh\nulimit -f 600\nexec '{ffmpeg()}' \"$@\"\n")  # 300 kB

@@ -479,6 +479,29 @@ def test_a_split_part_over_the_ceiling_is_repaired_where_it_lies_in_the_whole_tr
     assert [measure_file(path).true_peak <= -1.0 - 0.05 for path, _, _ in files] == [True, True]
 
 
+def test_a_peak_over_the_ceiling_is_repaired_where_it_lies_after_cut_silence_and_in_any_piece(
+    tmp_path: Path, encodes: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from voiceguide.audio import encode as encode_module
+
+    monkeypatch.setattr(level_module, "mp3_margin", lambda _bitrate: -0.5)  # the lines peak over the ceiling
+    monkeypatch.setattr(encode_module, "PIECE_SECONDS", 1)
+    # long silences before and between the lines: the encoder hears them shortened, in pieces; a repair
+    # placed where the peak is in what it heard, not in the track, would land in silence and change nothing
+    lines = [(SAMPLE_RATE * 20, voiced(1.5, 4)), (SAMPLE_RATE * 50, voiced(2.0, 5)), (SAMPLE_RATE * 80, voiced(1.5, 4))]
+    mix = mix_of(lines, SAMPLE_RATE * 90)
+    levelled = level_module.level(mix, -14.0, 64)
+    peaks = []
+    for jobs in (1, 3):
+        assert len(levelled.pcm(0, mix.duration).pieces(SAMPLE_RATE, jobs).starts) == jobs - 1
+        encodes.clear()
+        export_module._encode(levelled, [(tmp_path / "t.mp3", 0, mix.duration)], 64, SILENT, jobs)
+        assert len(encodes) >= 2  # it went over, and was repaired
+        peaks.append(measure_file(tmp_path / "t.mp3").true_peak)
+    assert peaks[1] <= -1.0 - 0.05
+    assert peaks[1] == pytest.approx(peaks[0], abs=0.05)  # in pieces as well as whole
+
+
 def lossless(
     heard_peaks: list[float],
 ) -> Callable[[Pcm, Path, int, int, Listen | None, int], Cuts]:

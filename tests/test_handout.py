@@ -206,7 +206,7 @@ def test_publish_writes_a_handout_per_routine_linked_from_the_page_and_the_feed(
     page = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     for episode, item in zip(done.site.episodes, feed.entries, strict=True):
         pdf = tmp_path / "site" / episode.handout
-        assert pdf.parent.name == "tracks"
+        assert pdf.parent == (tmp_path / "site" / episode.audio).parent
         assert pdf.name == Path(episode.audio).with_suffix(".pdf").name  # next to its track
         # the QR code leads to the routine's card on the page (player, chapters, words, pictures, feed)
         assert qr_codes(rendered_pages(pdf, tmp_path)[0]) == [f"{base}index.html#{episode.anchor}"]
@@ -217,9 +217,9 @@ def test_publish_writes_a_handout_per_routine_linked_from_the_page_and_the_feed(
         assert links == [done.site.url(episode.handout)]
     manifest = json.loads((tmp_path / "site" / ".voiceguide-site.json").read_text(encoding="utf-8"))
     assert {e.handout for e in done.site.episodes} <= set(manifest["files"])  # removed with its routine
-    before = {p: p.read_bytes() for p in (tmp_path / "site" / "tracks").glob("*.pdf")}
+    before = {p: p.read_bytes() for p in (tmp_path / "site" / "tracks").glob("*/*/*.pdf")}
     publish([short, ROUTINES / "desk-break.yaml"], tmp_path / "site", Channel(base), Overrides("espeak-ng"))
-    assert {p: p.read_bytes() for p in (tmp_path / "site" / "tracks").glob("*.pdf")} == before  # byte for byte
+    assert {p: p.read_bytes() for p in (tmp_path / "site" / "tracks").glob("*/*/*.pdf")} == before  # byte for byte
 
 
 def test_no_text_smaller_than_11_pt_and_the_body_is_12(neck: Path) -> None:

@@ -194,12 +194,13 @@ def test_the_published_page_shows_a_steps_picture_while_it_plays(pictured: Path,
 
     with serving(pictured) as served:
         site = served.session.published
-        chapters = json.loads((site.folder / "tracks" / "pictured.chapters.json").read_text(encoding="utf-8"))
+        version = str(Path(site.site.episodes[0].audio).parent)  # tracks/pictured/<version>
+        chapters = json.loads((site.folder / version / "pictured.chapters.json").read_text(encoding="utf-8"))
         assert [c.get("img") for c in chapters["chapters"]] == [
             None,
-            site.site.url("tracks/pictured.step-1.jpg"),  # absolute, as podcast apps fetch it
+            site.site.url(f"{version}/pictured.step-1.jpg"),  # absolute, as podcast apps fetch it
             None,
-            site.site.url("tracks/pictured.step-3.png"),
+            site.site.url(f"{version}/pictured.step-3.png"),
         ]
         driver = browser(tmp_path / "profile")
         try:
@@ -215,8 +216,8 @@ def test_the_published_page_shows_a_steps_picture_while_it_plays(pictured: Path,
 
             assert picture()["hidden"]  # the intro has none
             for button, src, width in (
-                (1, "tracks/pictured.step-1.jpg", CHAPTER_PIXELS),
-                (3, "tracks/pictured.step-3.png", 300),
+                (1, f"{version}/pictured.step-1.jpg", CHAPTER_PIXELS),
+                (3, f"{version}/pictured.step-3.png", 300),
             ):
                 buttons[button].click()
                 expected = {"hidden": False, "src": src, "width": width, "visible": True}

@@ -394,9 +394,10 @@ def test_the_pcm_comes_in_chunks_with_progress_and_is_silent_outside_where_it_sa
         assert not whole[start:end][silent].any()
         # the two lines, and the limiter's reach around them (on the grid of ticks)
         assert silent.sum() >= (end - start) - 2 * (SAMPLE_RATE + 2 * (MARGIN + TICK))
-    assert levelled.chunks(levelled.pcm(0, duration)) == sum(
-        -(-(hi - lo) // CHUNK) for lo, hi in levelled.pcm(0, duration).cuts.kept(duration)
-    )
+    pcm = levelled.pcm(0, duration)
+    for jobs in (1, 2):
+        reads = pcm.pieces(SAMPLE_RATE, jobs).reads(duration)
+        assert levelled.chunks(pcm, jobs) == sum(-(-(hi - lo) // CHUNK) for ranges in reads for lo, hi in ranges)
 
 
 def test_with_a_bed_the_pcm_may_sound_anywhere() -> None:

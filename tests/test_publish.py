@@ -14,6 +14,7 @@ import urllib.parse
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import feedparser
 import pytest
@@ -143,17 +144,23 @@ def test_feed_matches_the_files_item_by_item(short_site: tuple[Path, Published])
     assert feed.feed.title == "Ana's <routines> & more"  # escaped in the XML, intact when parsed
     (entry,) = feed.entries
     assert entry.title == "Short check"
-    assert entry.enclosures[0].href == "http://example.com/my%20library/tracks/my%20routine%20%C3%A9.mp3"
+    name = "my%20routine%20%C3%A9"  # in a folder of its own, of this version of the track
+    assert re.fullmatch(
+        rf"http://example\.com/my%20library/tracks/{name}/[0-9a-f]{{8}}/{name}\.mp3", entry.enclosures[0].href
+    )
 
 
 def test_site_holds_exactly_the_published_files(short_site: tuple[Path, Published]) -> None:
     _, done = short_site
     found = sorted(str(p.relative_to(done.folder)) for p in done.folder.rglob("*") if p.is_file())
-    stem = "tracks/my routine é"
+    version = Path(done.site.episodes[0].audio).parent
+    assert re.fullmatch(r"tracks/my routine é/[0-9a-f]{8}", str(version))
+    stem = f"{version}/my routine é"
+    assert re.fullmatch(r"cover\.[0-9a-f]{8}\.png", done.site.artwork)  # a new picture gets a new name
     assert found == sorted(
         [
             MANIFEST,
-            "cover.png",
+            done.site.artwork,
             "feed.xml",
             "index.html",
             f"{stem}.chapters.json",
@@ -172,7 +179,7 @@ def test_page_has_no_external_resources(short_site: tuple[Path, Published]) -> N
     page = (done.folder / "index.html").read_text(encoding="utf-8")
     for attribute in ('src="http', "src='http", 'href="//', "@import", "url("):
         assert attribute not in page
-    assert f'src="{urllib.parse.quote("tracks/my routine é.mp3")}"' in page  # percent-encoded, as `#` needs
+    assert f'src="{urllib.parse.quote(done.site.episodes[0].audio)}"' in page  # percent-encoded, as `#` needs
     assert "Ana&#x27;s &lt;routines&gt; &amp; more" in page  # escaped in the HTML
 
 
@@ -215,12 +222,16 @@ def test_republishing_after_an_edit_and_a_removal(tmp_path: Path, monkeypatch: p
     after = publish([tmp_path], site, Channel(base_url(BASE)), ESPEAK)
 
     assert after.encoded == ("Short check, edited",)
-    assert sorted(after.removed) == sorted(
-        f"tracks/second{suffix}" for suffix in (".mp3", ".png", ".pdf", ".vtt", ".srt", ".chapters.json", ".lrc")
+    suffixes = (".chapters.json", ".lrc", ".mp3", ".pdf", ".png", ".srt", ".vtt")
+    old = {e.title: Path(e.audio).parent for e in before.site.episodes}
+    gone = [f"{old['Second']}/second{suffix}" for suffix in suffixes]  # the routine that is gone
+    gone += [f"{old['Short check']}/first{suffix}" for suffix in suffixes]  # the edited one's old version
+    assert sorted(after.removed) == sorted(gone)
+    version = Path(after.site.episodes[0].audio).parent
+    assert version != old["Short check"]  # a changed track gets a new URL
+    assert sorted(str(p.relative_to(site)) for p in (site / "tracks").rglob("*")) == sorted(
+        ["tracks/first", str(version), *(f"{version}/first{suffix}" for suffix in suffixes)]
     )
-    assert sorted(p.name for p in (site / "tracks").iterdir()) == [
-        f"first{suffix}" for suffix in (".chapters.json", ".lrc", ".mp3", ".pdf", ".png", ".srt", ".vtt")
-    ]
     assert (site / "notes.txt").is_file()
     feed = check_feed(site, base_url(BASE))
     assert [e.title for e in feed.entries] == ["Short check, edited"]
@@ -280,8 +291,8 @@ def test_channel_image_is_made_square_and_large_enough(tmp_path: Path, write_rou
     Image.new("RGB", (600, 300), (200, 40, 40)).save(image)
     routine = write_routine("title: T\nsteps:\n  - say: Go.\n")
     done = publish([routine], tmp_path / "site", Channel(base_url(BASE), image=image), ESPEAK)
-    assert done.site.artwork == "cover.jpg"
-    check_artwork(tmp_path / "site" / "cover.jpg")
+    assert re.fullmatch(r"cover\.[0-9a-f]{8}\.jpg", done.site.artwork)
+    check_artwork(tmp_path / "site" / done.site.artwork)
 
 
 @pytest.mark.parametrize(
@@ -356,7 +367,7 @@ def test_cli_publishes_at_the_loudness_asked_for_and_warns_as_render_does(
     assert result.exit_code == 0, result.output
     assert "Warning" not in result.stderr
     timeline = plan(load(short_routine, Overrides(engine="espeak-ng"))).timeline
-    track = site / "tracks" / "short.mp3"
+    (track,) = site.glob("tracks/short/*/short.mp3")
     voice = voice_loudness(ffmpeg_exe, decoded(ffmpeg_exe, track, timeline.sample_rate), speech_spans(timeline))
     assert voice == pytest.approx(-20.0, abs=VOICE_TOLERANCE_LU)
     result = runner.invoke(cli, [*args, "--loudness", "-5"])  # out of clean reach, as in render
@@ -417,14 +428,23 @@ def _snapshot(site: Path) -> dict[str, bytes]:
     return {str(p.relative_to(site)): p.read_bytes() for p in sorted(site.rglob("*")) if p.is_file()}
 
 
-def test_a_publish_that_fails_halfway_leaves_the_whole_site_as_it_was(tmp_path: Path) -> None:
-    """The first routine's track was once replaced before the second failed (a background file
-    that is not audio passes `validate`), leaving a feed that gave the old track's length."""
+def test_a_publish_that_fails_halfway_leaves_the_whole_site_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first routine's track was once replaced before the second failed (then a background file
+    that is not audio, which `validate` now refuses), leaving a feed that gave the old track's length."""
     first, second, site = _two_routines(tmp_path)
     before = _snapshot(site)
     first.write_text(SHORT_ROUTINE.replace("Breathe out.", "Breathe out slowly."), encoding="utf-8")
-    (tmp_path / "rain.wav").write_text("not audio", encoding="utf-8")
-    second.write_text("title: Second\nbackground: {file: rain.wav}\nsteps:\n  - say: Breathe.\n", encoding="utf-8")
+    second.write_text("title: Second\nsteps:\n  - say: Breathe in.\n", encoding="utf-8")
+    real = site_module.render
+
+    def failing(routine: Any, *args: Any) -> Any:  # the second routine's render fails
+        if routine.title == "Second":
+            raise EncoderError("ffmpeg crashed", "try again")
+        return real(routine, *args)
+
+    monkeypatch.setattr(site_module, "render", failing)
     with pytest.raises(EncoderError):
         publish([first, second], site, Channel(base_url(BASE)), ESPEAK)
     assert _snapshot(site) == before
@@ -467,7 +487,4 @@ def test_a_publish_killed_while_rendering_leaves_the_old_site(tmp_path: Path) ->
 
 
 def _files(folder: Path) -> list[Path]:
-    try:
-        return list(folder.iterdir())
-    except OSError:
-        return []
+    return list(folder.rglob("*"))  # nothing (no error) if there is no such folder

@@ -73,6 +73,9 @@ class Sounds:
 
     start: Path | None = None
     end: Path | None = None
+    # where the routine names each file (file, line, field), for a message if it does not play
+    start_at: tuple[str, int, str] | None = field(default=None, compare=False, repr=False)
+    end_at: tuple[str, int, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Background:
     noise: str | None = None  # "pink" or "brown" when there is no file
     volume_db: float = -30.0  # the bed's RMS level, dB relative to full scale
     duck_db: float = -12.0  # how far it dips under speech
+    file_at: tuple[str, int, str] | None = field(default=None, compare=False, repr=False)  # as Sounds.start_at
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from voiceguide.audio.background import Bed
 from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.level import LEVELLING
 from voiceguide.audio.mix import Mix
-from voiceguide.audio.sounds import chime_clips
+from voiceguide.audio.sounds import chime_clips, sound_problems
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.export.sidecars import to_ms
@@ -105,6 +105,13 @@ def load(
         problem = f"the track would last at least {format_span(least)}; {length_limit(overrides.max_length_ms)}"
         raise RoutineError([Problem(routine.source, routine.steps_line, "steps", problem)])
     return resolve_auto(_overridden(routine, overrides), choose)
+
+
+def check_sounds(routine: Routine) -> None:
+    """Refuse ``routine`` (every problem at its line) if a chime or background file it names does not
+    decode to sound: ``validate`` and ``publish`` find it before anything is rendered."""
+    if problems := sound_problems(routine):
+        raise RoutineError(problems)
 
 
 def variant_names(path: str | Path, overrides: Overrides = Overrides()) -> list[str | None]:

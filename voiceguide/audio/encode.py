@@ -49,10 +49,31 @@ class Pcm:
         """PCM already in memory."""
         return Pcm(len(data) // 2, lambda start, end: [data[2 * start : 2 * end]])
 
-    @property
-    def cuts(self) -> Cuts:
-        """Where the encoder is spared the silence."""
-        return Cuts() if self.sounding is None else Cuts.plan(self.length, self.sounding)
+    def pieces(self, sample_rate: int, jobs: int) -> Pieces:
+        """How it is encoded: its long silences cut, in up to ``jobs`` pieces of at least
+        ``PIECE_SECONDS`` that begin at cuts (which keep room for an encoder to start in silence)."""
+        if self.sounding is None:
+            return Pieces(Cuts(), ())
+        cuts = Cuts.plan(self.length, self.sounding)
+        chosen = _piece_cuts(cuts, self.length - cuts.removed, jobs, PIECE_SECONDS * sample_rate)
+        if not chosen:
+            return Pieces(cuts, ())
+        cuts = Cuts.plan(self.length, self.sounding, chosen)
+        return Pieces(cuts, tuple(cuts.at[i] // cuts.frame_samples + 1 for i in chosen))
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """The long silences cut, and the frames of the shortened stream where pieces after the first begin."""
+
+    cuts: Cuts
+    starts: tuple[int, ...]
+
+    def reads(self, length: int) -> list[list[tuple[int, int]]]:
+        """The ranges of the track (``length`` samples) that each piece's encoder is given, in order."""
+        cuts, kept = self.cuts, self.cuts.kept(length)
+        bounds = [0, *(start * cuts.frame_samples for start in self.starts), length - cuts.removed]
+        return [list(_within(kept, a, b)) for a, b in itertools.pairwise(bounds)]
 
 
 def encode_mp3(
@@ -67,11 +88,9 @@ def encode_mp3(
     ffmpeg's ``tee`` muxer writes the same frames to the file and to a decoding ffmpeg, so
     checking what LAME made of the peaks costs no second pass over the track.
     """
-    cuts = pcm.cuts
-    kept = cuts.kept(pcm.length)
-    starts = _piece_starts(cuts, pcm.length - cuts.removed, jobs, PIECE_SECONDS * sample_rate)
-    bounds = [0, *(start * cuts.frame_samples for start in starts), pcm.length - cuts.removed]
-    encoder = [
+    pieces = pcm.pieces(sample_rate, jobs)
+    cuts, starts = pieces.cuts, pieces.starts
+    arguments = [
         *("-loglevel", "error", "-y"),
         *("-f", "s16le", "-ar", str(sample_rate), "-ac", "1", "-i", "pipe:0"),
         # LAME quality 5 ("good, fast"): on speech at 64 kbps, 20% faster than ffmpeg's default 3
@@ -79,26 +98,27 @@ def encode_mp3(
     ]
     with contextlib.ExitStack() as stack:
         rest = [stack.enter_context(tempfile.TemporaryFile(dir=path.parent)) for _ in starts]
-        pieces = [
+        bounds = [0, *(start * cuts.frame_samples for start in starts)]
+        encoders = [
             _Piece(
-                [pcm.read(lo, hi) for lo, hi in _within(kept, a, b)],
+                [pcm.read(lo, hi) for lo, hi in reads],
                 path if i == 0 else rest[i - 1].fileno(),
-                listen(a) if listen is not None else None,
+                listen(bounds[i]) if listen is not None else None,
             )
-            for i, (a, b) in enumerate(itertools.pairwise(bounds))
+            for i, reads in enumerate(pieces.reads(pcm.length))
         ]
-        if len(pieces) == 1:
-            pieces[0].run(encoder)
+        if len(encoders) == 1:
+            encoders[0].run(arguments)
         else:
-            with ThreadPoolExecutor(len(pieces)) as pool:
-                running = [pool.submit(piece.run, encoder) for piece in pieces]
+            with ThreadPoolExecutor(len(encoders)) as pool:
+                running = [pool.submit(piece.run, arguments) for piece in encoders]
                 try:
                     for done in running:
                         done.result()
                 finally:  # stop the others when one fails, or on Ctrl-C
-                    for piece in pieces:
+                    for piece in encoders:
                         piece.stop.set()
-        for piece in pieces:
+        for piece in encoders:
             piece.check(path)
         try:
             if cuts.at or rest:
@@ -112,23 +132,22 @@ def encode_mp3(
     return cuts
 
 
-def _piece_starts(cuts: Cuts, length: int, jobs: int, least: int) -> list[int]:
-    """The frames of the shortened stream (``length`` samples) where pieces after the first
-    begin: at cuts (in silence), as near as there are to equal shares, none under ``least`` samples."""
+def _piece_cuts(cuts: Cuts, length: int, jobs: int, least: int) -> list[int]:
+    """Which cuts pieces after the first begin at (the shortened stream is ``length`` samples): as
+    near as there are to equal shares, none under ``least`` samples."""
     count = max(1, min(jobs, length // max(1, least)))
-    frames = sorted({at // cuts.frame_samples for at in cuts.at})
-    starts: list[int] = []
+    chosen: list[int] = []
     for share in range(1, count):
-        if not frames:
-            break
         aim = share * length // count
-        best = min(frames, key=lambda frame: abs(frame * cuts.frame_samples - aim))
-        if best * cuts.frame_samples - (starts[-1] * cuts.frame_samples if starts else 0) >= least:
-            starts.append(best)
-        frames = [frame for frame in frames if frame > best]
-    while starts and length - starts[-1] * cuts.frame_samples < least:
-        starts.pop()
-    return starts
+        later = [i for i in range(len(cuts.at)) if not chosen or i > chosen[-1]]
+        if not later:
+            break
+        best = min(later, key=lambda i: abs(cuts.at[i] - aim))
+        if cuts.at[best] - (cuts.at[chosen[-1]] if chosen else 0) >= least:
+            chosen.append(best)
+    while chosen and length - cuts.at[chosen[-1]] < least:
+        chosen.pop()
+    return chosen
 
 
 def _within(kept: list[tuple[int, int]], start: int, end: int) -> Iterator[tuple[int, int]]:
@@ -158,7 +177,7 @@ class _Piece:
                     raise EncoderError("stopped", "")  # run_ffmpeg kills the encoder
                 yield chunk
 
-    def run(self, encoder: list[str]) -> None:
+    def run(self, arguments: list[str]) -> None:
         mp3 = {"id3v2_version": "0", "write_id3v1": "0"}
         if isinstance(self.output, int):
             fds, plain, teed = [self.output], f"pipe:{self.output}", f"pipe:{self.output}"
@@ -173,7 +192,7 @@ class _Piece:
         self.listener = _Listener(self.heard) if self.heard is not None else None
         try:
             self.code, self.message = run_ffmpeg(
-                [*encoder, *output],
+                [*arguments, *output],
                 self._chunks(),
                 self.listener.pipe if self.listener is not None else None,
                 fds,

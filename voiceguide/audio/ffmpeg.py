@@ -167,6 +167,38 @@ def decode_stream(path: Path, rate: int, max_seconds: int | None = None) -> Iter
             process.wait()
 
 
+CHECK_RATE = 8000  # samples a second, enough to tell that a file decodes to sound
+
+
+def unplayable(path: Path, max_seconds: int) -> tuple[str, str] | None:
+    """What is wrong with audio file ``path`` and its fix, in plain words, if its first ``max_seconds``
+    (as much as a render reads) do not decode to sound; ``None`` when they do.
+
+    Decoded to the end of that part, stopping at the first damaged packet (``-xerror``), so a text
+    file named .wav, a cut-off WAV or an empty file is found before anything is rendered."""
+    fix = f"check that {path.name} plays to its end in a media player, then export it again as MP3 or WAV"
+    try:
+        if path.stat().st_size == 0:
+            return f"{path.name} is empty (0 bytes)", "put the sound file itself there: this one holds nothing"
+    except OSError as err:
+        return f"{path.name} cannot be read: {err.strerror}", fix
+    arguments = [ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-xerror", *PROTOCOLS]
+    arguments += ["-t", str(max_seconds), "-i", file_url(path), "-map", "0:a:0"]
+    arguments += ["-f", "s16le", "-ac", "1", "-ar", str(CHECK_RATE), "pipe:1"]
+    try:
+        done = subprocess.run(arguments, stdin=subprocess.DEVNULL, capture_output=True)  # killed if interrupted
+    except OSError as err:
+        raise EncoderError(f"could not start ffmpeg: {err}", FFMPEG_HINT) from None
+    if done.returncode != 0:
+        said = done.stderr.decode("utf-8", "replace").strip().replace(f"{file_url(path)}: ", "")
+        why = said.splitlines()[-1] if said else "no message"
+        wrong = "it is not audio, or it is damaged or cut short"
+        return f"{path.name} is not a sound file that plays to its end: {wrong} (ffmpeg: {why})", fix
+    if not done.stdout:
+        return f"{path.name} holds no sound (its audio is 0 seconds long)", fix
+    return None
+
+
 def decode_file(path: Path, sample_rate: int | None = None, max_seconds: int | None = None) -> tuple[Samples, int]:
     """Decode any audio file to mono 16-bit samples (resampled to ``sample_rate`` and cut
     after ``max_seconds`` if given); returns them with their sample rate."""

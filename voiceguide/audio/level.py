@@ -216,10 +216,10 @@ class Levelled:
                 yield samples.astype("<i2").tobytes()
             progress.advance()
 
-    def chunks(self, pcm: Pcm) -> int:
-        """How many chunks encoding ``pcm`` (made by ``pcm()``) reads, for progress."""
-        step = self.mix.rate * CHUNK_SECONDS
-        return sum(-(-(hi - lo) // step) for lo, hi in pcm.cuts.kept(pcm.length))
+    def chunks(self, pcm: Pcm, jobs: int = 1) -> int:
+        """How many chunks encoding ``pcm`` (made by ``pcm()``) with ``jobs`` encoders reads, for progress."""
+        step, pieces = self.mix.rate * CHUNK_SECONDS, pcm.pieces(self.mix.rate, jobs)
+        return sum(-(-(hi - lo) // step) for reads in pieces.reads(pcm.length) for lo, hi in reads)
 
 
 def level(mix: Mix, target: float | None, bitrate: int, progress: Progress = SILENT) -> Levelled:

@@ -15,14 +15,14 @@ unused room of earlier frames: LAME's bit reservoir).
 
 from __future__ import annotations
 
+import array
 import bisect
 import contextlib
 import math
-import mmap
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -55,15 +55,20 @@ class Cuts:
     frame_samples: int = 576
 
     @staticmethod
-    def plan(length: int, sounding: Sequence[tuple[int, int]], frame_samples: int = 576) -> Cuts:
+    def plan(
+        length: int, sounding: Sequence[tuple[int, int]], wide: Collection[int] = (), frame_samples: int = 576
+    ) -> Cuts:
         """The cuts for a track of ``length`` samples that is digital silence outside ``sounding``
-        (sorted, not overlapping): every gap longer than ``KEEP_FRAMES`` frames is cut in its middle."""
+        (sorted, not overlapping): every gap longer than ``KEEP_FRAMES`` frames is cut in its middle;
+        the cuts numbered in ``wide`` keep twice as many, room for a new encoder to start there."""
         at: list[int] = []
         frames: list[int] = []
         removed, end = 0, 0
         for lo, hi in [*sounding, (length, length)]:
             gap = lo - end
-            if (count := gap // frame_samples - KEEP_FRAMES) > 0:
+            keep = KEEP_FRAMES * (2 if len(at) in wide else 1)
+            if gap // frame_samples > KEEP_FRAMES:
+                count = max(0, gap // frame_samples - keep)
                 at.append(end - removed + (gap - count * frame_samples) // 2)
                 frames.append(count)
                 removed += count * frame_samples
@@ -127,9 +132,10 @@ def _format(header: int) -> _Format | None:
     return _Format(version == 3, (header >> 6) & 3 == 3, _BITRATES[version == 3][bitrate], _RATES[version][rate])
 
 
-def _silent_and_reach(frame: bytes | mmap.mmap, at: int, form: _Format) -> tuple[bool, int]:
-    """Whether the frame at ``at`` carries no audio data, and how far back its data begins."""
-    side = int.from_bytes(frame[at + 4 : at + 4 + form.side], "big")
+def _silent_and_reach(frame: bytes, form: _Format) -> tuple[bool, int]:
+    """Whether a frame (its first bytes: header and side information) carries no audio data, and
+    how far back its data begins."""
+    side = int.from_bytes(frame[4 : 4 + form.side], "big")
     bits = 8 * form.side
     reach = side >> (bits - (9 if form.mpeg1 else 8))
     channels = 1 if form.mono else 2
@@ -185,6 +191,7 @@ def _set_padding(head: bytearray, lame: int, total: int) -> bool:
     if not 0 <= padding < 1 << 12:
         return False
     head[lame + 22 : lame + 24] = bytes([(head[lame + 22] & 0xF0) | padding >> 8, padding & 0xFF])
+    head[lame + 34 : lame + 36] = b"\0\0"
     head[lame + 34 : lame + 36] = Crc16.of(bytes(head[:190])).to_bytes(2, "big")
     return True
 
@@ -203,65 +210,104 @@ def splice(path: Path, pieces: Sequence[BinaryIO], starts: Sequence[int], cuts: 
         copy = stack.enter_context(tempfile.TemporaryFile(dir=path.parent))  # no name: none left behind
         with path.open("rb") as first:
             shutil.copyfileobj(first, copy)
-        maps = [_mapped(stack, file) for file in [copy, *pieces]]
-        frames = _Frames(maps, starts, cuts)
+        frames = _Frames([_Source(file) for file in [copy, *pieces]], starts, cuts)
         with path.open("w+b") as out:
             frames.write(out, samples)
 
 
-def _mapped(stack: contextlib.ExitStack, file: BinaryIO) -> mmap.mmap:
-    file.flush()
-    if not os.fstat(file.fileno()).st_size:
-        raise _broken("an encoder wrote nothing")
-    return stack.enter_context(mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ))
+class _Source:
+    """An encoder's output, read by position: nothing of it is mapped or held in memory."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        file.flush()
+        self.fd, self.size = file.fileno(), os.fstat(file.fileno()).st_size
+        if not self.size:
+            raise _broken("an encoder wrote nothing")
+
+    def read(self, at: int, count: int) -> bytes:
+        return os.pread(self.fd, count, at)
+
+    def blocks(self, start: int, end: int, size: int = 1 << 20) -> Iterator[bytes]:
+        for at in range(start, end, size):
+            yield self.read(at, min(size, end - at))
+
+
+class _Table:
+    """Frames as three compact columns (a long track has a hundred thousand): piece, byte offset, size."""
+
+    def __init__(self) -> None:
+        self.pieces, self.offsets, self.sizes = array.array("q"), array.array("q"), array.array("q")
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def __getitem__(self, k: int) -> tuple[int, int, int]:
+        return self.pieces[k], self.offsets[k], self.sizes[k]
+
+    def append(self, piece: int, offset: int, size: int) -> None:
+        self.pieces.append(piece)
+        self.offsets.append(offset)
+        self.sizes.append(size)
+
+    def extend(self, other: _Table) -> None:
+        self.pieces.extend(other.pieces)
+        self.offsets.extend(other.offsets)
+        self.sizes.extend(other.sizes)
+
+    def cut(self, count: int) -> None:
+        """Keep the first ``count`` frames."""
+        del self.pieces[count:], self.offsets[count:], self.sizes[count:]
 
 
 class _Frames:
     """The frames of the whole track: runs of the pieces' frames, and runs of silent ones between."""
 
-    def __init__(self, maps: Sequence[mmap.mmap], starts: Sequence[int], cuts: Cuts) -> None:
-        first = maps[0]
-        form = _format(int.from_bytes(first[:4], "big"))
-        offsets = _tag_offsets(first[:_LAME_HEAD], form) if form else None
-        if form is None or offsets is None or form.samples != cuts.frame_samples:
+    def __init__(self, sources: Sequence[_Source], starts: Sequence[int], cuts: Cuts) -> None:
+        first = sources[0].read(0, _LAME_HEAD)
+        tagged = _format(int.from_bytes(first[:4], "big"))  # at a low bitrate, a larger frame than the rest
+        offsets = _tag_offsets(first, tagged) if tagged else None
+        if tagged is None or offsets is None or tagged.samples != cuts.frame_samples:
             raise _broken("its first frame has no LAME tag")
-        self.form, self.offsets, self.maps = form, offsets, maps
-        self.head = bytes(first[: form.size((first[2] >> 1) & 1)])
-        # (piece, byte offset) of each frame of the shortened stream, the pieces joined at their starts
-        self.frames: list[tuple[int, int]] = []
-        for piece, data in enumerate(maps):
-            found = self._index(data, len(self.head) if piece == 0 else 0)
+        self.head = sources[0].read(0, tagged.size((first[2] >> 1) & 1))
+        form = _format(int.from_bytes(sources[0].read(len(self.head), 4), "big"))
+        if form is None or form.samples != tagged.samples:
+            raise _broken("it has no frames after its LAME tag")
+        self.form, self.offsets, self.sources = form, offsets, sources
+        # (piece, byte offset, size) of each frame of the shortened stream, the pieces joined at their starts
+        self.frames = _Table()
+        for piece in range(len(sources)):
+            found = self._index(piece, len(self.head) if piece == 0 else 0)
             if piece:  # the frames before its start are the earlier piece's; both are silent there
-                del self.frames[starts[piece - 1] :]
+                self.frames.cut(starts[piece - 1])
                 if len(self.frames) != starts[piece - 1] or not self._joinable(len(self.frames), found):
                     raise _broken(f"its pieces do not meet in silence (frame {starts[piece - 1]})")
-            self.frames += [(piece, at) for at in found]
+            self.frames.extend(found)
         self.places = [self._place(at) for at in cuts.at]
         self.cuts = cuts
 
-    def _index(self, data: mmap.mmap, at: int) -> list[int]:
-        """Where each frame of an encoder's output starts (LAME writes CBR: all of one format)."""
-        found, end = [], len(data)
-        while at + 4 <= end:
-            if _format(int.from_bytes(data[at : at + 4], "big")) != self.form:
+    def _index(self, piece: int, at: int) -> _Table:
+        """Where each frame of an encoder's output starts, and its size (LAME writes CBR: all of one format)."""
+        source, found, block, offset = self.sources[piece], _Table(), b"", at
+        while at + 4 <= source.size:
+            if at + 4 > offset + len(block):
+                offset, block = at, source.read(at, 1 << 20)
+            header = block[at - offset : at - offset + 4]
+            if _format(int.from_bytes(header, "big")) != self.form:
                 raise _broken(f"a frame at byte {at} is not like the first")
-            found.append(at)
-            at += self.form.size((data[at + 2] >> 1) & 1)
-        if at != end:
+            size = self.form.size((header[2] >> 1) & 1)
+            found.append(piece, at, size)
+            at += size
+        if at != source.size:
             raise _broken("its frames do not fill the file")
         return found
 
-    def _joinable(self, count: int, found: list[int]) -> bool:
+    def _joinable(self, count: int, found: _Table) -> bool:
         """Whether a piece whose frames are ``found`` can follow the first ``count`` frames."""
         return count >= 2 and len(found) >= 2 and all(self._silent(k)[0] for k in (count - 2, count - 1))
 
     def _silent(self, k: int) -> tuple[bool, int]:
-        piece, at = self.frames[k]
-        return _silent_and_reach(self.maps[piece], at, self.form)
-
-    def _size(self, k: int) -> int:
-        piece, at = self.frames[k]
-        return self.form.size((self.maps[piece][at + 2] >> 1) & 1)
+        piece, at, _ = self.frames[k]
+        return _silent_and_reach(self.sources[piece].read(at, 4 + self.form.side), self.form)
 
     def _place(self, at: int) -> int:
         """The frame before which a cut at sample ``at`` of the shortened stream is spliced: the
@@ -277,51 +323,50 @@ class _Frames:
             return False
         room = 0  # bytes of data from ``place`` on, where the next frame with audio data may begin its own
         for k in range(place, len(self.frames)):
-            if self.frames[k][0] != self.frames[place][0]:
+            if self.frames.pieces[k] != self.frames.pieces[place]:
                 return True  # the next piece's frames begin their data in that piece
             silent, reach = self._silent(k)
             if not silent:
                 return reach <= room
-            room += self._size(k) - 4 - self.form.side
+            room += self.frames.sizes[k] - 4 - self.form.side
         return True
 
     def _runs(self) -> Iterator[tuple[int, int, int] | tuple[None, int, int]]:
-        """The whole track's frames in runs: (piece, first byte, end byte) of the pieces' frames,
+        """The whole track's frames in runs: (piece, first frame, end frame) of the pieces' frames,
         (None, model frame, count) of silent ones."""
         stops = sorted({*self.places, *(k for k in range(1, len(self.frames)) if self._new_piece(k))})
         inserted = dict(zip(self.places, self.cuts.frames, strict=True))
         previous = 0
         for stop in [*stops, len(self.frames)]:
             if stop > previous:
-                piece, lo = self.frames[previous]
-                _, last = self.frames[stop - 1]
-                yield piece, lo, last + self._size(stop - 1)
+                yield self.frames.pieces[previous], previous, stop
             if stop in inserted:
                 yield None, stop - 1, inserted[stop]
             previous = stop
 
     def _new_piece(self, k: int) -> bool:
-        return self.frames[k][0] != self.frames[k - 1][0]
+        return self.frames.pieces[k] != self.frames.pieces[k - 1]
 
     def write(self, out: BinaryIO, samples: int) -> None:
         form, head = self.form, bytearray(self.head)
         out.write(head)
         sizes: list[np.ndarray] = []  # every frame's size, for the seek table
-        count = 0
+        crc, count = Crc16(), 0
         for piece, a, b in self._runs():
             if piece is None:
                 pattern = form.padded(count, b)
-                for block in self._silence(a, pattern):
-                    out.write(block)
+                blocks = self._silence(a, pattern)
                 sizes.append(pattern + form.size(0))
                 count += b
             else:
-                data = self.maps[piece]
-                for lo in range(a, b, 1 << 22):
-                    out.write(data[lo : min(b, lo + (1 << 22))])
-                found = self._index_sizes(data, a, b)
-                sizes.append(found)
-                count += len(found)
+                _, start, _ = self.frames[a]
+                _, last, size = self.frames[b - 1]
+                blocks = self.sources[piece].blocks(start, last + size)
+                sizes.append(np.array(self.frames.sizes[a:b], dtype=np.int64))
+                count += b - a
+            for block in blocks:
+                crc.update(block)
+                out.write(block)
         ends = np.cumsum(np.concatenate(sizes)) + len(head)
         total = int(ends[-1])
         xing, lame = self.offsets
@@ -333,26 +378,16 @@ class _Frames:
                 min(255, 256 * int(starts[percent * count // 100]) // total) for percent in range(100)
             )
         head[lame + 28 : lame + 32] = total.to_bytes(4, "big")
-        out.flush()
-        with mmap.mmap(out.fileno(), 0, access=mmap.ACCESS_READ) as written:
-            head[lame + 32 : lame + 34] = Crc16.of(memoryview(written)[len(head) :]).to_bytes(2, "big")
+        head[lame + 32 : lame + 34] = crc.value.to_bytes(2, "big")
         if not _set_padding(head, lame, count * form.samples - samples):
             raise _broken("its length cannot be written in the LAME tag")
         out.seek(0)
         out.write(head)
 
-    def _index_sizes(self, data: mmap.mmap, a: int, b: int) -> np.ndarray:
-        sizes = []
-        while a < b:
-            size = self.form.size((data[a + 2] >> 1) & 1)
-            sizes.append(size)
-            a += size
-        return np.array(sizes, dtype=np.int64)
-
     def _silence(self, model: int, pattern: np.ndarray) -> Iterator[bytes]:
         """Silent frames like frame ``model`` (silent) but reading no data, padded as ``pattern`` says."""
-        piece, at = self.frames[model]
-        header = bytearray(self.maps[piece][at : at + 4 + self.form.side])
+        piece, at, _ = self.frames[model]
+        header = bytearray(self.sources[piece].read(at, 4 + self.form.side))
         header[4] = 0  # main_data_begin: they read nothing
         if self.form.mpeg1:
             header[5] &= 0x7F  # its ninth bit

@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from voiceguide.audio.ffmpeg import Samples, decode_file
-from voiceguide.errors import EncoderError
+from voiceguide.audio.background import MAX_LOOP_SECONDS
+from voiceguide.audio.ffmpeg import Samples, decode_file, unplayable
+from voiceguide.errors import EncoderError, Problem
 from voiceguide.model import Routine
 from voiceguide.plan.script import Sound
 
@@ -35,6 +36,21 @@ def chime_clips(routine: Routine, needed: Iterable[Sound], sample_rate: int) -> 
         path = files[sound.name]
         clips[sound] = _from_file(path, sample_rate) if path else _bell(sound.name, sample_rate)
     return clips
+
+
+def sound_problems(routine: Routine) -> list[Problem]:
+    """Every chime or background file of ``routine`` that does not decode to sound, as far as a render
+    reads it (the first few seconds of a chime, the first minutes of a background), at its line."""
+    named = [(routine.sounds.start, routine.sounds.start_at, MAX_SOUND_SECONDS)]
+    named.append((routine.sounds.end, routine.sounds.end_at, MAX_SOUND_SECONDS))
+    if routine.background is not None:
+        named.append((routine.background.file, routine.background.file_at, MAX_LOOP_SECONDS))
+    problems = []
+    for path, at, seconds in named:
+        if path is not None and (wrong := unplayable(path, seconds)) is not None:
+            source, line, field = at or (routine.source, None, "")
+            problems.append(Problem(source, line, field, wrong[0], fix=wrong[1]))
+    return problems
 
 
 def _strike(frequency: float, seconds: float, sample_rate: int) -> Wave:

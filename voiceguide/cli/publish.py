@@ -44,7 +44,11 @@ def _published_lines(done: Published) -> list[str]:
     return [
         f"Published {count} routine{'s' * (count != 1)} to {done.folder} "
         f"({encoded} encoded, {count - encoded} up to date)"
-        + (f"; removed {len(done.removed)} files of routines that are gone" if done.removed else "")
+        + (
+            f"; removed {len(done.removed)} files no longer published (old versions, routines that are gone)"
+            if done.removed
+            else ""
+        )
     ]
 
 

@@ -25,7 +25,7 @@ from voiceguide.cli.report import Tips, error_text, fail_batch, warn_levelling, 
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.track import Export
-from voiceguide.pipeline import Overrides, distinct_tracks, load, plan, render, variant_names
+from voiceguide.pipeline import Overrides, check_sounds, distinct_tracks, load, plan, render, variant_names
 from voiceguide.plan.present import plan_dict, plan_lines, voices_text
 from voiceguide.routine.build import expand_paths
 
@@ -216,6 +216,7 @@ def validate_command(
     for path in paths:
         try:
             routine = load(path, overrides, fallbacks=tips.fallbacks if speech else None)
+            check_sounds(routine)
             for version in (routine, *(load(path, overrides, name) for name in routine.variants)):
                 if speech:
                     warn_moves(plan(version, settings(jobs, no_cache)).timeline)

@@ -161,7 +161,7 @@ def _encode(
         overs: list[tuple[int, float]] = []
         shared = Shared(progress)  # the encoders report from threads of their own
         windows = [(path, lo, levelled.pcm(lo, hi, shared)) for path, lo, hi in files]
-        progress.stage("Encoding", sum(levelled.chunks(pcm) for _, _, pcm in windows))
+        progress.stage("Encoding", sum(levelled.chunks(pcm, jobs) for _, _, pcm in windows))
         for path, lo, pcm in windows:
             heard = _Heard(10 ** (limit / 20)) if levelled.aim is not None else None
             cuts = encode_mp3(pcm, path, rate, bitrate, heard, jobs)

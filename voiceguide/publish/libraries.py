@@ -25,7 +25,8 @@ from voiceguide.files import output_folder, write_text
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides, distinct_tracks
 from voiceguide.progress import SILENT, Progress
 from voiceguide.publish.model import Channel, Published
-from voiceguide.publish.site import AS_WRITTEN, MANIFEST, TRACKS, load_all, publish, remove_stale
+from voiceguide.publish.site import AS_WRITTEN, MANIFEST, load_all, publish
+from voiceguide.publish.versions import TRACKS, remove_stale
 from voiceguide.routine.build import expand_paths
 from voiceguide.speech.synth import Settings
 

@@ -82,7 +82,7 @@ class Published:
     folder: Path
     site: Site
     encoded: tuple[str, ...]  # titles of routines encoded this time (the rest were up to date)
-    removed: tuple[str, ...]  # files deleted because their routine is gone
+    removed: tuple[str, ...]  # files deleted: old versions of tracks, and those of routines that are gone
     warnings: tuple[Problem, ...] = ()  # what levelling could not do, for the routines encoded this time
 
 

@@ -2,15 +2,16 @@
 
 Layout of a site folder::
 
-    index.html  feed.xml  cover.png          the page, the podcast feed, the channel artwork
-    tracks/<name>.mp3 .vtt .srt .chapters.json .lrc .png .pdf   one routine each, with its handout
-    tracks/<name>.step-N.jpg                 a step's picture, if it has one
-    .voiceguide-site.json                    what was published (to remove it later), durations, dates
+    index.html  feed.xml  cover.<digest>.png      the page, the podcast feed, the channel artwork
+    tracks/<name>/<version>/<name>.mp3 .vtt .srt .chapters.json .lrc .png .pdf   one routine, with its handout
+    tracks/<name>/<version>/<name>.step-N.jpg   a step's picture, if it has one
+    .voiceguide-site.json                       what was published (to remove it later), durations, dates
 
 Every file appears atomically (``files.atomic_path``), so a phone never downloads half
-of one. Publishing again re-encodes only changed routines (the render fingerprint),
-keeps the ``guid`` and ``pubDate`` of unchanged ones, and deletes the files of routines
-that are gone; it never deletes a file it did not write. Publishing the same routine into
+of one, and no file the feed names is ever replaced (``versions``). Publishing again
+re-encodes only changed routines (the render fingerprint), keeps the URLs, ``guid`` and
+``pubDate`` of unchanged ones, and deletes old versions and the files of routines that
+are gone; it never deletes a file it did not write. Publishing the same routine into
 another folder (``serve`` after ``publish``, say) copies the track the last publish made
 rather than encoding it again, when nothing it is made from has changed: the user cache
 remembers which MP3 was last made from each routine file.
@@ -20,15 +21,15 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import io
 import json
 import os
 import re
-import shutil
+import secrets
 import urllib.parse
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from voiceguide.pipeline import (
     DEFAULTS,
     Overrides,
     Rendered,
+    check_sounds,
     distinct_tracks,
     load,
     render,
@@ -61,11 +63,21 @@ from voiceguide.progress import SILENT, Progress
 from voiceguide.publish.feed import feed_xml
 from voiceguide.publish.model import Caption, Channel, Episode, Published, Site, site_url
 from voiceguide.publish.page import page_html
+from voiceguide.publish.versions import (
+    TRACKS,
+    flat_entry,
+    link_live,
+    live_version,
+    manifest_names,
+    remove_stale,
+    staging,
+    track_home,
+    unchanged,
+)
 from voiceguide.routine.build import expand_paths
 from voiceguide.routine.fields import COVER_TYPES
 from voiceguide.speech.synth import Settings
 
-TRACKS = "tracks"
 MANIFEST = ".voiceguide-site.json"
 MANIFEST_VERSION = 1
 ARTWORK_MIN, ARTWORK_MAX = 1400, 3000  # Apple Podcasts: square, 1400 to 3000 px
@@ -132,31 +144,52 @@ def publish(
         uuid.uuid5(PODCAST_NAMESPACE, _without_scheme(site_url(channel.base_url, "feed.xml")))
     )
     dates: dict[str, Any] = {}
-    options = Export(loudness, links=site_url(channel.base_url, f"{TRACKS}/"))  # chapter pictures need absolute URLs
-    with _staging(folder) as staged:
+    known = old.get("tracks", {}) if isinstance(old.get("tracks"), dict) else {}
+    same_site = old.get("base_url") == channel.base_url
+    new_versions: dict[Path, Path] = {}  # a routine's staged folder -> the version folder it becomes
+    with staging(folder) as staged:
         for name, routine in loaded.items():
-            for suffix in (".mp3", *SIDECARS):  # the live files, so an unchanged track is not encoded again
-                _link(tracks / f"{name}{suffix}", staged / f"{name}{suffix}")
+            home = track_home(tracks, name)
+            own = staged / name  # this routine's files, all of them: a version folder in the making
+            own.mkdir()
+            live = live_version(folder, name, known)
+            # the live track, so an unchanged one is not encoded again (from tracks/ in the old, flat layout)
+            link_live((folder / live if live else tracks) / f"{name}.mp3", own / f"{name}.mp3")
+            version = f"{TRACKS}/{name}/{secrets.token_hex(4)}"
+            # chapter pictures need absolute URLs
+            options = Export(loudness, links=site_url(channel.base_url, f"{version}/"))
             key = str(Path(routine.source).resolve()) + (f"#{routine.variant}" if routine.variant else "")
-            done = render(routine, staged, bitrate, settings, progress, options, _path(made.get(key)))
-            made[key] = str((tracks / done.path.name).resolve())  # where the swap below puts it
+            done = render(routine, own, bitrate, settings, progress, options, _path(made.get(key)))
             warnings += done.warnings
             if done.encoded:
                 encoded.append(routine.title)
-            image = f"{TRACKS}/{name}{_routine_artwork(routine, staged / name)}"
-            episode, dates[f"{TRACKS}/{done.path.name}"] = _episode(
-                name, done, image, old.get("tracks", {}), uuid.UUID(guid), {e.anchor for e in episodes}
+            suffix = _routine_artwork(routine, own / name)
+            anchor = _anchor(name, {e.anchor for e in episodes})
+            before = known.get(f"{live}/{done.path.name}", {}) if live else flat_entry(known, done.path.name)
+            if live and same_site and unchanged(folder / live, own, before, done.path, anchor):
+                version = live  # every file as it is online: its URLs stay
+            else:
+                new_versions[own] = home / Path(version).name
+            made[key] = str((folder / version / done.path.name).resolve())  # where the swap below puts it
+            episode, dates[f"{version}/{done.path.name}"] = _episode(
+                name, version, done, suffix, anchor, before, uuid.UUID(guid)
             )
-            # the QR code leads to the routine's card on the page, not the bare MP3: there it plays with
-            # chapters, words and pictures, and offers the podcast feed that keeps it offline
-            page = site_url(channel.base_url, f"index.html#{episode.anchor}")
-            sheet = Sheet(episode.duration_ms, done.path.name, page, made=episode.published)
-            write_handout(routine, sheet, staged / Path(episode.handout).name)
+            if version != live:
+                # the QR code leads to the routine's card on the page, not the bare MP3: there it plays with
+                # chapters, words and pictures, and offers the podcast feed that keeps it offline
+                page = site_url(channel.base_url, f"index.html#{episode.anchor}")
+                sheet = Sheet(episode.duration_ms, done.path.name, page, made=episode.published)
+                write_handout(routine, sheet, own / Path(episode.handout).name)
             episodes.append(episode)
-            written += [episode.audio, image, episode.handout, *(p for p in episode.pictures if p is not None)]
-            written += [f"{TRACKS}/{name}{suffix}" for suffix in SIDECARS]
-        for path in staged.iterdir():  # every track checked and written: swap them in, then the feed
-            os.replace(path, tracks / path.name)
+            source = own if version != live else folder / version
+            written += [f"{version}/{p.name}" for p in sorted(source.iterdir()) if p.is_file()]
+        # every track checked and written. Named in the manifest first, so that a publish killed from here
+        # on leaves only files the next one removes; then each new version folder moved in with one rename
+        listed = sorted({*manifest_names(old.get("files")), *written})
+        intent = {**old, "version": MANIFEST_VERSION, "files": listed, **({"library": library} if library else {})}
+        write_text(folder / MANIFEST, json.dumps(intent, indent=2, ensure_ascii=False) + "\n")
+        for own, version_folder in new_versions.items():
+            os.rename(own, version_folder)
     artwork = _channel_artwork(channel, folder)
     first = next(iter(loaded.values()), None)
     site = Site(
@@ -170,11 +203,13 @@ def publish(
         episodes=tuple(episodes),
         email=channel.email,
     )
+    # the feed and the page name only files that are there, old or new; each is replaced with one rename
     write_text(folder / "feed.xml", feed_xml(site))
     write_text(folder / "index.html", page_html(site))
     written += [artwork, "feed.xml", "index.html"]
-    removed = remove_stale(folder, old.get("files", []), written)
+    removed = remove_stale(folder, listed, written)
     manifest = {"version": MANIFEST_VERSION, "guid": guid, "files": sorted(set(written)), "tracks": dates}
+    manifest["base_url"] = channel.base_url
     if library is not None:
         manifest["library"] = library
     write_text(folder / MANIFEST, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
@@ -209,16 +244,14 @@ def _path(value: Any) -> Path | None:
 
 
 def _episode(
-    name: str, done: Rendered, image: str, known: dict[str, Any], channel: uuid.UUID, taken: set[str]
+    name: str, version: str, done: Rendered, suffix: str, anchor: str, before: dict[str, Any], channel: uuid.UUID
 ) -> tuple[Episode, dict[str, Any]]:
-    """A rendered routine as the feed and page show it, and its manifest entry.
+    """A rendered routine as the feed and page show it, its files in folder ``version``, and its manifest entry.
 
     The duration comes from decoding the track; it and the date are reused while the
     track's fingerprint is unchanged, so the feed stays the same until the audio does.
     """
-    audio = f"{TRACKS}/{done.path.name}"
     stamp = read_fingerprint(done.path)
-    before = known.get(audio, {}) if isinstance(known, dict) else {}
     if stamp is not None and before.get("fingerprint") == stamp:
         duration_ms, published = int(before["duration_ms"]), datetime.datetime.fromisoformat(before["published"])
     else:
@@ -227,39 +260,41 @@ def _episode(
     timeline, routine = done.plan.timeline, done.plan.routine
     window = Window(0, timeline.duration)
     grid = timeline.sample_rate
+    files = f"{version}/{name}"
     episode = Episode(
         title=routine.title,
         description=routine.description,
         language=routine.language,
         guid=str(uuid.uuid5(channel, name)),
-        anchor=_anchor(name, taken),
-        audio=audio,
-        image=image,
-        captions=f"{TRACKS}/{name}.vtt",
-        subrip=f"{TRACKS}/{name}.srt",
-        chapters_file=f"{TRACKS}/{name}.chapters.json",
-        handout=f"{TRACKS}/{name}.pdf",
+        anchor=anchor,
+        audio=f"{version}/{done.path.name}",
+        image=f"{files}{suffix}",
+        captions=f"{files}.vtt",
+        subrip=f"{files}.srt",
+        chapters_file=f"{files}.chapters.json",
+        handout=f"{files}.pdf",
         size=done.path.stat().st_size,
         duration_ms=duration_ms,
         published=published,
         chapters=tuple(Mark(c.title, to_ms(c.start, grid), to_ms(c.end, grid)) for c in timeline.chapters),
         cues=tuple(Caption(to_ms(e.start, grid), to_ms(e.end, grid), e.text or "") for e in spoken(timeline, window)),
-        pictures=tuple(_picture(name, routine, c.step) for c in timeline.chapters),
+        pictures=tuple(_picture(version, name, routine, c.step) for c in timeline.chapters),
         waits=tuple((to_ms(e.start, grid), to_ms(e.end, grid)) for e in timeline.events if e.kind is EventKind.READY),
     )
-    return episode, {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat()}
+    entry = {"fingerprint": stamp, "duration_ms": duration_ms, "published": published.isoformat(), "anchor": anchor}
+    return episode, entry
 
 
-def _picture(name: str, routine: Routine, step: int | None) -> str | None:
+def _picture(version: str, name: str, routine: Routine, step: int | None) -> str | None:
     """A chapter's step picture in the site, if the step has one."""
     if step is None or routine.steps[step - 1].image is None:
         return None
-    return f"{TRACKS}/{picture_name(name, routine.steps[step - 1])}"
+    return f"{version}/{picture_name(name, routine.steps[step - 1])}"
 
 
 def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
-    """Every routine (each version ``--variant`` asks for) by its track's name on the site; every problem
-    in every file before stopping.
+    """Every routine (each version ``--variant`` asks for) by its track's name on the site, its sound files
+    decoded; every problem in every file before stopping.
 
     ``paths`` name distinct tracks (``distinct_tracks``, which refuses two files that would share one).
     """
@@ -267,8 +302,10 @@ def load_all(paths: Sequence[Path], overrides: Overrides) -> dict[str, Routine]:
     problems: list[Problem] = []
     for path in paths:
         try:
-            for variant in variant_names(path, overrides):
+            for number, variant in enumerate(variant_names(path, overrides)):
                 routine = load(path, overrides, variant)
+                if number == 0:  # the versions of a routine share its sound files
+                    check_sounds(routine)
                 loaded[track_name(path, routine.variant)] = routine
         except RoutineError as err:
             problems += err.problems
@@ -323,44 +360,10 @@ def _channel_artwork(channel: Channel, folder: Path) -> str:
         except OSError as err:
             raise OutputError(f"cannot read the image {channel.image}: {err.strerror}", "check --image") from None
         data, suffix = artwork(Cover(raw, COVER_TYPES.get(channel.image.suffix.lower(), "image/png")))
-    name = f"cover{suffix}"
-    write_bytes(folder / name, data)
+    name = f"cover.{hashlib.sha256(data).hexdigest()[:8]}{suffix}"  # a new picture: a new name, never replaced
+    if not (folder / name).is_file():
+        write_bytes(folder / name, data)
     return name
-
-
-STAGING = ".voiceguide-staging"  # hidden: never served, and never uploaded half-made
-
-
-@contextmanager
-def _staging(folder: Path) -> Iterator[Path]:
-    """A hidden folder in the site where a publish renders every track before any is swapped in;
-    removed afterwards, and at the start if a killed publish left one (never through a link)."""
-    staged = folder / STAGING
-    try:
-        if staged.is_symlink():
-            staged.unlink()
-        elif staged.exists():
-            shutil.rmtree(staged)
-        staged.mkdir()
-    except OSError as err:
-        raise OutputError(f"could not prepare {staged}: {err.strerror}", "check the site folder") from None
-    try:
-        yield staged
-    finally:
-        shutil.rmtree(staged, ignore_errors=True)
-
-
-def _link(live: Path, staged: Path) -> None:
-    """``live`` (if there is one) under the name ``staged`` too: a hard link, else a copy."""
-    if not live.is_file() or live.is_symlink():
-        return
-    try:
-        os.link(live, staged)
-    except OSError:
-        try:
-            shutil.copy2(live, staged)
-        except OSError as err:
-            raise OutputError(f"could not copy {live}: {err.strerror}", "check the site folder") from None
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
@@ -370,30 +373,6 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return manifest if isinstance(manifest, dict) and manifest.get("version") == MANIFEST_VERSION else {}
-
-
-def remove_stale(folder: Path, before: Sequence[str], now: Sequence[str]) -> tuple[str, ...]:
-    """Delete files the last publish wrote that this one did not (a removed or renamed routine)."""
-    keep = set(now)
-    removed = []
-    for name in before:
-        if not isinstance(name, str):
-            continue
-        path = folder / name
-        # only plain names we could have written: never outside the folder, whatever the manifest says,
-        # nor through a linked folder inside it
-        if name in keep or ".." in Path(name).parts or Path(name).is_absolute():
-            continue
-        if not path.parent.resolve().is_relative_to(folder.resolve()):
-            continue
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        except OSError as err:
-            raise OutputError(f"could not remove {path}: {err.strerror}", "check the site folder") from None
-        removed.append(name)
-    return tuple(removed)
 
 
 def _anchor(name: str, taken: set[str]) -> str:

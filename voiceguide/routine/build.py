@@ -214,6 +214,7 @@ def _background(section: Section | None, ctx: Context) -> Background | None:
         noise=section.get(BackgroundSchema.noise),
         volume_db=_first(section.get(BackgroundSchema.volume), base.volume_db),
         duck_db=_first(section.get(BackgroundSchema.duck), base.duck_db),
+        file_at=_named_at(section, BackgroundSchema.file, ctx),
     )
 
 
@@ -224,7 +225,14 @@ def _sounds(section: Section | None, ctx: Context) -> Sounds:
     return Sounds(
         start=audio_file(section, SoundsSchema.start, ctx),
         end=audio_file(section, SoundsSchema.end, ctx),
+        start_at=_named_at(section, SoundsSchema.start, ctx),
+        end_at=_named_at(section, SoundsSchema.end, ctx),
     )
+
+
+def _named_at(section: Section, f: Field[str], ctx: Context) -> tuple[str, int, str] | None:
+    """Where field ``f`` is written (file, line, field), if it is, for messages after validation."""
+    return (ctx.source, section.line(f), section.where(f)) if section.given(f) else None
 
 
 class _Defaults:
