@@ -71,7 +71,8 @@ def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:
 
 # --- a render killed mid-way: the old track stays whole (or there is none), never half of a new one
 
-LONG = "title: Long\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for many seconds
+# a background makes the encoder encode every second (digital silence alone is spliced in, not encoded)
+LONG = "title: Long\nbackground: {noise: pink}\nsteps:\n  - say: Hold still.\n    hold: 3h\n"  # encodes for minutes
 
 
 def hear_sigint() -> None:
@@ -250,7 +251,7 @@ def test_a_render_removes_what_a_killed_render_left(tmp_path: Path, runner: CliR
     assert sorted(p.name for p in out.iterdir()) == ["short.mp3"]
 
 
-MEDIUM = "title: Medium\nsteps:\n  - say: Hold still.\n    hold: 10m\n"
+MEDIUM = "title: Medium\nbackground: {noise: pink}\nsteps:\n  - say: Hold still.\n    hold: 10m\n"
 
 
 @pytest.mark.render

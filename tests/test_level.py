@@ -17,6 +17,7 @@ from voiceguide.audio.level import (
     MARGIN,
     MAX_CUT_LU,
     MP3_GAIN_DB,
+    READ_SECONDS,
     REPAIR_DB,
     SCREEN_DB,
     TICK,
@@ -42,6 +43,7 @@ Bed = Callable[[int, int], Wave]
 
 SIZE = SAMPLE_RATE // 10  # 100 ms
 CHUNK = SAMPLE_RATE * CHUNK_SECONDS
+READ = SAMPLE_RATE * READ_SECONDS  # how much PCM is made at a time
 
 
 def speech(seconds: float, level: float = 6000.0, seed: int = 0) -> Samples:
@@ -382,10 +384,10 @@ def test_the_pcm_comes_in_chunks_with_progress_and_is_silent_outside_where_it_sa
         assert pcm.length == end - start
         for lo, hi in [(0, pcm.length), (3, pcm.length // 2)]:
             chunks = list(pcm.read(lo, hi))
-            assert [len(c) for c in chunks] == [2 * (min(hi, at + CHUNK) - at) for at in range(lo, hi, CHUNK)]
+            assert [len(c) for c in chunks] == [2 * (min(hi, at + READ) - at) for at in range(lo, hi, READ)]
             got = np.frombuffer(b"".join(chunks), dtype="<i2")
             assert np.array_equal(got, whole[start + lo : start + hi])
-        assert progress.count == sum(-(-(hi - lo) // CHUNK) for lo, hi in [(0, pcm.length), (3, pcm.length // 2)])
+        assert progress.count == sum(-(-(hi - lo) // READ) for lo, hi in [(0, pcm.length), (3, pcm.length // 2)])
         assert pcm.sounding is not None
         silent = np.ones(end - start, bool)
         for lo, hi in pcm.sounding:
@@ -397,7 +399,7 @@ def test_the_pcm_comes_in_chunks_with_progress_and_is_silent_outside_where_it_sa
     pcm = levelled.pcm(0, duration)
     for jobs in (1, 2):
         reads = pcm.pieces(SAMPLE_RATE, jobs).reads(duration)
-        assert levelled.chunks(pcm, jobs) == sum(-(-(hi - lo) // CHUNK) for ranges in reads for lo, hi in ranges)
+        assert levelled.chunks(pcm, jobs) == sum(-(-(hi - lo) // READ) for ranges in reads for lo, hi in ranges)
 
 
 def test_with_a_bed_the_pcm_may_sound_anywhere() -> None:

@@ -50,6 +50,7 @@ Wave = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]  # per-tick data: a 2-hour track keeps over a million ticks
 
 LEVELLING = "voice"  # what the target is measured on: in every track's fingerprint, so older tracks are redone
+READ_SECONDS = 2  # the PCM is made this much at a time: each encoder's thread holds a few copies of it
 TICK = 64  # samples per tick of the limiter's gain curve (2.9 ms at 22.05 kHz)
 HOLD = 3  # ticks the gain is down before a peak (lookahead) and after it
 SMOOTH = (1, 1)  # half-widths of the two box filters that round the curve; their sum is below HOLD
@@ -100,14 +101,23 @@ def limiter(peaks: Single, ceiling: float | Single) -> Single:
     Every value averaged into a tick's gain is held for ``HOLD`` ticks on both sides, so no
     tick (nor its neighbours, between which samples are interpolated) ends above what it needs.
     """
-    need = np.minimum(np.float32(1), np.asarray(ceiling, np.float32) / np.maximum(peaks, np.float32(1e-9)))
+    # in place where it can be: a two-hour track has millions of ticks, and solve() calls this often
+    need = np.maximum(peaks, np.float32(1e-9))
+    np.divide(np.asarray(ceiling, np.float32), need, out=need)
+    np.minimum(need, np.float32(1), out=need)
     if not len(need) or need.min() >= 1.0:  # nothing to limit (or no speech at all)
         return need
-    gain = np.lib.stride_tricks.sliding_window_view(np.pad(need, HOLD, mode="edge"), 2 * HOLD + 1).min(axis=1)
+    window = np.lib.stride_tricks.sliding_window_view(np.pad(need, HOLD, mode="edge"), 2 * HOLD + 1)
+    gain: Single = np.asarray(window.min(axis=1), dtype=np.float32)
+    del need, window
     for half in SMOOTH:
         padded = np.pad(gain, half, mode="edge")
-        gain = sum(padded[k : k + len(need)] for k in range(2 * half + 1)) / np.float32(2 * half + 1)
-    return np.asarray(np.minimum(gain, np.float32(1)), dtype=np.float32)
+        gain = padded[: len(gain)].copy()
+        for k in range(1, 2 * half + 1):
+            gain += padded[k : k + len(gain)]
+        gain /= np.float32(2 * half + 1)
+    np.minimum(gain, np.float32(1), out=gain)
+    return gain
 
 
 class Levelled:
@@ -199,7 +209,7 @@ class Levelled:
 
     def _chunks(self, start: int, end: int, progress: Progress) -> Iterator[bytes]:
         """Samples ``start`` to ``end`` as 16-bit little-endian PCM, in chunks."""
-        step = self.mix.rate * CHUNK_SECONDS
+        step = self.mix.rate * READ_SECONDS
         for lo in range(start, end, step):
             hi = min(end, lo + step)
             bed = self.mix.bed
@@ -218,7 +228,7 @@ class Levelled:
 
     def chunks(self, pcm: Pcm, jobs: int = 1) -> int:
         """How many chunks encoding ``pcm`` (made by ``pcm()``) with ``jobs`` encoders reads, for progress."""
-        step, pieces = self.mix.rate * CHUNK_SECONDS, pcm.pieces(self.mix.rate, jobs)
+        step, pieces = self.mix.rate * READ_SECONDS, pcm.pieces(self.mix.rate, jobs)
         return sum(-(-(hi - lo) // step) for reads in pieces.reads(pcm.length) for lo, hi in reads)
 
 
@@ -249,7 +259,10 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float | Single) -> Levell
     def loudness(gain_db: float) -> tuple[float, Single]:
         gain = np.float32(10 ** (gain_db / 20))
         curve = curve_at(gain)
-        return gated(_energies(ticks, curve * curve * gain * gain), size), curve
+        weight = curve * curve
+        weight *= gain
+        weight *= gain
+        return gated(_energies(ticks, weight), size), curve
 
     plain = gated(_energies(ticks, np.ones(len(ticks.speech), np.float32)), size)
     if plain == -math.inf:  # no lines, silent ones, or under 400 ms of them: nothing to measure, only to limit
@@ -275,9 +288,16 @@ def solve(mix: Mix, ticks: Ticks, aim: float, ceiling: float | Single) -> Levell
     return Levelled(mix, 10 ** (hi / 20), ticks, curve, found if found < aim - TOLERANCE_LU else aim, ceiling)
 
 
+ENERGY_TICKS = 1 << 17
+
+
 def _energies(ticks: Ticks, gain: Single) -> Wave:
     """The voice's K-weighted energy per 100 ms of speech, each tick's times ``gain``."""
-    return np.bincount(ticks.block, gain * ticks.speech, ticks.blocks + 1)[: ticks.blocks].astype(np.float64)
+    energies = np.zeros(ticks.blocks + 1)
+    for lo in range(0, len(gain), ENERGY_TICKS):  # a slice at a time: bincount's weights are made float64
+        hi = lo + ENERGY_TICKS
+        energies += np.bincount(ticks.block[lo:hi], gain[lo:hi] * ticks.speech[lo:hi], ticks.blocks + 1)
+    return energies[: ticks.blocks]
 
 
 def _grid(mix: Mix) -> range:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
+import numpy.typing as npt
 
 from voiceguide.errors import EncoderError
 
@@ -115,7 +116,7 @@ class _Format:
     def size(self, padded: int) -> int:
         return (144 if self.mpeg1 else 72) * self.bitrate * 1000 // self.rate + padded
 
-    def padded(self, first: int, count: int) -> np.ndarray:
+    def padded(self, first: int, count: int) -> npt.NDArray[np.int64]:
         """Whether frames ``first`` to ``first + count`` take the padding byte, so the file keeps its
         exact bitrate (players seek a CBR file by byte position)."""
         spare = (144 if self.mpeg1 else 72) * self.bitrate * 1000 % self.rate
@@ -350,41 +351,40 @@ class _Frames:
     def write(self, out: BinaryIO, samples: int) -> None:
         form, head = self.form, bytearray(self.head)
         out.write(head)
-        sizes: list[np.ndarray] = []  # every frame's size, for the seek table
-        crc, count = Crc16(), 0
+        total_frames = len(self.frames) + sum(self.cuts.frames)
+        marks = [percent * total_frames // 100 for percent in range(100)]  # the seek table's frames
+        found: list[int] = []  # where each of them starts
+        crc, count, written = Crc16(), 0, len(head)
         for piece, a, b in self._runs():
             if piece is None:
-                pattern = form.padded(count, b)
-                blocks = self._silence(a, pattern)
-                sizes.append(pattern + form.size(0))
-                count += b
+                sizes = form.padded(count, b) + form.size(0)
+                blocks = self._silence(a, sizes - form.size(0))
             else:
+                sizes = np.array(self.frames.sizes[a:b], dtype=np.int64)
                 _, start, _ = self.frames[a]
                 _, last, size = self.frames[b - 1]
                 blocks = self.sources[piece].blocks(start, last + size)
-                sizes.append(np.array(self.frames.sizes[a:b], dtype=np.int64))
-                count += b - a
+            starts = np.concatenate([[0], np.cumsum(sizes)[:-1]]) + written
+            while len(found) < 100 and marks[len(found)] < count + len(sizes):
+                found.append(int(starts[marks[len(found)] - count]))
             for block in blocks:
                 crc.update(block)
                 out.write(block)
-        ends = np.cumsum(np.concatenate(sizes)) + len(head)
-        total = int(ends[-1])
+            count += len(sizes)
+            written += int(sizes.sum())
         xing, lame = self.offsets
         head[xing + 8 : xing + 12] = count.to_bytes(4, "big")
-        head[xing + 12 : xing + 16] = total.to_bytes(4, "big")
+        head[xing + 12 : xing + 16] = written.to_bytes(4, "big")
         if int.from_bytes(head[xing + 4 : xing + 8], "big") & 4:  # the seek table: each percent, in 256ths
-            starts = np.concatenate([[len(head)], ends[:-1]])
-            head[xing + 16 : xing + 116] = bytes(
-                min(255, 256 * int(starts[percent * count // 100]) // total) for percent in range(100)
-            )
-        head[lame + 28 : lame + 32] = total.to_bytes(4, "big")
+            head[xing + 16 : xing + 116] = bytes(min(255, 256 * start // written) for start in found)
+        head[lame + 28 : lame + 32] = written.to_bytes(4, "big")
         head[lame + 32 : lame + 34] = crc.value.to_bytes(2, "big")
         if not _set_padding(head, lame, count * form.samples - samples):
             raise _broken("its length cannot be written in the LAME tag")
         out.seek(0)
         out.write(head)
 
-    def _silence(self, model: int, pattern: np.ndarray) -> Iterator[bytes]:
+    def _silence(self, model: int, pattern: npt.NDArray[np.int64]) -> Iterator[bytes]:
         """Silent frames like frame ``model`` (silent) but reading no data, padded as ``pattern`` says."""
         piece, at, _ = self.frames[model]
         header = bytearray(self.sources[piece].read(at, 4 + self.form.side))
@@ -409,7 +409,7 @@ _ARC = 0xA001  # CRC-16/ARC (polynomial 0x8005, reflected, initial 0): the LAME 
 
 
 @cache
-def _table() -> np.ndarray:
+def _table() -> npt.NDArray[np.uint32]:
     table = np.zeros(256, dtype=np.uint32)
     for byte in range(256):
         crc = byte
