@@ -1120,3 +1120,23 @@ def test_publish_and_serve_take_every_option_that_changes_the_audio_as_render_do
     render = options("render")
     assert sorted(render) == sorted(AUDIO_OPTIONS)
     assert options(command) == render
+
+
+@pytest.mark.parametrize("command", ["render", "publish", "serve"])
+@pytest.mark.parametrize("kbps", ["320", "100", "24"])
+def test_a_bitrate_the_track_cannot_have_is_refused(
+    command: str, kbps: str, write_routine: Callable[..., Path], runner: CliRunner, tmp_path: Path
+) -> None:
+    """LAME would round it (320 kbps gave 160) without a word: the command names the rates there are."""
+    path = write_routine(MINIMAL)
+    where = {
+        "render": ["-o", str(tmp_path / "out")],
+        "publish": ["-o", str(tmp_path / "out"), "--base-url", "https://example.com/"],
+    }
+    result = runner.invoke(cli, [command, str(path), "--bitrate", kbps, *where.get(command, ["--port", "0"])])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        "Error: Invalid value for '--bitrate': an MP3 of speech (22,050 Hz) can have "
+        f"32, 40, 48, 56, 64, 80, 96, 112, 128, 144 or 160 kbps; got {kbps}"
+    )
+    assert not (tmp_path / "out").exists()

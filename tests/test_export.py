@@ -17,7 +17,7 @@ import pytest
 import srt
 from click.testing import CliRunner
 from mutagen.id3 import ID3, CTOCFlags
-from mutagen.mp3 import MONO, MP3, BitrateMode
+from mutagen.mp3 import MONO, MP3, BitrateMode, MPEGFrame
 from PIL import Image
 from test_render import assert_audio_matches_plan
 
@@ -33,7 +33,7 @@ from voiceguide.durations import format_clock
 from voiceguide.export import track as export_module
 from voiceguide.export.tags import read_fingerprint
 from voiceguide.export.track import PLAYLIST_STAMP, Export
-from voiceguide.pipeline import Overrides, Plan, load, plan, render
+from voiceguide.pipeline import BITRATES, Overrides, Plan, load, plan, render
 from voiceguide.plan.present import plan_dict
 from voiceguide.plan.timeline import SAMPLE_RATE, Timeline
 from voiceguide.progress import SILENT
@@ -202,6 +202,37 @@ def test_the_track_is_64_kbps_mono_as_read_from_its_own_frames(
     info = MP3(rendered_short[0]).info
     assert (info.channels, info.mode, info.bitrate, info.sample_rate) == (1, MONO, 64_000, 22_050)
     assert info.bitrate_mode in (BitrateMode.CBR, BitrateMode.UNKNOWN)  # LAME's Info tag: constant bitrate
+
+
+MPEG2_LAYER3_KBPS = vars(MPEGFrame)["_MPEGFrame__BITRATE"][(2, 3)]  # mutagen's table of the format
+
+
+def frame_kbps(path: Path) -> list[int]:
+    """The bitrate in each MPEG-2 layer III frame header of ``path`` (no ID3 tag), walked frame by frame."""
+    data, found, at = path.read_bytes(), [], 0
+    while at + 4 <= len(data):
+        header = int.from_bytes(data[at : at + 4], "big")
+        assert (header >> 21, (header >> 19) & 3, (header >> 17) & 3) == (0x7FF, 2, 1), (path, at)  # sync, v2, LIII
+        kbps, padding = MPEG2_LAYER3_KBPS[(header >> 12) & 15], (header >> 9) & 1
+        found.append(kbps)
+        at += 72_000 * kbps // SAMPLE_RATE + padding
+    assert at == len(data)
+    return found
+
+
+def test_every_bitrate_the_command_offers_is_one_the_track_has(tmp_path: Path) -> None:
+    """``--bitrate`` offers exactly MPEG-2 layer III's rates from 32 kbps, and each is the one in
+    every frame LAME writes, not one it rounded the figure to."""
+    assert tuple(kbps for kbps in MPEG2_LAYER3_KBPS if kbps >= 32) == BITRATES
+    tone = (np.sin(np.arange(SAMPLE_RATE) * 2 * np.pi * 440 / SAMPLE_RATE) * 8000).astype("<i2").tobytes()
+    pcm = tone + bytes(2 * 5 * SAMPLE_RATE) + tone  # a silence long enough to be spliced in as ready frames
+    for kbps in BITRATES:
+        path = tmp_path / f"{kbps}.mp3"
+        encode_mp3(Pcm.of(pcm), path, SAMPLE_RATE, kbps)
+        _info, *audio = frame_kbps(path)  # LAME's Info frame takes the rate its tag needs
+        assert len(audio) > 7 * SAMPLE_RATE // 576
+        assert set(audio) == {kbps}
+        assert MP3(path).info.sample_rate == SAMPLE_RATE
 
 
 def test_tags_name_the_track_like_a_real_album(rendered_short: tuple[Path, dict[str, Any], Plan]) -> None:

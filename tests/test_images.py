@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from test_page import CHROMEDRIVER, CHROMIUM, browser
 from test_serve import serving, wait_for
 
 from voiceguide.cli.app import cli
-from voiceguide.export.track import CHAPTER_PIXELS
+from voiceguide.export.track import CHAPTER_PIXELS, Export
 from voiceguide.pipeline import Overrides, load, render
 
 PICTURED = """\
@@ -109,6 +110,33 @@ def test_chapters_json_and_chapter_frames_carry_the_pictures(pictured: Path, tmp
     assert art.mime == "image/jpeg"
     assert art.data == (tmp_path / "out" / "pictured.step-1.jpg").read_bytes()
     assert Image.open(io.BytesIO(frames["Press"][0].data)).size == (300, 400)
+
+
+@pytest.mark.render
+def test_each_split_parts_chapters_json_carries_its_steps_picture(pictured: Path, tmp_path: Path) -> None:
+    """`render --split`: a part's chapters.json names its step's picture, which lies beside it (the
+    picture its MP3 embeds); a picture the routine drops goes with the next render."""
+    render(load(pictured, Overrides(engine="espeak-ng")), tmp_path / "out", options=Export(split=True))
+    folder = tmp_path / "out" / "pictured"
+    found = {}
+    for part in sorted(folder.glob("*.chapters.json")):
+        (chapter,) = json.loads(part.read_text(encoding="utf-8"))["chapters"]
+        found[part.name] = chapter.get("img")
+        if "img" in chapter:
+            mp3 = part.with_name(part.name.removesuffix(".chapters.json") + ".mp3")
+            (embedded,) = ID3(mp3).getall("CHAP")[0].sub_frames.getall("APIC")
+            assert (folder / urllib.parse.unquote(chapter["img"])).read_bytes() == embedded.data
+    assert found == {
+        "01 - Introduction.chapters.json": None,
+        "02 - Shoulder roll.chapters.json": "02%20-%20Shoulder%20roll.step-1.jpg",
+        "03 - Breathe.chapters.json": None,
+        "04 - Press.chapters.json": "04%20-%20Press.step-3.png",
+    }
+    assert Image.open(folder / "02 - Shoulder roll.step-1.jpg").size == (CHAPTER_PIXELS, 750)
+
+    pictured.write_text(PICTURED.replace("    image: press.png\n", ""), encoding="utf-8")
+    render(load(pictured, Overrides(engine="espeak-ng")), tmp_path / "out", options=Export(split=True))
+    assert sorted(p.name for p in folder.glob("*.step-*")) == ["02 - Shoulder roll.step-1.jpg"]
 
 
 def big_picture(path: Path) -> None:

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+import starlette.responses
 
 from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.pipeline import Overrides, load, plan
@@ -130,21 +132,45 @@ def test_serve_levels_the_voice_to_the_loudness_asked_for(tmp_path: Path, ffmpeg
     assert voice == pytest.approx(-20.0, abs=VOICE_TOLERANCE_LU)
 
 
-def test_page_feed_and_files_have_their_types(served: Served) -> None:
-    url, _ = track_of(served)
-    expected = {
-        "/": "text/html",
-        "/index.html": "text/html",
-        "/feed.xml": "xml",
-        url[len(served.prefix) :]: "audio/mpeg",
-        url[len(served.prefix) : -4] + ".vtt": "text/vtt",
-        url[len(served.prefix) : -4] + ".chapters.json": "application/json",
-        "/" + served.session.published.site.artwork: "image/png",
-    }
-    for path, kind in expected.items():
-        reply = ask(served.port, "GET", served.prefix + path)
+# What each kind of file the site holds is served as, whatever this machine's MIME tables say.
+SERVED_AS = {
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".mp3": "audio/mpeg",
+    ".vtt": "text/vtt; charset=utf-8",
+    ".srt": "application/x-subrip; charset=utf-8",  # as the feed's podcast:transcript names it
+    ".lrc": "text/plain; charset=utf-8",
+    ".chapters.json": "application/json+chapters",  # as Podcasting 2.0's JSON chapters ask
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+}
+
+
+@pytest.mark.parametrize("tables", ["this machine's", "none"])
+def test_every_file_of_the_site_is_served_as_written_with_its_type(
+    served: Served, tables: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file publish wrote (dot-files aside) comes back byte for byte, typed as SERVED_AS says, also on
+    a machine whose MIME tables know nothing; the feed's chapters and transcripts are served as it names them."""
+    if tables == "none":
+        monkeypatch.setattr(starlette.responses, "guess_type", lambda _path: (None, None))
+    folder = served.session.published.folder
+    hidden = list(folder.rglob(".*"))  # the manifest, a staging folder: never served
+    files = [p for p in sorted(folder.rglob("*")) if p.is_file() and not any(p.is_relative_to(h) for h in hidden)]
+    assert {suffix for suffix in SERVED_AS if any(p.name.endswith(suffix) for p in files)} == set(SERVED_AS)
+    for path in files:
+        reply = ask(served.port, "GET", served.prefix + "/" + urllib.parse.quote(path.relative_to(folder).as_posix()))
         assert reply.status == 200, path
-        assert kind in reply.headers["content-type"], path
+        assert reply.body == path.read_bytes(), path
+        (kind,) = (kind for suffix, kind in SERVED_AS.items() if path.name.endswith(suffix))
+        assert reply.headers["content-type"] == kind, path
+    feed = ET.fromstring(ask(served.port, "GET", f"{served.prefix}/feed.xml").body)
+    declared = [(e.get("url"), e.get("type")) for e in feed.iter() if e.tag.endswith(("}chapters", "}transcript"))]
+    assert len(declared) == 3
+    for url, kind in declared:
+        reply = ask(served.port, "GET", urllib.parse.urlsplit(url).path)
+        assert reply.headers["content-type"].split(";")[0] == kind, url
+    assert ask(served.port, "GET", f"{served.prefix}/").headers["content-type"] == SERVED_AS[".html"]
 
 
 @pytest.mark.parametrize(

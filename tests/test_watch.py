@@ -141,7 +141,16 @@ class Watcher:
     def renders(self) -> int:
         return self.stdout().count("Wrote ")
 
+    def rounds(self) -> int:
+        """Rounds of rendering done: the watch says it is watching again after each one."""
+        return self.stderr().count("Watching 1 routine for changes; Ctrl-C stops.")
+
+    def wait_for_round(self, rounds: int, what: str) -> None:
+        self.wait_for(lambda: self.rounds() == rounds, what)
+
     def stop(self) -> int:
+        """Ctrl-C while the watch waits for a save (sent once it has said so: a Ctrl-C during a
+        render is exit 130, and "Wrote" comes before the round ends)."""
         self.process.send_signal(signal.SIGINT)
         return self.process.wait(timeout=BOUND)
 
@@ -167,12 +176,13 @@ def test_watch_renders_again_after_a_save_and_stops_cleanly_on_ctrl_c(
     watched: tuple[Path, Path, Watcher],
 ) -> None:
     routine, track, watcher = watched
-    watcher.wait_for(lambda: watcher.renders() == 1, "the first track")
-    assert "Watching 1 routine for changes" in watcher.stderr()
+    watcher.wait_for_round(1, "the first track")
+    assert watcher.renders() == 1
     first = fingerprint(track)
 
     save(routine, ROUTINE.format(say="Second version, longer than the first."))
-    watcher.wait_for(lambda: watcher.renders() == 2, "the track rendered again")
+    watcher.wait_for_round(2, "the track rendered again")
+    assert watcher.renders() == 2
     assert fingerprint(track) != first
     second = watcher.stdout().splitlines()[-1]
     assert "2 lines, 1 from cache" in second  # only the edited line was spoken again
@@ -209,6 +219,7 @@ def test_watch_renders_every_save_in_turn(tmp_path: Path, runner: CliRunner, mon
     (result,) = results
     assert result.exit_code == 0, result.output
     assert result.output.count("Wrote ") == 3
+    assert result.stderr.count("Watching 1 routine for changes; Ctrl-C stops.") == 3  # once after each round
     assert len(tracks) == 3  # the watch asked for a change after each render
     assert len(set(tracks)) == 3  # and each save made a new track
     assert result.stderr.rstrip().endswith("Stopped watching.")
@@ -216,16 +227,18 @@ def test_watch_renders_every_save_in_turn(tmp_path: Path, runner: CliRunner, mon
 
 def test_watch_shows_an_error_and_keeps_watching(watched: tuple[Path, Path, Watcher]) -> None:
     routine, track, watcher = watched
-    watcher.wait_for(lambda: watcher.renders() == 1, "the first track")
+    watcher.wait_for_round(1, "the first track")
     first = fingerprint(track)
 
     save(routine, "title: Watched\nsteps:\n  - say: Broken.\n    hodl: 1s\n")
-    watcher.wait_for(lambda: "unknown field 'hodl'" in watcher.stderr(), "the error")
+    watcher.wait_for_round(2, "the error")
+    assert "unknown field 'hodl'" in watcher.stderr()
     assert watcher.process.poll() is None
     assert fingerprint(track) == first  # the last good track stays
 
     save(routine, ROUTINE.format(say="Fixed again."))
-    watcher.wait_for(lambda: watcher.renders() == 2, "the track rendered after the fix")
+    watcher.wait_for_round(3, "the track rendered after the fix")
+    assert watcher.renders() == 2
     assert fingerprint(track) != first
     assert watcher.stop() == 0
 

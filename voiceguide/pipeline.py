@@ -33,6 +33,10 @@ from voiceguide.speech.engines import auto_engine, voice_to_download
 from voiceguide.speech.synth import Settings, Stats, stored, synthesise
 
 DEFAULT_BITRATE = 64
+# The kbps a track can have: at SAMPLE_RATE (22,050 Hz) an MP3 is MPEG-2 layer III, whose frames hold
+# 8 to 160 kbps in these steps (LAME rounds any other figure to one of them without a word); from 32,
+# as the levelling's margins are measured from there and speech below it is muffled.
+BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 
 
 @dataclass(frozen=True)

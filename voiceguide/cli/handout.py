@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.cli.options import settings, synthesis_options, voice_options
+from voiceguide.cli.options import overrides_options, settings, synthesis_options, voice_options
 from voiceguide.cli.report import error_text, fail_batch
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.handout import PAPERS
@@ -36,16 +36,14 @@ def _url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
 )
 @click.option("--url", callback=_url, help="Where the track is online; printed as a QR code and as text.")
 @click.option("--paper", type=click.Choice(tuple(PAPERS)), default="a4", show_default=True, help="Paper size.")
-@voice_options
+@overrides_options(voice_options)
 @synthesis_options
 def handout_command(
     routines: Sequence[Path],
     out_dir: Path,
     url: str | None,
     paper: str,
-    engine: str | None,
-    voice: str | None,
-    rate: int | None,
+    overrides: Overrides,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -65,7 +63,7 @@ def handout_command(
     failures: list[VoiceguideError] = []
     for path in paths:
         try:
-            written = handout(load(path, Overrides(engine, voice, rate)), out_dir, url, paper, settings(jobs, no_cache))
+            written = handout(load(path, overrides), out_dir, url, paper, settings(jobs, no_cache))
         except VoiceguideError as err:
             failures.append(err)
             click.echo(error_text(err), err=True)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from voiceguide.audio.loudness import DEFAULT_TARGET
 from voiceguide.durations import format_span, parse_duration
 from voiceguide.model import ENGINE_CHOICES
-from voiceguide.pipeline import DEFAULT_BITRATE
+from voiceguide.pipeline import BITRATES, DEFAULT_BITRATE, Overrides
+from voiceguide.plan.timeline import SAMPLE_RATE
 from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS
 from voiceguide.routine.fields import HOLDS, PACE
@@ -93,6 +96,28 @@ def version_options(command: F) -> F:
     )(command)
 
 
+OVERRIDES = tuple(field.name for field in dataclasses.fields(Overrides))
+
+
+def overrides_options(*groups: Callable[[F], F]) -> Callable[[F], F]:
+    """Declare the option ``groups`` (voice_options, limits_options, version_options, or audio_options
+    in place of voice_options) and hand the command one ``overrides: Overrides`` built from the
+    values of theirs that override the routine (what a group leaves out keeps Overrides' default)."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def with_overrides(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in OVERRIDES if name in kwargs}
+            return command(*args, overrides=Overrides(**given), **kwargs)
+
+        declared = cast(F, with_overrides)
+        for group in reversed(groups):
+            declared = group(declared)
+        return declared
+
+    return decorate
+
+
 def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float | None:
     """``--loudness``: a target in LUFS like -16, or `off`."""
     if value.strip().lower() == "off":
@@ -104,6 +129,17 @@ def _loudness(_ctx: click.Context, _param: click.Parameter, value: str) -> float
     if not -40 <= target <= -5:
         raise click.BadParameter(f"expected a loudness from -40 to -5 LUFS, or off; got {value!r}")
     return target
+
+
+def _rates() -> str:
+    return ", ".join(map(str, BITRATES[:-1])) + f" or {BITRATES[-1]}"
+
+
+def _bitrate(_ctx: click.Context, _param: click.Parameter, value: int) -> int:
+    """``--bitrate``: one the track's MP3 format can hold, rather than LAME's silent rounding."""
+    if value not in BITRATES:
+        raise click.BadParameter(f"an MP3 of speech ({SAMPLE_RATE:,} Hz) can have {_rates()} kbps; got {value}")
+    return value
 
 
 def audio_options(command: F) -> F:
@@ -119,7 +155,13 @@ def audio_options(command: F) -> F:
         "`volume`; the true peak of everything stays at most -1 dBTP), or `off`.",
     )(command)
     command = click.option(
-        "--bitrate", type=click.IntRange(32, 320), default=DEFAULT_BITRATE, show_default=True, help="MP3 kbps."
+        "--bitrate",
+        type=int,
+        metavar="KBPS",
+        default=DEFAULT_BITRATE,
+        callback=_bitrate,
+        show_default=True,
+        help=f"MP3 kbps: {_rates()}.",
     )(command)
     return voice_options(command)
 

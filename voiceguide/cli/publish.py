@@ -12,6 +12,7 @@ import segno
 from voiceguide.cli.options import (
     audio_options,
     limits_options,
+    overrides_options,
     progress_bars,
     settings,
     synthesis_options,
@@ -81,9 +82,7 @@ def _published_lines(done: Published) -> list[str]:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Podcast artwork, PNG or JPEG (made square, 1400 to 3000 px); default: a title card.",
 )
-@audio_options
-@limits_options
-@version_options
+@overrides_options(audio_options, limits_options, version_options)
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; errors only.")
 def publish_command(
@@ -95,14 +94,7 @@ def publish_command(
     email: str | None,
     description: str | None,
     image: Path | None,
-    engine: str | None,
-    voice: str | None,
-    rate: int | None,
-    files_from: tuple[Path, ...],
-    max_length_ms: int,
-    holds: float,
-    pace: float,
-    variants: tuple[str, ...],
+    overrides: Overrides,
     bitrate: int,
     loudness: float | None,
     jobs: int,
@@ -131,7 +123,7 @@ def publish_command(
     channel = Channel(base_url, title or ("" if given else "Routines"), author, description, image, email)
     with progress_bars(quiet) as progress:
         options = (
-            Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants),
+            overrides,
             bitrate,
             settings(jobs, no_cache),
             progress,
@@ -164,9 +156,7 @@ def publish_command(
 @click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port (0: any free one).")
 @click.option("--title", help="The podcast's title (default: \"Routines\"; for client folders, each one's name).")
 @click.option("--author", help="The podcast's author (default: the first routine that names one).")
-@audio_options
-@limits_options
-@version_options
+@overrides_options(audio_options, limits_options, version_options)
 @synthesis_options
 def serve_command(
     routines: Sequence[Path],
@@ -174,14 +164,7 @@ def serve_command(
     port: int,
     title: str | None,
     author: str | None,
-    engine: str | None,
-    voice: str | None,
-    rate: int | None,
-    files_from: tuple[Path, ...],
-    max_length_ms: int,
-    holds: float,
-    pace: float,
-    variants: tuple[str, ...],
+    overrides: Overrides,
     bitrate: int,
     loudness: float | None,
     jobs: int,
@@ -209,7 +192,7 @@ def serve_command(
             host,
             port,
             title,
-            Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants),
+            overrides,
             bitrate,
             settings(jobs, no_cache),
             progress,

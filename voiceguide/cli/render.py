@@ -14,6 +14,7 @@ from voiceguide.cli.options import (
     audio_options,
     export_options,
     limits_options,
+    overrides_options,
     progress_bars,
     settings,
     synthesis_options,
@@ -40,9 +41,7 @@ from voiceguide.routine.build import expand_paths
     show_default=True,
     help="Folder for the MP3 files.",
 )
-@audio_options
-@limits_options
-@version_options
+@overrides_options(audio_options, limits_options, version_options)
 @export_options
 @synthesis_options
 @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary; only errors and warnings.")
@@ -50,14 +49,7 @@ from voiceguide.routine.build import expand_paths
 def render_command(
     routines: Sequence[Path],
     out_dir: Path,
-    engine: str | None,
-    voice: str | None,
-    rate: int | None,
-    files_from: tuple[Path, ...],
-    max_length_ms: int,
-    holds: float,
-    pace: float,
-    variants: tuple[str, ...],
+    overrides: Overrides,
     bitrate: int,
     loudness: float | None,
     sidecars: bool,
@@ -86,7 +78,6 @@ def render_command(
       voiceguide render routines/desk-break.yaml --watch
       voiceguide render routines/neck-and-back.yaml --variant gentle --holds 0.5
     """
-    overrides = Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants)
     options = Export(loudness, sidecars, split)
     paths = distinct_tracks(expand_paths(routines))
     failures: list[VoiceguideError] = []
@@ -145,11 +136,12 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
     changes = watch_routines(paths)
     next(changes)  # the watcher runs: no save from here on is missed
     pending: Sequence[Path] = paths
-    click.echo(f"Watching {len(paths)} routine{'s' * (len(paths) != 1)} for changes; Ctrl-C stops.", err=True)
+    waiting = f"Watching {len(paths)} routine{'s' * (len(paths) != 1)} for changes; Ctrl-C stops."
     while True:
         for path in pending:
             render_one(path)
         try:
+            click.echo(waiting, err=True)  # after each round: from this line on, Ctrl-C stops cleanly (exit 0)
             pending = [given.get(path, path) for path in sorted(next(changes)) if path.is_file()]
         except KeyboardInterrupt:
             click.echo("Stopped watching.", err=True)
@@ -159,21 +151,12 @@ def _watch(paths: Sequence[Path], render_one: Callable[[Path], None]) -> None:
 @click.command(name="plan")
 @click.argument("routine", type=click.Path(path_type=Path, readable=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the timeline as JSON.")
-@voice_options
-@limits_options
-@version_options
+@overrides_options(voice_options, limits_options, version_options)
 @synthesis_options
 def plan_command(
     routine: Path,
     as_json: bool,
-    engine: str | None,
-    voice: str | None,
-    rate: int | None,
-    files_from: tuple[Path, ...],
-    max_length_ms: int,
-    holds: float,
-    pace: float,
-    variants: tuple[str, ...],
+    overrides: Overrides,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -187,7 +170,6 @@ def plan_command(
       voiceguide plan routines/neck-and-back.yaml --json > plan.json
       voiceguide plan routines/neck-and-back.yaml --variant gentle
     """
-    overrides = Overrides(engine, voice, rate, files_from, max_length_ms, holds, pace, variants)
     names = variant_names(routine, overrides)
     if len(names) > 1:
         raise click.UsageError("plan shows one version at a time; give one --variant (not `all`)")
@@ -208,13 +190,12 @@ def plan_command(
     is_flag=True,
     help="Also synthesise every line (cached) to check that cues fit their holds, and warn about moved lines.",
 )
-@limits_options
+@overrides_options(limits_options)
 @synthesis_options
 def validate_command(
     routines: Sequence[Path],
     speech: bool,
-    files_from: tuple[Path, ...],
-    max_length_ms: int,
+    overrides: Overrides,
     jobs: int,
     no_cache: bool,
 ) -> None:
@@ -234,7 +215,6 @@ def validate_command(
     tips = Tips()
     for path in paths:
         try:
-            overrides = Overrides(files_from=files_from, max_length_ms=max_length_ms)
             routine = load(path, overrides, fallbacks=tips.fallbacks if speech else None)
             check_sounds(routine)
             for version in (routine, *(load(path, overrides, name) for name in routine.variants)):

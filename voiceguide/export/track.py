@@ -43,7 +43,7 @@ NOTICED_LU = 0.5  # a voice this far short of the target is worth a warning
 CHAPTER_PIXELS = 1000  # a step picture's longer side as chapter art: sharp on a phone, small in the MP3
 MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
 PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
-PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|srt|chapters\.json)")
+PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|srt|chapters\.json|step-\d+\.(jpg|png))")
 
 
 @dataclass(frozen=True)
@@ -254,12 +254,18 @@ def _split(
         for number, (partial, chapter) in enumerate(zip(partials, timeline.chapters, strict=True), start=1):
             marks = (Mark(chapter.title, 0, to_ms(chapter.end - chapter.start, rate), pictures.get(chapter.step or 0)),)
             write_tags(partial, _tags(routine, chapter.title, number, count, cover, marks, None))
+    links = options.links and options.links + urllib.parse.quote(folder.name) + "/"  # the parts' folder online
     for stem, chapter in zip(stems, timeline.chapters, strict=True):
         target = folder / f"{stem}.mp3"
         written.add(target)
         if options.sidecars:
             header = Header(chapter.title, _artist(routine), _album(routine))
-            written.update(write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem))
+            images = {}
+            if chapter.step in pictures:  # the step's picture beside its part, as the whole track has it
+                name = picture_name(stem, routine.steps[chapter.step - 1])
+                written.add(write_bytes(folder / name, pictures[chapter.step].data))
+                images[chapter.step] = links + urllib.parse.quote(name)
+            written.update(write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem, images))
         seconds = to_ms(chapter.end - chapter.start, rate) / 1000
         entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
     _remove_stale_parts(folder, written)

@@ -26,6 +26,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -35,6 +36,7 @@ from voiceguide.errors import OutputError, VoiceguideError
 from voiceguide.files import atomic_path, output_folder
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides
 from voiceguide.progress import SILENT, Progress
+from voiceguide.publish.feed import CHAPTERS_TYPE, SRT_TYPE, VTT_TYPE
 from voiceguide.publish.libraries import clients, new_secret
 from voiceguide.publish.model import Channel, Published
 from voiceguide.publish.site import AS_WRITTEN, publish, sites_folder
@@ -45,6 +47,20 @@ ALL_INTERFACES = ("0.0.0.0", "::", "")
 VIRTUAL = ("docker", "br-", "veth", "virbr", "vmnet", "vboxnet", "cni", "flannel")  # bridges a phone cannot reach
 HEADER_TIMEOUT_S = 10.0  # a request's line and headers must arrive within this
 MAX_CONNECTIONS = 200  # open at once; a request past it gets 503 at once (a phone opens a few)
+# The type of every kind of file a published site holds, by how its name ends: as the feed names them,
+# not as this machine's MIME tables guess (they may lack .srt and .lrc, or call feed.xml text/xml).
+CONTENT_TYPES = {
+    ".chapters.json": CHAPTERS_TYPE,
+    ".vtt": f"{VTT_TYPE}; charset=utf-8",
+    ".srt": f"{SRT_TYPE}; charset=utf-8",
+    ".lrc": "text/plain; charset=utf-8",
+    ".html": "text/html; charset=utf-8",
+    ".xml": "application/xml; charset=utf-8",
+    ".mp3": "audio/mpeg",
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+}
 
 
 @dataclass(frozen=True)
@@ -77,13 +93,28 @@ def library(routines: Sequence[Path]) -> Library:
 
 
 class SiteFiles(StaticFiles):
-    """Starlette's static files, never showing dot-files (the manifest, half-written ``.part`` files)."""
+    """Starlette's static files, never showing dot-files (the manifest, half-written ``.part`` files),
+    each served with its type from ``CONTENT_TYPES``."""
 
     def get_path(self, scope: Scope) -> str:
         path = super().get_path(scope)
         if any(part.startswith(".") for part in Path(path).parts):
             raise HTTPException(status_code=404)
         return path
+
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        kind = content_type(os.fspath(full_path))
+        if kind is not None and "content-type" in response.headers:  # a 304 has none
+            response.headers["content-type"] = kind
+        return response
+
+
+def content_type(name: str) -> str | None:
+    """The type ``serve`` gives a file of the site, or ``None`` for a kind publish does not write."""
+    return next((kind for suffix, kind in CONTENT_TYPES.items() if name.endswith(suffix)), None)
 
 
 def application(libraries: Sequence[Library]) -> Starlette:
