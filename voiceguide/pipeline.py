@@ -14,6 +14,7 @@ from voiceguide.audio.background import Bed
 from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.level import LEVELLING
 from voiceguide.audio.mix import Mix
+from voiceguide.audio.mp3 import bitrates
 from voiceguide.audio.sounds import chime_clips, sound_problems
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
@@ -34,9 +35,9 @@ from voiceguide.speech.synth import Settings, Stats, stored, synthesise
 
 DEFAULT_BITRATE = 64
 # The kbps a track can have: at SAMPLE_RATE (22,050 Hz) an MP3 is MPEG-2 layer III, whose frames hold
-# 8 to 160 kbps in these steps (LAME rounds any other figure to one of them without a word); from 32,
+# 8 to 160 kbps in fixed steps (LAME rounds any other figure to one of them without a word); from 32,
 # as the levelling's margins are measured from there and speech below it is muffled.
-BITRATES = (32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+BITRATES = tuple(kbps for kbps in bitrates(SAMPLE_RATE) if kbps >= 32)
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,11 @@ _BITRATES = {  # kbps by index, layer III
 _RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
+def bitrates(sample_rate: int) -> tuple[int, ...]:
+    """The bitrates (kbps) an MP3 (layer III) at ``sample_rate`` can have."""
+    return _BITRATES[sample_rate in _RATES[3]][1:]
+
+
 @dataclass(frozen=True)
 class Cuts:
     """Where a track's long silences are shortened for the encoder: each cut removes ``frames``
