@@ -58,16 +58,16 @@ class Target:
         ]
 
 
-TIMING_TESTS = ("tests/test_timeline.py", "tests/test_durations.py", "tests/test_properties.py")
+TIMING_TESTS = ("tests/plan/test_timeline.py", "tests/test_durations.py", "tests/plan/test_properties.py")
 TARGETS = {
     "timeline": Target("plan.timeline", TIMING_TESTS),
     "durations": Target("durations", TIMING_TESTS),
     # the assembly code: trimming engine clips, and placing them at their samples
-    "clips": Target("speech.clips", ("tests/test_audio.py",), ("trim",)),
-    "assembly": Target("audio.mix", ("tests/test_audio.py",), ("Mix.*",)),
-    "loudness": Target("audio.loudness", ("tests/test_loudness.py",)),
-    "level": Target("audio.level", ("tests/test_level.py",)),
-    "export": Target("export.track", ("tests/test_export.py",)),
+    "clips": Target("speech.clips", ("tests/audio/test_audio.py",), ("trim",)),
+    "assembly": Target("audio.mix", ("tests/audio/test_audio.py",), ("Mix.*",)),
+    "loudness": Target("audio.loudness", ("tests/audio/test_loudness.py",)),
+    "level": Target("audio.level", ("tests/audio/test_level.py",)),
+    "export": Target("export.track", ("tests/export/test_export.py",)),
 }
 # Tests marked `render` (real speech through ffmpeg, seconds each) are left out: each mutant runs every
 # test that reaches its function, so a survivor would pay for all of them. Synthetic tests cover that code.

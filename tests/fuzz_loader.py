@@ -2,7 +2,7 @@
 
 Every input must end in exit 0, or exit 2 with a message: never a traceback, a hang
 (``TIMEOUT_S`` per input) or more than ``MAX_RSS_MB`` of memory. The suite runs the
-mutations for a few seconds through hypothesis (tests/test_properties.py); this script
+mutations for a few seconds through hypothesis (tests/plan/test_properties.py); this script
 runs them for as long as you like, in-process for speed:
 
     python tests/fuzz_loader.py --minutes 10

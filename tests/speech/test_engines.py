@@ -16,7 +16,7 @@ from voiceguide.speech.clips import AUDIBLE, decode_clip, trim
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.base import EncodedAudio, literal, pick_voice
 
-ESPEAK_ENGINES = ("pyttsx3", "espeak-ng")  # piper has its own: tests/test_piper.py
+ESPEAK_ENGINES = ("pyttsx3", "espeak-ng")  # piper has its own: tests/speech/test_piper.py
 
 RATE = 22_050
 SSML = 'Relax <break time="3s"/> now & breathe'
