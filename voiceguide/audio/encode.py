@@ -69,11 +69,14 @@ class Pieces:
     cuts: Cuts
     starts: tuple[int, ...]
 
+    def bounds(self, length: int) -> list[int]:
+        """Where each piece starts in the shortened stream of a track of ``length`` samples, and where it ends."""
+        return [0, *(start * self.cuts.frame_samples for start in self.starts), length - self.cuts.removed]
+
     def reads(self, length: int) -> list[list[tuple[int, int]]]:
         """The ranges of the track (``length`` samples) that each piece's encoder is given, in order."""
-        cuts, kept = self.cuts, self.cuts.kept(length)
-        bounds = [0, *(start * cuts.frame_samples for start in self.starts), length - cuts.removed]
-        return [list(_within(kept, a, b)) for a, b in itertools.pairwise(bounds)]
+        kept = self.cuts.kept(length)
+        return [list(_within(kept, a, b)) for a, b in itertools.pairwise(self.bounds(length))]
 
 
 def encode_mp3(
@@ -98,7 +101,7 @@ def encode_mp3(
     ]
     with contextlib.ExitStack() as stack:
         rest = [stack.enter_context(tempfile.TemporaryFile(dir=path.parent)) for _ in starts]
-        bounds = [0, *(start * cuts.frame_samples for start in starts)]
+        bounds = pieces.bounds(pcm.length)
         encoders = [
             _Piece(
                 [pcm.read(lo, hi) for lo, hi in reads],

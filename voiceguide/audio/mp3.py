@@ -362,8 +362,8 @@ class _Frames:
         crc, count, written = Crc16(), 0, len(head)
         for piece, a, b in self._runs():
             if piece is None:
-                sizes = form.padded(count, b) + form.size(0)
-                blocks = self._silence(a, sizes - form.size(0))
+                pattern = form.padded(count, b)
+                sizes, blocks = pattern + form.size(0), self._silence(a, pattern)
             else:
                 sizes = np.array(self.frames.sizes[a:b], dtype=np.int64)
                 _, start, _ = self.frames[a]

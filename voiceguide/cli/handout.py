@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from voiceguide.cli.options import overrides_options, settings, synthesis_options, voice_options
+from voiceguide.cli.options import output_option, overrides_options, settings, synthesis_options, voice_options
 from voiceguide.cli.report import error_text, fail_batch
 from voiceguide.errors import VoiceguideError
 from voiceguide.export.handout import PAPERS
@@ -25,15 +25,7 @@ def _url(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str
 
 @click.command(name="handout", short_help="Write a printable PDF of routines, with a QR code to the track.")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("output"),
-    show_default=True,
-    help="Folder for the PDF files.",
-)
+@output_option("PDF files")
 @click.option("--url", callback=_url, help="Where the track is online; printed as a QR code and as text.")
 @click.option("--paper", type=click.Choice(tuple(PAPERS)), default="a4", show_default=True, help="Paper size.")
 @overrides_options(voice_options)

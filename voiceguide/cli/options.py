@@ -27,6 +27,19 @@ from voiceguide.speech.synth import Settings
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def output_option(what: str) -> Callable[[F], F]:
+    """``-o/--output``: the folder the command writes ``what`` into (default ``output``)."""
+    return click.option(
+        "-o",
+        "--output",
+        "out_dir",
+        type=click.Path(path_type=Path),
+        default=Path("output"),
+        show_default=True,
+        help=f"Folder for the {what}.",
+    )
+
+
 def voice_options(command: F) -> F:
     """--engine, --voice and --rate, which override the routine's `voice`."""
     command = click.option("--rate", type=click.IntRange(60, 450), help="Words per minute.")(command)

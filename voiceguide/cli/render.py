@@ -14,6 +14,7 @@ from voiceguide.cli.options import (
     audio_options,
     export_options,
     limits_options,
+    output_option,
     overrides_options,
     progress_bars,
     settings,
@@ -32,15 +33,7 @@ from voiceguide.routine.build import expand_paths
 
 @click.command(name="render")
 @click.argument("routines", nargs=-1, required=True, type=click.Path(path_type=Path, readable=False))
-@click.option(
-    "-o",
-    "--output",
-    "out_dir",
-    type=click.Path(path_type=Path),
-    default=Path("output"),
-    show_default=True,
-    help="Folder for the MP3 files.",
-)
+@output_option("MP3 files")
 @overrides_options(audio_options, limits_options, version_options)
 @export_options
 @synthesis_options
