@@ -18,7 +18,7 @@ from test_render import SILENT, assert_audio_matches_plan, planned_as_rendered
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
 from voiceguide.export.info import inspect
-from voiceguide.export.track import track_sidecars
+from voiceguide.export.layout import track_sidecars
 from voiceguide.pipeline import Overrides, Plan, load, plan
 from voiceguide.plan.present import plan_lines
 from voiceguide.plan.script import EventKind, Role, Sound

@@ -8,19 +8,15 @@ import shutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voiceguide import __version__
-from voiceguide.audio.background import Bed
-from voiceguide.audio.ffmpeg import Samples
-from voiceguide.audio.level import LEVELLING
-from voiceguide.audio.mix import Mix
-from voiceguide.audio.mp3 import bitrates
-from voiceguide.audio.sounds import chime_clips, sound_problems
+from voiceguide.audio.standards import LEVELLING, bitrates, chime_key
 from voiceguide.durations import format_span
 from voiceguide.errors import Problem, RoutineError
+from voiceguide.export.layout import Export, playlist_is_current, target_path, track_sidecars
 from voiceguide.export.sidecars import to_ms
-from voiceguide.export.tags import read_fingerprint
-from voiceguide.export.track import Export, export, playlist_is_current, target_path, track_sidecars
+from voiceguide.export.stamp import read_fingerprint
 from voiceguide.files import atomic_path, output_folder, safe_name
 from voiceguide.model import AUTO, Routine, Version, Voice
 from voiceguide.plan.script import Sound, Utterance, least_ms, script, sounds, utterances
@@ -29,9 +25,12 @@ from voiceguide.progress import SILENT, Progress
 from voiceguide.routine.build import MAX_TOTAL_MS, length_limit, load_routine
 from voiceguide.routine.fields import VARIANT_ALL
 from voiceguide.routine.variants import Scale
-from voiceguide.speech.cache import samples_digest
+from voiceguide.speech.cache import Stored, samples_digest
 from voiceguide.speech.engines import auto_engine, voice_to_download
-from voiceguide.speech.synth import Settings, Stats, stored, synthesise
+from voiceguide.speech.synth import Settings, Stats, stored
+
+if TYPE_CHECKING:
+    from voiceguide.audio.ffmpeg import Samples
 
 DEFAULT_BITRATE = 64
 # The kbps a track can have: at SAMPLE_RATE (22,050 Hz) an MP3 is MPEG-2 layer III, whose frames hold
@@ -60,8 +59,8 @@ DEFAULTS = Settings()
 @dataclass(frozen=True)
 class Plan:
     """A routine with its exact timeline, the digest of every clip on it (BLAKE2b of its 16-bit
-    samples) and the clips themselves; a plan measured from the cache's headers has the chimes
-    but no speech samples (``complete`` is false)."""
+    samples) and the clips themselves; a plan measured from the cache's headers has their lengths
+    and digests but no samples (``complete`` is false)."""
 
     routine: Routine
     timeline: Timeline
@@ -111,6 +110,8 @@ def load(
 def check_sounds(routine: Routine) -> None:
     """Refuse ``routine`` (every problem at its line) if a chime or background file it names does not
     decode to sound: ``validate`` and ``publish`` find it before anything is rendered."""
+    from voiceguide.audio.sounds import sound_problems  # decodes them: numpy
+
     if problems := sound_problems(routine):
         raise RoutineError(problems)
 
@@ -159,31 +160,31 @@ def _overridden(routine: Routine, overrides: Overrides) -> Routine:
 
 def plan(routine: Routine, settings: Settings = DEFAULTS, progress: Progress = SILENT) -> Plan:
     """Synthesise the routine's lines and place everything on the sample grid."""
+    from voiceguide.export.make import made_clips  # the heavy stages: only now is audio made
+
     items = script(routine)
-    lines = utterances(items)
-    progress.stage("Synthesising", len(lines))
-    speech, stats = synthesise(lines, routine.language, SAMPLE_RATE, settings, progress)
-    clips: dict[Utterance | Sound, Samples] = dict(speech.items())  # items(): dict keys are invariant
-    clips.update(chime_clips(routine, sounds(items), SAMPLE_RATE).items())
+    progress.stage("Synthesising", len(utterances(items)))
+    clips, stats = made_clips(routine, items, SAMPLE_RATE, settings, progress)
     timeline = schedule(routine, items, {key: len(c) for key, c in clips.items()}, SAMPLE_RATE)
     return Plan(routine, timeline, clips, stats, {key: samples_digest(c) for key, c in clips.items()})
 
 
 def measured(routine: Routine, settings: Settings = DEFAULTS) -> Plan | None:
-    """The plan as far as the cache's headers give it, with no speech decoded (enough to tell
-    whether a track is current); ``None`` unless every line is cached."""
+    """The plan as far as the cache's headers give it, with no audio decoded or made (enough to tell
+    whether a track is current); ``None`` unless every line and chime is cached (``plan`` keeps the
+    chimes it makes there)."""
     items = script(routine)
     found = stored(utterances(items), routine.language, SAMPLE_RATE, settings)
-    if found is None:
+    if found is None or settings.cache is None:
         return None
     speech, stats = found
-    chimes = chime_clips(routine, sounds(items), SAMPLE_RATE)
-    lengths: dict[Utterance | Sound, int] = {line: entry.length for line, entry in speech.items()}
-    digests: dict[Utterance | Sound, bytes] = {line: entry.digest for line, entry in speech.items()}
-    for sound, clip in chimes.items():
-        lengths[sound], digests[sound] = len(clip), samples_digest(clip)
-    timeline = schedule(routine, items, lengths, SAMPLE_RATE)
-    return Plan(routine, timeline, dict(chimes.items()), stats, digests)
+    entries: dict[Utterance | Sound, Stored] = dict(speech.items())
+    for sound in sounds(items):
+        if (chime := settings.cache.stored(chime_key(routine, sound, SAMPLE_RATE))) is None:
+            return None
+        entries[sound] = chime
+    timeline = schedule(routine, items, {key: entry.length for key, entry in entries.items()}, SAMPLE_RATE)
+    return Plan(routine, timeline, {}, stats, {key: entry.digest for key, entry in entries.items()})
 
 
 @dataclass(frozen=True)
@@ -225,10 +226,11 @@ def render(
     if not planned.complete:  # decode the speech now; a damaged entry is spoken again, so stamp what is encoded
         planned = plan(routine, settings, progress)
         stamp = fingerprint(planned, bitrate, options)
-    timeline = planned.timeline
-    bed = Bed(timeline, routine.background).window if routine.background else None
-    mix = Mix(timeline, planned.clips, bed)
-    written = export(routine, timeline, mix, base, bitrate, options, stamp, progress, settings.jobs)
+    from voiceguide.export.make import make_track  # the heavy stages: only now is a track made
+
+    written = make_track(
+        routine, planned.timeline, planned.clips, base, bitrate, options, stamp, progress, settings.jobs
+    )
     return Rendered(written.path, planned, encoded=True, warnings=written.warnings)
 
 

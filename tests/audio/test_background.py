@@ -12,7 +12,7 @@ import pytest
 
 from voiceguide.audio.background import Bed
 from voiceguide.audio.ffmpeg import decode_file
-from voiceguide.export.track import Export
+from voiceguide.export.layout import Export
 from voiceguide.model import Background
 from voiceguide.pipeline import DEFAULT_BITRATE, Overrides, load, render
 from voiceguide.plan.script import EventKind

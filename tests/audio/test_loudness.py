@@ -39,7 +39,7 @@ from voiceguide.audio.loudness import (
     with_neighbours,
 )
 from voiceguide.export import track as export_module
-from voiceguide.export.track import Export
+from voiceguide.export.layout import Export
 from voiceguide.pipeline import Overrides, Rendered, load, render
 from voiceguide.plan.script import EventKind
 from voiceguide.plan.timeline import SAMPLE_RATE

@@ -12,7 +12,7 @@ import pytest
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.audio.sounds import FADE_IN_MS, FADE_OUT_MS, MAX_SOUND_SECONDS, chime_clips
-from voiceguide.export.track import Export
+from voiceguide.export.layout import Export
 from voiceguide.pipeline import Overrides, load, render
 from voiceguide.plan.script import EventKind, Sound
 from voiceguide.plan.timeline import SAMPLE_RATE, Event, Timeline

@@ -29,7 +29,7 @@ from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.audio.loudness import measure_file
 from voiceguide.cli.app import cli
 from voiceguide.export.info import inspect
-from voiceguide.export.track import Export
+from voiceguide.export.layout import Export
 from voiceguide.pipeline import Overrides, load, render
 from voiceguide.publish.serve import Session
 

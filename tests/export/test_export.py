@@ -31,8 +31,8 @@ from voiceguide.audio.mp3 import Cuts
 from voiceguide.cli.app import cli
 from voiceguide.durations import format_clock
 from voiceguide.export import track as export_module
-from voiceguide.export.tags import read_fingerprint
-from voiceguide.export.track import PLAYLIST_STAMP, Export
+from voiceguide.export.layout import PLAYLIST_STAMP, Export
+from voiceguide.export.stamp import read_fingerprint
 from voiceguide.pipeline import BITRATES, Overrides, Plan, load, plan, render
 from voiceguide.plan.present import plan_dict
 from voiceguide.plan.timeline import SAMPLE_RATE, Timeline

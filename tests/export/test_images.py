@@ -19,7 +19,7 @@ from test_page import CHROMEDRIVER, CHROMIUM, browser
 from test_serve import serving, wait_for
 
 from voiceguide.cli.app import cli
-from voiceguide.export.track import CHAPTER_PIXELS, Export
+from voiceguide.export.layout import CHAPTER_PIXELS, Export
 from voiceguide.pipeline import Overrides, load, render
 
 PICTURED = """\

@@ -23,7 +23,7 @@ import feedparser
 import pytest
 import starlette.responses
 
-from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.audio.standards import DEFAULT_TARGET
 from voiceguide.pipeline import Overrides, load, plan
 from voiceguide.publish.serve import Session, lan_address, library, start
 

@@ -49,7 +49,6 @@ from voiceguide.progress import SILENT, Progress
 Wave = npt.NDArray[np.float64]
 Single = npt.NDArray[np.float32]  # per-tick data: a 2-hour track keeps over a million ticks
 
-LEVELLING = "voice"  # what the target is measured on: in every track's fingerprint, so older tracks are redone
 READ_SECONDS = 2  # the PCM is made this much at a time: each encoder's thread holds a few copies of it
 TICK = 64  # samples per tick of the limiter's gain curve (2.9 ms at 22.05 kHz)
 HOLD = 3  # ticks the gain is down before a peak (lookahead) and after it

@@ -26,7 +26,6 @@ from voiceguide.audio.ffmpeg import decode_stream, rate_of
 
 Wave = npt.NDArray[np.float64]
 
-DEFAULT_TARGET = -16.0  # LUFS, what podcast apps play at
 TRUE_PEAK_CEILING = -1.0  # dBTP
 SILENT_LUFS = -70.0  # the absolute gate: nothing above it means no loudness at all
 FULL_SCALE = 32768.0  # 16-bit samples over this are -1..1, as ffmpeg reads them

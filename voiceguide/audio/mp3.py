@@ -31,6 +31,7 @@ from typing import BinaryIO
 import numpy as np
 import numpy.typing as npt
 
+from voiceguide.audio.standards import LAYER3_BITRATES, MPEG_RATES
 from voiceguide.errors import EncoderError
 
 # Samples a decoder plays before the track: LAME's delay of 576 plus the 529 of the decoder's
@@ -38,17 +39,6 @@ from voiceguide.errors import EncoderError
 LAME_DELAY = 1105
 ENCODER_DELAY = 576
 KEEP_FRAMES = 8  # frames of a long silence the encoder still gets: room for a safe place to splice
-
-_BITRATES = {  # kbps by index, layer III
-    True: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),  # MPEG-1
-    False: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),  # MPEG-2 and 2.5
-}
-_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
-
-
-def bitrates(sample_rate: int) -> tuple[int, ...]:
-    """The bitrates (kbps) an MP3 (layer III) at ``sample_rate`` can have."""
-    return _BITRATES[sample_rate in _RATES[3]][1:]
 
 
 @dataclass(frozen=True)
@@ -135,7 +125,9 @@ def _format(header: int) -> _Format | None:
     bitrate, rate = (header >> 12) & 15, (header >> 10) & 3
     if header >> 21 != 0x7FF or version == 1 or layer != 1 or bitrate in (0, 15) or rate == 3:
         return None
-    return _Format(version == 3, (header >> 6) & 3 == 3, _BITRATES[version == 3][bitrate], _RATES[version][rate])
+    return _Format(
+        version == 3, (header >> 6) & 3 == 3, LAYER3_BITRATES[version == 3][bitrate], MPEG_RATES[version][rate]
+    )
 
 
 def _silent_and_reach(frame: bytes, form: _Format) -> tuple[bool, int]:

@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from voiceguide.audio.background import MAX_LOOP_SECONDS
 from voiceguide.audio.ffmpeg import Samples, decode_file, unplayable
+from voiceguide.audio.standards import chime_file
 from voiceguide.errors import EncoderError, Problem
 from voiceguide.model import Routine
 from voiceguide.plan.script import Sound
@@ -30,10 +31,9 @@ Wave = npt.NDArray[np.float64]
 
 def chime_clips(routine: Routine, needed: Iterable[Sound], sample_rate: int) -> dict[Sound, Samples]:
     """Audio for each chime: the routine's own file for it, else the built-in bell."""
-    files = {"start": routine.sounds.start, "end": routine.sounds.end}
     clips: dict[Sound, Samples] = {}
     for sound in needed:
-        path = files[sound.name]
+        path = chime_file(routine, sound)
         clips[sound] = _from_file(path, sample_rate) if path else _bell(sound.name, sample_rate)
     return clips
 

@@ -13,7 +13,7 @@ from typing import Any, TypeVar, cast
 
 import click
 
-from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.audio.standards import DEFAULT_TARGET
 from voiceguide.durations import format_span, parse_duration
 from voiceguide.model import ENGINE_CHOICES
 from voiceguide.pipeline import BITRATES, DEFAULT_BITRATE, Overrides

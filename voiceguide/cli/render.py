@@ -25,7 +25,7 @@ from voiceguide.cli.options import (
 from voiceguide.cli.report import Tips, error_text, fail_batch, warn_levelling, warn_moves
 from voiceguide.durations import format_clock
 from voiceguide.errors import VoiceguideError
-from voiceguide.export.track import Export
+from voiceguide.export.layout import Export
 from voiceguide.pipeline import Overrides, check_sounds, distinct_tracks, load, plan, render, variant_names
 from voiceguide.plan.present import plan_dict, plan_lines, voices_text
 from voiceguide.routine.build import expand_paths

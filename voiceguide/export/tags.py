@@ -7,7 +7,6 @@ ordered) that Apple Podcasts, AntennaPod and Prologue need before they list any.
 from __future__ import annotations
 
 import errno
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from mutagen.id3._tags import save_frame
 
 from voiceguide.errors import OutputError
 from voiceguide.export.cover import Cover
+from voiceguide.export.stamp import AUDIO_TAG, FINGERPRINT_TAG
 from voiceguide.files import disk_full
 
 NO_OFFSET = 0xFFFFFFFF  # CHAP byte offsets unused: players seek by time
@@ -153,33 +153,3 @@ def write_tags(path: Path, tags: TrackTags) -> None:
             raise disk_full(path) from None
         reason = cause.strerror if cause is not None else str(err)
         raise OutputError(f"could not tag {path.name}: {reason}", "check the output folder") from None
-
-
-FINGERPRINT_TAG = "voiceguide fingerprint"
-AUDIO_TAG = "voiceguide audio sha256"  # of the MP3 after its tag: a damaged track is noticed
-
-
-def read_fingerprint(path: Path) -> str | None:
-    """The fingerprint voiceguide stored in a track it wrote, if the track's audio is still the
-    audio it wrote (its SHA-256, stored beside it, matches); else ``None``: a track truncated or
-    changed since is made again."""
-    from mutagen.id3 import ID3NoHeaderError
-
-    try:
-        tag = ID3(path)
-        frames, digest = tag.getall(f"TXXX:{FINGERPRINT_TAG}"), tag.getall(f"TXXX:{AUDIO_TAG}")
-        if not frames or not digest or audio_digest(path, tag.size) != str(digest[0].text[0]):
-            return None
-    except (ID3NoHeaderError, OSError):
-        return None
-    return str(frames[0].text[0])
-
-
-def audio_digest(path: Path, start: int = 0) -> str:
-    """SHA-256 of ``path`` from byte ``start`` on (its audio, after the ID3 tag), read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as file:
-        file.seek(start)
-        while block := file.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()

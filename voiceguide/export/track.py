@@ -26,34 +26,33 @@ from voiceguide.audio.level import (
     analysis_steps,
     level,
 )
-from voiceguide.audio.loudness import DEFAULT_TARGET, FULL_SCALE, TRUE_PEAK_CEILING, TruePeak, db
+from voiceguide.audio.loudness import FULL_SCALE, TRUE_PEAK_CEILING, TruePeak, db
 from voiceguide.audio.mix import Mix
 from voiceguide.audio.mp3 import Cuts
 from voiceguide.errors import Problem
-from voiceguide.export.cover import Cover, cover_art, picture
+from voiceguide.export.cover import Cover, cover_art
+from voiceguide.export.layout import (
+    PLAYLIST_STAMP,
+    Export,
+    album,
+    artist,
+    chapter_pictures,
+    picture_name,
+    target_path,
+    track_sidecars,
+)
 from voiceguide.export.sidecars import Header, Window, to_ms, write_sidecars
-from voiceguide.export.tags import Mark, TrackTags, audio_digest, write_tags
+from voiceguide.export.stamp import audio_digest
+from voiceguide.export.tags import Mark, TrackTags, write_tags
 from voiceguide.files import atomic_path, output_folder, safe_name, write_bytes, write_text
-from voiceguide.model import Routine, Step
+from voiceguide.model import Routine
 from voiceguide.plan.timeline import Timeline
 from voiceguide.progress import SILENT, Progress, Shared
 
 GENRE = "Speech"
 NOTICED_LU = 0.5  # a voice this far short of the target is worth a warning
-CHAPTER_PIXELS = 1000  # a step picture's longer side as chapter art: sharp on a phone, small in the MP3
 MAX_ENCODES = 3  # a track still off after two corrections is as close as it gets
-PLAYLIST_STAMP = "#VOICEGUIDE-FINGERPRINT:"  # an M3U comment: players skip it
 PART_NAME = re.compile(r"\d{2,} - .+\.(mp3|lrc|vtt|srt|chapters\.json|step-\d+\.(jpg|png))")
-
-
-@dataclass(frozen=True)
-class Export:
-    """How a track is written: target loudness (``None``: untouched), sidecars, one file per chapter."""
-
-    loudness: float | None = DEFAULT_TARGET
-    sidecars: bool = True
-    split: bool = False
-    links: str = ""  # where the track's files are online (publish), for chapter pictures; "": beside it
 
 
 @dataclass(frozen=True)
@@ -195,35 +194,6 @@ class _Heard:
         return found
 
 
-def track_sidecars(routine: Routine, timeline: Timeline, base: Path, links: str = "") -> None:
-    """The whole track's ``.lrc``, ``.vtt``, ``.srt`` and ``.chapters.json`` beside ``<base>.mp3``, and the
-    step pictures that the chapters name (``links``: the URL of the track's folder online)."""
-    header = Header(routine.title, _artist(routine), _album(routine))
-    images = {}
-    for number, image in chapter_pictures(routine).items():
-        name = picture_name(base.name, routine.steps[number - 1])
-        write_bytes(base.with_name(name), image.data)
-        images[number] = links + urllib.parse.quote(name)
-    write_sidecars(timeline, Window(0, timeline.duration), header, base, images)
-
-
-def chapter_pictures(routine: Routine) -> dict[int, Cover]:
-    """Each step's picture by step number, scaled for chapter art."""
-    return {step.number: picture(step.image, CHAPTER_PIXELS) for step in routine.steps if step.image}
-
-
-def picture_name(name: str, step: Step) -> str:
-    """The file name of ``step``'s picture beside track ``name``: ``neck.step-3.jpg`` (the picture keeps
-    its format, which validate checked matches its name)."""
-    suffix = step.image.suffix.lower() if step.image else ""
-    return f"{name}.step-{step.number}{'.jpg' if suffix in ('.jpg', '.jpeg') else '.png'}"
-
-
-def target_path(base: Path, options: Export) -> Path:
-    """The file ``export`` names as its result: the MP3, or the playlist when split."""
-    return base.with_name(f"{base.name}.m3u8" if options.split else f"{base.name}.mp3")
-
-
 def _split(
     routine: Routine,
     timeline: Timeline,
@@ -259,7 +229,7 @@ def _split(
         target = folder / f"{stem}.mp3"
         written.add(target)
         if options.sidecars:
-            header = Header(chapter.title, _artist(routine), _album(routine))
+            header = Header(chapter.title, artist(routine), album(routine))
             images = {}
             if chapter.step in pictures:  # the step's picture beside its part, as the whole track has it
                 name = picture_name(stem, routine.steps[chapter.step - 1])
@@ -267,7 +237,7 @@ def _split(
                 images[chapter.step] = links + urllib.parse.quote(name)
             written.update(write_sidecars(timeline, Window(chapter.start, chapter.end), header, folder / stem, images))
         seconds = to_ms(chapter.end - chapter.start, rate) / 1000
-        entries += [f"#EXTINF:{seconds:.3f},{_artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
+        entries += [f"#EXTINF:{seconds:.3f},{artist(routine)} - {chapter.title}", f"{folder.name}/{target.name}"]
     _remove_stale_parts(folder, written)
     return write_text(target_path(base, options), "\n".join(entries) + "\n"), levelled
 
@@ -291,8 +261,8 @@ def _tags(
 ) -> TrackTags:
     return TrackTags(
         title=title,
-        artist=_artist(routine),
-        album=_album(routine),
+        artist=artist(routine),
+        album=album(routine),
         track=track,
         tracks=tracks,
         year=datetime.date.today().year,
@@ -303,21 +273,3 @@ def _tags(
         chapters=marks,
         fingerprint=fingerprint,
     )
-
-
-def _artist(routine: Routine) -> str:
-    return routine.author or "voiceguide"
-
-
-def _album(routine: Routine) -> str:
-    return routine.album or routine.title
-
-
-def playlist_is_current(playlist: Path, stamp: str) -> bool:
-    """Whether a split render's playlist carries ``stamp`` and every part it lists is still there."""
-    try:
-        lines = playlist.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return False
-    parts = [playlist.parent / line for line in lines if line and not line.startswith("#")]
-    return PLAYLIST_STAMP + stamp in lines and bool(parts) and all(part.is_file() for part in parts)

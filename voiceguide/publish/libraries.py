@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.audio.standards import DEFAULT_TARGET
 from voiceguide.errors import Problem, RoutineError
 from voiceguide.files import output_folder, write_text
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides, distinct_tracks

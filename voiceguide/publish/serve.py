@@ -31,7 +31,7 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.audio.standards import DEFAULT_TARGET
 from voiceguide.errors import OutputError, VoiceguideError
 from voiceguide.files import atomic_path, output_folder
 from voiceguide.pipeline import DEFAULT_BITRATE, DEFAULTS, Overrides

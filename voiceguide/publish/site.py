@@ -37,13 +37,14 @@ import platformdirs
 from PIL import Image, UnidentifiedImageError
 
 from voiceguide.audio.ffmpeg import decode_file
-from voiceguide.audio.loudness import DEFAULT_TARGET
+from voiceguide.audio.standards import DEFAULT_TARGET
 from voiceguide.errors import OutputError, Problem, RoutineError
 from voiceguide.export.cover import BACKGROUND, Cover, cover_art, title_card
 from voiceguide.export.handout import Sheet, write_handout
+from voiceguide.export.layout import Export, picture_name
 from voiceguide.export.sidecars import Window, spoken, to_ms
-from voiceguide.export.tags import Mark, read_fingerprint
-from voiceguide.export.track import Export, picture_name
+from voiceguide.export.stamp import read_fingerprint
+from voiceguide.export.tags import Mark
 from voiceguide.files import output_folder, write_bytes, write_text
 from voiceguide.model import Routine
 from voiceguide.pipeline import (

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from voiceguide.errors import OutputError
-from voiceguide.export.tags import read_fingerprint
+from voiceguide.export.stamp import read_fingerprint
 
 TRACKS = "tracks"
 

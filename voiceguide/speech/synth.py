@@ -13,17 +13,19 @@ import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from voiceguide.audio.ffmpeg import Samples
 from voiceguide.errors import Problem, RoutineError, UnknownVoice
 from voiceguide.model import Voice
 from voiceguide.phrases import phrases
 from voiceguide.plan.script import Utterance
 from voiceguide.progress import SILENT, Progress
 from voiceguide.speech import cache as speech_cache
-from voiceguide.speech.clips import decode_clip, trim
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.base import VoiceInfo, pick_voice
+
+if TYPE_CHECKING:
+    from voiceguide.audio.ffmpeg import Samples
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ def synthesise(
     progress: Progress = SILENT,
 ) -> tuple[dict[Utterance, Samples], Stats]:
     """Speech for each utterance, as samples at ``sample_rate`` with no leading or trailing silence."""
+    from voiceguide.speech.clips import decode_clip, trim  # numpy: only where speech is made or decoded
+
     ordered, resolved, keys = _prepare(lines, language, sample_rate)
     store = settings.cache
     clips: dict[Utterance, Samples] = {}
