@@ -15,7 +15,11 @@ from pathlib import Path
 
 import pytest
 
+from voiceguide.audio.standards import chime_key
+from voiceguide.errors import OutputError
 from voiceguide.pipeline import Overrides, fingerprint, load, measured, plan, render
+from voiceguide.plan.script import script, sounds
+from voiceguide.plan.timeline import SAMPLE_RATE
 from voiceguide.speech.cache import SpeechCache
 from voiceguide.speech.synth import Settings
 
@@ -103,3 +107,21 @@ def test_a_changed_chime_file_is_rendered_again_and_measured_as_a_full_plan_woul
     assert kept.timeline == full.timeline
     assert kept.digests == full.digests
     assert fingerprint(kept, 64) == fingerprint(full, 64)
+
+
+def test_chime_measures_that_cannot_be_kept_do_not_stop_a_render(
+    write_routine: Callable[..., Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = SpeechCache(tmp_path / "cache")
+    routine = load(write_routine(TINY.format(sounds="{}")), Overrides(engine="espeak-ng"))
+    assert sounds(script(routine))
+    assert render(routine, tmp_path / "out", settings=Settings(cache=store)).encoded
+    for sound in sounds(script(routine)):
+        key = chime_key(routine, sound, SAMPLE_RATE)
+        (store.folder / key[:2] / f"{key}.clip").unlink()  # as after an upgrade: the speech is there, no chimes
+
+    def read_only(*_: object) -> None:
+        raise OutputError("cannot write the speech cache", "")
+
+    monkeypatch.setattr(SpeechCache, "put", read_only)
+    assert not render(routine, tmp_path / "out", settings=Settings(cache=store)).encoded

@@ -6,6 +6,7 @@ render pays for no numpy, Pillow or mutagen.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from voiceguide.audio.background import Bed
@@ -13,6 +14,7 @@ from voiceguide.audio.ffmpeg import Samples
 from voiceguide.audio.mix import Mix
 from voiceguide.audio.sounds import chime_clips
 from voiceguide.audio.standards import chime_key
+from voiceguide.errors import OutputError
 from voiceguide.export.layout import Export
 from voiceguide.export.track import Exported, export
 from voiceguide.model import Routine
@@ -36,7 +38,8 @@ def made_clips(
             key = chime_key(routine, sound, sample_rate)
             kept = store.stored(key)
             if kept is None or kept.digest != samples_digest(clip):
-                store.put(key, clip)
+                with contextlib.suppress(OutputError):  # only a speed-up: a read-only cache still plays
+                    store.put(key, clip)
     return clips, stats
 
 
