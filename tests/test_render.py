@@ -22,7 +22,7 @@ from voiceguide.plan.present import plan_dict
 from voiceguide.speech.cache import SpeechCache, default_folder
 from voiceguide.speech.synth import Settings
 
-from conftest import ROUTINES, assert_speech_matches
+from conftest import DECODERS, ROUTINES, assert_speech_matches
 
 SILENT = 330  # peak below about -40 dBFS
 MARGIN_SECONDS = 0.025  # an MP3 frame smears a little energy across an edge
@@ -106,14 +106,16 @@ def test_each_engine_renders_audio_that_matches_the_plan(
 
 @pytest.mark.parametrize("routine", sorted(ROUTINES.glob("*.yaml")), ids=lambda p: p.stem)
 def test_every_bundled_routine_renders_as_planned(routine: Path, tmp_path: Path, runner: CliRunner) -> None:
+    """With the default voice; and every ffmpeg here and mpg123 decode it to the plan's length, to the sample."""
     plan = plan_json(runner, str(routine))
     result = runner.invoke(cli, ["render", str(routine), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert f"({format_clock(plan['duration'])}," in result.output  # render placed what plan printed
     planned = planned_as_rendered(routine)
-    assert_audio_matches_plan(
-        tmp_path / f"{routine.stem}.mp3", planned, background=planned.routine.background is not None
-    )
+    track = tmp_path / f"{routine.stem}.mp3"
+    lengths = {name: len(decode(track)) for name, decode in DECODERS.items()}
+    assert lengths == dict.fromkeys(DECODERS, planned.timeline.duration)
+    assert_audio_matches_plan(track, planned, background=planned.routine.background is not None)
 
 
 def test_render_returns_the_timeline_it_encoded(short_routine: Path, tmp_path: Path) -> None:

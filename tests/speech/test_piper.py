@@ -11,7 +11,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from voiceguide.speech.clips import decode_clip, resample, trim
 from voiceguide.speech.engines import get_engine
 from voiceguide.speech.engines.base import pick_voice
 from voiceguide.speech.engines.download import download_voice, downloadable
-from voiceguide.speech.engines.piper import BUNDLED, user_voice_folder
+from voiceguide.speech.engines.piper import BUNDLED, THREADS, user_voice_folder
 
 from conftest import MINIMAL, ROUTINES, VoiceServer
 
@@ -285,17 +287,46 @@ def test_volume_scales_the_same_take() -> None:
     assert np.abs(full.astype(np.int32) // 2 - half).max() <= 1
 
 
-def test_a_line_is_the_same_in_any_order_and_any_process() -> None:
-    """Other lines spoken first, or a fresh process, give the very same samples."""
+@pytest.mark.parametrize("cores", [None, 1, 8])
+def test_a_line_is_the_same_in_any_order_any_process_and_on_any_number_of_cores(cores: int | None) -> None:
+    """Other lines spoken first, or a fresh process on a machine with 1 or 8 cores (a run's threads
+    are fixed, never the machine's), give the very same samples."""
     first = speak(LINES[0])
     speak(LINES[1])
     assert np.array_equal(speak(LINES[0]), first)
     script = (
-        "import sys; from voiceguide.speech.engines import get_engine, pick_voice; e = get_engine('piper'); "
+        f"import os, sys\n{'' if cores is None else f'os.cpu_count = lambda: {cores}'}\n"
+        "from voiceguide.speech.engines import get_engine, pick_voice; e = get_engine('piper')\n"
         f"sys.stdout.buffer.write(e.synthesise({LINES[0]!r}, pick_voice(e, None, 'en'), 150, 1.0).data)"
     )
     other = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True).stdout
     assert np.array_equal(np.frombuffer(other, dtype="<i2"), first)
+
+
+def test_one_line_is_spoken_at_a_time_per_two_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However many jobs speak, at most cores // THREADS runs hold their working memory at once."""
+    from voiceguide.speech.engines import piper_model
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real_speak = piper_model.speak
+
+    def counted(*args: Any) -> Any:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return real_speak(*args)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(piper_model, "speak", counted)
+    engine = get_engine("piper")
+    voice = pick_voice(engine, None, "en")
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: engine.synthesise(f"Line number {n}.", voice, 150, 1.0), range(8)))
+    assert most[0] == max(1, (os.cpu_count() or 1) // THREADS)
 
 
 def test_the_noise_estimate_never_changes_a_take(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -442,7 +473,7 @@ def test_a_cached_plan_loads_no_model_and_imports_no_onnxruntime(
     env = {**os.environ, "VOICEGUIDE_CACHE_DIR": str(tmp_path / "cache")}
     command = [sys.executable, "-c", CACHED_RENDER, "plan", str(path), "--engine", "piper"]
     cold = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    assert cold.stdout.splitlines()[-1] == "['numpy', 'onnx', 'onnxruntime', 'piper']"
+    assert cold.stdout.splitlines()[-1] == "['numpy', 'onnxruntime', 'piper']"  # the model is edited without onnx
     warm = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
     assert "onnxruntime" not in warm.stdout.splitlines()[-1]
     assert "piper" not in warm.stdout.splitlines()[-1]
@@ -452,18 +483,24 @@ def test_a_cached_plan_loads_no_model_and_imports_no_onnxruntime(
 def test_the_rewritten_model_is_kept_once_and_read_back_as_it_is(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import onnx
-
+    from voiceguide.speech.engines import piper_model
     from voiceguide.speech.engines.piper_model import REWRITE, load_model, speak
 
     model = copy_bundled(tmp_path, "kept")
     keep = tmp_path / "models"
-    first = load_model(model, keep)
+    keep.mkdir()
+    earlier = keep / f"{speech_cache.file_digest(model)}-noise-inputs-1.onnx"  # an earlier edit's: removed
+    other_model = keep / f"{'0' * 64}-noise-inputs-1.onnx"  # another model's: kept
+    earlier.write_bytes(b"the earlier edit")
+    other_model.write_bytes(b"another model")
+    first = load_model(model, keep, THREADS)
+    assert not earlier.exists()
+    other_model.unlink()
     (kept,) = keep.iterdir()
     assert kept.name == f"{speech_cache.file_digest(model)}-{REWRITE}.onnx"
     assert first.noise_inputs == ("noise_0", "noise_1")
-    monkeypatch.setattr(onnx, "load_model", lambda *_: pytest.fail("the kept rewrite was made again"))
-    second = load_model(model, keep)
+    monkeypatch.setattr(piper_model, "write_edited", lambda *_: pytest.fail("the kept rewrite was made again"))
+    second = load_model(model, keep, THREADS)
     assert second.noise_inputs == first.noise_inputs
     assert speak(second, LINES[0], "kept", 1.0, 1.0) == speak(first, LINES[0], "kept", 1.0, 1.0)
     assert list(keep.iterdir()) == [kept]
@@ -474,10 +511,10 @@ def test_a_damaged_kept_rewrite_is_made_again(tmp_path: Path) -> None:
 
     model = copy_bundled(tmp_path, "mended")
     keep = tmp_path / "models"
-    before = speak(load_model(model, keep), LINES[1], "mended", 1.0, 1.0)
+    before = speak(load_model(model, keep, THREADS), LINES[1], "mended", 1.0, 1.0)
     (kept,) = keep.iterdir()
     kept.write_bytes(kept.read_bytes()[:1000])
-    assert speak(load_model(model, keep), LINES[1], "mended", 1.0, 1.0) == before
+    assert speak(load_model(model, keep, THREADS), LINES[1], "mended", 1.0, 1.0) == before
     assert kept.stat().st_size > 1000
 
 
@@ -486,5 +523,5 @@ def test_an_unwritable_cache_folder_still_speaks(tmp_path: Path) -> None:
 
     model = copy_bundled(tmp_path, "nowhere")
     (tmp_path / "file").write_text("not a folder")
-    took = speak(load_model(model, tmp_path / "file" / "models"), LINES[0], "nowhere", 1.0, 1.0)
-    assert took == speak(load_model(model, tmp_path / "models"), LINES[0], "nowhere", 1.0, 1.0)
+    took = speak(load_model(model, tmp_path / "file" / "models", THREADS), LINES[0], "nowhere", 1.0, 1.0)
+    assert took == speak(load_model(model, tmp_path / "models", THREADS), LINES[0], "nowhere", 1.0, 1.0)

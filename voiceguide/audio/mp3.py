@@ -18,16 +18,15 @@ from __future__ import annotations
 import array
 import bisect
 import contextlib
-import math
 import os
 import shutil
 import tempfile
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
+import anycrc
 import numpy as np
 import numpy.typing as npt
 
@@ -402,71 +401,18 @@ def _broken(why: str) -> EncoderError:
     return EncoderError(f"ffmpeg's MP3 could not be made whole: {why}", broken_ffmpeg_fix())
 
 
-_ARC = 0xA001  # CRC-16/ARC (polynomial 0x8005, reflected, initial 0): the LAME tag's CRCs
-
-
-@cache
-def _table() -> npt.NDArray[np.uint32]:
-    table = np.zeros(256, dtype=np.uint32)
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ _ARC if crc & 1 else crc >> 1
-        table[byte] = crc
-    return table
-
-
-@lru_cache(maxsize=4096)
-def _zeros(count: int) -> tuple[int, ...]:
-    """What ``count`` zero bytes do to a CRC's state, as the images of its 16 bits (the map is linear)."""
-    if count == 1:
-        table = _table()
-        return tuple(int((1 << bit >> 8) ^ table[(1 << bit) & 0xFF]) for bit in range(16))
-    half = _zeros(count // 2)
-    twice = tuple(_apply(half, image) for image in half)
-    return tuple(_apply(_zeros(1), image) for image in twice) if count % 2 else twice
-
-
-def _apply(images: tuple[int, ...], state: int) -> int:
-    out = 0
-    for bit, image in enumerate(images):
-        if state >> bit & 1:
-            out ^= image
-    return out
+_ARC = anycrc.Model("CRC16-ARC")  # polynomial 0x8005, reflected, initial 0: the LAME tag's CRCs
 
 
 class Crc16:
-    """CRC-16/ARC of a stream fed in pieces; numpy runs a long piece as many lanes at once, which
-    linearity joins (a piece's CRC from any state is its CRC from zero, plus the state run through
-    as many zero bytes)."""
-
-    LANE = 2048
+    """CRC-16/ARC of a stream fed in pieces."""
 
     def __init__(self) -> None:
         self.value = 0
 
     @staticmethod
     def of(data: bytes | memoryview) -> int:
-        crc = Crc16()
-        crc.update(data)
-        return crc.value
+        return int(_ARC.calc(data))
 
     def update(self, data: bytes | memoryview) -> None:
-        array = np.frombuffer(data, dtype=np.uint8)
-        lane = max(1, min(self.LANE, math.isqrt(len(array))))
-        rest = len(array) % lane
-        table = _table()
-        value = self.value
-        for byte in array[:rest].tolist():
-            value = (value >> 8) ^ int(table[(value ^ byte) & 0xFF])
-        body = array[rest:].reshape(-1, lane)
-        if len(body):
-            state = np.zeros(len(body), dtype=np.uint32)
-            for column in range(lane):
-                state = (state >> 8) ^ table[(state ^ body[:, column]) & 0xFF]
-            value = _apply(_zeros(len(array) - rest), value)
-            step, joined = _zeros(lane), 0
-            for part in state.tolist():
-                joined = _apply(step, joined) ^ part
-            value ^= joined
-        self.value = value
+        self.value = int(_ARC.calc(data, self.value))

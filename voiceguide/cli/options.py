@@ -198,7 +198,7 @@ def synthesis_options(command: F) -> F:
         type=click.IntRange(1, 64),
         default=os.cpu_count() or 1,
         show_default="all cores",
-        help="Lines synthesised at once.",
+        help="Lines synthesised, and MP3 pieces encoded, at once (a Piper voice speaks one line per two cores).",
     )(command)
 
 

@@ -8,18 +8,19 @@ make it repeatable (measured on onnxruntime 1.32: the same line with the same se
 is rewritten so that each of those nodes reads the first elements of an extra input; we fill
 that input from a generator seeded by a digest of (text, voice, settings). The noise of a line
 is then a function of the line alone: identical in any process, in any order, in parallel or
-serial, cached or not, with no lock and no global state. Each run is single-threaded (lines run
-in parallel instead), so results do not depend on how many cores a machine has.
+serial, cached or not, with no lock and no global state.
 
-The rewrite is made once per model content and kept as a file (``<digest>-<REWRITE>.onnx``),
-which onnxruntime then reads itself: a run holds one copy of the model, the session's, not the
-file's bytes, a parsed graph and its re-serialised copy beside it.
+The rewrite (``piper_noise``) is made once per model content and kept as a file
+(``<digest>-<REWRITE>.onnx``), which onnxruntime then reads itself: a run holds one copy of the
+model, the session's.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,9 @@ from voiceguide.errors import EngineError
 from voiceguide.files import atomic_path
 from voiceguide.speech.cache import file_digest
 from voiceguide.speech.engines.base import PCM, EncodedAudio
+from voiceguide.speech.engines.piper_noise import write_edited
 
-REWRITE = "noise-inputs-1"  # in the kept file's name: change it when _noise_as_inputs changes
+REWRITE = "noise-inputs-2"  # in the kept file's name: change it when piper_noise's edit changes
 # Noise inputs are sized generously from the phoneme count, and made 4x longer if a line needs more;
 # a line's noise is a prefix of one seeded stream, so the size never changes the result.
 _NOISE_PER_PHONEME = 4096
@@ -45,7 +47,7 @@ FADE_SECONDS = 0.01
 
 
 class Unloadable(Exception):
-    """A model that onnx, onnxruntime or Piper cannot read; the message says why."""
+    """A model that onnxruntime or Piper cannot read, or the rewrite cannot edit; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -87,17 +89,21 @@ def _edges(samples: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np
     return out
 
 
-def load_model(model: Path, keep: Path) -> Loaded:
+def load_model(model: Path, keep: Path, threads: int) -> Loaded:
     """A session on the model's rewrite (see the module docstring), made and kept in ``keep`` if
-    it is not there yet; a kept file onnxruntime cannot read is made again once."""
+    it is not there yet; a kept file onnxruntime cannot read is made again once. Each run uses
+    ``threads`` threads, which is part of what a take is: the same line comes out different with
+    one and with two."""
     try:
         import onnxruntime
         from piper import PiperVoice
         from piper.config import PiperConfig
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = 1
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+        if (os.cpu_count() or 1) < threads:  # waiting threads would spin on the core the run needs
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 4  # a run short of noise is retried (see _run), not an error to print
         config = PiperConfig.from_dict(json.loads(Path(f"{model}.json").read_text(encoding="utf-8")))
         kept = keep / f"{file_digest(model)}-{REWRITE}.onnx"
@@ -110,7 +116,7 @@ def load_model(model: Path, keep: Path) -> Loaded:
                 if attempt or source != str(kept):
                     raise
                 kept.unlink(missing_ok=True)  # damaged on disk: made again from the model
-    except Exception as err:  # onnx and onnxruntime raise their own, unrelated exception types
+    except Exception as err:  # onnxruntime raises its own, unrelated exception types; the edit NotAModel
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise Unloadable(reason) from None
     noise = sorted((i.name for i in session.get_inputs() if i.name.startswith("noise_")), key=lambda n: int(n[6:]))
@@ -118,65 +124,23 @@ def load_model(model: Path, keep: Path) -> Loaded:
 
 
 def _rewrite(model: Path, kept: Path) -> str | bytes:
-    """Rewrite ``model`` into ``kept``, written atomically; returns its path, or the rewritten model
-    itself when the cache folder cannot be written. The parsed graph is let go before a session is made."""
-    import onnx
-
-    graph_model = onnx.load_model(str(model))
-    _noise_as_inputs(graph_model)
-    try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(kept) as partial:
-            onnx.save_model(graph_model, str(partial))
-    except OSError:
-        return bytes(graph_model.SerializeToString())
+    """Rewrite ``model`` into ``kept``, written atomically, and remove the same model's rewrites by
+    an earlier edit; returns its path, or the rewritten model itself when the cache folder cannot be
+    written."""
+    with model.open("rb") as source:
+        try:
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(kept) as partial, partial.open("wb", buffering=0) as out:
+                write_edited(source, out)
+            digest = kept.name.removesuffix(f"-{REWRITE}.onnx")
+            for earlier in kept.parent.glob(f"{digest}-*.onnx"):
+                if earlier != kept:
+                    earlier.unlink(missing_ok=True)
+        except OSError:
+            memory = io.BytesIO()
+            write_edited(source, memory)
+            return memory.getvalue()
     return str(kept)
-
-
-def _noise_as_inputs(graph_model: Any) -> tuple[str, ...]:
-    """Replace every ``RandomNormalLike(X)`` by ``Reshape(Slice(noise_i, 0, Size(X)), Shape(X))``."""
-    from onnx import TensorProto, helper, numpy_helper
-
-    graph = graph_model.graph
-    names: list[str] = []
-    nodes = []
-    for node in graph.node:
-        if node.op_type != "RandomNormalLike":
-            nodes.append(node)
-            continue
-        attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-        noise, source, out = f"noise_{len(names)}", node.input[0], node.output[0]
-        names.append(noise)
-        graph.input.append(helper.make_tensor_value_info(noise, TensorProto.FLOAT, ["noise_length"]))
-        zero, one = f"{noise}_zero", f"{noise}_one"
-        graph.initializer.extend(
-            [
-                numpy_helper.from_array(np.array([0], np.int64), zero),
-                numpy_helper.from_array(np.array([1], np.int64), one),
-            ]
-        )
-        scaled = f"{noise}_standard"
-        nodes += [
-            helper.make_node("Size", [source], [f"{noise}_size"]),
-            helper.make_node("Reshape", [f"{noise}_size", one], [f"{noise}_end"]),
-            helper.make_node("Slice", [noise, zero, f"{noise}_end"], [f"{noise}_flat"]),
-            helper.make_node("Shape", [source], [f"{noise}_shape"]),
-            helper.make_node("Reshape", [f"{noise}_flat", f"{noise}_shape"], [scaled]),
-        ]
-        mean, scale = float(attributes.get("mean", 0.0)), float(attributes.get("scale", 1.0))
-        nodes.append(helper.make_node("Identity", [scaled], [out]))
-        if (mean, scale) != (0.0, 1.0):  # the model's own distribution, from our standard normal noise
-            graph.initializer.extend(
-                [
-                    numpy_helper.from_array(np.array(scale, np.float32), f"{noise}_scale"),
-                    numpy_helper.from_array(np.array(mean, np.float32), f"{noise}_mean"),
-                ]
-            )
-            nodes[-1] = helper.make_node("Mul", [scaled, f"{noise}_scale"], [f"{noise}_scaled"])
-            nodes.append(helper.make_node("Add", [f"{noise}_scaled", f"{noise}_mean"], [out]))
-    del graph.node[:]
-    graph.node.extend(nodes)
-    return tuple(names)
 
 
 def _run(
