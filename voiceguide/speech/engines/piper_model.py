@@ -35,9 +35,11 @@ from voiceguide.speech.engines.base import PCM, EncodedAudio
 from voiceguide.speech.engines.piper_noise import write_edited
 
 REWRITE = "noise-inputs-2"  # in the kept file's name: change it when piper_noise's edit changes
-# Noise inputs are sized generously from the phoneme count, and made 4x longer if a line needs more;
-# a line's noise is a prefix of one seeded stream, so the size never changes the result.
-_NOISE_PER_PHONEME = 4096
+# Noise inputs are sized from the phoneme count, and made 4x longer if a line needs more; a line's
+# noise is a prefix of one seeded stream, so the size never changes the result. The most any line
+# of the bundled routines needed, at 60 to 300 words a minute, was 603 values a phoneme (times the
+# length scale above 1); drawing 4096 took 9% of the synthesis time.
+_NOISE_PER_PHONEME = 1024
 _ATTEMPTS = 4
 # Piper fades a line in and out below -40 dB of its peak (measured: 7-10 ms before the
 # speech, 40-93 ms after it); a line is cut there, with a 10 ms fade against clicks, so a
