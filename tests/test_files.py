@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from voiceguide.audio.ffmpeg import decode_file
 from voiceguide.cli.app import cli
-from voiceguide.files import MAX_NAME_BYTES, atomic_path, remove_stale_parts, safe_name
+from voiceguide.files import MAX_NAME_BYTES, atomic_path, read_at, remove_stale_parts, safe_name
 from voiceguide.speech.cache import SpeechCache
 
 from conftest import FakeEspeak, writing_elsewhere
@@ -49,6 +49,20 @@ def test_safe_name_caps_length_on_a_character_boundary() -> None:
     name = safe_name("ü" * 300)
     assert len(name.encode("utf-8")) <= MAX_NAME_BYTES
     assert name == "ü" * (MAX_NAME_BYTES // 2)
+
+
+@pytest.mark.parametrize("pread", [True, False], ids=["pread", "seek and read (Windows)"])
+def test_read_at_reads_by_position(pread: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not pread:
+        monkeypatch.delattr(os, "pread")
+    path = tmp_path / "data"
+    path.write_bytes(bytes(range(256)) * 4)
+    with path.open("rb") as file:
+        fd = file.fileno()
+        assert read_at(fd, 3, 10) == bytes([10, 11, 12])
+        assert read_at(fd, 2, 0) == bytes([0, 1])
+        assert read_at(fd, 10, 1020) == bytes([252, 253, 254, 255])  # fewer at the end
+        assert read_at(fd, 4, 1024) == b""
 
 
 def test_atomic_path_replaces_only_on_success(tmp_path: Path) -> None:

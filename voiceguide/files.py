@@ -117,6 +117,15 @@ def _remove_if_stale(temporary: Path) -> None:
         _release(handle, lock if stale else None)
 
 
+def read_at(fd: int, count: int, at: int) -> bytes:
+    """Up to ``count`` bytes of the open file ``fd`` from offset ``at``: ``os.pread`` where the system
+    has it, else a seek and a read (Windows has no pread; the one reader of ``fd`` moves its position)."""
+    if hasattr(os, "pread"):
+        return os.pread(fd, count, at)
+    os.lseek(fd, at, os.SEEK_SET)
+    return os.read(fd, count)
+
+
 def _lock_path(temporary: Path) -> Path:
     return temporary.with_name(temporary.name + LOCK)
 

@@ -7,6 +7,7 @@ edit its own way, with its helpers, for comparison.
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 from typing import Any
 
@@ -105,9 +106,15 @@ def bundled() -> Path:
     return model
 
 
-@pytest.mark.parametrize("into_memory", [False, True])
-def test_the_bundled_voice_is_edited_as_onnx_would(bundled: Path, into_memory: bool, tmp_path: Path) -> None:
-    """Same nodes in the same order, same inputs, same initializers; everything else the model's own."""
+@pytest.mark.parametrize(("into_memory", "pread"), [(False, True), (True, True), (False, False)])
+def test_the_bundled_voice_is_edited_as_onnx_would(
+    bundled: Path, into_memory: bool, pread: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same nodes in the same order, same inputs, same initializers; everything else the model's own.
+    Written to a file (copied by the kernel), to memory, and as on Windows (no pread, no kernel copy)."""
+    if not pread:
+        monkeypatch.delattr(os, "pread")
+        monkeypatch.delattr(os, "copy_file_range")
     original = bundled.read_bytes()
     ours, names = edited(bundled, tmp_path, into_memory)
     assert names == ("noise_0", "noise_1")

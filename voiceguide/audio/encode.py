@@ -14,6 +14,7 @@ import itertools
 import os
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -33,6 +34,9 @@ Heard = Callable[[npt.NDArray[np.float64]], None]  # fed decoded audio, full sca
 Listen = Callable[[int], Heard]  # what hears a piece of the shortened stream that starts at that sample
 
 PIECE_SECONDS = 30  # the least audio worth an encoder of its own
+# Pieces after the first go to unnamed files an ffmpeg writes as pipe:N; Windows cannot hand a child
+# a descriptor (subprocess's pass_fds), so there the track is encoded in one piece.
+PASS_FDS = sys.platform != "win32"
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def encode_mp3(
     ffmpeg's ``tee`` muxer writes the same frames to the file and to a decoding ffmpeg, so
     checking what LAME made of the peaks costs no second pass over the track.
     """
-    pieces = pcm.pieces(sample_rate, jobs)
+    pieces = pcm.pieces(sample_rate, jobs if PASS_FDS else 1)
     cuts, starts = pieces.cuts, pieces.starts
     arguments = [
         *("-loglevel", "error", "-y"),
@@ -210,7 +214,8 @@ class _Piece:
     def check(self, path: Path) -> None:
         """Raise what went wrong, if anything did."""
         code, message = self.code, self.message
-        if code != 0 and ("No space left" in message or "File too large" in message or code == -signal.SIGXFSZ):
+        too_large = -getattr(signal, "SIGXFSZ", 0)  # Windows has no SIGXFSZ
+        if code != 0 and ("No space left" in message or "File too large" in message or code == too_large):
             raise disk_full(path)
         if self.listener is not None:
             self.listener.check()  # a decoder that failed first leaves the encoder a broken pipe: say why

@@ -32,6 +32,7 @@ import numpy.typing as npt
 
 from voiceguide.audio.standards import LAYER3_BITRATES, MPEG_RATES
 from voiceguide.errors import EncoderError
+from voiceguide.files import read_at
 
 # Samples a decoder plays before the track: LAME's delay of 576 plus the 529 of the decoder's
 # filter bank (the LAME tag stores 576; players skip both)
@@ -222,7 +223,7 @@ class _Source:
             raise _broken("an encoder wrote nothing")
 
     def read(self, at: int, count: int) -> bytes:
-        return os.pread(self.fd, count, at)
+        return read_at(self.fd, count, at)
 
     def blocks(self, start: int, end: int, size: int = 1 << 20) -> Iterator[bytes]:
         for at in range(start, end, size):

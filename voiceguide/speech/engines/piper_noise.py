@@ -22,6 +22,8 @@ import struct
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
+from voiceguide.files import read_at
+
 _VARINT, _FIXED64, _LEN, _FIXED32 = 0, 1, 2, 5
 _MODEL_GRAPH = 7
 _GRAPH_NODE, _GRAPH_INITIALIZER, _GRAPH_INPUT = 1, 5, 11
@@ -47,7 +49,7 @@ def write_edited(model: BinaryIO, out: BinaryIO) -> tuple[str, ...]:
     The unchanged ranges, nearly all of the file, are copied by the kernel where it can
     (``copy_file_range``), so the weights are never read into this process."""
     source = model.fileno()
-    pieces, names = _edit(lambda at, count: os.pread(source, count, at), os.fstat(source).st_size)
+    pieces, names = _edit(lambda at, count: read_at(source, count, at), os.fstat(source).st_size)
     for piece in pieces:
         if isinstance(piece, bytes):
             out.write(piece)
@@ -155,7 +157,7 @@ def _copy(source: int, out: BinaryIO, piece: range) -> None:
             if err.errno not in _NO_KERNEL_COPY:
                 raise
     while at < end:
-        block = os.pread(source, min(end - at, 1 << 20), at)
+        block = read_at(source, min(end - at, 1 << 20), at)
         if not block:
             raise NotAModel("it is cut short or damaged")
         out.write(block)
